@@ -19,7 +19,6 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["XAIHEALTH_OFFLINE"] = "1"  # inherited by nbval's kernels: importing xaihealth arms the guard
 os.environ["XAIHEALTH_NETWORK_LOG"] = str(_LOG)
 os.environ.setdefault("TQDM_DISABLE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 from xaihealth import offline  # noqa: E402
 

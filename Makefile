@@ -1,0 +1,47 @@
+# XAI for Health — course kit. The two commands: `make lab` (open the course) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export TQDM_DISABLE := 1
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup lab test labs slides execute bench models lint clean
+
+setup: $(STAMP)   ## build .venv from requirements.txt and install xaihealth (editable)
+
+$(STAMP): requirements.txt pyproject.toml etc/jupyterlab-overrides.json
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp etc/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	touch $(STAMP)
+
+lab: setup        ## start JupyterLab on the course (paired .py files open as notebooks)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR)
+
+test: setup       ## run the whole suite: package tests, notebooks (nbval), labs, slides, environment
+	$(PY) -m pytest
+
+labs: setup       ## regenerate labs/*.ipynb from solutions/*.py
+	$(PY) -m xaihealth.tooling.labs
+
+execute: setup    ## re-run every lecture and solution notebook and store its outputs in the .ipynb pair
+	cd notebooks && ../$(VENV)/bin/jupytext --to ipynb --execute [0-9]*.py
+	cd solutions && ../$(VENV)/bin/jupytext --to ipynb --execute [0-9]*.py
+
+slides: setup     ## build slides/*.slides.html (offline reveal.js) from the lecture notebooks
+	$(PY) -m xaihealth.tooling.slides
+
+bench: setup      ## time every notebook in a fresh kernel -> benchmarks/notebooks.md
+	$(PY) -m xaihealth.tooling.bench
+
+models: setup     ## retrain every shipped checkpoint (scripts/train_*.py) -> datasets/models/
+	for script in scripts/train_*.py; do $(PY) $$script || exit 1; done
+
+lint: setup
+	$(VENV)/bin/ruff check src tests scripts
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,68 @@
+"""Build the reveal.js slides of every lecture notebook (``make slides``).
+
+Slides come from the slide metadata of ``notebooks/NN_topic.ipynb`` (executed, with outputs) and are
+written to ``slides/NN_topic.slides.html``. They load reveal.js from ``slides/reveal.js/`` (shipped in the
+repository), never from a CDN, so they open in a browser with no network. Figures are embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from nbconvert import SlidesExporter
+
+TEMPLATES = Path(__file__).with_name("templates")
+REVEAL_PREFIX = "reveal.js"
+_REMOTE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+_REMOTE_CSS = re.compile(r"""@import\s+(?:url\()?\s*["']?\s*(?:https?:)?//""", re.I)
+
+
+def remote_references(html: str) -> list[str]:
+    """Script, stylesheet or CSS-import tags that would load something from the network."""
+    found = [m.group(0) for m in _REMOTE.finditer(html)]
+    found += [m.group(0) for m in _REMOTE_CSS.finditer(html)]
+    return found
+
+
+def render(notebook: Path) -> str:
+    exporter = SlidesExporter(
+        extra_template_paths=[str(TEMPLATES)],
+        template_file="offline_slides.html.j2",
+        reveal_url_prefix=REVEAL_PREFIX,
+        reveal_theme="white",
+        reveal_scroll=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    problems = remote_references(body)
+    if problems:
+        raise RuntimeError(f"{notebook}: slides would load from the network: {problems[:3]}")
+    return body
+
+
+def build(notebooks_dir: Path, slides_dir: Path) -> list[Path]:
+    written = []
+    for notebook in sorted(notebooks_dir.glob("[0-9]*.ipynb")):
+        target = slides_dir / f"{notebook.stem}.slides.html"
+        target.write_text(render(notebook), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    parser.add_argument("--slides", type=Path, default=Path("slides"))
+    args = parser.parse_args(argv)
+    for path in build(args.notebooks, args.slides):
+        print("wrote", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

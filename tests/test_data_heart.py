@@ -1,0 +1,73 @@
+"""The heart disease loader: the data are what the datasheet says, bad arguments are refused clearly."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from helpers import ROOT
+from xaihealth.data import FEATURES, SITES, load_heart_disease
+
+
+def test_shipped_file_is_the_documented_one():
+    digest = hashlib.sha256((ROOT / "datasets" / "heart_disease_uci.csv").read_bytes()).hexdigest()
+    assert digest == "574f2fa2b43012fa25fca4fcdb36bd7c6bccdd0af4242f6c0e4c8633c5a072ae"
+    assert digest in (ROOT / "datasets" / "heart_disease_uci.md").read_text()
+
+
+def test_shape_sites_and_target():
+    df = load_heart_disease()
+    assert len(df) == 920 and df["id"].is_unique
+    assert df["site"].value_counts().to_dict() == {"Cleveland": 304, "Hungary": 293, "VA Long Beach": 200, "Switzerland": 123}
+    assert set(FEATURES) <= set(df.columns) and "site" not in FEATURES
+    assert (df["disease"] == (df["num"] > 0)).all() and df["disease"].sum() == 509
+
+
+def test_cholesterol_zero_quirk_is_kept_by_default():
+    df = load_heart_disease()
+    zero = df["chol"] == 0
+    assert zero.sum() == 172 and df.loc[zero, "disease"].sum() == 152
+    assert df.loc[zero, "site"].value_counts().to_dict() == {"Switzerland": 123, "VA Long Beach": 49, "Cleveland": 0, "Hungary": 0}
+
+
+def test_sentinel_as_missing_changes_only_the_zeros():
+    raw, fixed = load_heart_disease(), load_heart_disease(chol_zero_as_missing=True)
+    zero = raw["chol"] == 0
+    assert fixed.loc[zero, "chol"].isna().all() and not (fixed["chol"] == 0).any()
+    assert raw.loc[~zero, "chol"].equals(fixed.loc[~zero, "chol"])
+    assert raw.drop(columns="chol").equals(fixed.drop(columns="chol"))
+
+
+def test_codings():
+    df = load_heart_disease()
+    assert set(df["male"].unique()) == {0.0, 1.0}
+    for col in ("fbs", "exang"):
+        assert set(df[col].dropna().unique()) <= {0.0, 1.0}
+    assert df["cp"].notna().all() and df["thal"].isna().sum() == 486
+    assert np.isclose(df["age"].mean(), 53.51, atol=0.01)
+
+
+def test_site_filter():
+    df = load_heart_disease(sites=["Hungary", "Switzerland"])
+    assert len(df) == 416 and set(df["site"]) == {"Hungary", "Switzerland"}
+    assert list(SITES) == list(load_heart_disease()["site"].cat.categories)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"chol_zero_as_missing": "yes"}, TypeError, "chol_zero_as_missing='yes'"),
+        ({"chol_zero_as_missing": 1}, TypeError, "chol_zero_as_missing=1"),
+        ({"sites": ["Paris"]}, ValueError, "sites='Paris'.*Cleveland"),
+        ({"sites": "Hungary"}, ValueError, "sites='Hungary'.*list"),
+        ({"sites": []}, ValueError, "sites=\\[\\]"),
+    ],
+)
+def test_bad_arguments_name_parameter_value_and_choices(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        load_heart_disease(**kwargs)
+
+
+def test_arguments_are_keyword_only():
+    with pytest.raises(TypeError):
+        load_heart_disease(True)
