@@ -18,8 +18,12 @@ $(STAMP): requirements.txt pyproject.toml etc/jupyterlab-overrides.json
 	cp etc/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
+# root (containers, CI) must say so explicitly to Jupyter
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS ?=
+
 lab: setup        ## start JupyterLab on the course (paired .py files open as notebooks)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) $(LAB_ARGS)
 
 test: setup       ## run the whole suite: package tests, notebooks (nbval), labs, slides, environment
 	$(PY) -m pytest

@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from mutation import case_id, mutation_cases, run_case
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from mutation import case_id, mutation_cases, run_case
 from xaihealth.checks import clever_hans as ch
 
 # --- Exercise 1: site audit ------------------------------------------------------------------------------
@@ -140,16 +140,39 @@ def loso_hard_labels(make_model, X, y, sites):
 
 
 CASES = (
-    mutation_cases(ch.check_site_audit, ch.reference_site_audit,
-                   [audit_prevalence_from_num, audit_missing_over_everyone, audit_share_present,
-                    audit_n_counts_non_missing])
-    + mutation_cases(ch.check_missing_code_auc, ch.reference_missing_code_auc,
-                     [codes_ignore_sentinels, codes_not_direction_free, codes_score_the_values, codes_unsorted,
-                      codes_constant_as_nan])
-    + mutation_cases(ch.check_leave_one_site_out, ch.reference_leave_one_site_out,
-                     [loso_trains_on_everything, loso_one_model_for_all, loso_accuracy, loso_scores_training_sites,
-                      loso_hard_labels])
-)  # fmt: skip
+    mutation_cases(
+        ch.check_site_audit,
+        ch.reference_site_audit,
+        [
+            audit_prevalence_from_num,
+            audit_missing_over_everyone,
+            audit_share_present,
+            audit_n_counts_non_missing,
+        ],
+    )
+    + mutation_cases(
+        ch.check_missing_code_auc,
+        ch.reference_missing_code_auc,
+        [
+            codes_ignore_sentinels,
+            codes_not_direction_free,
+            codes_score_the_values,
+            codes_unsorted,
+            codes_constant_as_nan,
+        ],
+    )
+    + mutation_cases(
+        ch.check_leave_one_site_out,
+        ch.reference_leave_one_site_out,
+        [
+            loso_trains_on_everything,
+            loso_one_model_for_all,
+            loso_accuracy,
+            loso_scores_training_sites,
+            loso_hard_labels,
+        ],
+    )
+)
 
 
 @pytest.mark.parametrize(("checker", "function", "accept"), CASES, ids=case_id)

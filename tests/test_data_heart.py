@@ -4,8 +4,8 @@ import hashlib
 
 import numpy as np
 import pytest
-
 from helpers import ROOT
+
 from xaihealth.data import FEATURES, SITES, load_heart_disease
 
 
@@ -18,7 +18,12 @@ def test_shipped_file_is_the_documented_one():
 def test_shape_sites_and_target():
     df = load_heart_disease()
     assert len(df) == 920 and df["id"].is_unique
-    assert df["site"].value_counts().to_dict() == {"Cleveland": 304, "Hungary": 293, "VA Long Beach": 200, "Switzerland": 123}
+    assert df["site"].value_counts().to_dict() == {
+        "Cleveland": 304,
+        "Hungary": 293,
+        "VA Long Beach": 200,
+        "Switzerland": 123,
+    }
     assert set(FEATURES) <= set(df.columns) and "site" not in FEATURES
     assert (df["disease"] == (df["num"] > 0)).all() and df["disease"].sum() == 509
 
@@ -27,7 +32,12 @@ def test_cholesterol_zero_quirk_is_kept_by_default():
     df = load_heart_disease()
     zero = df["chol"] == 0
     assert zero.sum() == 172 and df.loc[zero, "disease"].sum() == 152
-    assert df.loc[zero, "site"].value_counts().to_dict() == {"Switzerland": 123, "VA Long Beach": 49, "Cleveland": 0, "Hungary": 0}
+    assert df.loc[zero, "site"].value_counts().to_dict() == {
+        "Switzerland": 123,
+        "VA Long Beach": 49,
+        "Cleveland": 0,
+        "Hungary": 0,
+    }
 
 
 def test_sentinel_as_missing_changes_only_the_zeros():

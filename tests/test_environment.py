@@ -3,7 +3,6 @@
 import re
 
 import yaml
-
 from helpers import ROOT
 
 STACK = ["torch", "torchvision", "jupyterlab", "jupytext", "nbval", "shap", "captum", "interpret", "lime",

@@ -5,8 +5,8 @@ import re
 import jupytext
 import nbformat
 import pytest
-
 from helpers import LABS, NOTEBOOKS, SOLUTIONS, sources
+
 from xaihealth.tooling import labs
 
 PY_SOURCES = sources(NOTEBOOKS, SOLUTIONS)
@@ -51,7 +51,9 @@ def test_lab_is_regenerated_identically(source):
     lab_file = labs.lab_path(source, LABS)
     assert lab_file.exists(), f"{lab_file.name} is missing: run `make labs`"
     expected = labs.render(labs.make_lab(jupytext.read(source)))
-    assert lab_file.read_text(encoding="utf-8") == expected, f"{lab_file.name} is out of date: run `make labs`"
+    assert lab_file.read_text(encoding="utf-8") == expected, (
+        f"{lab_file.name} is out of date: run `make labs`"
+    )
 
 
 @pytest.mark.parametrize("source", sources(SOLUTIONS), ids=lambda p: p.name)
@@ -68,11 +70,15 @@ def test_no_solution_line_leaks_into_the_lab(source):
 @pytest.mark.parametrize("source", sources(SOLUTIONS), ids=lambda p: p.name)
 def test_every_exercise_has_a_stub_naming_it_and_a_check(source):
     lab = nbformat.read(labs.lab_path(source, LABS), as_version=4)
-    headings = re.findall(r"^#+\s*(Exercise\s+\w+)", "\n".join(c.source for c in lab.cells if c.cell_type == "markdown"), re.M)
+    headings = re.findall(
+        r"^#+\s*(Exercise\s+\w+)", "\n".join(c.source for c in lab.cells if c.cell_type == "markdown"), re.M
+    )
     code = "\n".join(c.source for c in lab.cells if c.cell_type == "code")
     stubs = re.findall(r'raise NotImplementedError\("(Exercise\s+\w+)[^"]*"\)', code)
     assert headings and sorted(set(headings)) == sorted(set(stubs)), f"exercises {headings} vs stubs {stubs}"
-    assert len(re.findall(r"^check_\w+\(", code, re.M)) >= len(set(headings)), "each exercise needs a check cell"
+    assert len(re.findall(r"^check_\w+\(", code, re.M)) >= len(set(headings)), (
+        "each exercise needs a check cell"
+    )
     assert all(not c.get("outputs") for c in lab.cells if c.cell_type == "code"), "labs ship without outputs"
 
 
@@ -80,7 +86,9 @@ def test_stub_raises_not_implemented_error_naming_the_exercise():
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("## Exercise 7 — toy"),
-        nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell(
+            "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION"
+        ),
     ]
     source = labs.make_lab(nb).cells[1].source
     assert "return x + 1" not in source

@@ -34,7 +34,10 @@ def test_remote_ipv4_is_refused_and_logged(no_real_connect, address):
 
 def test_remote_ipv6_and_name_lookup_are_refused(no_real_connect):
     reached, log = no_real_connect
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock, pytest.raises(offline.NetworkAccessError):
+    with (
+        socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock,
+        pytest.raises(offline.NetworkAccessError),
+    ):
         sock.connect_ex(("2001:db8::1", 443, 0, 0))
     with pytest.raises(offline.NetworkAccessError):
         socket.getaddrinfo("huggingface.co", 443)

@@ -1,8 +1,8 @@
 """Slides build from the lecture notebooks and open offline."""
 
 import pytest
-
 from helpers import NOTEBOOKS, SLIDES
+
 from xaihealth.tooling import slides
 
 LECTURES = sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
@@ -17,7 +17,7 @@ def test_slides_build_offline_and_are_up_to_date(notebook):
         assert (SLIDES / "reveal.js" / asset).exists(), f"slides/reveal.js/{asset} is not shipped"
     committed = SLIDES / f"{notebook.stem}.slides.html"
     assert committed.exists() and committed.read_text(encoding="utf-8") == html, "run `make slides`"
-    assert html.count('<section') >= 5, "expected one section per slide"
+    assert html.count("<section") >= 5, "expected one section per slide"
 
 
 def test_remote_reference_detector_catches_cdns():

@@ -20,7 +20,9 @@ def test_imports(name):
 def test_transformer_bridge_is_available():
     from transformer_lens.model_bridge import TransformerBridge
 
-    assert hasattr(TransformerBridge, "boot_native"), "TransformerLens 4: TransformerBridge.boot_native is missing"
+    assert hasattr(TransformerBridge, "boot_native"), (
+        "TransformerLens 4: TransformerBridge.boot_native is missing"
+    )
 
 
 def test_torch_and_torchvision_work_together():

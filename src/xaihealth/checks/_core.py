@@ -28,7 +28,9 @@ class Exercise:
         try:
             return function(*args, **kwargs)
         except NotImplementedError as err:
-            raise AssertionError(f"{self.title}: not done yet ({err}). Replace the stub with your code.") from None
+            raise AssertionError(
+                f"{self.title}: not done yet ({err}). Replace the stub with your code."
+            ) from None
         except Exception as err:  # the student's bug, reported with its type and message
             raise AssertionError(
                 f"{self.title}: your function raised {type(err).__name__}: {err}. "
@@ -44,5 +46,7 @@ def exercise(title: str) -> Iterator[Exercise]:
     ex = Exercise(title)
     yield ex
     if ex.checked == 0:
-        raise RuntimeError(f"checker for {title!r} verified nothing: a checker must test at least one property")
+        raise RuntimeError(
+            f"checker for {title!r} verified nothing: a checker must test at least one property"
+        )
     print(f"\u2714 {title}: passed ({ex.checked} checks)")

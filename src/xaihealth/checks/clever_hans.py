@@ -78,7 +78,9 @@ def _same_frame(student: object, reference: pd.DataFrame) -> bool:
     if set(student.index) != set(reference.index) or not set(reference.columns) <= set(student.columns):
         return False
     aligned = student.loc[reference.index, reference.columns].astype(float)
-    return bool(np.allclose(aligned.to_numpy(), reference.astype(float).to_numpy(), atol=1e-9, equal_nan=True))
+    return bool(
+        np.allclose(aligned.to_numpy(), reference.astype(float).to_numpy(), atol=1e-9, equal_nan=True)
+    )
 
 
 def _same_series(student: object, reference: pd.Series, atol: float = 1e-9) -> bool:
@@ -96,22 +98,34 @@ def check_site_audit(site_audit: Callable[[pd.DataFrame, Sequence[str]], pd.Data
         planted = _planted_frame()
         out = ex.call(site_audit, planted.copy(), ["a", "b", "c"])
         ex.expect(isinstance(out, pd.DataFrame), "return a pandas DataFrame with one row per site")
-        ex.expect(set(out.index) == {"North", "South", "East"}, "index the rows by the value of the 'site' column")
-        ex.expect({"n", "prevalence", "a", "b", "c"} <= set(out.columns),
-                  "give the columns 'n', 'prevalence' and one column per feature, named like the feature")  # fmt: skip
+        ex.expect(
+            set(out.index) == {"North", "South", "East"}, "index the rows by the value of the 'site' column"
+        )
+        ex.expect(
+            {"n", "prevalence", "a", "b", "c"} <= set(out.columns),
+            "give the columns 'n', 'prevalence' and one column per feature, named like the feature",
+        )
         ref = reference_site_audit(planted, ["a", "b", "c"])
-        ex.expect(np.array_equal(out.loc[ref.index, "n"].to_numpy(), ref["n"].to_numpy()),
-                  "'n' should count the patients (rows) of each site, missing values or not")  # fmt: skip
-        ex.expect(np.allclose(out.loc[ref.index, "prevalence"].astype(float), ref["prevalence"]),
-                  "'prevalence' is the share of patients with disease == 1 at the site (not the mean of 'num')")  # fmt: skip
-        ex.expect(_same_frame(out[["a", "b", "c"]], ref[["a", "b", "c"]]),
-                  "each feature column is the share of the site's patients whose value is missing (NaN), "
-                  "computed within the site")  # fmt: skip
+        ex.expect(
+            np.array_equal(out.loc[ref.index, "n"].to_numpy(), ref["n"].to_numpy()),
+            "'n' should count the patients (rows) of each site, missing values or not",
+        )
+        ex.expect(
+            np.allclose(out.loc[ref.index, "prevalence"].astype(float), ref["prevalence"]),
+            "'prevalence' is the share of patients with disease == 1 at the site (not the mean of 'num')",
+        )
+        ex.expect(
+            _same_frame(out[["a", "b", "c"]], ref[["a", "b", "c"]]),
+            "each feature column is the share of the site's patients whose value is missing (NaN), "
+            "computed within the site",
+        )
         real = load_heart_disease(chol_zero_as_missing=True)
         out_real = ex.call(site_audit, real.copy(), list(FEATURES))
-        ex.expect(_same_frame(out_real, reference_site_audit(real, FEATURES)),
-                  "your table is right on the practice frame but not on the heart disease data: check categorical "
-                  "sites (use observed=True when grouping) and that every feature gets a column")  # fmt: skip
+        ex.expect(
+            _same_frame(out_real, reference_site_audit(real, FEATURES)),
+            "your table is right on the practice frame but not on the heart disease data: check categorical "
+            "sites (use observed=True when grouping) and that every feature gets a column",
+        )
 
 
 def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
@@ -121,23 +135,36 @@ def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
         features = ["a", "b", "c", "d"]
         out = ex.call(missing_code_auc, planted.copy(), features, "disease", {"c": -1.0})
         ref = reference_missing_code_auc(planted, features, "disease", {"c": -1.0})
-        ex.expect(isinstance(out, pd.Series) and set(out.index) == set(features),
-                  "return a pandas Series indexed by feature name, one value per feature")  # fmt: skip
-        ex.expect(np.all((out.astype(float) >= 0.5 - 1e-12) & (out.astype(float) <= 1 + 1e-12)),
-                  "values must lie in [0.5, 1]: a code that marks *healthy* patients is as revealing as one that "
-                  "marks sick patients, so use max(AUC, 1 - AUC)")  # fmt: skip
-        ex.expect(abs(float(out["b"]) - 0.5) < 1e-12,
-                  "a feature that is never missing carries no information through its missingness: score 0.5")  # fmt: skip
-        ex.expect(abs(float(out["c"]) - ref["c"]) < 1e-9,
-                  "feature 'c' codes missing values as -1: count a value equal to its sentinel as missing")  # fmt: skip
-        ex.expect(_same_series(out, ref),
-                  "score the 0/1 indicator 'missing or equal to the sentinel' with the AUC, not the feature's values")  # fmt: skip
+        ex.expect(
+            isinstance(out, pd.Series) and set(out.index) == set(features),
+            "return a pandas Series indexed by feature name, one value per feature",
+        )
+        ex.expect(
+            np.all((out.astype(float) >= 0.5 - 1e-12) & (out.astype(float) <= 1 + 1e-12)),
+            "values must lie in [0.5, 1]: a code that marks *healthy* patients is as revealing as one that "
+            "marks sick patients, so use max(AUC, 1 - AUC)",
+        )
+        ex.expect(
+            abs(float(out["b"]) - 0.5) < 1e-12,
+            "a feature that is never missing carries no information through its missingness: score 0.5",
+        )
+        ex.expect(
+            abs(float(out["c"]) - ref["c"]) < 1e-9,
+            "feature 'c' codes missing values as -1: count a value equal to its sentinel as missing",
+        )
+        ex.expect(
+            _same_series(out, ref),
+            "score the 0/1 indicator 'missing or equal to the sentinel' with the AUC, "
+            "not the feature's values",
+        )
         ex.expect(list(out.index) == list(ref.index), "sort the Series from the most to the least revealing")
         real = load_heart_disease()
         out_real = ex.call(missing_code_auc, real.copy(), list(FEATURES), "disease", {"chol": 0})
-        ex.expect(_same_series(out_real, reference_missing_code_auc(real, FEATURES, "disease", {"chol": 0})),
-                  "right on the practice frame but not on the heart disease data: do categorical columns with "
-                  "NaN work in your code?")  # fmt: skip
+        ex.expect(
+            _same_series(out_real, reference_missing_code_auc(real, FEATURES, "disease", {"chol": 0})),
+            "right on the practice frame but not on the heart disease data: do categorical columns with "
+            "NaN work in your code?",
+        )
 
 
 def check_leave_one_site_out(leave_one_site_out: Callable[..., pd.Series]) -> None:
@@ -156,13 +183,22 @@ def check_leave_one_site_out(leave_one_site_out: Callable[..., pd.Series]) -> No
             return LogisticRegression()
 
         out = ex.call(leave_one_site_out, make_model, X.copy(), y.copy(), sites.copy())
-        ex.expect(isinstance(out, pd.Series) and set(out.index) == {"North", "South", "East"},
-                  "return a pandas Series indexed by site, one AUC per held-out site")  # fmt: skip
-        ex.expect(len(calls) == 3, f"call make_model() once per held-out site for a fresh model (you called it "
-                  f"{len(calls)} times): a model fitted on one split must not be reused on another")  # fmt: skip
+        ex.expect(
+            isinstance(out, pd.Series) and set(out.index) == {"North", "South", "East"},
+            "return a pandas Series indexed by site, one AUC per held-out site",
+        )
+        ex.expect(
+            len(calls) == 3,
+            f"call make_model() once per held-out site for a fresh model (you called it "
+            f"{len(calls)} times): a model fitted on one split must not be reused on another",
+        )
         ref = reference_leave_one_site_out(LogisticRegression, X, y, sites)
-        ex.expect(float(out["East"]) < 0.5,
-                  "East reverses the effect of x2, so a model trained on North and South must do poorly there; "
-                  "make sure the held-out site is excluded from training")  # fmt: skip
-        ex.expect(_same_series(out, ref, atol=1e-6),
-                  "train on all other sites, score the held-out site with roc_auc_score on predict_proba[:, 1]")  # fmt: skip
+        ex.expect(
+            float(out["East"]) < 0.5,
+            "East reverses the effect of x2, so a model trained on North and South must do poorly there; "
+            "make sure the held-out site is excluded from training",
+        )
+        ex.expect(
+            _same_series(out, ref, atol=1e-6),
+            "train on all other sites, score the held-out site with roc_auc_score on predict_proba[:, 1]",
+        )

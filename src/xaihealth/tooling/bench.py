@@ -32,7 +32,9 @@ def run_one(path: Path) -> dict[str, float]:
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"seconds": seconds, "peak_mb": peak_kb / 1024}
@@ -42,8 +44,11 @@ def measure(path: Path) -> dict[str, float]:
     env = dict(os.environ, TQDM_DISABLE="1", HF_HUB_OFFLINE="1", XAIHEALTH_OFFLINE="1")
     out = subprocess.run(
         [sys.executable, "-m", "xaihealth.tooling.bench", "--one", str(path)],
-        check=True, capture_output=True, text=True, env=env,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -54,7 +59,8 @@ def table(rows: list[tuple[str, float, float]], repeat: int) -> str:
         "",
         f"Made by `make bench` (median of {repeat} run(s), each notebook in a fresh kernel) on "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}.",
-        f"Budgets: ≤ {SECONDS_BUDGET:.0f} s and ≤ {MB_BUDGET:.0f} MB per notebook, ≤ {TOTAL_BUDGET:.0f} s in all.",
+        f"Budgets: ≤ {SECONDS_BUDGET:.0f} s and ≤ {MB_BUDGET:.0f} MB per notebook, "
+        f"≤ {TOTAL_BUDGET:.0f} s in all.",
         "",
         "| notebook | seconds | peak MB | within budget |",
         "|---|---:|---:|---|",
