@@ -6,13 +6,13 @@ STAMP  := $(VENV)/.installed
 export TQDM_DISABLE := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup lab test labs slides execute bench models lint clean
+.PHONY: setup lab test labs slides execute bench models verify-models lint clean
 
 setup: $(STAMP)   ## build .venv from requirements.txt and install xaihealth (editable)
 
 $(STAMP): requirements.txt pyproject.toml etc/jupyterlab-overrides.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install -qq -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp etc/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
@@ -38,11 +38,15 @@ execute: setup    ## re-run every lecture and solution notebook and store its ou
 slides: setup     ## build slides/*.slides.html (offline reveal.js) from the lecture notebooks
 	$(PY) -m xaihealth.tooling.slides
 
-bench: setup      ## time every notebook in a fresh kernel -> benchmarks/notebooks.md
+bench: setup      ## time every notebook in a fresh kernel and every generator -> benchmarks/*.md
 	$(PY) -m xaihealth.tooling.bench
+	$(PY) -m xaihealth.tooling.bench_generators
 
 models: setup     ## retrain every shipped checkpoint (scripts/train_*.py) -> datasets/models/
 	for script in scripts/train_*.py; do $(PY) $$script || exit 1; done
+
+verify-models: setup  ## retrain every checkpoint in a scratch folder; metrics must match the manifest
+	$(PY) -m xaihealth.tooling.verify_models
 
 lint: setup
 	$(VENV)/bin/ruff check src tests scripts

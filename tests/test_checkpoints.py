@@ -65,3 +65,12 @@ def test_every_shipped_checkpoint_matches_the_manifest():
         assert path.exists(), f"{name}: {entry['file']} listed in the manifest but not shipped"
         assert ck.sha256(path) == entry["sha256"], f"{name}: file differs from the manifest"
         assert entry["bytes"] <= ck.MAX_BYTES and entry["command"] and "metrics" in entry
+
+
+def test_verify_models_reports_metric_drift():
+    from xaihealth.tooling.verify_models import compare
+
+    shipped = {"m": {"metrics": {"auc": 0.90, "acc": 0.80}}}
+    assert compare(shipped, {"m": {"metrics": {"auc": 0.91, "acc": 0.795}}}, 0.02) == []
+    problems = compare(shipped, {"m": {"metrics": {"auc": 0.85, "acc": 0.80}}, "new": {"metrics": {}}}, 0.02)
+    assert any("m.auc" in p for p in problems) and any("new" in p for p in problems)
