@@ -1,0 +1,1 @@
+"""Plotting helpers shared by the notebooks: style and layout only, never the method being taught."""

@@ -1,0 +1,69 @@
+"""Plots for module 01 (glass-box models): shape functions with bands, and AUC intervals.
+
+These helpers only draw. The numbers they draw (an EBM's bin scores, a GAM's term, cross-validated AUCs)
+are computed in the notebook, where the method is taught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from xaihealth import validate
+
+
+def plot_shape_function(
+    ax: Axes,
+    edges: Sequence[float],
+    scores: Sequence[float],
+    *,
+    lower: Sequence[float] | None = None,
+    upper: Sequence[float] | None = None,
+    truth: Callable[[np.ndarray], np.ndarray] | None = None,
+    label: str = "EBM",
+    xlabel: str = "",
+    color: str = "C0",
+) -> Axes:
+    """Draw a binned shape function as steps, with an optional band and the true curve.
+
+    ``edges`` has one more entry than ``scores`` (bin ``i`` spans ``edges[i]`` to ``edges[i+1]``), which is
+    the layout of ``ebm.explain_global().data(i)`` (``names``, ``scores``, ``lower_bounds``,
+    ``upper_bounds``). ``truth`` is a vectorised function drawn on the same range, centred by the caller.
+    """
+    edges = np.asarray(edges, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    if edges.ndim != 1 or scores.ndim != 1 or edges.size != scores.size + 1:
+        raise ValueError(
+            f"edges has {edges.size} entries and scores {scores.size}: edges must have exactly one more "
+            "entry than scores (bin boundaries around each score)"
+        )
+    steps = np.append(scores, scores[-1])
+    if lower is not None and upper is not None:
+        lo, up = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+        ax.fill_between(edges, np.append(lo, lo[-1]), np.append(up, up[-1]), step="post", color=color,
+                        alpha=0.25, linewidth=0, label=f"{label} band (±1 sd over bags)")  # fmt: skip
+    ax.step(edges, steps, where="post", color=color, label=label)
+    if truth is not None:
+        grid = np.linspace(edges[0], edges[-1], 400)
+        ax.plot(grid, truth(grid), "k--", linewidth=1.2, label="planted")
+    ax.axhline(0, color="grey", linewidth=0.6)
+    ax.set(xlabel=xlabel, ylabel="contribution (log-odds)")
+    return ax
+
+
+def plot_auc_intervals(ax: Axes, table: pd.DataFrame, *, title: str = "") -> Axes:
+    """Horizontal error bars of ``table['mean']`` from ``table['low']`` to ``table['high']``, one per row."""
+    missing = {"mean", "low", "high"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table is missing the columns {sorted(missing)}; it needs 'mean', 'low' and 'high'")
+    validate.integer("number of rows", len(table), minimum=1)
+    rows = np.arange(len(table))
+    ax.errorbar(table["mean"], rows, xerr=[table["mean"] - table["low"], table["high"] - table["mean"]],
+                fmt="o", capsize=4)  # fmt: skip
+    ax.set_yticks(rows, table.index)
+    ax.invert_yaxis()
+    ax.set(xlabel="cross-validated AUC (95 % interval over folds)", title=title)
+    return ax
