@@ -99,8 +99,8 @@ def _model_and_pairs():
     from xaihealth.data.notes import make_patching_pairs
     from xaihealth.models.notes_transformer import load_notes_transformer
 
-    torch.set_grad_enabled(False)
     model = load_notes_transformer()
+    model.requires_grad_(False)  # the checker only reads the model; no global grad switch (it would leak)
     pairs = make_patching_pairs(32, seed=11)
     return model, torch.from_numpy(pairs.clean_tokens), torch.from_numpy(pairs.corrupt_tokens)
 
@@ -110,17 +110,20 @@ def _tl_patching_grid():
     from transformer_lens import patching
 
     patching.tqdm = lambda iterable, **kwargs: iterable  # quiet: no progress bar in the lab's output
+    import torch
+
     model, clean, corrupt = _model_and_pairs()
     avoid, safe = _answer_ids()
-    _, clean_cache = model.run_with_cache(clean)
 
     def ld(logits):
         return (logits[:, -1, avoid] - logits[:, -1, safe]).mean()
 
-    clean_ld, corrupt_ld = ld(model(clean)), ld(model(corrupt))
-    grid = patching.get_act_patch_resid_pre(
-        model, corrupt, clean_cache, lambda logits: (ld(logits) - corrupt_ld) / (clean_ld - corrupt_ld)
-    )
+    with torch.no_grad():
+        _, clean_cache = model.run_with_cache(clean)
+        clean_ld, corrupt_ld = ld(model(clean)), ld(model(corrupt))
+        grid = patching.get_act_patch_resid_pre(
+            model, corrupt, clean_cache, lambda logits: (ld(logits) - corrupt_ld) / (clean_ld - corrupt_ld)
+        )
     return grid.numpy()
 
 
