@@ -1,0 +1,64 @@
+"""Plots for module 05b (QK/OV circuits, superposition, sparse autoencoders).
+
+These helpers only draw; the circuits, the toy model and the SAEs are computed in the notebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def superposition_panels(
+    grams: Sequence[np.ndarray], norms: Sequence[np.ndarray], titles: Sequence[str]
+) -> Figure:
+    """Top row: WᵀW of each toy model (n × n); bottom row: the norm ||W_i|| of each feature."""
+    if not len(grams) == len(norms) == len(titles):
+        raise ValueError(
+            f"grams, norms and titles must have the same length, got {len(grams)}, {len(norms)}, "
+            f"{len(titles)}"
+        )
+    fig, axes = plt.subplots(
+        2, len(grams), figsize=(2.6 * len(grams), 5), gridspec_kw={"height_ratios": [3, 2]}
+    )
+    for j, (gram, norm, title) in enumerate(zip(grams, norms, titles, strict=True)):
+        axes[0, j].imshow(np.asarray(gram), cmap="RdBu_r", vmin=-1, vmax=1)
+        axes[0, j].set_title(title, fontsize=9)
+        axes[0, j].set_xticks([])
+        axes[0, j].set_yticks([])
+        axes[1, j].bar(range(len(norm)), np.asarray(norm), color="tab:blue")
+        axes[1, j].axhline(0.5, color="grey", lw=0.8, ls="--")
+        axes[1, j].set_ylim(0, 1.3)
+        axes[1, j].set_xlabel("feature (by importance)", fontsize=8)
+    axes[0, 0].set_ylabel("WᵀW")
+    axes[1, 0].set_ylabel("||W_i||")
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff(
+    l0: Sequence[float],
+    fve: Sequence[float],
+    recovered: Sequence[int],
+    coeffs: Sequence[float],
+    n_features: int,
+) -> Figure:
+    """L0 against fraction of variance explained, each point labelled with its L1 coefficient."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(l0, fve, "o-")
+    for x, y, r, c in zip(l0, fve, recovered, coeffs, strict=True):
+        ax.annotate(
+            f"λ={c:g}\n{r}/{n_features} found",
+            (x, y),
+            textcoords="offset points",
+            xytext=(5, -22),
+            fontsize=8,
+        )
+    ax.set_xlabel("L0 (latents active per sample)")
+    ax.set_ylabel("fraction of variance explained")
+    ax.set_xscale("log")
+    fig.tight_layout()
+    return fig
