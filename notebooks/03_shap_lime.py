@@ -1,0 +1,640 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 03 · Model-agnostic explanations: Shapley, SHAP, LIME — and when they lie
+#
+# *XAI for Health, module 03.* A cardiologist asks of a risk model: *why this score, for this patient?*
+# Post-hoc explainers answer without opening the model. They are everywhere in the medical literature.
+# This module builds them from their definition, checks them against a cohort whose true contributions we
+# know, and then shows how they can be wrong — or be fooled on purpose.
+#
+# **Data.** The synthetic cardiovascular cohort (`datasets/cardio_cohort.md`: every patient's true
+# per-feature contribution to the log-odds is known) and the UCI heart disease data (real, CC BY 4.0;
+# Detrano et al., 1989, *Am J Cardiol*).
+#
+# **Papers.** Shapley (1953), *Contributions to the Theory of Games*; Lundberg & Lee (2017), *NeurIPS*
+# (SHAP, KernelSHAP); Lundberg et al. (2020), *Nat Mach Intell* (TreeSHAP); Ribeiro, Singh & Guestrin
+# (2016), *KDD* (LIME); Slack et al. (2020), *AIES* (fooling LIME and SHAP).
+
+# %% slideshow={"slide_type": "skip"}
+import itertools
+import math
+import time
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import shap
+from lime.lime_tabular import LimeTabularExplainer
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+
+from xaihealth.data import FEATURES, load_heart_disease, make_cardio_cohort
+from xaihealth.notebook import setup
+
+setup(seed=0)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. The Shapley game, by hand
+#
+# A model's prediction for one patient is a payout to share among the features. For a coalition $S$ of
+# features, the *worth* $v(S)$ is the model's average output when the features in $S$ take the patient's
+# values and the others take values from a **background** sample of patients (the *interventional*
+# choice). The Shapley value of feature $i$ averages its marginal contribution over all coalitions:
+#
+# $$\phi_i = \sum_{S \subseteq N \setminus \{i\}} \frac{|S|!\,(n-|S|-1)!}{n!}\,\big(v(S \cup \{i\}) - v(S)\big).$$
+#
+# We start with a four-feature model (age, BMI, systolic BP, smoking) on the log-odds scale.
+
+# %% slideshow={"slide_type": "subslide"}
+cohort = make_cardio_cohort(n=3000, seed=0, n_noise=1)
+small = ["age", "bmi", "sbp", "smoker"]
+X4 = cohort.X[small].to_numpy(float)
+model4 = GradientBoostingClassifier(n_estimators=60, max_depth=3, random_state=0).fit(X4, cohort.y)
+background4 = X4[1000:1200]  # 200 patients stand for "anybody"
+patient4 = X4[0]
+
+
+def worths(f, x, background):
+    """v(S) for every coalition S: mean model output with the features in S set to the patient's values."""
+    n = len(x)
+    masks = np.array(list(itertools.product([0, 1], repeat=n)), dtype=bool)
+    rows = np.where(masks[:, None, :], x, background[None, :, :])  # one hybrid patient per (S, background row)
+    v = f(rows.reshape(-1, n)).reshape(len(masks), -1).mean(axis=1)
+    return {m.tobytes(): value for m, value in zip(masks, v)}
+
+
+def shapley_values(f, x, background):
+    """Exact Shapley values by enumerating the 2^n coalitions."""
+    n = len(x)
+    v = worths(f, x, background)
+    phi = np.zeros(n)
+    for m in itertools.product([0, 1], repeat=n):
+        m = np.array(m, dtype=bool)
+        s = m.sum()
+        for i in np.flatnonzero(~m):
+            with_i = m.copy()
+            with_i[i] = True
+            phi[i] += math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) * (v[with_i.tobytes()] - v[m.tobytes()])
+    return phi, v
+
+
+f4 = model4.decision_function  # log-odds
+phi4, v4 = shapley_values(f4, patient4, background4)
+base4, fx4 = f4(background4).mean(), f4(patient4[None])[0]
+print("patient:", {name: round(float(v), 1) for name, v in zip(small, patient4)})
+print(pd.DataFrame({"Shapley value (log-odds)": phi4}, index=small).round(3).to_string())
+print(f"base value E[f] = {base4:.3f}   f(x) = {fx4:.3f}   sum of values = {phi4.sum():.3f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The four axioms, each checked
+#
+# - **Efficiency**: the values add up to $f(x) - \mathbb{E}[f]$ — the whole deviation from the average
+#   patient is shared out.
+# - **Dummy**: a feature the model never reads (here a column the model ignores) gets exactly 0.
+# - **Symmetry**: two features that play the same role get the same value. Clinical version: SBP measured
+#   twice, the model uses the mean of the two readings, and both readings agree for this patient.
+# - **Additivity**: the values of an ensemble $f_1 + f_2$ are the sums of the values of $f_1$ and $f_2$.
+
+# %% slideshow={"slide_type": "fragment"}
+assert abs(phi4.sum() - (fx4 - base4)) < 1e-9, "efficiency"
+
+ignores_last = lambda X: f4(X[:, :4])  # noqa: E731  a fifth column the model never reads
+extra = cohort.X["noise_1"].to_numpy()
+phi_dummy, _ = shapley_values(ignores_last, np.append(patient4, extra[0]), np.column_stack([background4, extra[1000:1200]]))
+assert abs(phi_dummy[4]) < 1e-12, "dummy"
+
+
+def two_readings(X):
+    """The model fed with the mean of two SBP readings (columns 2 and 3); smoking is column 4."""
+    return f4(np.column_stack([X[:, 0], X[:, 1], (X[:, 2] + X[:, 3]) / 2, X[:, 4]]))
+
+
+dup = lambda A: np.column_stack([A[:, :3], A[:, 2], A[:, 3]])  # noqa: E731  both readings equal
+phi_sym, _ = shapley_values(two_readings, dup(patient4[None])[0], dup(background4))
+assert abs(phi_sym[2] - phi_sym[3]) < 1e-12, "symmetry"
+
+linear4 = LogisticRegression(max_iter=1000).fit(X4, cohort.y)
+ensemble = lambda X: f4(X) + linear4.decision_function(X)  # noqa: E731
+phi_lin, _ = shapley_values(linear4.decision_function, patient4, background4)
+phi_ens, _ = shapley_values(ensemble, patient4, background4)
+assert np.allclose(phi_ens, phi4 + phi_lin, atol=1e-9), "additivity"
+print(f"dummy column: {phi_dummy[4]:.3f}; two SBP readings: {phi_sym[2]:.3f} and {phi_sym[3]:.3f} "
+      f"(one reading alone: {phi4[2]:.3f})")
+print("additivity: max |phi(f1 + f2) - phi(f1) - phi(f2)| < 1e-9")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** The four axioms are what make Shapley values *the* fair division — and the only one
+# (Shapley, 1953). Note what symmetry implies: when a measurement is duplicated, its credit is **split** in
+# two. A reader who looks at one reading alone sees half the story (section 6 comes back to this).
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. KernelSHAP: Shapley values as a weighted regression
+#
+# Enumerating $2^n$ coalitions is impossible beyond ~20 features. Lundberg & Lee (2017) showed that the
+# Shapley values are the solution of a **weighted linear regression** of $v(S)$ on the 0/1 coalition
+# indicators, with the *Shapley kernel* weight
+# $\pi(S) = \frac{n-1}{\binom{n}{|S|}\,|S|\,(n-|S|)}$ and the constraint $\sum_i \phi_i = v(N) - v(\emptyset)$.
+# With every coalition, the regression is exact:
+
+# %% slideshow={"slide_type": "fragment"}
+def kernel_regression(v, n):
+    """Weighted least squares of v(S) - v(empty) on coalition indicators, under the efficiency constraint."""
+    masks = np.array([m for m in itertools.product([0, 1], repeat=n) if 0 < sum(m) < n], dtype=float)
+    size = masks.sum(axis=1)
+    weight = (n - 1) / (np.array([math.comb(n, int(s)) for s in size]) * size * (n - size))
+    empty, full = v[np.zeros(n, bool).tobytes()], v[np.ones(n, bool).tobytes()]
+    y = np.array([v[m.astype(bool).tobytes()] for m in masks]) - empty
+    A = masks[:, :-1] - masks[:, [-1]]  # substitute phi_last = (full - empty) - sum(others)
+    b = y - masks[:, -1] * (full - empty)
+    w = np.sqrt(weight)[:, None]
+    rest = np.linalg.lstsq(A * w, b * w[:, 0], rcond=None)[0]
+    return np.append(rest, (full - empty) - rest.sum())
+
+
+phi_kernel = kernel_regression(v4, 4)
+print("kernel regression:", phi_kernel.round(3), "  enumeration:", phi4.round(3))
+assert np.allclose(phi_kernel, phi4, atol=1e-9)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Convergence with the number of coalitions
+#
+# KernelSHAP *samples* coalitions. On a 10-feature model (8 risk factors, a QT drug and a noise column) we
+# compare `shap.KernelExplainer` with the exact values (1,024 coalitions) as the budget grows, 5 seeds each.
+
+# %% slideshow={"slide_type": "fragment"}
+features = ["age", "male", "bmi", "sbp", "chol", "smoker", "diabetes", "qtc", "qt_drug", "noise_1"]
+# Sub-resolution jitter (< 0.005 units): scikit-learn and shap break exact ties at a split threshold
+# differently, which would spoil TreeSHAP's exactness for the odd patient whose value sits on a threshold.
+X = cohort.X[features].to_numpy(float) + np.random.default_rng(1).uniform(-0.005, 0.005, (len(cohort.X), 10))
+X[:, [1, 5, 6, 8]] = cohort.X[["male", "smoker", "diabetes", "qt_drug"]].to_numpy(float)  # binary stay 0/1
+model = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=0).fit(X[:2000], cohort.y[:2000])
+f = model.decision_function
+background = X[2000:2050]
+patient = X[2]
+exact, _ = shapley_values(f, patient, background)
+
+warnings.filterwarnings("ignore", message="Linear regression equation is singular")  # tiny budgets: expected
+kernel_explainer = shap.KernelExplainer(f, background)
+budgets = [24, 50, 100, 200, 500]
+errors = pd.DataFrame(index=budgets, columns=range(5), dtype=float)
+for budget in budgets:
+    for seed in range(5):
+        np.random.seed(seed)
+        est = kernel_explainer.shap_values(patient[None], nsamples=budget, l1_reg=False, silent=True)[0]
+        errors.loc[budget, seed] = np.abs(est - exact).max()
+np.random.seed(0)
+full_enum = kernel_explainer.shap_values(patient[None], nsamples=2048, l1_reg=False, silent=True)[0]
+mean_error = errors.mean(axis=1)
+print("max |KernelSHAP - exact| (log-odds), mean over 5 seeds:")
+print(mean_error.round(3).to_string())
+print(f"all 1022 coalitions: {np.abs(full_enum - exact).max():.1e}")
+assert mean_error.iloc[-1] < mean_error.iloc[0] / 3 and np.abs(full_enum - exact).max() < 1e-6
+
+fig, ax = plt.subplots()
+ax.loglog(budgets, errors.to_numpy(), "o", color="0.7", markersize=4)
+ax.loglog(budgets, mean_error, "o-", label="mean over 5 seeds")
+ax.set(xlabel="number of sampled coalitions", ylabel="max error vs exact (log-odds)",
+       title="KernelSHAP converges to the Shapley values")
+ax.legend()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** With 24 coalitions the worst feature is off by about 0.15 log-odds — half the spread of the
+# smoking effect; a few hundred coalitions bring the error below 0.01. Report the sample size with any KernelSHAP result and check that the ranking does not
+# move when you double it.
+#
+# ### The background: "compared with whom?"
+#
+# The base value $\mathbb{E}[f]$ is the average over the background. Change the background, and the same
+# patient gets a different explanation — both correct, for different questions.
+
+# %% slideshow={"slide_type": "fragment"}
+age = cohort.X["age"].to_numpy()
+young = X[2000:][age[2000:] < 50][:50]
+tree_all = shap.TreeExplainer(model, data=background, feature_perturbation="interventional")
+tree_young = shap.TreeExplainer(model, data=young, feature_perturbation="interventional")
+phi_all, phi_young = tree_all.shap_values(patient[None])[0], tree_young.shap_values(patient[None])[0]
+compare = pd.DataFrame({"vs everybody": phi_all, "vs patients under 50": phi_young}, index=features)
+print(f"patient aged {patient[0]:.0f}; base value: everybody {tree_all.expected_value:.3f}, "
+      f"under 50 {tree_young.expected_value:.3f}")
+print(compare.round(3).to_string())
+assert phi_young[0] > phi_all[0] + 0.3, "against young patients, age carries much more of the risk"
+for e, p in ((tree_all, phi_all), (tree_young, phi_young)):
+    assert abs(e.expected_value + p.sum() - f(patient[None])[0]) < 1e-6
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Against a young reference group, this patient's age explains much more of the risk. Neither answer is
+# wrong; a report must say which reference population it used.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. TreeSHAP: exact and fast on tree ensembles
+#
+# For trees, Lundberg et al. (2020) compute the same interventional Shapley values exactly in time
+# polynomial in the tree size instead of exponential in the number of features. Same model, same
+# background, three patients:
+
+# %% slideshow={"slide_type": "fragment"}
+patients = X[3:6]
+start = time.perf_counter()
+exact3 = np.array([shapley_values(f, p, background)[0] for p in patients])
+t_exact = time.perf_counter() - start
+start = time.perf_counter()
+tree3 = tree_all.shap_values(patients)
+t_tree = time.perf_counter() - start
+gap = np.abs(exact3 - tree3).max()
+print(f"max |TreeSHAP - enumeration| over 3 patients x 10 features: {gap:.1e}")
+assert gap < 1e-6
+assert t_tree < t_exact, "TreeSHAP must beat 1,024-coalition enumeration"
+
+# %% slideshow={"slide_type": "fragment"}
+# NBVAL_IGNORE_OUTPUT
+# reason: wall-clock timings (measured in the cell above) differ from run to run
+print(f"enumeration {t_exact:.3f} s, TreeSHAP {t_tree:.4f} s: TreeSHAP is {t_exact / t_tree:.0f}x faster")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The speed-up (tens to thousands of times here, depending on the machine) grows exponentially with the
+# number of features. Beware
+# the *other* TreeSHAP mode (`feature_perturbation="tree_path_dependent"`, no background): it uses the
+# trees' own cover statistics, i.e. a conditional-like expectation, and gives different numbers.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. Reading SHAP: one patient, then the cohort
+#
+# A **waterfall** walks from the base value (average log-odds) to this patient's log-odds.
+
+# %% slideshow={"slide_type": "fragment"}
+cohort_test = X[2000:2500]
+sv = tree_all(cohort_test)
+sv.feature_names = features
+sv.data = cohort.X[features].to_numpy(float)[2000:2500]  # show the recorded values, without the jitter
+shap.plots.waterfall(sv[1], max_display=8)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Read it as a clinician would: each bar is how much that value moves *this* patient's log-odds away
+# from the average patient's. Here diabetes adds almost one log-odds unit (an odds ratio of about 2.5),
+# while an age of 59 — below the planted step at 65 — pulls the risk down. A **beeswarm** stacks all 500
+# patients: one dot per patient, colour is the feature's value.
+
+# %% slideshow={"slide_type": "fragment"}
+shap.plots.beeswarm(sv, max_display=10)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The planted shapes are visible: age splits into clusters (the steps at 65 and 80), and for BMI both
+# high (red) and some low (blue) values raise the risk — the U-shape. Binary risk factors make two tight
+# clusters.
+#
+# ### Scoring SHAP against the truth
+#
+# In the cohort, the interventional SHAP value of the *true* logit is known: the planted contribution,
+# plus half the age × BMI interaction for age and BMI (datasheet). The model is learned from 2,000
+# patients, so we expect high but not perfect agreement.
+
+# %% slideshow={"slide_type": "fragment"}
+truth = cohort.contributions.iloc[2000:2500][features].copy()
+half_interaction = cohort.contributions["age:bmi"].iloc[2000:2500] / 2
+truth["age"] += half_interaction
+truth["bmi"] += half_interaction
+effects = ["age", "male", "bmi", "sbp", "chol", "smoker", "diabetes", "qtc"]
+score = pd.DataFrame({
+    "corr(SHAP, truth)": [np.corrcoef(sv.values[:, features.index(c)], truth[c])[0, 1] for c in effects],
+    "sd SHAP": [sv.values[:, features.index(c)].std() for c in effects],
+    "sd truth": [truth[c].std() for c in effects],
+}, index=effects)
+print(score.round(2).to_string())
+no_effect = np.abs(sv.values[:, [features.index("qt_drug"), features.index("noise_1")]]).mean(axis=0)
+print(f"mean |SHAP| of qt_drug {no_effect[0]:.3f}, of noise_1 {no_effect[1]:.3f} (truth: 0); of age "
+      f"{np.abs(sv.values[:, 0]).mean():.3f}")
+assert (score["corr(SHAP, truth)"].drop("qtc") > 0.75).all() and score.loc["qtc", "corr(SHAP, truth)"] > 0.3
+assert no_effect.max() < 0.25 * np.abs(sv.values[:, 0]).mean()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# SHAP recovers the planted effects with correlations of 0.79–0.97 — except QTc (about 0.45): its true
+# effect is a hinge that only the 10 % of patients above 450 ms feel, and 2,000 training patients give the
+# model little to learn it from; below the hinge the true contribution is a constant while the model's
+# SHAP value wobbles. The zero-effect columns are small but
+# **not zero**: the model has fitted some noise, and SHAP faithfully reports what the *model* does, not
+# what is true. SHAP explains the model; only validation tells you whether the model is right.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Real data: the cholesterol-0 artefact through SHAP
+#
+# Module 00 found that a cholesterol of 0 means "recorded at a high-prevalence hospital". What does SHAP
+# show for a boosted model trained on the heart data as shipped?
+
+# %% slideshow={"slide_type": "fragment"}
+heart = load_heart_disease()
+H = heart[list(FEATURES)].copy()
+for col in H.select_dtypes("category"):
+    H[col] = H[col].cat.codes  # category codes; missing -> -1
+H0 = H.fillna(-1).to_numpy(float)
+H = H0 + np.random.default_rng(2).uniform(-0.005, 0.005, H0.shape)  # see section 2
+heart_model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(H, heart["disease"])
+heart_tree = shap.TreeExplainer(heart_model, data=H[::9], feature_perturbation="interventional")
+sv_heart = heart_tree(H)
+sv_heart.feature_names = list(FEATURES)
+chol_shap = sv_heart.values[:, FEATURES.index("chol")]
+zero = heart["chol"].to_numpy() == 0
+print(f"mean SHAP of chol (log-odds): chol = 0 -> {chol_shap[zero].mean():+.3f}; measured -> "
+      f"{chol_shap[~zero].mean():+.3f}")
+assert chol_shap[zero].mean() > 0.5 and chol_shap[~zero].mean() < 0
+
+fig, ax = plt.subplots()
+ax.scatter(heart["chol"], chol_shap, s=8, c=np.where(zero, "tab:red", "tab:blue"))
+ax.set(xlabel="serum cholesterol (mg/dL)", ylabel="SHAP value of chol (log-odds)",
+       title="A cholesterol of 0 'raises' the risk")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** SHAP shows the shortcut plainly: "cholesterol = 0" is among the strongest *risk-raising*
+# values, while every measured cholesterol gets a small negative credit. A clinician reading a waterfall
+# for a Swiss patient would see "cholesterol: +1 log-odds" — physiologically absurd and a red flag. SHAP
+# was faithful to the model; the model was wrong.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5. LIME: a local linear surrogate
+#
+# LIME (Ribeiro et al., 2016) samples perturbed patients around $x$, weights them by a kernel
+# $\sqrt{\exp(-d^2/w^2)}$ of their distance $d$, and fits a weighted linear model; its coefficients are the
+# explanation. The kernel width $w$ (default $0.75\sqrt{n}$) decides how *local* "local" is, and the
+# surrogate's $R^2$ says how well a line describes the model there. A Swiss patient:
+
+# %% slideshow={"slide_type": "fragment"}
+predict_heart = heart_model.predict_proba
+swiss = int(np.flatnonzero(heart["site"] == "Switzerland")[5])
+
+
+def lime_explain(seed, width=None, n_samples=1000):
+    explainer = LimeTabularExplainer(H0, feature_names=list(FEATURES), kernel_width=width, random_state=seed,
+                                     discretize_continuous=True)
+    return explainer.explain_instance(H0[swiss], predict_heart, num_features=5, num_samples=n_samples)
+
+
+for width in (0.5, None, 10.0):
+    e = lime_explain(0, width)
+    label = "default 2.70" if width is None else f"{width:.2f}"
+    print(f"kernel width {label:>12}: R^2 = {e.score:.2f}; top 3: "
+          + "; ".join(f"{name} ({w:+.2f})" for name, w in e.as_list()[:3]))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Instability across random seeds
+#
+# Same patient, same model, same settings — only the random perturbations change. How often do the top 5
+# features agree? (Jaccard overlap: size of intersection over size of union, averaged over all pairs of
+# the 10 runs.)
+
+# %% slideshow={"slide_type": "fragment"}
+def jaccard(a, b):
+    return len(a & b) / len(a | b)
+
+
+stability = {}
+for n_samples in (300, 1500):
+    tops = [{i for i, _ in lime_explain(seed, n_samples=n_samples).as_map()[1]} for seed in range(10)]
+    stability[n_samples] = np.mean([jaccard(a, b) for a, b in itertools.combinations(tops, 2)])
+    print(f"{n_samples} samples: mean top-5 Jaccard over 10 seeds = {stability[n_samples]:.2f}")
+assert stability[300] < 1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** The kernel width matters: at 0.5 almost no perturbed sample is close enough to count, the
+# surrogate fits poorly (R² 0.16) and names other features with tiny weights; at the default width and at
+# 10 the explanation is the same, but a line still explains only about half of the model's behaviour
+# around this patient (R² 0.52). Cholesterol, the shortcut of section 4, is not in LIME's top 3 for this
+# Swiss patient: LIME's quartile bins lump "0" with other low values. And LIME's answer depends on the seed (and strongly on the kernel width): two runs for the same
+# patient can disagree on which features matter. More samples help but cost time; always report the
+# surrogate's fit and repeat the explanation with several seeds before showing it to a clinician.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Correlated features: spread and misplaced credit
+#
+# Add a second SBP reading (the first plus a few mmHg of noise; correlation ≈ 0.98) to the cohort. It
+# carries no extra information; the truth puts all the credit on SBP. Where do SHAP and LIME put it?
+
+# %% slideshow={"slide_type": "fragment"}
+rng = np.random.default_rng(0)
+sbp2 = X[:, 3] + rng.normal(0, 3, len(X))
+X_pair = np.column_stack([X, sbp2])
+names_pair = [*features, "sbp_repeat"]
+model_pair = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=0).fit(X_pair[:2000], cohort.y[:2000])
+sv_pair = shap.TreeExplainer(model_pair, data=X_pair[2000:2050], feature_perturbation="interventional").shap_values(X_pair[2000:2300])
+true_sbp = cohort.contributions["sbp"].to_numpy()[2000:2300]
+s1, s2 = sv_pair[:, 3], sv_pair[:, -1]
+share = np.abs(s2).mean() / (np.abs(s1).mean() + np.abs(s2).mean())
+print(f"corr with true SBP effect: SHAP(sbp) {np.corrcoef(s1, true_sbp)[0, 1]:.2f}, SHAP(sbp_repeat) "
+      f"{np.corrcoef(s2, true_sbp)[0, 1]:.2f}, sum {np.corrcoef(s1 + s2, true_sbp)[0, 1]:.2f}")
+print(f"share of SHAP credit given to the redundant reading: {share:.2f}")
+
+lime_pair = LimeTabularExplainer(X_pair[:2000], feature_names=names_pair, random_state=0, discretize_continuous=False)
+lime_share = []
+for i in range(2000, 2010):
+    w = dict(lime_pair.explain_instance(X_pair[i], model_pair.predict_proba, num_features=11, num_samples=1000).as_map()[1])
+    lime_share.append(abs(w[10]) / (abs(w[3]) + abs(w[10])))
+print(f"share of LIME weight given to the redundant reading (10 patients): {np.mean(lime_share):.2f}")
+assert share > 0.2 and np.mean(lime_share) > 0.2
+assert np.corrcoef(s1 + s2, true_sbp)[0, 1] > np.corrcoef(s1, true_sbp)[0, 1]
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** Both methods hand a large share of the blood-pressure credit to a feature with *no* effect
+# of its own (here more than half); SHAP of the first reading alone correlates only weakly with the true
+# SBP effect, the sum of the two tracks it better. With correlated inputs (BMI and waist, creatinine
+# and eGFR, two readings) read explanations for **groups** of features, not single columns. And note the
+# mechanism: both methods evaluate the model on synthetic patients where the two readings *disagree* —
+# patients who do not exist. That opening is what the next section exploits.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Fooling the auditors (Slack et al., 2020)
+#
+# A vendor ships a model that, for **real** patients, decides on **sex** alone (high risk if male). The
+# regulator audits it with LIME and KernelSHAP. The vendor wraps the model in a *scaffold*: a classifier
+# trained to tell real records from the synthetic points that LIME and KernelSHAP create; on real records
+# the biased model answers, on synthetic ones an innocuous model (driven by an unrelated column).
+
+# %% slideshow={"slide_type": "fragment"}
+cols = ["age", "male", "bmi", "sbp", "chol", "noise_1"]
+A = np.column_stack([cohort.X[cols].to_numpy(float), sbp2])
+audit_names = ["age", "male", "bmi", "sbp", "chol", "unrelated", "sbp_repeat"]
+real, audit = A[:2000], A[2000:2020]
+MALE, UNRELATED = 1, 5
+centroids = shap.kmeans(real, 10).data  # the summarised background shap recommends
+
+
+def synthetic_like(rows, rng):
+    """What explainers query: LIME's independent Gaussian draws (sex drawn from its frequency) and
+    patients with features swapped for background centroids (KernelSHAP)."""
+    noisy = rows.mean(axis=0) + rng.normal(size=rows.shape) * rows.std(axis=0)
+    noisy[:, MALE] = rng.permutation(rows[:, MALE])
+    swap = rng.random(rows.shape) < rng.random((len(rows), 1))
+    return np.vstack([noisy, np.where(swap, centroids[rng.integers(0, 10, len(rows))], rows)])
+
+
+def detector_features(Z):
+    return np.column_stack([Z, np.abs(Z[:, 3] - Z[:, 6])])  # the two BP readings should agree
+
+
+fake = synthetic_like(np.vstack([real, real]), rng)
+detector = RandomForestClassifier(n_estimators=50, min_samples_leaf=5, class_weight="balanced", random_state=0).fit(
+    detector_features(np.vstack([real, real, fake])), np.r_[np.ones(4000), np.zeros(len(fake))])
+
+
+def biased(Z):
+    return np.where(Z[:, MALE] == 1, 0.9, 0.1)
+
+
+def scaffold(Z):
+    Z = np.asarray(Z, dtype=float)
+    looks_real = detector.predict_proba(detector_features(Z))[:, 1] > 0.5
+    return np.where(looks_real, biased(Z), 1 / (1 + np.exp(-2 * Z[:, UNRELATED])))
+
+
+on_real = (scaffold(audit) == biased(audit)).mean()
+print(f"on 20 new real patients the scaffold follows the sex rule for {on_real:.0%}")
+assert on_real >= 0.8
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The audit: explain 20 patients with LIME and KernelSHAP and count how often **sex** is the top feature.
+# As a control, the same audit of the plain biased model (no scaffold).
+
+# %% slideshow={"slide_type": "fragment"}
+def top_feature_counts(predict):
+    lime_audit = LimeTabularExplainer(real, feature_names=audit_names, categorical_features=[MALE], random_state=0,
+                                      discretize_continuous=False)
+    lime_top = [max(e, key=lambda t: abs(t[1]))[0] for e in (
+        lime_audit.explain_instance(p, lambda Z: np.column_stack([1 - predict(Z), predict(Z)]),
+                                    num_features=7, num_samples=500).as_map()[1] for p in audit)]
+    np.random.seed(0)
+    kernel = shap.KernelExplainer(predict, centroids).shap_values(audit, nsamples=150, l1_reg=False, silent=True)
+    count = lambda tops: pd.Series([audit_names[t] for t in tops]).value_counts().to_dict()  # noqa: E731
+    return count(lime_top), count(np.abs(kernel).argmax(axis=1))
+
+
+for label, predict in (("biased model, no scaffold", biased), ("scaffolded model", scaffold)):
+    lime_counts, kernel_counts = top_feature_counts(predict)
+    print(f"{label}:\n  LIME top feature: {lime_counts}\n  KernelSHAP top feature: {kernel_counts}")
+assert lime_counts.get("male", 0) <= 2, "LIME misses the sex rule"
+assert kernel_counts.get("male", 0) <= 10, "KernelSHAP mostly misses it"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The audits are fooled.** Without the scaffold both methods name sex for every patient; with it, LIME
+# names the unrelated column for 19 of 20 patients, and KernelSHAP names sex for only 5 of 20. Slack et
+# al. (2020) report the same asymmetry: KernelSHAP, whose coalitions mix real values, is harder to fool
+# than LIME, but it is fooled. Here the scaffold recognises synthetic points because the two BP readings
+# disagree and because a background centroid gives "sex = 0.47".
+#
+# ### A defence: explain on the data manifold
+#
+# The attack works because the auditors query the model *off* the data. A conditional (on-manifold)
+# Shapley value replaces "other features from a random background patient" by "other features from
+# **real** patients who resemble this one on the features in $S$" — here the 30 nearest neighbours on
+# those features (a simple form of Aas, Jullum & Løland, 2021, *Artif Intell*). The model is then only
+# ever queried on real records.
+
+# %% slideshow={"slide_type": "fragment"}
+scaled = (real - real.mean(axis=0)) / real.std(axis=0)
+answers = scaffold(real)  # the model is queried on real patients only
+
+
+def on_manifold_shapley(x, k=30):
+    n = len(x)
+    xs = (x - real.mean(axis=0)) / real.std(axis=0)
+    v = {}
+    for m in itertools.product([0, 1], repeat=n):
+        m = np.array(m, dtype=bool)
+        distance = ((scaled[:, m] - xs[m]) ** 2).sum(axis=1)
+        v[m.tobytes()] = answers[np.argsort(distance, kind="stable")[:k]].mean() if m.any() else answers.mean()
+    phi = np.zeros(n)
+    for m in itertools.product([0, 1], repeat=n):
+        m = np.array(m, dtype=bool)
+        for i in np.flatnonzero(~m):
+            with_i = m.copy()
+            with_i[i] = True
+            phi[i] += math.factorial(m.sum()) * math.factorial(n - m.sum() - 1) / math.factorial(n) * (
+                v[with_i.tobytes()] - v[m.tobytes()])
+    return phi
+
+
+on_manifold_top = pd.Series([audit_names[np.abs(on_manifold_shapley(p)).argmax()] for p in audit]).value_counts()
+print("on-manifold Shapley, top feature:", on_manifold_top.to_dict())
+assert on_manifold_top.get("male", 0) >= 18, "the on-manifold audit exposes the sex rule"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Exposed.** Queried only on real patients, the scaffold cannot hide, and sex is the top feature for
+# (almost) every patient. The price: conditional Shapley values need enough real neighbours, and they
+# answer a different question (they credit features *associated* with the outcome, as section 6 warned).
+# The lesson for a regulator (EU AI Act Art. 10 and 13): an audit by perturbation alone can be gamed;
+# audits must include checks on real, held-out records — e.g. subgroup performance by sex.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 8. Faithfulness: do the explanations point at what the model uses?
+#
+# A **deletion curve** replaces a patient's features by the cohort mean one at a time, in the order an
+# explanation ranks them, and tracks the model's log-odds. A faithful ranking moves the prediction to the
+# baseline fast: the normalised area under the curve is small. We compare SHAP, LIME, global permutation
+# importance (one order for everybody) and random orders, on 30 patients whose log-odds differ from the
+# baseline patient's by more than 1 (otherwise the normalisation divides by almost nothing).
+
+# %% slideshow={"slide_type": "fragment"}
+def deletion_area(x, baseline, order):
+    rows = np.repeat(x[None], len(order) + 1, axis=0)
+    for k, j in enumerate(order, start=1):
+        rows[k:, j] = baseline[j]
+    curve = f(rows)
+    normalised = (curve - curve[-1]) / (curve[0] - curve[-1])
+    return normalised, np.trapezoid(normalised, np.linspace(0, 1, len(curve)))
+
+
+baseline = X[:2000].mean(axis=0)
+far = np.abs(f(X[2100:2500]) - f(baseline[None])) > 1.0  # normalising needs a clear gap to close
+explained = X[2100:2500][far][:30]
+lime_cohort = LimeTabularExplainer(X[:2000], feature_names=features, random_state=0, discretize_continuous=False)
+permutation = permutation_importance(model, X[2000:2500], cohort.y[2000:2500], n_repeats=3, random_state=0,
+                                     scoring="roc_auc").importances_mean
+rankings = {
+    "SHAP": [np.argsort(-np.abs(row)) for row in tree_all.shap_values(explained)],
+    "LIME": [np.argsort(-np.abs([w for _, w in sorted(lime_cohort.explain_instance(
+        x, model.predict_proba, num_features=10, num_samples=500).as_map()[1])])) for x in explained],
+    "permutation": [np.argsort(-permutation)] * len(explained),
+    "random": [rng.permutation(10) for _ in explained],
+}
+curves = {name: np.mean([deletion_area(x, baseline, o)[0] for x, o in zip(explained, orders)], axis=0)
+          for name, orders in rankings.items()}
+areas = pd.Series({name: np.mean([deletion_area(x, baseline, o)[1] for x, o in zip(explained, orders)])
+                   for name, orders in rankings.items()}, name="deletion area (lower = more faithful)")
+print(areas.round(3).to_string())
+assert areas["SHAP"] < areas["random"] and areas["LIME"] < areas["random"]
+assert areas["SHAP"] < areas["permutation"]
+
+fig, ax = plt.subplots()
+for name, curve in curves.items():
+    ax.plot(np.arange(11), curve, "o-", markersize=3, label=name)
+ax.set(xlabel="features replaced by the cohort mean", ylabel="normalised log-odds (1 = f(x), 0 = baseline)")
+ax.legend()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** Per-patient SHAP rankings remove the prediction fastest; LIME and the single global
+# permutation ranking do better than chance but worse. A caveat that keeps us honest: SHAP with an
+# interventional background and deletion by substitution ask nearly the same question, so SHAP has a
+# home advantage here; a deletion curve measures faithfulness *to the model*, never correctness.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Take-aways
+#
+# 1. Shapley values are the unique fair division (efficiency, symmetry, dummy, additivity) — of the
+#    *model's* output, relative to a *background* you must name.
+# 2. KernelSHAP is a weighted regression that converges to them; TreeSHAP computes them exactly and fast.
+# 3. On a cohort with known truth SHAP recovers the planted effects; on real data it exposes the
+#    cholesterol-0 shortcut — because it is faithful to a model that learned it.
+# 4. LIME depends on its kernel width and its seed; report the surrogate's R² and the stability.
+# 5. Correlated features share or steal credit; off-manifold perturbations make both methods **foolable**.
+#    Audit on real records too.
+#
+# **Lab 03:** exact Shapley values, KernelSHAP and LIME from scratch, a stability measure and a deletion
+# curve — each checked against the axioms and against `shap`.
