@@ -17,6 +17,8 @@ from nbconvert import SlidesExporter
 
 TEMPLATES = Path(__file__).with_name("templates")
 REVEAL_PREFIX = "reveal.js"
+CSS_FILE = "notebook.css"
+_CSS_PARTS = ("static/index.css", "static/theme-light.css", "static/custom_reveal.css")
 _REMOTE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 _REMOTE_CSS = re.compile(r"""@import\s+(?:url\()?\s*["']?\s*(?:https?:)?//""", re.I)
 
@@ -28,8 +30,8 @@ def remote_references(html: str) -> list[str]:
     return found
 
 
-def render(notebook: Path) -> str:
-    exporter = SlidesExporter(
+def _exporter() -> SlidesExporter:
+    return SlidesExporter(
         extra_template_paths=[str(TEMPLATES)],
         template_file="offline_slides.html.j2",
         reveal_url_prefix=REVEAL_PREFIX,
@@ -38,7 +40,25 @@ def render(notebook: Path) -> str:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+
+
+def notebook_css() -> str:
+    """JupyterLab's light-theme and reveal stylesheets from nbconvert's templates, shared by all decks."""
+    folders = [Path(p) for p in _exporter().template_paths]
+    parts = []
+    for name in _CSS_PARTS:
+        found = next((f / name for f in folders if (f / name).is_file()), None)
+        if found is None:
+            raise FileNotFoundError(f"nbconvert stylesheet {name!r} not found in {folders}")
+        parts.append(f"/* {name} (nbconvert, BSD-3-Clause) */\n" + found.read_text(encoding="utf-8"))
+    css = "\n".join(parts)
+    if remote_references(f"<style>{css}</style>"):
+        raise RuntimeError("nbconvert's stylesheets import something from the network")
+    return css
+
+
+def render(notebook: Path) -> str:
+    body, _ = _exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     problems = remote_references(body)
     if problems:
         raise RuntimeError(f"{notebook}: slides would load from the network: {problems[:3]}")
@@ -46,7 +66,8 @@ def render(notebook: Path) -> str:
 
 
 def build(notebooks_dir: Path, slides_dir: Path) -> list[Path]:
-    written = []
+    written = [slides_dir / CSS_FILE]
+    written[0].write_text(notebook_css(), encoding="utf-8")
     for notebook in sorted(notebooks_dir.glob("[0-9]*.ipynb")):
         target = slides_dir / f"{notebook.stem}.slides.html"
         target.write_text(render(notebook), encoding="utf-8")
