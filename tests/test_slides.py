@@ -13,7 +13,7 @@ def test_slides_build_offline_and_are_up_to_date(notebook):
     html = slides.render(notebook)
     assert slides.remote_references(html) == []
     assert '<script src="reveal.js/dist/reveal.js"></script>' in html
-    assert '<link rel="stylesheet" href="notebook.css">' in html
+    assert '<link href="notebook.css" rel="stylesheet"/>' in html
     for asset in ("dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "plugin/notes/notes.js"):
         assert (SLIDES / "reveal.js" / asset).exists(), f"slides/reveal.js/{asset} is not shipped"
     committed = SLIDES / f"{notebook.stem}.slides.html"
