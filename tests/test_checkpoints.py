@@ -74,3 +74,6 @@ def test_verify_models_reports_metric_drift():
     assert compare(shipped, {"m": {"metrics": {"auc": 0.91, "acc": 0.795}}}, 0.02) == []
     problems = compare(shipped, {"m": {"metrics": {"auc": 0.85, "acc": 0.80}}, "new": {"metrics": {}}}, 0.02)
     assert any("m.auc" in p for p in problems) and any("new" in p for p in problems)
+    in_units = {"m": {"metrics": {"rmse_ms": 6.25}}}
+    assert compare(in_units, {"m": {"metrics": {"rmse_ms": 6.3}}}, 0.02) == []
+    assert compare(in_units, {"m": {"metrics": {"rmse_ms": 6.5}}}, 0.02)

@@ -1,8 +1,9 @@
 """Retrain every shipped checkpoint in a scratch folder and compare with the manifest (make verify-models).
 
 Each ``scripts/train_*.py`` is run in full with ``--out <scratch>``; every metric it records must match the
-shipped manifest within ``--tolerance`` (absolute, default 0.02). Identical sha256 (bit-for-bit
-reproduction) is reported but not required: thread scheduling may change the last bits of a float sum.
+shipped manifest within ``--tolerance`` (default 0.02: absolute for scores up to 1, relative above).
+Identical sha256 (bit-for-bit reproduction) is reported but not required: thread scheduling may change the
+last bits of a float sum.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def compare(shipped: dict, fresh: dict, tolerance: float) -> list[str]:
             continue
         for metric, value in entry["metrics"].items():
             old = shipped[name]["metrics"].get(metric)
-            if old is None or abs(old - value) > tolerance:
+            # absolute for scores in [0, 1] (AUC, accuracy), relative for metrics in units (e.g. ms)
+            if old is None or abs(old - value) > tolerance * max(1.0, abs(old)):
                 problems.append(f"{name}.{metric}: shipped {old}, retrained {value} (tolerance {tolerance})")
     return problems
 
