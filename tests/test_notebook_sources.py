@@ -118,3 +118,14 @@ def test_unbalanced_markers_are_refused():
         labs.strip_solution_blocks("### BEGIN SOLUTION\nx = 1", "Exercise 1")
     with pytest.raises(ValueError, match="without"):
         labs.strip_solution_blocks("x = 1\n### END SOLUTION", "Exercise 1")
+
+
+@pytest.mark.parametrize("source", PY_SOURCES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_ignored_output_says_why(source):
+    lines = source.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("# NBVAL_"):
+            reason = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            assert reason.startswith("# reason:") and len(reason) > len("# reason: ") + 10, (
+                f"{source.name}:{i + 1}: {line.strip()} must be followed by a line '# reason: <why>'"
+            )
