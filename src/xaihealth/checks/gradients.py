@@ -1,0 +1,292 @@
+"""Checkers for lab 04, *Gradient explanations and their sanity checks*.
+
+Each checker runs the student's function on a tiny convolutional network it builds itself (seeded, a few
+hundred weights, 12 x 12 inputs) so that the checks take well under a second, and compares the answer
+with Captum or with a plain reference implementation kept here. Checkers never print the solution.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from captum.attr import IntegratedGradients, LayerGradCam, Saliency
+from scipy.stats import spearmanr
+from torch import nn
+
+from xaihealth import validate
+from xaihealth.checks._core import exercise
+
+__all__ = [
+    "check_cascading_randomisation",
+    "check_grad_cam",
+    "check_integrated_gradients",
+    "check_mask_scores",
+    "randomise_layer",
+    "tiny_cnn",
+]
+
+# ------------------------------------------------------------------------------------------ small models
+
+
+class TinyCNN(nn.Module):
+    """conv1 -> ReLU -> conv2 (stride 2) -> ReLU -> global average pool -> fc (2 logits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv2(torch.relu(self.conv1(x))))
+        return self.fc(h.mean(dim=(2, 3)))
+
+
+def tiny_cnn(seed: int = 0) -> TinyCNN:
+    """A seeded, untrained :class:`TinyCNN` in eval mode (inputs ``(n, 1, H, W)``, 2 logits)."""
+    seed = validate.integer("seed", seed, minimum=0)
+    torch.manual_seed(seed)
+    return TinyCNN().eval()
+
+
+def _inputs(seed: int, n: int = 3, size: int = 12) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand((n, 1, size, size), generator=g)
+
+
+def randomise_layer(model: nn.Module, name: str) -> None:
+    """Re-initialise, in place, every weight of the submodule called ``name`` (its default initialiser).
+
+    The seed is derived from ``name``, so the same layer always gets the same random weights, whatever
+    was randomised before: results do not depend on the global random state.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name={name!r} must be the name of a submodule, e.g. 'fc' or 'layer4'")
+    modules = dict(model.named_modules())
+    if name not in modules:
+        raise ValueError(f"name={name!r} is not a submodule of the model; allowed: {sorted(modules)[1:12]}")
+    state = torch.random.get_rng_state()
+    torch.manual_seed(zlib.crc32(name.encode()))
+    for m in modules[name].modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+    torch.random.set_rng_state(state)
+
+
+# ---------------------------------------------------------------------------------------------- references
+
+
+def reference_integrated_gradients(
+    model: nn.Module, x: torch.Tensor, baseline: torch.Tensor, target: int, n_steps: int
+) -> torch.Tensor:
+    alphas = (torch.arange(n_steps, dtype=x.dtype) + 0.5) / n_steps
+    total = torch.zeros_like(x)
+    for alpha in alphas:
+        point = (baseline + alpha * (x - baseline)).detach().requires_grad_(True)
+        model(point)[:, target].sum().backward()
+        total += point.grad
+    return (x - baseline) * total / n_steps
+
+
+def reference_grad_cam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    store = {}
+
+    def keep(module, inputs, output):
+        store["act"] = output
+        output.register_hook(lambda g: store.__setitem__("grad", g))
+
+    handle = layer.register_forward_hook(keep)
+    try:
+        model(x)[:, target].sum().backward()
+    finally:
+        handle.remove()
+    weights = store["grad"].mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * store["act"]).sum(dim=1)).detach()
+
+
+def _spearman_abs(a: np.ndarray, b: np.ndarray) -> float:
+    pairs = zip(a, b, strict=True)
+    return float(np.mean([spearmanr(np.abs(p).ravel(), np.abs(q).ravel())[0] for p, q in pairs]))
+
+
+def reference_cascading_randomisation(
+    model: nn.Module, layers: Sequence[str], explain: Callable, x: torch.Tensor
+) -> pd.Series:
+    original = explain(model, x)
+    randomised = copy.deepcopy(model)
+    out = {}
+    for name in reversed(list(layers)):
+        randomise_layer(randomised, name)
+        out[name] = _spearman_abs(original, explain(randomised, x))
+    return pd.Series(out)
+
+
+def reference_mask_scores(attributions: np.ndarray, masks: np.ndarray) -> dict[str, np.ndarray]:
+    pos = np.clip(attributions, 0, None)
+    share = (pos * masks).sum(axis=(1, 2)) / pos.sum(axis=(1, 2))
+    peak = attributions.reshape(len(attributions), -1).argmax(axis=1)
+    hit = masks.reshape(len(masks), -1)[np.arange(len(masks)), peak]
+    return {"share": share, "hit": hit}
+
+
+def _gradient_maps(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Signed input gradients of logit 1, as (n, H, W) numpy: the explanation used by exercise 3."""
+    x = x.detach().clone().requires_grad_(True)
+    return Saliency(model).attribute(x, target=1, abs=False).detach().numpy()[:, 0]
+
+
+# ------------------------------------------------------------------------------------------------ checkers
+
+
+def _as_tensor(out: object) -> torch.Tensor | None:
+    if isinstance(out, torch.Tensor):
+        return out.detach().float()
+    if isinstance(out, np.ndarray):
+        return torch.as_tensor(out, dtype=torch.float32)
+    return None
+
+
+def check_integrated_gradients(integrated_gradients: Callable[..., torch.Tensor]) -> None:
+    """Exercise 1: midpoint-Riemann IG, ``integrated_gradients(model, x, baseline, target, n_steps)``."""
+    with exercise("Exercise 1 (Integrated Gradients from scratch)") as ex:
+        model, x = tiny_cnn(1), _inputs(1)
+        zeros = torch.zeros_like(x)
+        out = _as_tensor(ex.call(integrated_gradients, model, x.clone(), zeros.clone(), 1, 8))
+        ex.expect(
+            out is not None and tuple(out.shape) == tuple(x.shape),
+            f"return a tensor with the shape of x, {tuple(x.shape)}: one attribution per input value",
+        )
+        ref = IntegratedGradients(model).attribute(
+            x, baselines=zeros, target=1, n_steps=8, method="riemann_middle"
+        )
+        ex.expect(
+            torch.allclose(out, ref, atol=1e-5, rtol=1e-4),
+            "does not match captum's IntegratedGradients(method='riemann_middle') with 8 steps: use "
+            "the midpoints alpha = (k + 0.5) / n_steps, k = 0 .. n_steps - 1, average the gradients "
+            "of the target logit and multiply by (x - baseline)",
+        )
+        baseline = 0.5 * _inputs(2)
+        out_b = _as_tensor(ex.call(integrated_gradients, model, x.clone(), baseline.clone(), 1, 8))
+        ref_b = IntegratedGradients(model).attribute(
+            x, baselines=baseline, target=1, n_steps=8, method="riemann_middle"
+        )
+        ex.expect(
+            out_b is not None and torch.allclose(out_b, ref_b, atol=1e-5, rtol=1e-4),
+            "right from a zero baseline but wrong from another baseline: the path starts at the "
+            "baseline (baseline + alpha * (x - baseline)) and the factor is (x - baseline)",
+        )
+        out_long = _as_tensor(ex.call(integrated_gradients, model, x.clone(), baseline.clone(), 0, 64))
+        with torch.no_grad():
+            gap = model(x)[:, 0] - model(baseline)[:, 0]
+        ex.expect(
+            out_long is not None and torch.allclose(out_long.sum(dim=(1, 2, 3)), gap, rtol=0.02, atol=1e-4),
+            "completeness fails: with 64 steps the attributions of each input must add up to "
+            "f(x) - f(baseline) for the requested target",
+        )
+
+
+def check_grad_cam(grad_cam: Callable[..., torch.Tensor]) -> None:
+    """Exercise 2: Grad-CAM with hooks, ``grad_cam(model, layer, x, target)`` -> (n, h, w) maps."""
+    with exercise("Exercise 2 (Grad-CAM with hooks)") as ex:
+        for seed, target in ((3, 1), (4, 0)):
+            model, x = tiny_cnn(seed), _inputs(seed, n=4)
+            out = _as_tensor(ex.call(grad_cam, model, model.conv2, x.clone(), target))
+            ex.expect(
+                out is not None and tuple(out.shape) == (4, 6, 6),
+                "return one map per image at the layer's resolution, shape (n, height, width) = "
+                "(4, 6, 6) here: sum the weighted channels, do not upsample",
+            )
+            ref = LayerGradCam(model, model.conv2).attribute(x, target=target, relu_attributions=True)[:, 0]
+            ex.expect(
+                bool((out >= 0).all()),
+                "Grad-CAM keeps only positive evidence: apply a ReLU to the weighted sum of channels",
+            )
+            ex.expect(
+                torch.allclose(out, ref.detach(), atol=1e-6, rtol=1e-4),
+                "does not match captum's LayerGradCam: weight each channel by the mean of its "
+                "gradient over the spatial positions (height and width), then sum channels and ReLU",
+            )
+            ex.expect(
+                not any(h for h in model.conv2._forward_hooks.values()),
+                "remove your hooks after use (handle.remove()), or they pile up on every call",
+            )
+
+
+def check_cascading_randomisation(cascading_randomisation: Callable[..., pd.Series]) -> None:
+    """Exercise 3: ``cascading_randomisation(model, layers, explain, x)`` -> Spearman per randomised layer."""
+    with exercise("Exercise 3 (cascading randomisation)") as ex:
+        model, x = tiny_cnn(5), _inputs(5, n=4)
+        layers = ["conv1", "conv2", "fc"]
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        out = ex.call(cascading_randomisation, model, layers, _gradient_maps, x.clone())
+        ex.expect(
+            isinstance(out, pd.Series) and set(out.index) == set(layers),
+            "return a pandas Series indexed by layer name, one similarity per randomised layer",
+        )
+        ex.expect(
+            all(torch.equal(before[k], v) for k, v in model.state_dict().items()),
+            "the model passed in was changed: randomise a copy (copy.deepcopy(model)), never the "
+            "trained model itself",
+        )
+        ex.expect(
+            list(out.index) == layers[::-1],
+            "randomise from the output downwards: the first entry is the last layer ('fc'), "
+            "the last entry the first layer",
+        )
+        ref = reference_cascading_randomisation(model, layers, _gradient_maps, x)
+        ex.expect(
+            np.allclose(out.loc[ref.index].astype(float), ref, atol=1e-6),
+            "the similarities are off: compare absolute values of the maps (Spearman rank correlation "
+            "per image, then the mean), and keep the layers randomised so far randomised (cascading)",
+        )
+        again = ex.call(cascading_randomisation, model, layers, _gradient_maps, x.clone())
+        ex.expect(
+            isinstance(again, pd.Series) and np.allclose(again.loc[ref.index].astype(float), ref, atol=1e-6),
+            "a second call gives other numbers: each call must start from a fresh copy of the trained model",
+        )
+
+
+def check_mask_scores(mask_scores: Callable[..., dict]) -> None:
+    """Exercise 4: positive-attribution share in a mask and pointing game, ``mask_scores(attr, masks)``."""
+    with exercise("Exercise 4 (mask share and pointing game)") as ex:
+        rng = np.random.default_rng(4)
+        attr = rng.normal(size=(5, 10, 10))
+        masks = np.zeros((5, 10, 10), dtype=bool)
+        masks[:, 2:5, 3:8] = True
+        masks[4] = False
+        masks[4, 6:10, 0:3] = True
+        attr[0, 3, 4] = 6.0  # a clear peak inside the mask
+        attr[1, 9, 9] = 6.0  # a clear peak outside
+        attr[2, 2, 3] = -8.0  # a large negative value inside the mask
+        out = ex.call(mask_scores, attr.copy(), masks.copy())
+        ex.expect(
+            isinstance(out, dict) and {"share", "hit"} <= set(out),
+            "return a dict with the keys 'share' and 'hit', one value per image",
+        )
+        share, hit = np.asarray(out["share"], dtype=float), np.asarray(out["hit"])
+        ref = reference_mask_scores(attr, masks)
+        ex.expect(
+            share.shape == (5,) and hit.shape == (5,), "give one share and one hit per image (shape (n,))"
+        )
+        ex.expect(
+            bool(hit[0]) and not bool(hit[1]),
+            "the pointing game asks whether the pixel with the HIGHEST attribution lies in the mask",
+        )
+        ex.expect(
+            np.array_equal(hit.astype(bool), ref["hit"]),
+            "'hit' is True when the pixel with the highest attribution (argmax) lies in the mask",
+        )
+        ex.expect(np.all((share >= 0) & (share <= 1)), "a share lies between 0 and 1")
+        ex.expect(
+            np.allclose(share, ref["share"], atol=1e-9),
+            "'share' is the positive attribution inside the mask divided by all positive attribution "
+            "in the image: clip negative values to 0 (do not take absolute values) and do not divide "
+            "by the mask's area",
+        )

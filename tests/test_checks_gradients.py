@@ -1,0 +1,213 @@
+"""Mutation tests for the lab 04 checkers: each accepts the reference and rejects plausible mistakes."""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from mutation import case_id, mutation_cases, run_case
+
+from xaihealth.checks import gradients as gr
+
+# --- Exercise 1: Integrated Gradients ---------------------------------------------------------------------
+
+
+def _path_gradients(model, x, baseline, target, alphas):
+    total = torch.zeros_like(x)
+    for alpha in alphas:
+        point = (baseline + alpha * (x - baseline)).detach().requires_grad_(True)
+        model(point)[:, target].sum().backward()
+        total += point.grad
+    return total / len(alphas)
+
+
+def ig_no_input_factor(model, x, baseline, target, n_steps):
+    """Averages the path gradients but forgets to multiply by (x - baseline)."""
+    return _path_gradients(model, x, baseline, target, (torch.arange(n_steps) + 0.5) / n_steps)
+
+
+def ig_alpha_grid_off_by_one(model, x, baseline, target, n_steps):
+    """Uses alpha = k / n_steps for k = 1 .. n_steps (a right Riemann sum) instead of the midpoints."""
+    alphas = torch.arange(1, n_steps + 1) / n_steps
+    return (x - baseline) * _path_gradients(model, x, baseline, target, alphas)
+
+
+def ig_wrong_path_scaling(model, x, baseline, target, n_steps):
+    """Sums the gradients instead of averaging them (forgets the 1 / n_steps step size)."""
+    alphas = (torch.arange(n_steps) + 0.5) / n_steps
+    return (x - baseline) * _path_gradients(model, x, baseline, target, alphas) * n_steps
+
+
+def ig_baseline_ignored(model, x, baseline, target, n_steps):
+    """Always integrates from a black image."""
+    return gr.reference_integrated_gradients(model, x, torch.zeros_like(x), target, n_steps)
+
+
+# --- Exercise 2: Grad-CAM ----------------------------------------------------------------------------------
+
+
+def _hooked(model, layer, x, target):
+    store = {}
+
+    def keep(module, inputs, output):
+        store["act"] = output
+        output.register_hook(lambda g: store.__setitem__("grad", g))
+
+    handle = layer.register_forward_hook(keep)
+    model(x)[:, target].sum().backward()
+    handle.remove()
+    return store["act"].detach(), store["grad"].detach()
+
+
+def cam_no_relu(model, layer, x, target):
+    act, grad = _hooked(model, layer, x, target)
+    return (grad.mean(dim=(2, 3), keepdim=True) * act).sum(dim=1)
+
+
+def cam_pool_over_channels(model, layer, x, target):
+    """Averages the gradients over channels instead of over positions."""
+    act, grad = _hooked(model, layer, x, target)
+    return torch.relu((grad.mean(dim=1, keepdim=True) * act).sum(dim=1))
+
+
+def cam_activations_only(model, layer, x, target):
+    """Uses the activations without gradient weights (a class-independent map)."""
+    act, _ = _hooked(model, layer, x, target)
+    return torch.relu(act.sum(dim=1))
+
+
+def cam_hooks_left_behind(model, layer, x, target):
+    """Right maps, but never removes its forward hook."""
+    store = {}
+
+    def keep(module, inputs, output):
+        store["act"] = output
+        output.register_hook(lambda g: store.__setitem__("grad", g))
+
+    layer.register_forward_hook(keep)
+    model(x)[:, target].sum().backward()
+    weights = store["grad"].mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * store["act"]).sum(dim=1)).detach()
+
+
+# --- Exercise 3: cascading randomisation -----------------------------------------------------------------
+
+
+def _spearman(a, b, absolute=True):
+    from scipy.stats import spearmanr
+
+    f = np.abs if absolute else (lambda v: v)
+    return float(np.mean([spearmanr(f(p).ravel(), f(q).ravel())[0] for p, q in zip(a, b, strict=True)]))
+
+
+def cascade_from_bottom(model, layers, explain, x):
+    original, m, out = explain(model, x), copy.deepcopy(model), {}
+    for name in layers:
+        gr.randomise_layer(m, name)
+        out[name] = _spearman(original, explain(m, x))
+    return pd.Series(out)
+
+
+def cascade_signed_spearman(model, layers, explain, x):
+    original, m, out = explain(model, x), copy.deepcopy(model), {}
+    for name in reversed(layers):
+        gr.randomise_layer(m, name)
+        out[name] = _spearman(original, explain(m, x), absolute=False)
+    return pd.Series(out)
+
+
+def cascade_no_copy(model, layers, explain, x):
+    """Randomises the trained model in place: it is destroyed, and a second call accumulates."""
+    original, out = explain(model, x), {}
+    for name in reversed(layers):
+        gr.randomise_layer(model, name)
+        out[name] = _spearman(original, explain(model, x))
+    return pd.Series(out)
+
+
+def cascade_independent(model, layers, explain, x):
+    """Randomises one layer at a time on a fresh copy: not cascading."""
+    original, out = explain(model, x), {}
+    for name in reversed(layers):
+        m = copy.deepcopy(model)
+        gr.randomise_layer(m, name)
+        out[name] = _spearman(original, explain(m, x))
+    return pd.Series(out)
+
+
+# --- Exercise 4: mask share and pointing game ------------------------------------------------------------
+
+
+def scores_absolute(attr, masks):
+    a = np.abs(attr)
+    share = (a * masks).sum((1, 2)) / a.sum((1, 2))
+    return {"share": share, "hit": gr.reference_mask_scores(attr, masks)["hit"]}
+
+
+def scores_area_normalised(attr, masks):
+    """Divides the positive mass inside the mask by the mask's area (a density, not a share)."""
+    pos = np.clip(attr, 0, None)
+    share = (pos * masks).sum((1, 2)) / masks.sum((1, 2))
+    return {"share": share, "hit": gr.reference_mask_scores(attr, masks)["hit"]}
+
+
+def scores_area_ratio(attr, masks):
+    """Divides the share by the mask's area fraction (an enrichment, not a share)."""
+    ref = gr.reference_mask_scores(attr, masks)
+    return {"share": ref["share"] / masks.mean((1, 2)), "hit": ref["hit"]}
+
+
+def scores_argmin(attr, masks):
+    ref = gr.reference_mask_scores(attr, masks)
+    low = attr.reshape(len(attr), -1).argmin(1)
+    return {"share": ref["share"], "hit": masks.reshape(len(masks), -1)[np.arange(len(masks)), low]}
+
+
+def scores_abs_argmax(attr, masks):
+    """Points with the largest |attribution|, which can be a large negative value."""
+    ref = gr.reference_mask_scores(attr, masks)
+    peak = np.abs(attr).reshape(len(attr), -1).argmax(1)
+    return {"share": ref["share"], "hit": masks.reshape(len(masks), -1)[np.arange(len(masks)), peak]}
+
+
+CASES = (
+    mutation_cases(
+        gr.check_integrated_gradients,
+        gr.reference_integrated_gradients,
+        [ig_no_input_factor, ig_alpha_grid_off_by_one, ig_wrong_path_scaling, ig_baseline_ignored],
+    )
+    + mutation_cases(
+        gr.check_grad_cam,
+        gr.reference_grad_cam,
+        [cam_no_relu, cam_pool_over_channels, cam_activations_only, cam_hooks_left_behind],
+    )
+    + mutation_cases(
+        gr.check_cascading_randomisation,
+        gr.reference_cascading_randomisation,
+        [cascade_from_bottom, cascade_signed_spearman, cascade_no_copy, cascade_independent],
+    )
+    + mutation_cases(
+        gr.check_mask_scores,
+        gr.reference_mask_scores,
+        [scores_absolute, scores_area_normalised, scores_area_ratio, scores_argmin, scores_abs_argmax],
+    )
+)
+
+
+@pytest.mark.parametrize(("checker", "function", "accept"), CASES, ids=case_id)
+def test_checker(checker, function, accept, capsys):
+    run_case(checker, function, accept, capsys)
+
+
+def test_randomise_layer_is_deterministic_and_validates():
+    a, b = gr.tiny_cnn(0), gr.tiny_cnn(0)
+    gr.randomise_layer(a, "fc")
+    torch.manual_seed(123)
+    gr.randomise_layer(b, "fc")
+    assert torch.equal(a.fc.weight, b.fc.weight)
+    assert not torch.equal(a.fc.weight, gr.tiny_cnn(0).fc.weight)
+    with pytest.raises(ValueError, match="name='nope'"):
+        gr.randomise_layer(a, "nope")
+    with pytest.raises(TypeError):
+        gr.randomise_layer(a, 3)
