@@ -115,9 +115,9 @@ assert (df.loc[df["site"] == "Switzerland", "chol"] == 0).all()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** Zurich/Basel did not record cholesterol and wrote 0 for every patient; VA Long Beach did so
-# for 49. Both sites mostly enrolled patients referred for angiography, with a prevalence of 93 % and
-# 75 %, against 36–46 % elsewhere. So "cholesterol = 0" means "recorded at a high-prevalence hospital". The
-# model learned the *coding habit of a site*, not physiology.
+# for 49. All four centres studied patients referred for angiography, but these two had far more disease:
+# a prevalence of 93 % and 75 %, against 36–46 % at Cleveland and Budapest. So "cholesterol = 0" means
+# "recorded at a high-prevalence hospital". The model learned the *coding habit of a site*, not physiology.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. It is not only cholesterol: missingness tells the hospital
