@@ -33,7 +33,7 @@ from torch import nn
 
 from xaihealth import validate
 from xaihealth.checkpoints import checkpoint_entry, load_state_dict
-from xaihealth.models.ecg_cnn import CLASSES, _block
+from xaihealth.models.ecg_cnn import CLASSES, ecg_encoder
 
 __all__ = ["CLASSES", "CONCEPTS", "MODES", "UNITS", "ECGCBM", "concept_table", "load_ecg_cbm"]
 
@@ -83,24 +83,11 @@ class ECGCBM(nn.Module):
         concepts = [validate.one_of("concepts[i]", c, CONCEPTS) for c in concepts]
         if not concepts or len(set(concepts)) != len(concepts):
             raise ValueError(f"concepts={concepts!r} must name at least one concept, each once")
-        in_leads = validate.integer("in_leads", in_leads, minimum=1)
-        kernel = validate.integer("kernel", kernel, minimum=1)
-        if kernel % 2 == 0:
-            raise ValueError(f"kernel={kernel!r} must be odd (so that 'same' padding keeps the time axis)")
-        widths = [validate.integer("widths[i]", w, minimum=1) for w in widths]
-        if len(widths) < 2:
-            raise ValueError(f"widths={widths!r} needs at least two blocks (body and features)")
+        self.body, self.features, arch = ecg_encoder(in_leads, widths, kernel)
         dropout = validate.number("dropout", dropout, minimum=0.0, maximum=1.0)
-        self.config: dict[str, Any] = {
-            "concepts": list(concepts), "in_leads": in_leads, "widths": list(widths), "kernel": kernel,
-            "dropout": dropout,
-        }  # fmt: skip
+        self.config: dict[str, Any] = {"concepts": list(concepts), **arch, "dropout": dropout}
         self.concepts = tuple(concepts)
         k = len(concepts)
-        body = [_block(in_leads, widths[0], kernel, stride=2)]
-        body += [_block(a, b, kernel) for a, b in zip(widths[:-2], widths[1:-1], strict=True)]
-        self.body = nn.Sequential(*body)
-        self.features = _block(widths[-2], widths[-1], kernel, pool=False)
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.dropout = nn.Dropout(dropout)
         self.concept_layer = nn.Linear(widths[-1], k)

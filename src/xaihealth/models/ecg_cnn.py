@@ -39,6 +39,27 @@ def _block(c_in: int, c_out: int, kernel: int, *, stride: int = 1, pool: bool = 
     return nn.Sequential(*layers)
 
 
+def ecg_encoder(
+    in_leads: int, widths: Sequence[int], kernel: int
+) -> tuple[nn.Sequential, nn.Sequential, dict[str, Any]]:
+    """The convolutional trunk shared by the ECG models: ``body`` (strided blocks) and ``features``.
+
+    ``features`` is the last convolutional block, the layer Grad-CAM and TCAV hook. Returns both modules and
+    the validated architecture (``in_leads``, ``widths``, ``kernel``) for the model's config.
+    """
+    in_leads = validate.integer("in_leads", in_leads, minimum=1)
+    kernel = validate.integer("kernel", kernel, minimum=1)
+    if kernel % 2 == 0:
+        raise ValueError(f"kernel={kernel!r} must be odd (so that 'same' padding keeps the time axis)")
+    widths = [validate.integer("widths[i]", w, minimum=1) for w in widths]
+    if len(widths) < 2:
+        raise ValueError(f"widths={widths!r} needs at least two blocks (body and features)")
+    body = [_block(in_leads, widths[0], kernel, stride=2)]
+    body += [_block(a, b, kernel) for a, b in zip(widths[:-2], widths[1:-1], strict=True)]
+    features = _block(widths[-2], widths[-1], kernel, pool=False)
+    return nn.Sequential(*body), features, {"in_leads": in_leads, "widths": widths, "kernel": kernel}
+
+
 class ECGCNN(nn.Module):
     """1-D CNN for binary classification of ECG records (logits for :data:`CLASSES`).
 
@@ -65,21 +86,9 @@ class ECGCNN(nn.Module):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        in_leads = validate.integer("in_leads", in_leads, minimum=1)
-        kernel = validate.integer("kernel", kernel, minimum=1)
-        if kernel % 2 == 0:
-            raise ValueError(f"kernel={kernel!r} must be odd (so that 'same' padding keeps the time axis)")
-        widths = [validate.integer("widths[i]", w, minimum=1) for w in widths]
-        if len(widths) < 2:
-            raise ValueError(f"widths={widths!r} needs at least two blocks (body and features)")
+        self.body, self.features, arch = ecg_encoder(in_leads, widths, kernel)
         dropout = validate.number("dropout", dropout, minimum=0.0, maximum=1.0)
-        self.config: dict[str, Any] = {
-            "in_leads": in_leads, "widths": list(widths), "kernel": kernel, "dropout": dropout,
-        }  # fmt: skip
-        body = [_block(in_leads, widths[0], kernel, stride=2)]
-        body += [_block(a, b, kernel) for a, b in zip(widths[:-2], widths[1:-1], strict=True)]
-        self.body = nn.Sequential(*body)
-        self.features = _block(widths[-2], widths[-1], kernel, pool=False)
+        self.config: dict[str, Any] = {**arch, "dropout": dropout}
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(widths[-1], len(CLASSES))
