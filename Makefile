@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export TQDM_DISABLE := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup lab test labs slides execute bench models verify-models lint clean
+.PHONY: setup lab test labs slides execute bench robustness scorecard models verify-models lint clean
 
 setup: $(STAMP)   ## build .venv from requirements.txt and install xaihealth (editable)
 
@@ -41,6 +41,14 @@ slides: setup     ## build slides/*.slides.html (offline reveal.js) from the lec
 bench: setup      ## time every notebook in a fresh kernel and every generator -> benchmarks/*.md
 	$(PY) -m xaihealth.tooling.bench
 	$(PY) -m xaihealth.tooling.bench_generators
+
+SEEDS ?= 1 2 3 4 5
+NB ?=
+robustness: setup ## every notebook with base seeds $(SEEDS) -> benchmarks/robustness.md (resumable; NB=path for one)
+	$(PY) -m xaihealth.tooling.robustness --seeds $(SEEDS) $(NB)
+
+scorecard: setup  ## execute the lectures that record rows -> benchmarks/scorecard.md and scorecard.json
+	$(PY) -m xaihealth.tooling.scorecard
 
 models: setup     ## retrain every shipped checkpoint (scripts/train_*.py) -> datasets/models/
 	for script in scripts/train_*.py; do $(PY) $$script || exit 1; done

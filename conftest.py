@@ -1,9 +1,13 @@
-"""Test-suite wide settings: the course must run offline.
+"""Test-suite wide settings: the course must run offline, and the scorecard's verdicts must not drift.
 
 Every test and every notebook kernel started by nbval runs with ``HF_HUB_OFFLINE=1`` and with the
 ``xaihealth.offline`` guard armed. Any attempt to open a connection to a non-loopback address is refused
 and written to a log; a non-empty log fails the whole run, even if the code under test swallowed the
 exception.
+
+The kernels also inherit ``XAIHEALTH_SCORECARD`` pointing at a scratch file of this session: the rows the
+lecture notebooks record while nbval executes them land there (never in ``benchmarks/``), and the tests
+marked ``after_notebooks`` (run last) compare them with the committed scorecard.
 """
 
 import os
@@ -19,10 +23,22 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["XAIHEALTH_OFFLINE"] = "1"  # inherited by nbval's kernels: importing xaihealth arms the guard
 os.environ["XAIHEALTH_NETWORK_LOG"] = str(_LOG)
 os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.pop("XAIHEALTH_SEED", None)  # nbval checks the committed run: base seed 0
+SCORECARD_ROWS = _LOG.parent / "scorecard-rows.jsonl"
+os.environ["XAIHEALTH_SCORECARD"] = str(SCORECARD_ROWS)
 
 from xaihealth import offline  # noqa: E402
 
 offline.install()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "after_notebooks: runs after every notebook has been executed")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Tests marked ``after_notebooks`` go last, so that they see what the nbval run recorded."""
+    items.sort(key=lambda item: item.get_closest_marker("after_notebooks") is not None)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -31,9 +31,9 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from xaihealth.data import FEATURES, load_heart_disease
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 
-setup(seed=0)
+SEED = setup(seed=0)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. A strong model
@@ -58,11 +58,11 @@ df.groupby("site", observed=True).agg(patients=("disease", "size"), prevalence=(
 def boosted_model():
     """Histogram gradient boosting with fixed settings and seed."""
     return HistGradientBoostingClassifier(
-        max_iter=100, learning_rate=0.1, max_depth=3, categorical_features="from_dtype", random_state=0
+        max_iter=100, learning_rate=0.1, max_depth=3, categorical_features="from_dtype", random_state=derived_seed(0)
     )
 
 
-cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=derived_seed(0))
 
 
 def cv_auc(features, target, model=boosted_model):

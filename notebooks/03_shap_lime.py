@@ -38,9 +38,9 @@ from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 
 from xaihealth.data import FEATURES, load_heart_disease, make_cardio_cohort
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 
-setup(seed=0)
+SEED = setup(seed=0)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The Shapley game, by hand
@@ -55,10 +55,10 @@ setup(seed=0)
 # We start with a four-feature model (age, BMI, systolic BP, smoking) on the log-odds scale.
 
 # %% slideshow={"slide_type": "subslide"}
-cohort = make_cardio_cohort(n=3000, seed=0, n_noise=1)
+cohort = make_cardio_cohort(n=3000, seed=derived_seed(0), n_noise=1)
 small = ["age", "bmi", "sbp", "smoker"]
 X4 = cohort.X[small].to_numpy(float)
-model4 = GradientBoostingClassifier(n_estimators=60, max_depth=3, random_state=0).fit(X4, cohort.y)
+model4 = GradientBoostingClassifier(n_estimators=60, max_depth=3, random_state=derived_seed(0)).fit(X4, cohort.y)
 background4 = X4[1000:1200]  # 200 patients stand for "anybody"
 patient4 = X4[0]
 
@@ -174,9 +174,9 @@ assert np.allclose(phi_kernel, phi4, atol=1e-9)
 features = ["age", "male", "bmi", "sbp", "chol", "smoker", "diabetes", "qtc", "qt_drug", "noise_1"]
 # Sub-resolution jitter (< 0.005 units): scikit-learn and shap break exact ties at a split threshold
 # differently, which would spoil TreeSHAP's exactness for the odd patient whose value sits on a threshold.
-X = cohort.X[features].to_numpy(float) + np.random.default_rng(1).uniform(-0.005, 0.005, (len(cohort.X), 10))
+X = cohort.X[features].to_numpy(float) + np.random.default_rng(derived_seed(1)).uniform(-0.005, 0.005, (len(cohort.X), 10))
 X[:, [1, 5, 6, 8]] = cohort.X[["male", "smoker", "diabetes", "qt_drug"]].to_numpy(float)  # binary stay 0/1
-model = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=0).fit(X[:2000], cohort.y[:2000])
+model = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=derived_seed(0)).fit(X[:2000], cohort.y[:2000])
 f = model.decision_function
 background = X[2000:2050]
 patient = X[2]
@@ -188,10 +188,10 @@ budgets = [24, 50, 100, 200, 500]
 errors = pd.DataFrame(index=budgets, columns=range(5), dtype=float)
 for budget in budgets:
     for seed in range(5):
-        np.random.seed(seed)
+        np.random.seed(derived_seed(seed))
         est = kernel_explainer.shap_values(patient[None], nsamples=budget, l1_reg=False, silent=True)[0]
         errors.loc[budget, seed] = np.abs(est - exact).max()
-np.random.seed(0)
+np.random.seed(derived_seed(0))
 full_enum = kernel_explainer.shap_values(patient[None], nsamples=2048, l1_reg=False, silent=True)[0]
 mean_error = errors.mean(axis=1)
 print("max |KernelSHAP - exact| (log-odds), mean over 5 seeds:")
@@ -336,8 +336,8 @@ H = heart[list(FEATURES)].copy()
 for col in H.select_dtypes("category"):
     H[col] = H[col].cat.codes  # category codes; missing -> -1
 H0 = H.fillna(-1).to_numpy(float)
-H = H0 + np.random.default_rng(2).uniform(-0.005, 0.005, H0.shape)  # see section 2
-heart_model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(H, heart["disease"])
+H = H0 + np.random.default_rng(derived_seed(2)).uniform(-0.005, 0.005, H0.shape)  # see section 2
+heart_model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=derived_seed(0)).fit(H, heart["disease"])
 heart_tree = shap.TreeExplainer(heart_model, data=H[::9], feature_perturbation="interventional")
 sv_heart = heart_tree(H)
 sv_heart.feature_names = list(FEATURES)
@@ -373,7 +373,7 @@ swiss = int(np.flatnonzero(heart["site"] == "Switzerland")[5])
 
 
 def lime_explain(seed, width=None, n_samples=1000):
-    explainer = LimeTabularExplainer(H0, feature_names=list(FEATURES), kernel_width=width, random_state=seed,
+    explainer = LimeTabularExplainer(H0, feature_names=list(FEATURES), kernel_width=width, random_state=derived_seed(seed),
                                      discretize_continuous=True)
     return explainer.explain_instance(H0[swiss], predict_heart, num_features=5, num_samples=n_samples)
 
@@ -419,11 +419,11 @@ assert stability[300] < 1
 # carries no extra information; the truth puts all the credit on SBP. Where do SHAP and LIME put it?
 
 # %% slideshow={"slide_type": "fragment"}
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(derived_seed(0))
 sbp2 = X[:, 3] + rng.normal(0, 3, len(X))
 X_pair = np.column_stack([X, sbp2])
 names_pair = [*features, "sbp_repeat"]
-model_pair = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=0).fit(X_pair[:2000], cohort.y[:2000])
+model_pair = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=derived_seed(0)).fit(X_pair[:2000], cohort.y[:2000])
 sv_pair = shap.TreeExplainer(model_pair, data=X_pair[2000:2050], feature_perturbation="interventional").shap_values(X_pair[2000:2300])
 true_sbp = cohort.contributions["sbp"].to_numpy()[2000:2300]
 s1, s2 = sv_pair[:, 3], sv_pair[:, -1]
@@ -432,7 +432,7 @@ print(f"corr with true SBP effect: SHAP(sbp) {np.corrcoef(s1, true_sbp)[0, 1]:.2
       f"{np.corrcoef(s2, true_sbp)[0, 1]:.2f}, sum {np.corrcoef(s1 + s2, true_sbp)[0, 1]:.2f}")
 print(f"share of SHAP credit given to the redundant reading: {share:.2f}")
 
-lime_pair = LimeTabularExplainer(X_pair[:2000], feature_names=names_pair, random_state=0, discretize_continuous=False)
+lime_pair = LimeTabularExplainer(X_pair[:2000], feature_names=names_pair, random_state=derived_seed(0), discretize_continuous=False)
 lime_share = []
 for i in range(2000, 2010):
     w = dict(lime_pair.explain_instance(X_pair[i], model_pair.predict_proba, num_features=11, num_samples=1000).as_map()[1])
@@ -480,7 +480,7 @@ def detector_features(Z):
 
 
 fake = synthetic_like(np.vstack([real, real]), rng)
-detector = RandomForestClassifier(n_estimators=50, min_samples_leaf=5, class_weight="balanced", random_state=0).fit(
+detector = RandomForestClassifier(n_estimators=50, min_samples_leaf=5, class_weight="balanced", random_state=derived_seed(0)).fit(
     detector_features(np.vstack([real, real, fake])), np.r_[np.ones(4000), np.zeros(len(fake))])
 
 
@@ -504,12 +504,12 @@ assert on_real >= 0.8
 
 # %% slideshow={"slide_type": "fragment"}
 def top_feature_counts(predict):
-    lime_audit = LimeTabularExplainer(real, feature_names=audit_names, categorical_features=[MALE], random_state=0,
+    lime_audit = LimeTabularExplainer(real, feature_names=audit_names, categorical_features=[MALE], random_state=derived_seed(0),
                                       discretize_continuous=False)
     lime_top = [max(e, key=lambda t: abs(t[1]))[0] for e in (
         lime_audit.explain_instance(p, lambda Z: np.column_stack([1 - predict(Z), predict(Z)]),
                                     num_features=7, num_samples=500).as_map()[1] for p in audit)]
-    np.random.seed(0)
+    np.random.seed(derived_seed(0))
     kernel = shap.KernelExplainer(predict, centroids).shap_values(audit, nsamples=150, l1_reg=False, silent=True)
     count = lambda tops: pd.Series([audit_names[t] for t in tops]).value_counts().to_dict()  # noqa: E731
     return count(lime_top), count(np.abs(kernel).argmax(axis=1))
@@ -593,8 +593,8 @@ def deletion_area(x, baseline, order):
 baseline = X[:2000].mean(axis=0)
 far = np.abs(f(X[2100:2500]) - f(baseline[None])) > 1.0  # normalising needs a clear gap to close
 explained = X[2100:2500][far][:30]
-lime_cohort = LimeTabularExplainer(X[:2000], feature_names=features, random_state=0, discretize_continuous=False)
-permutation = permutation_importance(model, X[2000:2500], cohort.y[2000:2500], n_repeats=3, random_state=0,
+lime_cohort = LimeTabularExplainer(X[:2000], feature_names=features, random_state=derived_seed(0), discretize_continuous=False)
+permutation = permutation_importance(model, X[2000:2500], cohort.y[2000:2500], n_repeats=3, random_state=derived_seed(0),
                                      scoring="roc_auc").importances_mean
 rankings = {
     "SHAP": [np.argsort(-np.abs(row)) for row in tree_all.shap_values(explained)],

@@ -37,10 +37,10 @@ from xaihealth.data.notes import (
     make_patching_pairs,
 )  # fmt: skip
 from xaihealth.models.notes_transformer import load_notes_transformer, predict_avoid
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 from xaihealth.plots.llm_internals import heatmap
 
-setup(seed=0)
+SEED = setup(seed=0)
 torch.set_grad_enabled(False)
 patching.tqdm = lambda iterable, **kwargs: iterable  # no progress bars (timings) in the outputs
 model = load_notes_transformer()
@@ -60,7 +60,7 @@ HEADS = [f"L{l}H{h}" for l in range(2) for h in range(4)]
 # the allergen and the negation cue (3) to the `:` position — attention is the only way to do it.
 
 # %% slideshow={"slide_type": "fragment"}
-test = make_notes(500, seed=123)  # fresh notes: seed used neither for training nor for the manifest
+test = make_notes(500, seed=derived_seed(123))  # fresh notes: seed used neither for training nor for the manifest
 prompts = torch.from_numpy(test.tokens[:, : POSITIONS["answer"]])  # stop at ':'
 print(test.texts[0])
 accuracy = (predict_avoid(model, prompts) == test.labels).mean()
@@ -225,9 +225,9 @@ assert max(separation.values()) / total.item() < 0.5, "no single head writes mos
 # (the cue for negation, the allergen for its class) at random, with the same number of labels.
 
 # %% slideshow={"slide_type": "fragment"}
-train = make_notes(600, seed=7)
+train = make_notes(600, seed=derived_seed(7))
 _, train_cache = model.run_with_cache(torch.from_numpy(train.tokens[:, :-1]))
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(derived_seed(0))
 
 
 def concept(notes, name):
@@ -304,7 +304,7 @@ assert cls_q[1, 0] - cls_q[1, 1] > 0.05 and neg_q[1, 0] - neg_q[1, 1] > 0.05
 # `transformer_lens.patching` does the loops for us (the lab builds one by hand).
 
 # %% slideshow={"slide_type": "fragment"}
-pairs = make_patching_pairs(100, seed=5)
+pairs = make_patching_pairs(100, seed=derived_seed(5))
 clean, corrupt = torch.from_numpy(pairs.clean_tokens), torch.from_numpy(pairs.corrupt_tokens)
 clean_logits, clean_cache = model.run_with_cache(clean)
 

@@ -32,11 +32,11 @@ import torch.nn.functional as F
 
 from xaihealth.data.notes import ALL_DRUGS, CLASS_DRUGS, CLASS_NAMES, DRUG_TO_CLASS, POSITIONS, NotesTokenizer, make_notes
 from xaihealth.models.notes_transformer import build_notes_transformer, load_notes_transformer
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 from xaihealth.plots.circuits_sae import superposition_panels, tradeoff
 from xaihealth.plots.llm_internals import heatmap
 
-setup(seed=0)
+SEED = setup(seed=0)
 torch.set_num_threads(1)
 torch.set_grad_enabled(False)
 model = load_notes_transformer()
@@ -113,7 +113,7 @@ assert ov_table["untrained"]["input"] < 0.5 and max(ov_table["untrained"].values
 # layer-0 heads from the weights for 500 notes and ask which key position wins most often.
 
 # %% slideshow={"slide_type": "fragment"}
-notes = make_notes(500, seed=123)
+notes = make_notes(500, seed=derived_seed(123))
 prompts = torch.from_numpy(notes.tokens[:, : POSITIONS["answer"]])
 _, cache = model.run_with_cache(prompts, names_filter=["blocks.0.attn.hook_q", "blocks.0.attn.hook_k"])
 Q = POSITIONS["query"]
@@ -182,7 +182,7 @@ assert 1.5 * base_rate < share < 0.8  # a preference for allergen words, but far
 # %% slideshow={"slide_type": "fragment"}
 N_FEAT, M_DIM, PROBS = 20, 5, (1.0, 0.3, 0.1, 0.03)
 importance = 0.9 ** torch.arange(N_FEAT).float()
-g = torch.Generator().manual_seed(0)
+g = torch.Generator().manual_seed(derived_seed(0))
 W = torch.nn.Parameter(torch.randn(len(PROBS), M_DIM, N_FEAT, generator=g) * (2 / (N_FEAT + M_DIM)) ** 0.5)
 b = torch.nn.Parameter(torch.zeros(len(PROBS), 1, N_FEAT))
 p = torch.tensor(PROBS)[:, None, None]
@@ -260,11 +260,11 @@ def sae_metrics(sae, x):
     return h, {"l0": (h > 0).float().sum(1).mean().item(), "fve": fve.item(), "dead": int(((h > 0).sum(0) == 0).sum())}
 
 
-x_syn, true_dirs = planted()
+x_syn, true_dirs = planted(seed=derived_seed(0))
 L1S = (0.03, 0.1, 0.3, 1.0)
 sweep = []
 for l1 in L1S:
-    sae = train_sae(x_syn, 64, l1)
+    sae = train_sae(x_syn, 64, l1, seed=derived_seed(0))
     _, m = sae_metrics(sae, x_syn)
     max_cos = (true_dirs @ sae["W_dec"].T).max(dim=1).values  # both unit norm; sign matters
     m["found"] = int((max_cos > 0.9).sum())
@@ -297,12 +297,12 @@ assert by[1.0]["dead"] > by[0.1]["dead"]
 # the concept present?) and **recall** (when the concept is present, does the latent fire?).
 
 # %% slideshow={"slide_type": "fragment"}
-train_notes = make_notes(2000, seed=11)
+train_notes = make_notes(2000, seed=derived_seed(11))
 _, c = model.run_with_cache(torch.from_numpy(train_notes.tokens[:, : POSITIONS["answer"]]),
                             names_filter="blocks.1.hook_resid_pre")
 resid = c["blocks.1.hook_resid_pre"][:, Q]
 resid = (resid - resid.mean(0)) / resid.norm(dim=1).mean()  # centred, unit average norm
-sae_notes = train_sae(resid, 128, 0.03)
+sae_notes = train_sae(resid, 128, 0.03, seed=derived_seed(0))
 h_notes, m_notes = sae_metrics(sae_notes, resid)
 print(f"notes SAE: L0 {m_notes['l0']:.1f}, variance explained {m_notes['fve']:.3f}, dead {m_notes['dead']}")
 

@@ -38,10 +38,10 @@ from xaihealth.checks.glass_box import (
     quantile_edges,
 )
 from xaihealth.data import FEATURES, load_heart_disease, make_cardio_cohort
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 
-setup(seed=0, threads=1)
-cohort = make_cardio_cohort(n=4000, seed=0)
+SEED = setup(seed=0, threads=1)
+cohort = make_cardio_cohort(n=4000, seed=derived_seed(0))
 X = cohort.X.drop(columns="site")
 y = cohort.y
 train, test = np.arange(3000), np.arange(3000, 4000)
@@ -112,7 +112,7 @@ mini = fit_mini_ebm(X.iloc[train], y[train], edges, n_cycles=40, learning_rate=0
 assert np.allclose(mini_ebm_logit(mini, X.iloc[train]), mini["logit"], atol=1e-9), "additivity is exact"
 
 ebm = ExplainableBoostingClassifier(outer_bags=4, interactions=0, learning_rate=0.05, max_bins=32,
-                                    early_stopping_rounds=50, smoothing_rounds=0, random_state=0, n_jobs=1)
+                                    early_stopping_rounds=50, smoothing_rounds=0, random_state=derived_seed(0), n_jobs=1)
 ebm.fit(X.iloc[train], y[train])
 auc_mini = roc_auc_score(y[test], mini_ebm_logit(mini, X.iloc[test]))
 auc_ebm = roc_auc_score(y[test], ebm.decision_function(X.iloc[test]))
@@ -166,7 +166,7 @@ check_explain_by_lookup(explain_by_lookup)
 
 # %%
 ga2m = ExplainableBoostingClassifier(outer_bags=2, interactions=3, learning_rate=0.05, max_bins=32,
-                                     early_stopping_rounds=50, smoothing_rounds=0, random_state=0, n_jobs=1)
+                                     early_stopping_rounds=50, smoothing_rounds=0, random_state=derived_seed(0), n_jobs=1)
 ga2m.fit(X.iloc[train], y[train])
 patient = X.iloc[[test[0]]]
 local = explain_by_lookup(ga2m, patient).iloc[0].sort_values(key=abs, ascending=False)
@@ -265,7 +265,7 @@ heart = load_heart_disease()
 Xh, yh = heart[list(FEATURES)], heart["disease"].to_numpy()
 va = (heart["site"] == "VA Long Beach").to_numpy()
 heart_ebm = ExplainableBoostingClassifier(outer_bags=2, interactions=3, learning_rate=0.05, max_bins=64,
-                                          early_stopping_rounds=50, smoothing_rounds=0, random_state=0, n_jobs=1)
+                                          early_stopping_rounds=50, smoothing_rounds=0, random_state=derived_seed(0), n_jobs=1)
 heart_ebm.fit(Xh[~va], yh[~va])
 edited, effect = edit_and_measure(heart_ebm, Xh[va], yh[va], "chol", 0.0)
 print({k: round(v, 3) for k, v in effect.items()})

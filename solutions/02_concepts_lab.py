@@ -33,12 +33,12 @@ from xaihealth.checks.concepts import check_cav_and_tcav, check_cbm, check_tcav_
 from xaihealth.data import make_ecgs
 from xaihealth.models.ecg_cbm import load_ecg_cbm
 from xaihealth.models.ecg_cnn import load_ecg_cnn
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 
-setup(seed=0)
+SEED = setup(seed=0)
 warnings.filterwarnings("ignore", message="Precision loss")  # t-test when all scores are 1.0
 cbm = load_ecg_cbm("independent")
-ecgs = make_ecgs(400, seed=31)
+ecgs = make_ecgs(400, seed=derived_seed(31))
 x = torch.from_numpy(ecgs.signals)
 y = ecgs.labels["long_qt"].to_numpy()
 print("bottleneck concepts:", list(cbm.concepts))

@@ -42,16 +42,16 @@ from xaihealth.checks.shapley import (
     check_topk_jaccard,
 )
 from xaihealth.data import make_cardio_cohort
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 
-setup(seed=0)
+SEED = setup(seed=0)
 
 # A six-feature risk model on the synthetic cohort, explained on the log-odds scale.
-cohort = make_cardio_cohort(n=2500, seed=0)
+cohort = make_cardio_cohort(n=2500, seed=derived_seed(0))
 features = ["age", "male", "bmi", "sbp", "chol", "smoker"]
 X = cohort.X[features].to_numpy(float)
-X[:, [0, 2, 3, 4]] += np.random.default_rng(1).uniform(-0.005, 0.005, (len(X), 4))  # no ties at split thresholds
-model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(X[:2000], cohort.y[:2000])
+X[:, [0, 2, 3, 4]] += np.random.default_rng(derived_seed(1)).uniform(-0.005, 0.005, (len(X), 4))  # no ties at split thresholds
+model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=derived_seed(0)).fit(X[:2000], cohort.y[:2000])
 f = model.decision_function
 background = X[2000:2100]
 patient = X[2100]
@@ -169,7 +169,7 @@ check_kernel_shap(kernel_shap)
 
 # %%
 budgets = [10, 30, 100, 300, 1000]
-errors = np.array([[np.abs(kernel_shap(value, 6, k, seed=s) - phi).max() for s in range(5)] for k in budgets])
+errors = np.array([[np.abs(kernel_shap(value, 6, k, seed=derived_seed(s)) - phi).max() for s in range(5)] for k in budgets])
 for k, e in zip(budgets, errors.mean(axis=1)):
     print(f"{k:5d} coalitions: mean max error {e:.3f} log-odds")
 assert errors.mean(axis=1)[-1] < errors.mean(axis=1)[0]
@@ -217,7 +217,7 @@ def lime_tabular(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0)
     ### END SOLUTION
 
 
-coef, r2 = lime_tabular(f, patient, X[:2000], n_samples=500, seed=0)
+coef, r2 = lime_tabular(f, patient, X[:2000], n_samples=500, seed=derived_seed(0))
 print("LIME slopes (log-odds per SD):", {name: round(float(v), 3) for name, v in zip(features, coef)}, f" R^2 = {r2:.2f}")
 
 # %%
@@ -234,7 +234,7 @@ check_lime_tabular(lime_tabular)
 
 # %%
 for width in (0.3, 1.0, 0.75 * math.sqrt(6), 10.0):
-    coef_w, r2_w = lime_tabular(f, patient, X[:2000], n_samples=500, kernel_width=width, seed=0)
+    coef_w, r2_w = lime_tabular(f, patient, X[:2000], n_samples=500, kernel_width=width, seed=derived_seed(0))
     top = features[int(np.abs(coef_w).argmax())]
     print(f"kernel width {width:5.2f}: R^2 = {r2_w:.2f}, top feature: {top}")
 
@@ -262,7 +262,7 @@ check_topk_jaccard(topk_jaccard)
 
 # %%
 for n_samples in (100, 2000):
-    runs = np.array([lime_tabular(f, patient, X[:2000], n_samples=n_samples, seed=s)[0] for s in range(10)])
+    runs = np.array([lime_tabular(f, patient, X[:2000], n_samples=n_samples, seed=derived_seed(s))[0] for s in range(10)])
     print(f"{n_samples:5d} samples: top-3 Jaccard over 10 seeds = {topk_jaccard(runs, 3):.2f}")
 
 
@@ -301,12 +301,12 @@ check_deletion_curve(deletion_curve)
 baseline = X[:2000].mean(axis=0)
 candidates = X[2200:2500]
 chosen = candidates[np.abs(f(candidates) - f(baseline[None])) > 1.0][:20]
-rng = np.random.default_rng(0)
+rng = np.random.default_rng(derived_seed(0))
 areas = {"Shapley": [], "LIME": [], "random": []}
 for x in chosen:
     phi_x = shapley_values(make_value(x), 6)
     areas["Shapley"].append(deletion_curve(f, x, baseline, np.argsort(-np.abs(phi_x)))[1])
-    lime_coef = lime_tabular(f, x, X[:2000], n_samples=500, seed=0)[0]
+    lime_coef = lime_tabular(f, x, X[:2000], n_samples=500, seed=derived_seed(0))[0]
     areas["LIME"].append(deletion_curve(f, x, baseline, np.argsort(-np.abs(lime_coef)))[1])
     areas["random"].append(np.mean([deletion_curve(f, x, baseline, rng.permutation(6))[1] for _ in range(5)]))
 mean_area = {name: float(np.mean(a)) for name, a in areas.items()}

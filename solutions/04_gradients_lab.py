@@ -38,11 +38,11 @@ from xaihealth.checks.gradients import (
 )
 from xaihealth.data.cxr import make_chest_xrays
 from xaihealth.models.cxr_resnet import load_cxr_resnet
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 
-setup(seed=0)
+SEED = setup(seed=0)
 model = load_cxr_resnet("cxr_shortcut")
-data = make_chest_xrays(64, seed=5, marker_correlation=0.0)
+data = make_chest_xrays(64, seed=derived_seed(5), marker_correlation=0.0)
 pick = np.flatnonzero((data.labels == 1) & (data.has_marker == 1))[:4]
 x = torch.tensor(data.images[pick])
 print(f"{len(x)} pneumonia radiographs that carry the marker")

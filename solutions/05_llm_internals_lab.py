@@ -32,9 +32,9 @@ from sklearn.linear_model import LogisticRegression
 from xaihealth.checks.llm_internals import check_ov_readout, check_patch_resid_pre, check_probe_selectivity
 from xaihealth.data.notes import ALL_DRUGS, DRUG_TO_CLASS, POSITIONS, NotesTokenizer, make_notes, make_patching_pairs
 from xaihealth.models.notes_transformer import load_notes_transformer
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 
-setup(seed=0)
+SEED = setup(seed=0)
 torch.set_grad_enabled(False)
 model = load_notes_transformer()
 tok = NotesTokenizer()
@@ -77,7 +77,7 @@ def probe_selectivity(acts_train, y_train, types_train, acts_test, y_test, types
 # the probe selective? The word type is the allergen token (position 6).
 
 # %%
-train, test = make_notes(600, seed=7), make_notes(300, seed=123)
+train, test = make_notes(600, seed=derived_seed(7)), make_notes(300, seed=derived_seed(123))
 _, cache_train = model.run_with_cache(torch.from_numpy(train.tokens[:, :-1]))
 _, cache_test = model.run_with_cache(torch.from_numpy(test.tokens[:, :-1]))
 A, Q = POSITIONS["allergen"], POSITIONS["query"]
@@ -123,7 +123,7 @@ def patch_resid_pre(model, clean, corrupt, layer, position):
     ### END SOLUTION
 
 
-pairs = make_patching_pairs(64, seed=3)
+pairs = make_patching_pairs(64, seed=derived_seed(3))
 clean, corrupt = torch.from_numpy(pairs.clean_tokens), torch.from_numpy(pairs.corrupt_tokens)
 for layer, position in ((0, A), (1, A), (1, Q)):
     print(f"resid_pre layer {layer}, position {position}: recovery "

@@ -28,11 +28,11 @@ import torch.nn.functional as F
 from xaihealth.checks.circuits_sae import (
     check_feature_recovery, check_sae_metrics, check_train_sae, planted_sparse_data, sae_forward,
 )  # fmt: skip
-from xaihealth.notebook import setup
+from xaihealth.notebook import derived_seed, setup
 
-setup(seed=0)
+SEED = setup(seed=0)
 torch.set_num_threads(1)
-x, features, activations = planted_sparse_data()
+x, features, activations = planted_sparse_data(seed=derived_seed(0))
 print(f"x {tuple(x.shape)}, {len(features)} planted directions, "
       f"{(activations > 0).float().sum(1).mean():.2f} active per sample on average")
 
@@ -94,7 +94,7 @@ def train_sae(x, n_latents, l1_coeff, steps=300, lr=1e-2, seed=0):
     ### END SOLUTION
 
 
-sae = train_sae(x, 64, 0.1)
+sae = train_sae(x, 64, 0.1, seed=derived_seed(0))
 latents, x_hat = sae_forward(sae, x)
 print({k: round(v, 3) for k, v in sae_metrics(x, x_hat, latents).items()})
 
@@ -132,7 +132,7 @@ check_feature_recovery(feature_recovery)
 
 # %%
 for l1 in (0.1, 1.0):
-    s = train_sae(x, 64, l1)
+    s = train_sae(x, 64, l1, seed=derived_seed(0))
     lat, rec = sae_forward(s, x)
     m = sae_metrics(x, rec, lat)
     r = feature_recovery(features, s["W_dec"])
