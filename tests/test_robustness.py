@@ -19,8 +19,10 @@ def test_setup_returns_the_base_seed_and_the_environment_overrides_it(monkeypatc
     assert notebook.derived_seed(0) != notebook.derived_seed(1)
 
 
-@pytest.mark.parametrize("value, match", [("abc", "XAIHEALTH_SEED='abc'"), ("-1", "XAIHEALTH_SEED=-1"),
-                                          ("99999", "XAIHEALTH_SEED=99999")])  # fmt: skip
+@pytest.mark.parametrize(
+    "value, match",
+    [("abc", "XAIHEALTH_SEED='abc'"), ("-1", "XAIHEALTH_SEED=-1"), ("99999", "XAIHEALTH_SEED=99999")],
+)
 def test_bad_seed_variable_names_itself(monkeypatch, value, match):
     monkeypatch.setenv("XAIHEALTH_SEED", value)
     with pytest.raises(ValueError, match=match):
@@ -33,8 +35,11 @@ def test_derived_seeds_stay_clear_of_training_seeds_and_of_each_other(monkeypatc
 
     training = set()
     for entry in read_manifest().values():
-        training |= {int(v) for k, v in {**entry, **entry.get("config", {})}.items()
-                     if "seed" in k and isinstance(v, int)}  # fmt: skip
+        training |= {
+            int(v)
+            for k, v in {**entry, **entry.get("config", {})}.items()
+            if "seed" in k and isinstance(v, int)
+        }
     assert training and max(training) < notebook.SEED_STRIDE
     monkeypatch.delenv("XAIHEALTH_SEED", raising=False)
     drawn = set()
@@ -56,7 +61,9 @@ def test_failing_line_reads_the_ipython_arrow():
 
 def _notebook(tmp_path, body):
     path = tmp_path / "00_demo.py"
-    path.write_text("# %%\nfrom xaihealth.notebook import derived_seed, setup\nSEED = setup(seed=0)\n\n# %%\n" + body)
+    path.write_text(
+        "# %%\nfrom xaihealth.notebook import derived_seed, setup\nSEED = setup(seed=0)\n\n# %%\n" + body
+    )
     return path
 
 
@@ -65,14 +72,20 @@ def test_execute_reports_the_first_failing_assert_and_its_message(tmp_path):
     assert execute(path).status == "pass"
     outcome = execute(path, env={"XAIHEALTH_SEED": "4"})
     assert (outcome.status, outcome.error, outcome.message, outcome.cell) == (
-        "fail", "AssertionError", "base seed is 4", 2)  # fmt: skip
+        "fail",
+        "AssertionError",
+        "base seed is 4",
+        2,
+    )
     assert outcome.line == "assert x == 0, f'base seed is {x}'"
     assert outcome.summary().startswith("AssertionError in cell 2: `assert x == 0")
 
 
 def test_table_lists_each_failure_with_its_seed():
     ok = Outcome("pass", 12.0).to_dict()
-    bad = Outcome("fail", 3.0, 7, "AssertionError", "only 2 heads", "assert (effect > 0.2).sum() == 4").to_dict()
+    bad = Outcome(
+        "fail", 3.0, 7, "AssertionError", "only 2 heads", "assert (effect > 0.2).sum() == 4"
+    ).to_dict()
     results = {"notebooks/a.py|1": ok, "notebooks/a.py|2": bad, "notebooks/b.py|1": ok}
     text = robustness.table(results, [1, 2], ["notebooks/a.py", "notebooks/b.py"], wall=600.0)
     assert "| notebooks/a.py | pass (12 s) | **FAIL 1** (3 s) | 1/2 |" in text

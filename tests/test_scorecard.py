@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import ROOT
+
 from xaihealth import scorecard as sc
 
 COMMITTED_JSON = ROOT / "benchmarks" / "scorecard.json"
@@ -16,8 +16,17 @@ COMMITTED_MD = ROOT / "benchmarks" / "scorecard.md"
 
 
 def _row(**changes):
-    args = dict(module="03", method="TreeSHAP", data="cohort", truth="exact Shapley", metric="error",
-                score=0.1, interval=(0.05, 0.2), baselines={"random": 1.0}, higher_is_better=False)  # fmt: skip
+    args = dict(
+        module="03",
+        method="TreeSHAP",
+        data="cohort",
+        truth="exact Shapley",
+        metric="error",
+        score=0.1,
+        interval=(0.05, 0.2),
+        baselines={"random": 1.0},
+        higher_is_better=False,
+    )
     args.update(changes)
     return sc.make_row(**args)
 
@@ -54,12 +63,28 @@ def test_verdict_needs_the_whole_interval_beyond_every_null():
 def test_record_writes_only_when_asked(tmp_path, monkeypatch):
     target = tmp_path / "rows.jsonl"
     monkeypatch.delenv(sc.ENV, raising=False)
-    sc.record(module="03", method="m", data="d", truth="t", metric="x", score=1.0, interval=(0.5, 2.0),
-              baselines={"null": 0.0})  # fmt: skip
+    sc.record(
+        module="03",
+        method="m",
+        data="d",
+        truth="t",
+        metric="x",
+        score=1.0,
+        interval=(0.5, 2.0),
+        baselines={"null": 0.0},
+    )
     assert not target.exists()
     monkeypatch.setenv(sc.ENV, str(target))
-    sc.record(module="03", method="m", data="d", truth="t", metric="x", score=1.0, interval=(0.5, 2.0),
-              baselines={"null": (0.0, -0.1, 0.1)})  # fmt: skip
+    sc.record(
+        module="03",
+        method="m",
+        data="d",
+        truth="t",
+        metric="x",
+        score=1.0,
+        interval=(0.5, 2.0),
+        baselines={"null": (0.0, -0.1, 0.1)},
+    )
     (row,) = sc.read_rows(target)
     assert row.verdict == sc.BEATS and row.baselines[0] == sc.Baseline("null", 0.0, -0.1, 0.1)
 
@@ -101,8 +126,10 @@ def test_committed_scorecard_is_complete_and_consistent():
 def test_record_validates_inside_a_notebook_kernel_environment():
     """The call a notebook makes works in a plain interpreter with the variable unset (nothing written)."""
     env = {k: v for k, v in os.environ.items() if k != sc.ENV}
-    code = ("from xaihealth.scorecard import record; record(module='01', method='EBM', data='d', truth='t', "
-            "metric='R2', score=0.9, interval=(0.8, 0.95), baselines={'linear': 0.5}); print('ok')")  # fmt: skip
+    code = (
+        "from xaihealth.scorecard import record; record(module='01', method='EBM', data='d', truth='t', "
+        "metric='R2', score=0.9, interval=(0.8, 0.95), baselines={'linear': 0.5}); print('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
 
@@ -127,8 +154,11 @@ def test_verdicts_of_this_run_match_the_committed_scorecard(request):
     assert not missing, f"rows no longer recorded (a notebook failed or a row was removed): {missing}"
     unknown = sorted(k for k in fresh if k not in committed)
     assert not unknown, f"rows not in benchmarks/scorecard.json: {unknown}; run `make scorecard` and commit"
-    changed = [f"{k}: {committed[k].verdict} -> {fresh[k].verdict}" for k in sorted(fresh)
-               if fresh[k].verdict != committed[k].verdict]  # fmt: skip
-    assert not changed, "scorecard verdicts changed (say why in the change, then `make scorecard`): " + "; ".join(
-        changed
+    changed = [
+        f"{k}: {committed[k].verdict} -> {fresh[k].verdict}"
+        for k in sorted(fresh)
+        if fresh[k].verdict != committed[k].verdict
+    ]
+    assert not changed, (
+        "scorecard verdicts changed (say why in the change, then `make scorecard`): " + "; ".join(changed)
     )

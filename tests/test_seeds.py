@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from helpers import NOTEBOOKS, SOLUTIONS, sources
 
 # a literal seed handed to a sampler, a generator, a split or a model: `seed=3`, `random_state=0`,
@@ -24,12 +23,17 @@ def code_lines(path):
 
 @pytest.mark.parametrize("path", sources(NOTEBOOKS, SOLUTIONS), ids=lambda p: p.name)
 def test_no_literal_seed_outside_setup(path):
-    offenders = [f"line {n}: {line.strip()}" for n, line in code_lines(path)
-                 if LITERAL_SEED.search(line) and "setup(" not in line]  # fmt: skip
+    offenders = [
+        f"line {n}: {line.strip()}"
+        for n, line in code_lines(path)
+        if LITERAL_SEED.search(line) and "setup(" not in line
+    ]
     assert not offenders, f"{path.name}: wrap these seeds in derived_seed(...): {offenders}"
 
 
 @pytest.mark.parametrize("path", sources(NOTEBOOKS, SOLUTIONS), ids=lambda p: p.name)
 def test_the_notebook_fixes_its_base_seed_once(path):
     text = path.read_text(encoding="utf-8")
-    assert len(re.findall(r"^SEED = setup\(", text, flags=re.M)) == 1, f"{path.name}: call `SEED = setup(...)` once"
+    assert len(re.findall(r"^SEED = setup\(", text, flags=re.M)) == 1, (
+        f"{path.name}: call `SEED = setup(...)` once"
+    )

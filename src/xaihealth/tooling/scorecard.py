@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     keys = [r.key for r in rows]
     if len(set(keys)) != len(keys):
-        print("scorecard not written: two rows share a key (module · method · data · metric)", file=sys.stderr)
+        print(
+            "scorecard not written: two rows share a key (module · method · data · metric)", file=sys.stderr
+        )
         return 1
     MARKDOWN.parent.mkdir(exist_ok=True)
     MARKDOWN.write_text(scorecard.markdown(rows), encoding="utf-8")
