@@ -55,7 +55,8 @@ def test_derived_seeds_stay_clear_of_training_seeds_and_of_each_other(monkeypatc
 
 
 def test_failing_line_reads_the_ipython_arrow():
-    tb = "\x1b[0;31mAssertionError\x1b[0m\nCell In[3], line 2\n      1 x = 1\n----> 2 assert x > 2, 'x small'\n"
+    tb = "\x1b[0;31mAssertionError\x1b[0m\nCell In[3], line 2\n      1 x = 1\n"
+    tb += "----> 2 assert x > 2, 'x small'\n"
     assert failing_line(tb) == "assert x > 2, 'x small'"
 
 

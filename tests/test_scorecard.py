@@ -136,7 +136,7 @@ def test_record_validates_inside_a_notebook_kernel_environment():
 
 @pytest.mark.after_notebooks
 def test_verdicts_of_this_run_match_the_committed_scorecard(request):
-    """The notebooks executed by nbval in this session recorded rows; each verdict must be the committed one."""
+    """The notebooks nbval executed in this session recorded rows; each verdict must be the committed one."""
     from conftest import SCORECARD_ROWS
 
     executed = {
