@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from helpers import ROOT
 
-from xaihealth.data import FEATURES, SITES, load_heart_disease
+from xaihealth.data import FEATURES, SITES, heart, load_heart_disease
 
 
 def test_shipped_file_is_the_documented_one():
     digest = hashlib.sha256((ROOT / "datasets" / "heart_disease_uci.csv").read_bytes()).hexdigest()
     assert digest == "574f2fa2b43012fa25fca4fcdb36bd7c6bccdd0af4242f6c0e4c8633c5a072ae"
     assert digest in (ROOT / "datasets" / "heart_disease_uci.md").read_text()
+    assert heart.SHA256 == digest  # the loader checks the same hash
 
 
 def test_shape_sites_and_target():
@@ -81,3 +82,18 @@ def test_bad_arguments_name_parameter_value_and_choices(kwargs, error, message):
 def test_arguments_are_keyword_only():
     with pytest.raises(TypeError):
         load_heart_disease(True)
+
+
+def test_tampered_csv_is_refused_naming_the_file_and_the_fix(tmp_path, monkeypatch):
+    """A copy with one value changed (in a scratch datasets folder) is refused, not taught from."""
+    text = (ROOT / "datasets" / heart.FILE).read_text()
+    (tmp_path / heart.FILE).write_text(text.replace(",Male,", ",Female,", 1))
+    monkeypatch.setenv("XAIHEALTH_DATASETS", str(tmp_path))
+    with pytest.raises(heart.DataChecksumError, match=f"{heart.FILE}.*sha256.*git checkout -- datasets/"):
+        load_heart_disease()
+    assert issubclass(heart.DataChecksumError, ValueError)
+    (tmp_path / heart.FILE).write_text(text)  # restored: accepted again, in the same process
+    assert len(load_heart_disease()) == 920
+    (tmp_path / heart.FILE).unlink()
+    with pytest.raises(FileNotFoundError, match="git checkout"):
+        load_heart_disease()

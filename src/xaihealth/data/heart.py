@@ -10,11 +10,16 @@ the course teaches about, and only makes the coding explicit:
 
 Cholesterol is recorded as 0 for every Swiss patient and for 49 VA patients: a missing value written as
 a number. ``chol_zero_as_missing=True`` turns those zeros into NaN; by default they stay, as they came.
+
+The loader refuses a CSV whose sha256 is not :data:`SHA256` (the one in the datasheet), so that a lesson
+never teaches from a silently edited or truncated copy of the data.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -22,6 +27,7 @@ from xaihealth import validate
 from xaihealth.data.paths import datasets_dir
 
 FILE = "heart_disease_uci.csv"
+SHA256 = "574f2fa2b43012fa25fca4fcdb36bd7c6bccdd0af4242f6c0e4c8633c5a072ae"  # as in heart_disease_uci.md
 SITES = ("Cleveland", "Hungary", "Switzerland", "VA Long Beach")
 FEATURES = (
     "age", "male", "cp", "trestbps", "chol", "fbs", "restecg", "thalch", "exang", "oldpeak", "slope", "ca",
@@ -59,7 +65,7 @@ def load_heart_disease(
         for site in sites:
             validate.one_of("sites", site, SITES)
 
-    raw = pd.read_csv(datasets_dir() / FILE)
+    raw = pd.read_csv(verified_csv())
     df = pd.DataFrame(
         {
             "id": raw["id"].astype(int),
@@ -86,6 +92,38 @@ def load_heart_disease(
     if sites is not None:
         df = df[df["site"].isin(list(sites))].reset_index(drop=True)
     return df
+
+
+class DataChecksumError(ValueError):
+    """A shipped data file does not match the sha256 in its datasheet."""
+
+
+_VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime): files already hashed by this process
+
+
+def verified_csv() -> Path:
+    """Path of the shipped CSV after checking its sha256 against :data:`SHA256`.
+
+    Hashing 80 kB is cheap, and each file is hashed once per process (again if its size or modification
+    time changes). Raises :class:`DataChecksumError` naming the file and how to restore it.
+    """
+    path = datasets_dir() / FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"data file {str(path)!r} is missing; restore it with `git checkout -- datasets/{FILE}`"
+        )
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _VERIFIED:
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != SHA256:
+            raise DataChecksumError(
+                f"data file {str(path)!r} has sha256 {actual}, but the datasheet (heart_disease_uci.md) "
+                f"says {SHA256}: the file was edited or damaged, and the lessons' numbers would not hold. "
+                f"Restore it with `git checkout -- datasets/{FILE}`."
+            )
+        _VERIFIED.add(key)
+    return path
 
 
 def _bool_column(values: pd.Series) -> pd.Series:
