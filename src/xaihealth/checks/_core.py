@@ -1,12 +1,121 @@
-"""The checker pattern shared by all modules (see :mod:`xaihealth.checks`)."""
+"""The checker pattern shared by all modules (see :mod:`xaihealth.checks`).
+
+A failed check raises :class:`CheckFailed`, an ``AssertionError`` (pytest, nbval and nbgrader treat it as
+a failed test) that IPython and Jupyter show as one short block, the hint, instead of a traceback through
+the checker. A student's own exception is reported with its type, message and the line of the student's
+code where it happened. Anything the checker's code raises while it examines a returned value (a shape
+mismatch, a missing attribute) becomes a hint too, with the original exception kept as ``__cause__``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+import linecache
+import re
+import site
+import sysconfig
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, NoReturn
 
 from xaihealth import validate
+
+_NOTHING = object()  # no student function has been called yet
+_PACKAGE = Path(__file__).resolve().parents[1]  # src/xaihealth
+_CELL = re.compile(r"^<ipython-input-|ipykernel_\d+[/\\]\d+\.py$")  # IPython and Jupyter cell "files"
+
+
+class CheckFailed(AssertionError):
+    """A failed check: ``str()`` is ``"<title>: <hint>"``; IPython shows it without a traceback."""
+
+    def __init__(self, title: str, hint: str, where: str | None = None) -> None:
+        super().__init__(f"{title}: {hint}" + (f" [{where}]" if where else ""))
+        self.title, self.hint, self.where = title, hint, where
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str | None]]:  # pickles (e.g. across processes)
+        return type(self), (self.title, self.hint, self.where)
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython prints instead of the traceback (its hook for custom exceptions)."""
+        return [f"\u2718 {self.title}: {self.hint}"] + ([f"  {self.where}"] if self.where else [])
+
+
+def describe(value: object) -> str:
+    """A short description of a returned value, for hints: its type, and its shape, length or keys."""
+    if value is None:
+        return "None"
+    name = {"ndarray": "numpy array"}.get(type(value).__name__, type(value).__name__)
+    name = ("an " if name[0] in "aeiouAEIOU" else "a ") + name
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and shape:  # arrays, tensors (torch.Size is a tuple), frames
+        return f"{name} of shape {tuple(shape)}"
+    if isinstance(value, Mapping):
+        keys = ", ".join(repr(k) for k in list(value)[:6]) + (", ..." if len(value) > 6 else "")
+        return f"{name} with the keys [{keys}]"
+    if isinstance(value, tuple | list | set):
+        return f"{name} of {len(value)} items"
+    return name
+
+
+def _short(err: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, at most ``limit`` characters."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+@lru_cache(maxsize=1)
+def _library_dirs() -> tuple[Path, ...]:
+    """Where the standard library and installed packages live: code there is not the student's."""
+    paths = {sysconfig.get_path(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths.update(getattr(site, "getsitepackages", list)())
+    paths.add(site.getusersitepackages())
+    return tuple(Path(p).resolve() for p in paths if p)
+
+
+@lru_cache(maxsize=256)
+def is_student_code(filename: str) -> bool:
+    """True for a notebook cell or a file outside this package, the standard library and site-packages."""
+    if _CELL.search(filename):
+        return True
+    if filename.startswith("<"):  # <frozen ...>, <string>: no source a student can look at
+        return False
+    path = Path(filename).resolve()
+    return not any(path.is_relative_to(d) for d in (_PACKAGE, *_library_dirs()))
+
+
+def student_line(err: BaseException) -> str | None:
+    """``"line N, in f: <source>"`` for the innermost frame of ``err``'s traceback in the student's code."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if is_student_code(f.filename)]
+    if not frames:
+        return None
+    frame = frames[-1]
+    source = linecache.getline(frame.filename, frame.lineno or 0).strip()
+    place = "" if _CELL.search(frame.filename) else f"{Path(frame.filename).name}, "
+    return f"{place}line {frame.lineno}, in {frame.name}" + (f": {source}" if source else "")
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of an array, tensor or frame (``clone`` or ``copy``): a student's in-place edit stays local."""
+    for method in ("clone", "copy"):
+        copy = getattr(value, method, None)
+        if callable(copy) and not isinstance(value, type):
+            return copy()
+    return value
+
+
+def _show(case: Mapping[str, Any]) -> str:
+    """The scalar parameters of a case, ``"seed=1, alpha=0.05"``; arrays and models are left out."""
+    return ", ".join(f"{k}={v!r}" for k, v in case.items() if isinstance(v, int | float | str | bool))
+
+
+def grid(**values: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Every combination of the given parameter values, as keyword dicts: ``grid(seed=(0, 1), k=(1, 3))``."""
+    names = list(values)
+    for combination in itertools.product(*values.values()):
+        yield dict(zip(names, combination, strict=True))
 
 
 class Exercise:
@@ -15,36 +124,116 @@ class Exercise:
     def __init__(self, title: str) -> None:
         self.title = title
         self.checked = 0
+        self.output: Any = _NOTHING  # what the student's function returned last
+
+    def fail(self, hint: str, where: str | None = None) -> NoReturn:
+        """Stop the check with ``hint``."""
+        raise CheckFailed(self.title, hint, where)
 
     def expect(self, condition: object, hint: str) -> None:
         """Fail with ``hint`` unless ``condition`` is true."""
         self.checked += 1
         if not bool(condition):
-            raise AssertionError(f"{self.title}: {hint}")
+            self.fail(hint)
 
     def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call the student's function, turning a crash into an actionable message."""
+        """Call the student's function, turning a crash into its type, message and the student's line."""
         validate.is_callable("function", function)
+        self.output = None
         try:
-            return function(*args, **kwargs)
+            self.output = function(*args, **kwargs)
         except NotImplementedError as err:
-            raise AssertionError(
-                f"{self.title}: not done yet ({err}). Replace the stub with your code."
-            ) from None
-        except Exception as err:  # the student's bug, reported with its type and message
-            raise AssertionError(
-                f"{self.title}: your function raised {type(err).__name__}: {err}. "
-                "Run it on the example in the cell above to see where."
+            hint = f"not done yet ({err}). Replace the stub with your code."
+            raise CheckFailed(self.title, hint) from None
+        except Exception as err:  # the student's bug, reported with its type, message and line
+            where = student_line(err)
+            advice = "" if where else ". Run it on the example in the cell above to see where"
+            raise CheckFailed(
+                self.title, f"your function raised {type(err).__name__}: {_short(err)}{advice}", where
             ) from err
+        return self.output
+
+    def returns(
+        self,
+        value: Any,
+        types: type | tuple[type, ...],
+        what: str,
+        *,
+        size: int | None = None,
+        keys: Iterable[str] = (),
+    ) -> Any:
+        """Check that a returned value is one of ``types`` (with ``size`` items, or the ``keys``): one check.
+
+        ``what`` names the expected value in the hint, e.g. ``"a pandas Series indexed by site"``. The
+        checker can then examine the value without crashing on ``None``, a tuple or a dict.
+        """
+        self.checked += 1
+        keys = list(keys)
+        if value is None:
+            self.fail(f"return {what}; your function returned None (is its `return` line missing?)")
+        if not isinstance(value, types):
+            self.fail(f"return {what}; your function returned {describe(value)}")
+        if size is not None and len(value) != size:
+            self.fail(f"return {what}; yours has {len(value)} items, not {size}")
+        missing = [k for k in keys if k not in value]
+        if missing:
+            self.fail(f"return {what}; the keys {missing} are missing (yours: {list(value)[:8]})")
+        return value
+
+    def over(
+        self,
+        function: Callable[..., Any],
+        *args: Any,
+        cases: Iterable[Mapping[str, Any]],
+        reference: Callable[..., Any],
+        compare: Callable[[Any, Any], bool],
+        hint: str | Callable[[Any, Any], str],
+    ) -> list[Any]:
+        """Compare ``function(*args, **case)`` with ``reference(*args, **case)`` per case, one check each.
+
+        Several seeds and parameter values catch an answer that is right by accident on one of them. The
+        hint (a string, or a function of the student's and the reference's answers) names the failing
+        case. The student gets fresh copies of array and tensor inputs, so in-place edits cannot leak.
+        """
+        outputs = []
+        for case in cases:
+            got = self.call(function, *map(_fresh, args), **{k: _fresh(v) for k, v in case.items()})
+            want = reference(*args, **case)
+            same = bool(compare(got, want))
+            text = "" if same else (hint(got, want) if callable(hint) else hint)
+            shown = _show(case)
+            self.expect(same, f"{text} (for {shown})" if shown else text)
+            outputs.append(got)
+        return outputs
+
+
+def _unreadable(output: Any, err: Exception) -> str:
+    """The hint when the checker's own code could not examine what the student returned."""
+    return (
+        f"could not check what your function returned ({describe(output)}): "
+        f"{type(err).__name__}: {_short(err)}. Return the type and shape the exercise asks for"
+    )
 
 
 @contextmanager
 def exercise(title: str) -> Iterator[Exercise]:
-    """Run the checks in the ``with`` block; print one success line if none failed."""
+    """Run the checks in the ``with`` block; print one success line if none failed.
+
+    Once a student function has been called, an unexpected exception in the block (the checker choking
+    on a returned value) becomes a :class:`CheckFailed`; the original stays as ``__cause__``, so a bug in
+    a checker still shows in its tests. Before any call, exceptions propagate unchanged.
+    """
     if not isinstance(title, str) or not title.strip():
         raise ValueError(f"title={title!r} must be a non-empty string naming the exercise")
     ex = Exercise(title)
-    yield ex
+    try:
+        yield ex
+    except AssertionError:
+        raise
+    except Exception as err:
+        if ex.output is _NOTHING:
+            raise
+        raise CheckFailed(title, _unreadable(ex.output, err)) from err
     if ex.checked == 0:
         raise RuntimeError(
             f"checker for {title!r} verified nothing: a checker must test at least one property"

@@ -131,12 +131,9 @@ def check_sae_metrics(sae_metrics: Callable) -> None:
     """Exercise 1: L0, fraction of variance explained and dead latents of an SAE's output."""
     x, x_hat, latents = _metrics_case()
     ref = reference_sae_metrics(x, x_hat, latents)
-    with exercise("Exercise 1 — SAE metrics") as ex:
+    with exercise("Exercise 1 (SAE metrics)") as ex:
         out = ex.call(sae_metrics, x.clone(), x_hat.clone(), latents.clone())
-        ex.expect(
-            isinstance(out, dict) and {"l0", "fve", "dead"} <= set(out),
-            "return a dict with the keys 'l0', 'fve' and 'dead'",
-        )
+        ex.returns(out, dict, "a dict with the keys 'l0', 'fve' and 'dead'", keys=("l0", "fve", "dead"))
         l0, fve, dead = (_as_float(out[k]) for k in ("l0", "fve", "dead"))
         ex.expect(
             abs(l0 - ref["l0"]) < 1e-4,
@@ -158,14 +155,12 @@ def check_sae_metrics(sae_metrics: Callable) -> None:
 def check_train_sae(train_sae: Callable) -> None:
     """Exercise 2: the SAE training loop on planted sparse features (d = 16, k = 32, 64 latents)."""
     x, features, _ = _planted()
-    with exercise("Exercise 2 — training a sparse autoencoder") as ex:
+    with exercise("Exercise 2 (training a sparse autoencoder)") as ex:
         sae = ex.call(train_sae, x.clone(), 64, 0.1, steps=300, lr=1e-2, seed=0)
         shapes = {"W_enc": (16, 64), "b_enc": (64,), "W_dec": (64, 16), "b_dec": (16,)}
+        ex.returns(sae, dict, f"a dict of tensors with the shapes {shapes}", keys=shapes)
         ex.expect(
-            isinstance(sae, dict)
-            and all(
-                isinstance(sae.get(k), torch.Tensor) and tuple(sae[k].shape) == s for k, s in shapes.items()
-            ),
+            all(isinstance(sae[k], torch.Tensor) and tuple(sae[k].shape) == s for k, s in shapes.items()),
             f"return a dict of tensors with the shapes {shapes}",
         )
         sae = {k: v.detach() for k, v in sae.items()}
@@ -218,14 +213,12 @@ def _recovery_cases():
 def check_feature_recovery(feature_recovery: Callable) -> None:
     """Exercise 3: max cosine between each true direction and the learned ones, and the recovered count."""
     true, learned_a, learned_b = _recovery_cases()
-    with exercise("Exercise 3 — feature-recovery score") as ex:
+    with exercise("Exercise 3 (feature-recovery score)") as ex:
         for name, learned in (("A", learned_a), ("B", learned_b)):
             ref = reference_feature_recovery(true, learned)
             out = ex.call(feature_recovery, true.clone(), learned.clone(), threshold=0.9)
-            ex.expect(
-                isinstance(out, dict) and {"max_cos", "n_recovered"} <= set(out),
-                "return a dict with the keys 'max_cos' and 'n_recovered'",
-            )
+            what = "a dict with the keys 'max_cos' and 'n_recovered'"
+            ex.returns(out, dict, what, keys=("max_cos", "n_recovered"))
             got = _as_array(out["max_cos"])
             ex.expect(
                 got.shape == (len(true),),

@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from xaihealth.checks._core import exercise
+from xaihealth.checks._core import describe, exercise
 from xaihealth.data.heart import FEATURES, load_heart_disease
 
 # ---------------------------------------------------------------------------------------------- references
@@ -97,7 +97,7 @@ def check_site_audit(site_audit: Callable[[pd.DataFrame, Sequence[str]], pd.Data
     with exercise("Exercise 1 (per-site audit table)") as ex:
         planted = _planted_frame()
         out = ex.call(site_audit, planted.copy(), ["a", "b", "c"])
-        ex.expect(isinstance(out, pd.DataFrame), "return a pandas DataFrame with one row per site")
+        ex.returns(out, pd.DataFrame, "a pandas DataFrame with one row per site")
         ex.expect(
             set(out.index) == {"North", "South", "East"}, "index the rows by the value of the 'site' column"
         )
@@ -137,7 +137,7 @@ def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
         ref = reference_missing_code_auc(planted, features, "disease", {"c": -1.0})
         ex.expect(
             isinstance(out, pd.Series) and set(out.index) == set(features),
-            "return a pandas Series indexed by feature name, one value per feature",
+            f"return a pandas Series indexed by feature name, one value per feature (yours: {describe(out)})",
         )
         ex.expect(
             np.all((out.astype(float) >= 0.5 - 1e-12) & (out.astype(float) <= 1 + 1e-12)),
@@ -185,7 +185,7 @@ def check_leave_one_site_out(leave_one_site_out: Callable[..., pd.Series]) -> No
         out = ex.call(leave_one_site_out, make_model, X.copy(), y.copy(), sites.copy())
         ex.expect(
             isinstance(out, pd.Series) and set(out.index) == {"North", "South", "East"},
-            "return a pandas Series indexed by site, one AUC per held-out site",
+            f"return a pandas Series indexed by site, one AUC per held-out site (yours: {describe(out)})",
         )
         ex.expect(
             len(calls) == 3,

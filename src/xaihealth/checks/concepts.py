@@ -118,7 +118,7 @@ def _close(a: object, b: torch.Tensor, atol: float = 1e-5) -> bool:
 
 def check_cbm(cbm_class: type) -> None:
     """Exercise 1: a concept bottleneck module whose ``intervene`` replaces one concept before the head."""
-    with exercise("Exercise 1 (concept bottleneck with intervention)") as ex:
+    with exercise("Exercise 1 (a bottleneck you can intervene on)") as ex:
         encoder, head, x = _planted_cbm_parts()
         student = ex.call(cbm_class, encoder, head, list(_NAMES), torch.tensor(_MEAN), torch.tensor(_SD))
         ref = ReferenceCBM(encoder, head, _NAMES, _MEAN, _SD)
@@ -135,8 +135,9 @@ def check_cbm(cbm_class: type) -> None:
             value = torch.linspace(380.0, 520.0, len(x))
             out = ex.call(student.intervene, x, "qtc", value)
             want = ref.intervene(x, "qtc", value)
+            ex.returns(out, torch.Tensor, "logits from intervene as a tensor, like forward")
             ex.expect(
-                isinstance(out, torch.Tensor) and out.shape == want.shape,
+                out.shape == want.shape,
                 f"intervene should return logits of shape {tuple(want.shape)}, like forward",
             )
             ex.expect(
@@ -224,11 +225,13 @@ def check_cav_and_tcav(
     tcav_score: Callable[..., float],
 ) -> None:
     """Exercise 2: CAV by logistic regression; TCAV score = fraction of positive directional derivatives."""
-    with exercise("Exercise 2 (CAV and TCAV score)") as ex:
+    with exercise("Exercise 2 (a CAV and a TCAV score)") as ex:
         s = _tcav_setup()
         acts_c = layer_activations(s["model"], s["layer"], s["concept"])
         acts_r = layer_activations(s["model"], s["layer"], s["random"])
-        cav = np.asarray(ex.call(compute_cav, acts_c.copy(), acts_r.copy()), dtype=float)
+        raw = ex.call(compute_cav, acts_c.copy(), acts_r.copy())
+        ex.returns(raw, (np.ndarray, torch.Tensor, list), "the CAV as a vector (a numpy array)")
+        cav = np.asarray(raw, dtype=float)
         ref = reference_cav(acts_c, acts_r)
         ex.expect(cav.shape == ref.shape, f"the CAV should be a vector of {ref.size} numbers (one per unit)")
         ex.expect(abs(np.linalg.norm(cav) - 1) < 1e-3, "return the CAV with unit length (divide by its norm)")
@@ -248,11 +251,7 @@ def check_cav_and_tcav(
             theirs = captum_tcav_score(
                 s["model"], "features.0", s["inputs"], s["concept"], s["random"], ref, target
             )
-            ex.expect(
-                isinstance(mine, float | np.floating)
-                or (isinstance(mine, torch.Tensor) and mine.numel() == 1),
-                "tcav_score should return one number",
-            )
+            ex.returns(mine, (float, np.floating, torch.Tensor), "one number (a float), the TCAV score")
             mine = float(mine)
             ex.expect(
                 0.0 <= mine <= 1.0,
@@ -269,7 +268,7 @@ def check_cav_and_tcav(
 
 def check_tcav_significance(tcav_significance: Callable[..., tuple[float, bool]]) -> None:
     """Exercise 3: two-sided two-sample t-test of concept-CAV scores against random-CAV scores."""
-    with exercise("Exercise 3 (significance of TCAV scores)") as ex:
+    with exercise("Exercise 3 (is the concept significant?)") as ex:
         rng = np.random.default_rng(11)
         cases = {
             "high": (np.clip(0.9 + 0.05 * rng.standard_normal(8), 0, 1), rng.uniform(0.1, 0.9, 8)),
@@ -282,11 +281,7 @@ def check_tcav_significance(tcav_significance: Callable[..., tuple[float, bool]]
         for name in ("low", "spread", "high"):  # the specific hints first
             c, r = cases[name]
             out = ex.call(tcav_significance, list(c), list(r), 0.05)
-            ex.expect(
-                isinstance(out, tuple) and len(out) == 2,
-                "return a tuple (p_value, significant)",
-            )
-            p, significant = out
+            p, significant = ex.returns(out, tuple, "a tuple (p_value, significant)", size=2)
             p_ref, sig_ref = reference_tcav_significance(c, r, 0.05)
             if name == "low":
                 ex.expect(

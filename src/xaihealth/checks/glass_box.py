@@ -179,8 +179,8 @@ def check_fit_mini_ebm(fit_mini_ebm: Callable[..., dict]) -> None:
         edges = [quantile_edges(X[:, j], 16) for j in range(X.shape[1])]
         out = ex.call(fit_mini_ebm, X.copy(), y.copy(), [e.copy() for e in edges], n_cycles=150,
                       learning_rate=0.1)  # fmt: skip
-        ex.expect(isinstance(out, dict) and {"intercept", "scores", "logit"} <= set(out),
-                  "return a dict with the keys 'intercept', 'scores' and 'logit'")  # fmt: skip
+        ex.returns(out, dict, "a dict with the keys 'intercept', 'scores' and 'logit'",
+                   keys=("intercept", "scores", "logit"))  # fmt: skip
         scores = [np.asarray(s, dtype=float) for s in out["scores"]]
         ex.expect(len(scores) == X.shape[1]
                   and all(s.shape == (len(e) + 1,) for s, e in zip(scores, edges, strict=False)),
@@ -234,7 +234,8 @@ def check_explain_by_lookup(explain_by_lookup: Callable[[Any, pd.DataFrame], pd.
         ebm, X = _small_cohort_ebm()
         rows = X.iloc[:200]
         out = ex.call(explain_by_lookup, copy.deepcopy(ebm), rows.copy())
-        ex.expect(isinstance(out, pd.DataFrame) and out.shape == (len(rows), len(ebm.term_names_)),
+        ex.returns(out, pd.DataFrame, "a pandas DataFrame, one row per patient and one column per term")
+        ex.expect(out.shape == (len(rows), len(ebm.term_names_)),
                   "return a DataFrame with one row per patient and one column per term "
                   "(ebm.term_names_)")  # fmt: skip
         ex.expect(list(out.columns) == list(ebm.term_names_),
@@ -260,8 +261,9 @@ def check_pair_scores(pair_scores: Callable[..., pd.Series]) -> None:
             X, y, base = _planted_pairs(seed, pair)
             out = ex.call(pair_scores, X.copy(), y.copy(), base.copy(), n_bins=8)
             ref = reference_pair_scores(X, y, base, n_bins=8)
-            ex.expect(isinstance(out, pd.Series) and set(out.index) == set(ref.index),
-                      "return a pandas Series indexed 'a & b' for every pair of columns (a before b in X)")
+            ex.returns(out, pd.Series, "a pandas Series indexed 'a & b' for every pair of columns")
+            ex.expect(set(out.index) == set(ref.index),
+                      "index the Series 'a & b' for every pair of columns (a before b in X)")
             ex.expect(np.all(out.to_numpy(dtype=float) >= 0),
                       "a gain, sum of G^2 / H over cells, is never negative")  # fmt: skip
             planted = f"x{pair[0]} & x{pair[1]}"
@@ -280,14 +282,14 @@ def check_pair_scores(pair_scores: Callable[..., pd.Series]) -> None:
 
 def check_edit_and_measure(edit_and_measure: Callable[..., tuple[Any, dict]]) -> None:
     """Exercise 4: zero one bin of a feature in every term that uses it, on a copy, and measure the effect."""
-    with exercise("Exercise 4 (editing a shape function and measuring the effect)") as ex:
+    with exercise("Exercise 4 (editing a shape function, and measuring the effect)") as ex:
         ebm, X, y = _heart_ebm()
         original = copy.deepcopy(ebm)
         kept = [s.copy() for s in original.term_scores_]
         out = ex.call(edit_and_measure, original, X.copy(), y.copy(), "chol", 0.0)
-        ex.expect(isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict),
-                  "return a pair (edited_model, effect) where effect is a dict")  # fmt: skip
-        edited, effect = out
+        keys = ["n_affected", "mean_risk_before", "mean_risk_after", "auc_before", "auc_after"]
+        edited, effect = ex.returns(out, tuple, "a pair (edited_model, effect)", size=2)
+        ex.returns(effect, dict, f"effect as a dict with the keys {keys}", keys=keys)
         ex.expect(all(np.array_equal(a, b) for a, b in zip(original.term_scores_, kept, strict=True)),
                   "the original model changed: edit a deep copy (copy.deepcopy), never the model you were "
                   "given")  # fmt: skip
@@ -301,8 +303,6 @@ def check_edit_and_measure(edit_and_measure: Callable[..., tuple[Any, dict]]) ->
         ex.expect(np.array_equal(before[~zero], after[~zero]),
                   "patients whose cholesterol is not 0 changed: edit only the bin that holds the value")
         _, ref = reference_edit_and_measure(ebm, X, y, "chol", 0.0)
-        keys = ["n_affected", "mean_risk_before", "mean_risk_after", "auc_before", "auc_after"]
-        ex.expect(set(keys) <= set(effect), f"effect needs the keys {keys}")
         ex.expect(int(effect["n_affected"]) == ref["n_affected"],
                   "n_affected counts the patients whose predicted risk changed")  # fmt: skip
         ex.expect(all(np.isclose(float(effect[k]), ref[k], atol=1e-9) for k in keys[1:]),

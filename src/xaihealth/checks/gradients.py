@@ -158,7 +158,8 @@ def check_integrated_gradients(integrated_gradients: Callable[..., torch.Tensor]
     with exercise("Exercise 1 (Integrated Gradients from scratch)") as ex:
         model, x = tiny_cnn(1), _inputs(1)
         zeros = torch.zeros_like(x)
-        out = _as_tensor(ex.call(integrated_gradients, model, x.clone(), zeros.clone(), 1, 8))
+        raw = ex.call(integrated_gradients, model, x.clone(), zeros.clone(), 1, 8)
+        out = _as_tensor(ex.returns(raw, (torch.Tensor, np.ndarray), "a tensor with the shape of x"))
         ex.expect(
             out is not None and tuple(out.shape) == tuple(x.shape),
             f"return a tensor with the shape of x, {tuple(x.shape)}: one attribution per input value",
@@ -197,7 +198,8 @@ def check_grad_cam(grad_cam: Callable[..., torch.Tensor]) -> None:
     with exercise("Exercise 2 (Grad-CAM with hooks)") as ex:
         for seed, target in ((3, 1), (4, 0)):
             model, x = tiny_cnn(seed), _inputs(seed, n=4)
-            out = _as_tensor(ex.call(grad_cam, model, model.conv2, x.clone(), target))
+            raw = ex.call(grad_cam, model, model.conv2, x.clone(), target)
+            out = _as_tensor(ex.returns(raw, (torch.Tensor, np.ndarray), "a tensor of maps (n, h, w)"))
             ex.expect(
                 out is not None and tuple(out.shape) == (4, 6, 6),
                 "return one map per image at the layer's resolution, shape (n, height, width) = "
@@ -221,15 +223,13 @@ def check_grad_cam(grad_cam: Callable[..., torch.Tensor]) -> None:
 
 def check_cascading_randomisation(cascading_randomisation: Callable[..., pd.Series]) -> None:
     """Exercise 3: ``cascading_randomisation(model, layers, explain, x)`` -> Spearman per randomised layer."""
-    with exercise("Exercise 3 (cascading randomisation)") as ex:
+    with exercise("Exercise 3 (Cascading model randomisation)") as ex:
         model, x = tiny_cnn(5), _inputs(5, n=4)
         layers = ["conv1", "conv2", "fc"]
         before = {k: v.clone() for k, v in model.state_dict().items()}
         out = ex.call(cascading_randomisation, model, layers, _gradient_maps, x.clone())
-        ex.expect(
-            isinstance(out, pd.Series) and set(out.index) == set(layers),
-            "return a pandas Series indexed by layer name, one similarity per randomised layer",
-        )
+        ex.returns(out, pd.Series, "a pandas Series indexed by layer name, one value per randomised layer")
+        ex.expect(set(out.index) == set(layers), "index the Series by layer name, one per randomised layer")
         ex.expect(
             all(torch.equal(before[k], v) for k, v in model.state_dict().items()),
             "the model passed in was changed: randomise a copy (copy.deepcopy(model)), never the "
@@ -255,7 +255,7 @@ def check_cascading_randomisation(cascading_randomisation: Callable[..., pd.Seri
 
 def check_mask_scores(mask_scores: Callable[..., dict]) -> None:
     """Exercise 4: positive-attribution share in a mask and pointing game, ``mask_scores(attr, masks)``."""
-    with exercise("Exercise 4 (mask share and pointing game)") as ex:
+    with exercise("Exercise 4 (Scoring a map against a mask)") as ex:
         rng = np.random.default_rng(4)
         attr = rng.normal(size=(5, 10, 10))
         masks = np.zeros((5, 10, 10), dtype=bool)
@@ -266,10 +266,8 @@ def check_mask_scores(mask_scores: Callable[..., dict]) -> None:
         attr[1, 9, 9] = 6.0  # a clear peak outside
         attr[2, 2, 3] = -8.0  # a large negative value inside the mask
         out = ex.call(mask_scores, attr.copy(), masks.copy())
-        ex.expect(
-            isinstance(out, dict) and {"share", "hit"} <= set(out),
-            "return a dict with the keys 'share' and 'hit', one value per image",
-        )
+        what = "a dict with the keys 'share' and 'hit', one value per image"
+        ex.returns(out, dict, what, keys=("share", "hit"))
         share, hit = np.asarray(out["share"], dtype=float), np.asarray(out["hit"])
         ref = reference_mask_scores(attr, masks)
         ex.expect(

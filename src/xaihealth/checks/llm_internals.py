@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from xaihealth.checks._core import exercise
+from xaihealth.checks._core import describe, exercise
 
 # ---------------------------------------------------------------------------------------------- references
 
@@ -139,14 +139,12 @@ def _as_float(value):
 
 def check_probe_selectivity(probe_selectivity: Callable) -> None:
     """Exercise 1: probe accuracy, control-task accuracy and selectivity on planted activations."""
-    with exercise("Exercise 1 — linear probe with a control task") as ex:
+    with exercise("Exercise 1 (linear probe with a control task)") as ex:
         out = {}
         for kind in ("identity", "concept", "noise"):
             res = ex.call(probe_selectivity, *_planted_probe_data(kind), seed=0)
-            ex.expect(
-                isinstance(res, dict) and {"accuracy", "control", "selectivity"} <= set(res),
-                "return a dict with the keys 'accuracy', 'control' and 'selectivity'",
-            )
+            keys = ("accuracy", "control", "selectivity")
+            ex.returns(res, dict, "a dict with the keys 'accuracy', 'control' and 'selectivity'", keys=keys)
             out[kind] = {k: _as_float(res[k]) for k in ("accuracy", "control", "selectivity")}
         for kind, res in out.items():
             ex.expect(
@@ -182,18 +180,29 @@ def check_patch_resid_pre(patch_resid_pre: Callable) -> None:
     """Exercise 2: hand-written residual-stream patching agrees with transformer_lens.patching."""
     model, clean, corrupt = _model_and_pairs()
     grid = _tl_patching_grid()
-    with exercise("Exercise 2 — activation patching by hooks") as ex:
-        for layer, position in ((0, 6), (0, 3), (1, 6), (1, 16), (1, 15)):
-            value = _as_float(
-                ex.call(patch_resid_pre, model, clean.clone(), corrupt.clone(), layer, position)
-            )
-            ex.expect(
-                np.isfinite(value) and abs(value - grid[layer, position]) < 1e-3,
-                f"patching blocks.{layer}.hook_resid_pre at position {position} gives {value:.3f}; "
-                "transformer_lens.patching disagrees. Check that you patch the clean activation of THAT hook "
-                "(resid_pre of this layer, not resid_post) at THAT position only, and that the recovery is "
-                "(patched − corrupted) / (clean − corrupted) on the mean logit difference avoid − safe",
-            )
+
+    def hint(got: object, want: float) -> str:
+        value = _as_float(got)
+        if np.isnan(value):
+            return f"return one number, the recovery (yours: {describe(got)})"
+        return (
+            f"your recovery is {value:.3f}; transformer_lens.patching disagrees. Check that you patch the "
+            "clean activation of THAT hook (blocks.<layer>.hook_resid_pre, not resid_post) at THAT position "
+            "only, and that the recovery is (patched − corrupted) / (clean − corrupted) on the mean logit "
+            "difference avoid − safe"
+        )
+
+    with exercise("Exercise 2 (activation patching by hooks)") as ex:
+        ex.over(
+            patch_resid_pre,
+            model,
+            clean,
+            corrupt,
+            cases=[{"layer": a, "position": b} for a, b in ((0, 6), (0, 3), (1, 6), (1, 16), (1, 15))],
+            reference=lambda model, clean, corrupt, layer, position: float(grid[layer, position]),
+            compare=lambda got, want: abs(_as_float(got) - want) < 1e-3,  # False for NaN
+            hint=hint,
+        )
 
 
 def check_ov_readout(ov_readout: Callable) -> None:
@@ -202,12 +211,12 @@ def check_ov_readout(ov_readout: Callable) -> None:
 
     model, _, _ = _model_and_pairs()
     x = torch.randn(7, model.cfg.d_model, generator=torch.Generator().manual_seed(0))
-    with exercise("Exercise 3 — OV-circuit read-out") as ex:
+    with exercise("Exercise 3 (OV-circuit read-out)") as ex:
         for layer, head in ((0, 1), (1, 2)):
             out = ex.call(ov_readout, model, layer, head, x)
-            ok_shape = isinstance(out, torch.Tensor) and tuple(out.shape) == (7, model.cfg.d_model)
+            ex.returns(out, torch.Tensor, "a tensor of shape (n, d_model)")
             ex.expect(
-                ok_shape,
+                tuple(out.shape) == (7, model.cfg.d_model),
                 f"return a tensor of shape (n, d_model) = (7, {model.cfg.d_model}); the OV circuit maps a "
                 "residual vector back into the residual stream (through W_V, then W_O)",
             )

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xaihealth.checks._core import exercise
+from xaihealth.checks._core import describe, exercise
 
 Value = Callable[[np.ndarray], float]
 
@@ -164,6 +164,11 @@ def _as_vector(out: object, n: int) -> np.ndarray | None:
     return arr if arr.shape == (n,) and np.all(np.isfinite(arr)) else None
 
 
+def _same_vector(got: object, want: np.ndarray, atol: float = 1e-9) -> bool:
+    vector = _as_vector(got, len(want))
+    return vector is not None and np.allclose(vector, want, atol=atol)
+
+
 # ------------------------------------------------------------------------------------------------ checkers
 
 
@@ -171,8 +176,10 @@ def check_shapley_values(shapley_values: Callable[[Value, int], np.ndarray]) -> 
     """Exercise 1: exact Shapley values; the axioms hold and TreeSHAP agrees on a small model."""
     with exercise("Exercise 1 (exact Shapley values)") as ex:
         game = table_game(4, seed=1)
-        phi = _as_vector(ex.call(shapley_values, game, 4), 4)
-        ex.expect(phi is not None, "return an array of n finite numbers, one Shapley value per feature")
+        out = ex.call(shapley_values, game, 4)
+        phi = _as_vector(out, 4)
+        ex.expect(phi is not None, "return an array of n finite numbers, one Shapley value per feature "
+                                   f"(yours: {describe(out)})")  # fmt: skip
         full, empty = game(np.ones(4, bool)), game(np.zeros(4, bool))
         ex.expect(abs(phi.sum() - (full - empty)) < 1e-9,
                   "efficiency fails: the values must add up to v(all features) - v(no feature); does every "
@@ -196,13 +203,11 @@ def check_shapley_values(shapley_values: Callable[[Value, int], np.ndarray]) -> 
         ex.expect(phi_dummy is not None and abs(phi_dummy[2]) < 1e-9,
                   "dummy fails: a feature that never changes the worth of a coalition must get "
                   "exactly 0")  # fmt: skip
-        for n, seed in ((3, 2), (5, 3)):
-            ref = reference_shapley_values(table_game(n, seed), n)
-            got = _as_vector(ex.call(shapley_values, table_game(n, seed), n), n)
-            ex.expect(got is not None and np.allclose(got, ref, atol=1e-9),
-                      f"wrong values on a random {n}-feature game: average the marginal contribution "
-                      "v(S + i) - v(S) over every coalition S without i, with the "
-                      "Shapley weight")  # fmt: skip
+        games = [{"value": table_game(n, seed), "n": n} for n, seed in ((3, 2), (5, 3))]
+        ex.over(shapley_values, cases=games,
+                reference=reference_shapley_values, compare=_same_vector,
+                hint="wrong values on a random game: average the marginal contribution v(S + i) - v(S) over "
+                     "every coalition S without i, with the Shapley weight")  # fmt: skip
         value, tree_shap, n = _model_game()
         got = _as_vector(ex.call(shapley_values, value, n), n)
         ex.expect(got is not None and np.allclose(got, tree_shap, atol=1e-6),
@@ -217,8 +222,10 @@ def check_kernel_shap(kernel_shap: Callable[..., np.ndarray]) -> None:
         n = 5
         game = table_game(n, seed=11)
         gap = game(np.ones(n, bool)) - game(np.zeros(n, bool))
-        small = _as_vector(ex.call(kernel_shap, game, n, 40, seed=0), n)
-        ex.expect(small is not None, "return an array of n finite numbers, one value per feature")
+        out = ex.call(kernel_shap, game, n, 40, seed=0)
+        small = _as_vector(out, n)
+        ex.expect(small is not None,
+                  f"return an array of n finite numbers, one value per feature (yours: {describe(out)})")
         ex.expect(abs(small.sum() - gap) < 1e-8,
                   "efficiency must hold exactly, whatever the number of coalitions: solve the least squares "
                   "*under the constraint* sum(phi) = v(all) - v(none) (substitute the last "
@@ -252,7 +259,7 @@ def check_kernel_shap(kernel_shap: Callable[..., np.ndarray]) -> None:
 
 def check_lime_tabular(lime_tabular: Callable[..., tuple[np.ndarray, float]]) -> None:
     """Exercise 3: LIME's slopes per standard deviation, its kernel, its weighted R^2."""
-    with exercise("Exercise 3 (LIME from scratch)") as ex:
+    with exercise("Exercise 3 (LIME for tabular data, from scratch)") as ex:
         rng = np.random.default_rng(5)
         X_train = rng.normal(size=(500, 3)) * np.array([1.0, 10.0, 0.5]) + np.array([0.0, 120.0, 5.0])
         x = X_train[0]
@@ -262,7 +269,7 @@ def check_lime_tabular(lime_tabular: Callable[..., tuple[np.ndarray, float]]) ->
             return np.asarray(X) @ slopes + 1.0
 
         out = ex.call(lime_tabular, linear, x, X_train, n_samples=300, seed=0)
-        ex.expect(isinstance(out, tuple) and len(out) == 2, "return a tuple (coefficients, r2)")
+        ex.returns(out, tuple, "a tuple (coefficients, r2)", size=2)
         coef, r2 = _as_vector(out[0], 3), out[1]
         scale = X_train.std(axis=0)
         ex.expect(coef is not None and np.allclose(coef, slopes * scale, rtol=1e-6, atol=1e-8),
@@ -284,9 +291,9 @@ def check_lime_tabular(lime_tabular: Callable[..., tuple[np.ndarray, float]]) ->
             ref_coef, ref_r2 = reference_lime_tabular(hinge, x_local, X_train, 40_000, width, seed=99)
             got = ex.call(lime_tabular, hinge, x_local, X_train, n_samples=40_000, kernel_width=width, seed=3)
             got_coef = _as_vector(got[0], 3)
+            shown = describe(got[0]) if got_coef is None else np.round(got_coef, 2)
             ex.expect(got_coef is not None and np.allclose(got_coef, ref_coef, atol=0.03),
-                      f"with kernel_width={width} your slopes {np.round(got_coef, 2)} are not the local "
-                      f"ones: "
+                      f"with kernel_width={width} your slopes {shown} are not the local ones: "
                       "measure the distance to x in standard-deviation units, weight each sample by "
                       "sqrt(exp(-d^2 / kernel_width^2)), and fit a *weighted* linear regression")  # fmt: skip
             ex.expect(abs(float(got[1]) - ref_r2) < 0.03,
@@ -297,9 +304,11 @@ def check_lime_tabular(lime_tabular: Callable[..., tuple[np.ndarray, float]]) ->
 
 def check_topk_jaccard(topk_jaccard: Callable[[np.ndarray, int], float]) -> None:
     """Exercise 4: mean pairwise Jaccard overlap of the top-k features by absolute weight."""
-    with exercise("Exercise 4 (stability: top-k Jaccard)") as ex:
+    with exercise("Exercise 4 (stability across seeds)") as ex:
         same = np.tile(np.array([[0.5, -2.0, 0.1, 1.0, 0.0]]), (4, 1))
-        ex.expect(abs(float(ex.call(topk_jaccard, same, 2)) - 1.0) < 1e-12,
+        first = ex.returns(ex.call(topk_jaccard, same, 2), (float, int, np.floating, np.integer),
+                           "one number, the mean Jaccard overlap")  # fmt: skip
+        ex.expect(abs(float(first) - 1.0) < 1e-12,
                   "identical explanations must overlap perfectly (1.0)")  # fmt: skip
         disjoint = np.array([[3.0, 2.0, 0.0, 0.0], [0.0, 0.0, 2.0, 3.0]])
         ex.expect(abs(float(ex.call(topk_jaccard, disjoint, 2))) < 1e-12,
@@ -309,18 +318,15 @@ def check_topk_jaccard(topk_jaccard: Callable[[np.ndarray, int], float]) -> None
                   "rank features by the *absolute* weight: a large negative weight is a top "
                   "feature too")  # fmt: skip
         rng = np.random.default_rng(0)
-        for k in (1, 3):
-            coefs = rng.normal(size=(6, 8))
-            got = float(ex.call(topk_jaccard, coefs, k))
-            ex.expect(abs(got - reference_topk_jaccard(coefs, k)) < 1e-12,
-                      "average |A & B| / |A | B| of the top-k sets over every pair of different runs (i < "
-                      "j), "
-                      "exactly k features per set")  # fmt: skip
+        ex.over(topk_jaccard, cases=[{"coefs": rng.normal(size=(6, 8)), "k": k} for k in (1, 3)],
+                reference=reference_topk_jaccard, compare=lambda got, want: abs(float(got) - want) < 1e-12,
+                hint="average |A & B| / |A | B| of the top-k sets over every pair of different runs (i < j), "
+                     "exactly k features per set")  # fmt: skip
 
 
 def check_deletion_curve(deletion_curve: Callable[..., tuple[np.ndarray, float]]) -> None:
     """Exercise 5: the deletion curve and its normalised area."""
-    with exercise("Exercise 5 (deletion curve)") as ex:
+    with exercise("Exercise 5 (a deletion curve)") as ex:
         rng = np.random.default_rng(2)
         W = rng.normal(size=5)
 
@@ -331,7 +337,7 @@ def check_deletion_curve(deletion_curve: Callable[..., tuple[np.ndarray, float]]
         x, baseline = rng.normal(size=5), np.zeros(5)
         order = np.array([3, 0, 4, 1, 2])
         out = ex.call(deletion_curve, model, x, baseline, order)
-        ex.expect(isinstance(out, tuple) and len(out) == 2, "return a tuple (curve, area)")
+        ex.returns(out, tuple, "a tuple (curve, area)", size=2)
         curve = np.asarray(out[0], dtype=float).reshape(-1)
         ex.expect(curve.shape == (6,), "the curve has n + 1 points: before any deletion, then after each one")
         ex.expect(abs(curve[0] - model(x)[0]) < 1e-9 and abs(curve[-1] - model(baseline)[0]) < 1e-9,
