@@ -21,6 +21,7 @@
 # that a dictionary-learning tool hands us?
 
 # %% slideshow={"slide_type": "skip"}
+import copy
 import os
 
 os.environ["TQDM_DISABLE"] = "1"  # before transformer_lens imports tqdm
@@ -238,9 +239,9 @@ def planted(n=2048, d=16, k=32, p=0.05, seed=0):
 
 def train_sae(x, n_latents, l1, steps=300, lr=1e-2, seed=0):
     gen = torch.Generator().manual_seed(seed)
-    init = F.normalize(torch.randn(n_latents, x.shape[1], generator=gen), dim=1)
+    init = F.normalize(torch.randn(n_latents, x.shape[1], generator=gen), dim=1).to(x.dtype)
     W_enc, W_dec = torch.nn.Parameter(init.T.clone()), torch.nn.Parameter(init.clone())
-    b_enc, b_dec = torch.nn.Parameter(torch.zeros(n_latents)), torch.nn.Parameter(x.mean(0).clone())
+    b_enc, b_dec = torch.nn.Parameter(torch.zeros(n_latents, dtype=x.dtype)), torch.nn.Parameter(x.mean(0).clone())
     opt = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
@@ -294,12 +295,15 @@ assert by[1.0]["dead"] > by[0.1]["dead"]
 # Now without ground truth: the residual stream at `:` after layer 0 (64 dimensions), where module 05's
 # probes found the negation and the allergen's class. We train a 128-latent SAE on 2000 notes and ask,
 # for each concept, how well the best single latent marks it: **precision** (when the latent fires, is
-# the concept present?) and **recall** (when the concept is present, does the latent fire?).
+# the concept present?) and **recall** (when the concept is present, does the latent fire?). The stream
+# and the SAE are computed in float64: training amplifies rounding, and in float32 the second decimal of
+# these scores depended on the CPU's vector unit (AVX2 or AVX-512).
 
 # %% slideshow={"slide_type": "fragment"}
 train_notes = make_notes(2000, seed=derived_seed(11))
-_, c = model.run_with_cache(torch.from_numpy(train_notes.tokens[:, : POSITIONS["answer"]]),
-                            names_filter="blocks.1.hook_resid_pre")
+model64 = copy.deepcopy(model).double()  # the same weights in float64
+_, c = model64.run_with_cache(torch.from_numpy(train_notes.tokens[:, : POSITIONS["answer"]]),
+                              names_filter="blocks.1.hook_resid_pre")
 resid = c["blocks.1.hook_resid_pre"][:, Q]
 resid = (resid - resid.mean(0)) / resid.norm(dim=1).mean()  # centred, unit average norm
 sae_notes = train_sae(resid, 128, 0.03, seed=derived_seed(0))
@@ -329,8 +333,8 @@ assert f1s["negated allergy"] > 0.7  # a recognisable negation latent ...
 assert max(f1s.values()) < 0.85  # ... but no latent is a clean (monosemantic) marker of any concept here
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** The SAE reconstructs the stream well (99 % of the variance, about 15 latents per note), and
-# some latents are recognisable: one fires mostly on **negated** allergies (precision 0.85, recall 0.71).
+# **Reading.** The SAE reconstructs the stream well (99 % of the variance, about 16 latents per note), and
+# some latents are recognisable: one fires mostly on **negated** allergies (precision 0.84, recall 0.71).
 # But no latent marks any of these concepts cleanly (best F1 0.77), and some mix concepts — the best
 # latent for "allergen is a penicillin" is also the best for "prescribed drug is a penicillin". On
 # planted data the same training recovered the ground truth; here the model's own features need not be
