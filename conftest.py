@@ -34,6 +34,9 @@ offline.install()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "after_notebooks: runs after every notebook has been executed")
+    config.addinivalue_line(
+        "markers", "cross_cpu: re-runs notebooks with AVX2 maths kernels (a laptop): no CPU-dependent prints"
+    )
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
