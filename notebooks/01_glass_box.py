@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from interpret.glassbox import ExplainableBoostingClassifier
 from interpret.utils import measure_interactions
+from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -41,6 +42,7 @@ from sklearn.preprocessing import SplineTransformer, StandardScaler
 from xaihealth.data import FEATURES, load_heart_disease, make_cardio_cohort
 from xaihealth.notebook import derived_seed, setup
 from xaihealth.plots.glass_box import plot_auc_intervals, plot_shape_function
+from xaihealth.scorecard import record
 
 SEED = setup(seed=0, threads=1)  # one thread: stays fast when the CPU is shared (OpenMP spin-waits otherwise)
 
@@ -302,6 +304,88 @@ plt.show()
 # **Reading.** In a young patient a high BMI adds risk; in an old patient it adds less (blue top right).
 # A purely additive model cannot say this; the pair term says it in one picture that a cardiologist can
 # check against the literature (the "obesity paradox" in older patients).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Scorecard: how much of each planted shape does the EBM recover?
+#
+# A correlation forgives a curve that is too flat. On the same grids we report, for each planted shape,
+# the **R²** of the EBM's centred term against the centred truth (1 = the planted curve exactly, 0 = no
+# better than a flat line; scale errors count) and the **slope** of learned on planted (1 = right size,
+# < 1 = shrunk). Nulls: the logistic regression's lines (and no pair term), and a constant shape (R² = 0).
+# Interval: we refit both models on 9 **fresh cohorts** of 4,000 patients from the generator and report
+# the mean R² over the six shapes for the 10 fits with a 95 % t-interval: it covers the data draw and the
+# fit, not just this one sample.
+
+# %% slideshow={"slide_type": "fragment"}
+grids = {f: np.linspace(*np.quantile(X[f], [0.025, 0.975]), 50) for f in shape_features}
+
+
+def r2_slope(fitted, planted):
+    """R² of a learned shape against the planted one (both centred), and the slope of learned on planted."""
+    fitted, planted = centred(fitted), centred(planted)
+    return 1 - ((fitted - planted) ** 2).sum() / (planted**2).sum(), fitted @ planted / (planted @ planted)
+
+
+def shape_scores(main_term, pair_term):
+    """R² and slope of the 5 planted main effects (on their grids) and of the age × BMI pair (15 × 15 grid)."""
+    rows = {f: r2_slope(main_term(f, grids[f]), cohort.shape_functions[f](grids[f])) for f in shape_features}
+    rows["age × bmi"] = r2_slope(pair_term(ages.ravel(), bmis.ravel()), planted_pair)
+    return pd.DataFrame(rows, index=["R²", "slope"]).T
+
+
+def ebm_terms(model):
+    def pair(a, b):
+        if "age & bmi" not in model.term_names_:
+            return np.zeros(len(a))  # FAST chose other pairs: the model has no age × BMI term
+        probe = pd.DataFrame([X.median()] * len(a)).reset_index(drop=True)
+        probe["age"], probe["bmi"] = a, b
+        return model.eval_terms(probe)[:, model.term_names_.index("age & bmi")]
+    return (lambda f, grid: ebm_curve(model, f)(grid)), pair
+
+
+def linear_terms(model, columns):
+    per_unit = model[-1].coef_[0] / model[0].scale_
+    return (lambda f, grid: per_unit[list(columns).index(f)] * grid), (lambda a, b: np.zeros(len(a)))
+
+
+scores = pd.concat({"EBM": shape_scores(*ebm_terms(ebm)), "logistic": shape_scores(*linear_terms(logreg, X.columns))}, axis=1)
+print(scores.round(2).to_string())
+
+# %% slideshow={"slide_type": "fragment"}
+mean_r2 = {"EBM": [scores["EBM", "R²"].mean()], "logistic": [scores["logistic", "R²"].mean()]}
+qtc_r2 = [scores["EBM", "R²"]["qtc"]]
+for r in range(1, 10):  # fresh cohorts: same generator, new patients
+    fresh = make_cardio_cohort(n=4000, seed=derived_seed(100 + r))
+    Xr = fresh.X.drop(columns="site")
+    refit = ExplainableBoostingClassifier(**{**EBM_SETTINGS, "random_state": derived_seed(100 + r)}).fit(Xr, fresh.y)
+    line = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, fresh.y)
+    refit_scores = shape_scores(*ebm_terms(refit))
+    mean_r2["EBM"].append(refit_scores["R²"].mean())
+    qtc_r2.append(refit_scores["R²"]["qtc"])
+    mean_r2["logistic"].append(shape_scores(*linear_terms(line, Xr.columns))["R²"].mean())
+summary = {}
+for name, values in mean_r2.items():
+    values = np.array(values)
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    summary[name] = (values.mean(), values.mean() - half, values.mean() + half)
+    print(f"{name}: mean R² over 6 shapes, 10 cohorts = {values.mean():.2f} [{values.mean() - half:.2f}, "
+          f"{values.mean() + half:.2f}]; this cohort {values[0]:.2f}")
+print(f"constant shape: R² = 0; EBM's R² for QTc across the 10 cohorts: {min(qtc_r2):.2f} to {max(qtc_r2):.2f}")
+record(module="01", method="EBM (4 bags, 3 pairs, no smoothing)", data="synthetic cohort, n = 4,000",
+       truth="planted shape functions (5 main effects + age × BMI)",
+       metric="R² of centred learned vs planted shape on a grid, mean over 6 shapes", score=summary["EBM"][0],
+       interval=summary["EBM"][1:], baselines={"logistic regression (lines, no pair)": summary["logistic"],
+                                               "constant shape": 0.0},
+       note="interval: 95 % t-interval over 10 fits on independent cohorts of 4,000 (this notebook's + 9 fresh "
+            "draws), so it covers the data draw and the fit; the logistic null is refitted on the same cohorts")
+assert summary["EBM"][1] > summary["logistic"][2], "the EBM recovers the planted shapes better than lines"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** The EBM recovers most of each planted shape (mean R² about 0.83 over the six shapes), clearly
+# more than a line per feature (about 0.65). But R² and slope are stricter than the correlations above:
+# the learned pair term is roughly half the planted size (slope 0.55 here), the R² of QTc (0.68 here) swings
+# from one cohort of 4,000 to the next, and where the truth *is* a line (SBP, cholesterol) the logistic
+# regression is the better estimate. A binned model pays for its flexibility with noise and shrinkage.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Real data: reading — and editing — the cholesterol-0 artefact
