@@ -45,7 +45,7 @@ bench: setup      ## time every notebook in a fresh kernel and every generator -
 SEEDS ?= 1 2 3 4 5
 NB ?=
 robustness: setup ## every notebook with base seeds $(SEEDS) -> benchmarks/robustness.md (resumable; NB=path for one)
-	$(PY) -m xaihealth.tooling.robustness --seeds $(SEEDS) $(NB)
+	$(PY) -m xaihealth.tooling.robustness $(NB) --seeds "$(SEEDS)"
 
 scorecard: setup  ## execute the lectures that record rows -> benchmarks/scorecard.md and scorecard.json
 	$(PY) -m xaihealth.tooling.scorecard

@@ -103,3 +103,62 @@ def test_results_file_is_resumable_and_damage_is_named(tmp_path):
     path.write_text(json.dumps({"nope": 1}))
     with pytest.raises(ValueError, match="r.json: not a robustness results file"):
         robustness.load_results(path)
+
+
+def test_failure_names_the_whole_assert_the_inner_line_and_skips_expected_errors(tmp_path):
+    body = (
+        "def check(z):\n    assert z < 0, 'z is not negative'\n\n\n"
+        "# %% tags=[\"raises-exception\"]\nraise KeyError('meant to raise')\n\n"
+        "# %%\nvalues = [1, 2]\nassert (\n    len(values) == 3\n), f'{len(values)} values'\n\n"
+        "# %%\ncheck(1)\n"
+    )
+    outcome = execute(_notebook(tmp_path, body), allow_errors=True)
+    assert (outcome.cell, outcome.error, outcome.message) == (4, "AssertionError", "2 values")
+    assert outcome.line == "assert ( len(values) == 3 ), f'{len(values)} values'"
+    path = tmp_path / "00_inner.py"
+    path.write_text("# %%\ndef check(z):\n    assert z < 0, 'z is not negative'\n\n\n# %%\ncheck(1)\n")
+    inner = execute(path)
+    assert (inner.cell, inner.line, inner.inner) == (2, "check(1)", "assert z < 0, 'z is not negative'")
+    assert "(raised at `assert z < 0" in inner.summary()
+
+
+def test_kernel_environment_is_the_kernels_own(tmp_path, monkeypatch):
+    """Two notebooks run in threads: neither may see the other's variables, nor change this process's."""
+    monkeypatch.delenv("XAIHEALTH_DEMO", raising=False)
+    path = _notebook(
+        tmp_path, "import os\nassert os.environ['XAIHEALTH_DEMO'] == 'a', os.environ['XAIHEALTH_DEMO']\n"
+    )
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda v: execute(path, env={"XAIHEALTH_DEMO": v}), ["a", "b"])
+    assert a.status == "pass" and (b.status, b.message) == ("fail", "b")
+    assert "XAIHEALTH_DEMO" not in __import__("os").environ
+
+
+def test_stale_results_are_never_shown_as_passes():
+    ok = {**Outcome("pass", 5.0).to_dict(), "source_sha256": "old"}
+    text = robustness.table(
+        {"notebooks/a.py|1": ok}, [1], ["notebooks/a.py"], None, {"notebooks/a.py": "new"}
+    )
+    assert "| notebooks/a.py | *stale* | 0/1 |" in text
+
+
+def test_the_make_command_line_parses(monkeypatch):
+    """`make robustness NB=... SEEDS="1 2"` expands to this command line (the NB path before --seeds)."""
+    import subprocess
+
+    line = (
+        subprocess.run(
+            ["make", "-n", "robustness", "NB=notebooks/00_clever_hans.py", "SEEDS=1 2"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    assert line.endswith('-m xaihealth.tooling.robustness notebooks/00_clever_hans.py --seeds "1 2"')
+    assert robustness.parse_seeds("1 2") == [1, 2] == robustness.parse_seeds("1,2")
+    with pytest.raises(ValueError, match="--seeds='1 x'"):
+        robustness.parse_seeds("1 x")

@@ -110,10 +110,46 @@ def test_damaged_files_name_the_file(tmp_path):
         sc.read_rows(lines)
 
 
+def test_paired_nulls_decide_by_the_interval_of_the_difference():
+    up = dict(higher_is_better=True, score=0.62, interval=(0.5556, 0.689))
+    # unpaired, the intervals overlap; paired, the per-case difference is clearly positive
+    assert _row(**up, baselines={"global ranking": (0.5, 0.444, 0.5558)}).verdict == sc.DOES_NOT
+    paired = {"global ranking": {"score": 0.5, "interval": (0.444, 0.5558), "paired": (0.044, 0.2)}}
+    assert _row(**up, baselines=paired).verdict == sc.BEATS
+    paired["global ranking"]["paired"] = (-0.01, 0.19)
+    assert _row(**up, baselines=paired).verdict == sc.DOES_NOT
+    down = {"random": {"score": 1.0, "paired": (-0.9, -0.8)}}
+    assert _row(baselines=down).verdict == sc.BEATS
+    with pytest.raises(ValueError, match="must have the keys 'score' and 'paired'"):
+        _row(baselines={"random": {"score": 1.0}})
+
+
+def test_paired_difference_is_the_bootstrap_of_the_same_cases():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    null = rng.normal(0, 1, 40)
+    method = null + 0.3 + rng.normal(0, 0.05, 40)  # better on every case, by a little
+    low, high = sc.paired_difference(method, null, seed=0)
+    assert 0.25 < low < 0.3 < high < 0.35
+    assert sc.paired_difference(null + 1, null, seed=0) == (1.0, 1.0)
+    with pytest.raises(ValueError, match="same length"):
+        sc.paired_difference(method, null[:5], seed=0)
+
+
+def test_markdown_shows_the_verdict_on_fresh_draws():
+    row = _row()
+    on_seeds = {row.key: {"1": sc.BEATS, "2": sc.DOES_NOT, "3": None}}
+    md = sc.markdown([row], on_seeds)
+    assert md.rstrip().endswith("| 1/3 (differs: seed 2) (not recorded: seed 3) |")
+
+
 def test_committed_scorecard_is_complete_and_consistent():
-    rows = sc.load_json(COMMITTED_JSON)
+    rows, on_seeds = sc.load_json_with_seeds(COMMITTED_JSON)
     assert rows, "benchmarks/scorecard.json has no rows: run `make scorecard`"
-    assert COMMITTED_MD.read_text(encoding="utf-8") == sc.markdown(rows), "scorecard.md and .json disagree"
+    assert COMMITTED_MD.read_text(encoding="utf-8") == sc.markdown(rows, on_seeds), (
+        "scorecard .md, .json differ"
+    )
     keys = [r.key for r in rows]
     assert len(keys) == len(set(keys))
     for r in rows:
@@ -150,6 +186,8 @@ def test_verdicts_of_this_run_match_the_committed_scorecard(request):
         pytest.skip("no lecture notebook that records scorecard rows was executed in this session")
     seen = sc.read_rows(SCORECARD_ROWS) if SCORECARD_ROWS.exists() else []
     fresh = {r.key: r for r in seen}
+    repeated = sorted({r.key for r in seen if [x.key for x in seen].count(r.key) > 1})
+    assert not repeated, f"rows recorded twice in one run (two rows share a key): {repeated}"
     missing = sorted(expected - set(fresh))
     assert not missing, f"rows no longer recorded (a notebook failed or a row was removed): {missing}"
     unknown = sorted(k for k in fresh if k not in committed)
@@ -159,6 +197,12 @@ def test_verdicts_of_this_run_match_the_committed_scorecard(request):
         for k in sorted(fresh)
         if fresh[k].verdict != committed[k].verdict
     ]
+    moved = [
+        f"{k}: {fresh[k].score:.4g} outside the committed [{committed[k].low:.4g}, {committed[k].high:.4g}]"
+        for k in sorted(fresh)
+        if not committed[k].low <= fresh[k].score <= committed[k].high
+    ]
+    assert not moved, "scores left their committed intervals (run `make scorecard`): " + "; ".join(moved)
     assert not changed, (
         "scorecard verdicts changed (say why in the change, then `make scorecard`): " + "; ".join(changed)
     )

@@ -40,19 +40,20 @@ def notebook_sources(root: Path = Path(".")) -> list[Path]:
 
 
 def _package_digest() -> bytes:
-    """A digest of what a notebook's result also depends on: the package's code and the model manifest."""
+    """A digest of what a notebook's result also depends on: the package, the model manifest, the lock."""
     import xaihealth
 
     package = Path(xaihealth.__file__).parent
     digest = hashlib.sha256()
-    for file in sorted(package.rglob("*.py")) + [package.parents[1] / "datasets/models/manifest.json"]:
+    extra = [package.parents[1] / "datasets/models/manifest.json", package.parents[1] / "requirements.txt"]
+    for file in sorted(package.rglob("*.py")) + extra:
         if file.exists():
             digest.update(file.relative_to(package.parents[1]).as_posix().encode() + file.read_bytes())
     return digest.digest()
 
 
 def source_hash(path: Path) -> str:
-    """Identifies what a stored result was computed from: the notebook source, the package, the manifest."""
+    """Identifies what a stored result was computed from: the notebook, the package, manifest and lock."""
     return hashlib.sha256(Path(path).read_bytes() + _package_digest()).hexdigest()
 
 
@@ -86,13 +87,12 @@ _LOCK = threading.Lock()
 
 
 def save_results(results: dict[str, dict[str, object]], wall: float | None, path: Path = RESULTS) -> None:
-    """Write the results atomically (a temporary file, then a rename)."""
-    with _LOCK:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        text = json.dumps({"results": results, "wall_seconds": wall}, indent=1, sort_keys=True) + "\n"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+    """Write the results atomically (a temporary file, then a rename); callers in threads hold ``_LOCK``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
+    text = json.dumps({"results": results, "wall_seconds": wall}, indent=1, sort_keys=True) + "\n"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def key(path: Path | str, seed: int) -> str:
@@ -100,9 +100,17 @@ def key(path: Path | str, seed: int) -> str:
 
 
 def table(
-    results: dict[str, dict[str, object]], seeds: list[int], notebooks: list[str], wall: float | None
+    results: dict[str, dict[str, object]],
+    seeds: list[int],
+    notebooks: list[str],
+    wall: float | None,
+    current: dict[str, str] | None = None,
 ) -> str:
-    """The markdown table: notebook × seed → pass / FAIL (numbered), then the failures in full."""
+    """The markdown table: notebook × seed → pass / FAIL (numbered) / stale, then the failures in full.
+
+    ``current`` maps each notebook to the hash of what it is computed from now; a stored result with
+    another hash is shown as *stale* (re-run it), never as a pass.
+    """
     lines = [
         "# Robustness: every notebook on fresh draws",
         "",
@@ -110,8 +118,9 @@ def table(
         f"seed `XAIHEALTH_SEED` = {', '.join(map(str, seeds))} (seed 0 is the committed run that nbval "
         "checks). Every random draw (evaluation data, splits, samplers, models fitted in the notebook) "
         "changes with the seed; the shipped checkpoints do not. A cell shows `pass` or the number of the "
-        f"failure listed below, and the wall time. Machine: {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; two notebooks run at a time.",
+        "failure listed below (a notebook stops at its first failing cell: later asserts were not reached), "
+        "and the wall time; *stale* marks a result computed from an older notebook, package or lock. "
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}; two notebooks run at a time.",
         "",
         "| notebook | " + " | ".join(f"seed {s}" for s in seeds) + " | passes |",
         "|---|" + "---|" * len(seeds) + "---:|",
@@ -123,8 +132,9 @@ def table(
             res = results.get(key(name, seed))
             if res is None:
                 cells.append("not run")
-                continue
-            if res["status"] == "pass":
+            elif current is not None and res.get("source_sha256") != current.get(name):
+                cells.append("*stale*")
+            elif res["status"] == "pass":
                 passes += 1
                 cells.append(f"pass ({res['seconds']:.0f} s)")
             else:
@@ -133,19 +143,18 @@ def table(
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {passes}/{len(seeds)} |")
     runs = [results[key(n, s)] for n in notebooks for s in seeds if key(n, s) in results]
     total = sum(float(r["seconds"]) for r in runs)
-    lines += ["", f"Notebook time, summed over {len(runs)} runs: {total / 60:.1f} min."]
+    lines += ["", f"Notebook time, summed over {len(runs)} stored runs: {total / 60:.1f} min."]
     if wall is not None:
         lines.append(
-            f"Wall time of this run (two at a time, including kernel start-up): {wall / 60:.1f} min "
+            f"Wall time of the last complete run (two at a time, with kernel start-up): {wall / 60:.1f} min "
             f"(budget {BUDGET_SECONDS // 60} min)."
         )
     lines += ["", "## Failures", ""]
     if not failures:
         lines.append("None: every assert held for every seed.")
     for number, name, seed, res in failures:
-        outcome = Outcome(**res) if "status" in res else None
-        text = outcome.summary(width=400) if outcome else str(res)
-        lines.append(f"{number}. `{name}`, seed {seed}: {text}")
+        fields = {k: v for k, v in res.items() if k in Outcome.__dataclass_fields__}
+        lines.append(f"{number}. `{name}`, seed {seed}: {Outcome(**fields).summary(width=400)}")
     return "\n".join(lines) + "\n"
 
 
@@ -154,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "notebooks", nargs="*", type=Path, help="sources to (re-)run; default: all, resumable"
     )
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS))
+    parser.add_argument("--seeds", default=" ".join(map(str, DEFAULT_SEEDS)), help='e.g. "1 2 3" or "1,2,3"')
     parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at a time")
     parser.add_argument("--force", action="store_true", help="re-run results that are still current")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
@@ -164,43 +173,66 @@ def main(argv: list[str] | None = None) -> int:
         outcome = execute(args.one, env={"XAIHEALTH_SEED": str(args.seed)})
         print(json.dumps(outcome.to_dict()))
         return 0
-    for seed in args.seeds:
-        if seed < 0:
-            parser.error(f"--seeds: {seed} is negative; base seeds are integers from 0")
-    named = [Path(p) for p in args.notebooks]
-    for path in named:
+    seeds = parse_seeds(args.seeds, parser)
+    root = Path.cwd().resolve()
+    named = []
+    for path in args.notebooks:
         if not path.exists() or path.suffix != ".py":
             parser.error(f"{path}: give the .py source of a notebook, e.g. notebooks/04_gradients.py")
+        try:
+            named.append(path.resolve().relative_to(root))
+        except ValueError:
+            parser.error(f"{path}: run from the repository root and name a notebook inside it")
     everything = notebook_sources()
+    current = {p.as_posix(): source_hash(p) for p in everything}
     results, wall = load_results()
     todo = [
         (p, s)
         for p in (named or everything)
-        for s in args.seeds
-        if named or args.force or results.get(key(p, s), {}).get("source_sha256") != source_hash(p)
+        for s in seeds
+        if named or args.force or results.get(key(p, s), {}).get("source_sha256") != current[p.as_posix()]
     ]
-    print(f"{len(todo)} runs to do ({len(args.seeds)} seeds); {args.jobs} at a time", flush=True)
+    print(f"{len(todo)} runs to do ({len(seeds)} seeds); {args.jobs} at a time", flush=True)
     start = time.perf_counter()
 
     def work(job: tuple[Path, int]) -> None:
         path, seed = job
+        digest = current[path.as_posix()]  # what the run is computed from, taken before it starts
         res = run_one(path, seed)
-        res["source_sha256"] = source_hash(path)
+        res["source_sha256"] = digest
         with _LOCK:
             results[key(path, seed)] = res
-        save_results(dict(results), wall)  # after every run: an interrupted run resumes where it stopped
-        outcome = Outcome(**{k: v for k, v in res.items() if k != "source_sha256"})
+            save_results(results, wall)  # after every run: an interrupted run resumes where it stopped
+        fields = {k: v for k, v in res.items() if k in Outcome.__dataclass_fields__}
+        outcome = Outcome(**fields)
         print(f"{path} seed {seed}: {outcome.summary()} ({outcome.seconds:.0f} s)", flush=True)
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         list(pool.map(work, todo))
-    if not named and len(todo) == len(everything) * len(args.seeds):  # a complete run: its wall time counts
+    if not named and len(todo) == len(everything) * len(seeds):  # a complete run: its wall time counts
         wall = time.perf_counter() - start
-        save_results(results, wall)
-    clean = {k: {f: v for f, v in r.items() if f != "source_sha256"} for k, r in results.items()}
-    TABLE.write_text(table(clean, args.seeds, [p.as_posix() for p in everything], wall), encoding="utf-8")
+        with _LOCK:
+            save_results(results, wall)
+    TABLE.write_text(table(results, seeds, list(current), wall, current), encoding="utf-8")
     print("wrote", TABLE, "and", RESULTS)
     return 0
+
+
+def parse_seeds(text: str, parser: argparse.ArgumentParser | None = None) -> list[int]:
+    """``"1 2 3"`` or ``"1,2,3"`` -> [1, 2, 3]; each a base seed from 0 to the notebook module's maximum."""
+    from xaihealth.notebook import MAX_BASE_SEED
+
+    seeds = []
+    for part in text.replace(",", " ").split():
+        if not part.isdigit() or int(part) > MAX_BASE_SEED:
+            message = f"--seeds={text!r}: {part!r} is not a base seed (an integer from 0 to {MAX_BASE_SEED})"
+            if parser is not None:
+                parser.error(message)
+            raise ValueError(message)
+        seeds.append(int(part))
+    if not seeds:
+        raise ValueError(f"--seeds={text!r}: give at least one base seed")
+    return seeds
 
 
 if __name__ == "__main__":
