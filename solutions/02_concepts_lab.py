@@ -149,8 +149,8 @@ def tcav_score(model, layer, inputs, cav, target):
 
 cnn = load_ecg_cnn()
 layer = cnn.features[0]
-long_qtc = torch.from_numpy(make_ecgs(50, 500, qtc=(490, 540)).signals)
-random_set = torch.from_numpy(make_ecgs(50, 501).signals)
+long_qtc = torch.from_numpy(make_ecgs(50, derived_seed(500), qtc=(490, 540)).signals)
+random_set = torch.from_numpy(make_ecgs(50, derived_seed(501)).signals)
 cav = compute_cav(layer_activations(cnn, layer, long_qtc), layer_activations(cnn, layer, random_set))
 inputs = x[y == 1][:50]
 print(f"TCAV score of prolonged QTc for the long-QT class: {tcav_score(cnn, layer, inputs, cav, 1):.3f}")
@@ -179,7 +179,7 @@ def scores_over_runs(concept_x, runs=5):
     """TCAV scores of concept_x against `runs` fresh random sets."""
     out = []
     for r in range(runs):
-        rand = torch.from_numpy(make_ecgs(50, 600 + r).signals)
+        rand = torch.from_numpy(make_ecgs(50, derived_seed(600 + r)).signals)
         v = compute_cav(layer_activations(cnn, layer, concept_x), layer_activations(cnn, layer, rand))
         out.append(tcav_score(cnn, layer, inputs, v, 1))
     return np.array(out)

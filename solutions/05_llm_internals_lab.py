@@ -84,6 +84,7 @@ A, Q = POSITIONS["allergen"], POSITIONS["query"]
 result = probe_selectivity(
     cache_train["blocks.1.hook_resid_pre"][:, Q].numpy(), train.concepts["drug_class"][:, A], train.tokens[:, A],
     cache_test["blocks.1.hook_resid_pre"][:, Q].numpy(), test.concepts["drug_class"][:, A], test.tokens[:, A],
+    seed=derived_seed(0),
 )  # fmt: skip
 print({k: round(v, 3) for k, v in result.items()})
 assert result["accuracy"] > 0.95 and result["selectivity"] > 0.05

@@ -12,8 +12,11 @@ notebook, torch) takes its seed from :func:`derived_seed`, so that a claim is re
     test = make_ecgs(1000, seed=derived_seed(4242))   # 4242 under base 0, a fresh draw under base 1..
 
 Under base seed 0 ``derived_seed(k)`` is ``k`` itself (the draws the notebooks were written with); under
-base ``b`` it is ``k + b * SEED_STRIDE``, far above every seed the training scripts use, so a "fresh"
-evaluation draw never coincides with a model's training data. Shipped checkpoints do not change with the
+base ``b`` it is ``k + b * SEED_STRIDE``, far above every seed the training scripts pass, so a fresh
+evaluation draw never reuses a training *seed*. That does not make every drawn example new: where a
+generator's space of outcomes is small (templated notes), a fresh draw can repeat training examples
+verbatim — a notebook that claims "unseen data" must check the overlap itself. Generators that hash the
+seed (the radiographs' ``split_seed``) map it to other numbers. Shipped checkpoints do not change with the
 seed.
 """
 
