@@ -1,6 +1,8 @@
 """The checkpoint pipeline: manifest with sha256, verified loading, clear refusals."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -185,25 +187,62 @@ def test_file_and_hash_swapped_between_two_entries_are_refused(tmp_path):
         ck.load_state_dict("a", folder=tmp_path)
 
 
-def test_an_entry_without_a_seal_is_refused_until_sealed(tmp_path):
+def test_an_entry_without_a_seal_is_refused_and_the_message_says_restore_or_retrain(tmp_path):
     _save(tmp_path)
     _edit_manifest(tmp_path, lambda m: [m["toy"].pop(k) for k in (ck.SEAL, ck.FIELD_SEALS)])
-    with pytest.raises(ck.SealError, match=r"'toy'.*no seal.*--seal"):
+    with pytest.raises(ck.SealError, match=r"'toy'.*no seal.*git checkout.*make models") as caught:
         ck.load_state_dict("toy", folder=tmp_path)
-    assert ck.main(["--seal", str(tmp_path)]) == 0
-    ck.load_state_dict("toy", folder=tmp_path)
-    assert ck.seal_manifest(tmp_path) == []  # nothing left to seal
+    assert "--seal" not in str(caught.value) and "re-seal" not in str(caught.value)
 
 
-def test_sealing_refuses_a_file_that_does_not_match_and_never_reseals_an_edit(tmp_path):
-    path = _save(tmp_path, concepts=["hr", "qtc"])
-    _edit_manifest(tmp_path, lambda m: m["toy"]["config"].update(concepts=["qtc", "hr"]))
-    with pytest.raises(ck.SealError, match="config"):
-        ck.seal_manifest(tmp_path)
-    _edit_manifest(tmp_path, lambda m: [m["toy"].pop(k) for k in (ck.SEAL, ck.FIELD_SEALS)])
-    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
-    with pytest.raises(ck.ChecksumError, match="'toy'.*not sealed"):
-        ck.seal_manifest(tmp_path)
+def test_an_edited_entry_cannot_be_resealed_by_deleting_its_seal(tmp_path):
+    """Edit the config, drop both seal fields, try the old migration command: still refused."""
+    _save(tmp_path, concepts=["hr", "qtc"])
+
+    def reseal_bypass(m):
+        m["toy"]["config"]["concepts"] = ["qtc", "hr"]
+        del m["toy"][ck.SEAL], m["toy"][ck.FIELD_SEALS]
+
+    _edit_manifest(tmp_path, reseal_bypass)
+    edited = (tmp_path / "manifest.json").read_bytes()
+    assert not hasattr(ck, "seal_manifest")  # no migration path left
+    command = [sys.executable, "-m", "xaihealth.checkpoints", "--seal", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "make models" in result.stderr, result.stdout + result.stderr
+    assert (tmp_path / "manifest.json").read_bytes() == edited
+    for call in (lambda: ck.load_state_dict("toy", folder=tmp_path), lambda: ck.read_manifest(tmp_path)):
+        with pytest.raises(ck.SealError, match=r"'toy'.*no seal.*make models"):
+            call()
+
+
+def test_a_key_written_twice_is_refused_naming_the_file_and_the_key(tmp_path):
+    _save(tmp_path, concepts=["hr", "qtc"])
+    manifest = tmp_path / "manifest.json"
+    text = manifest.read_text()
+    entry = json.loads(text)["toy"]
+    # an edited config first, the original after it: with last-one-wins the seal would still match
+    config = '"config": {"concepts": ["qtc", "hr"]}, "config": ' + json.dumps(entry["config"])
+    body = ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in entry.items() if k != "config")
+    manifest.write_text('{"toy": {' + config + ", " + body + "}}")
+    assert json.loads(manifest.read_text())["toy"] == entry  # what plain json.loads would have accepted
+    for call in (lambda: ck.load_state_dict("toy", folder=tmp_path), lambda: ck.read_manifest(tmp_path),
+                 lambda: _save(tmp_path, "other")):  # fmt: skip
+        with pytest.raises(ck.ManifestError, match=r"json has the key 'config' more than once") as caught:
+            call()
+        assert str(manifest) in str(caught.value) and "make models" in str(caught.value)
+    manifest.write_text('{"toy": ' + json.dumps(entry) + ', "toy": ' + json.dumps(entry) + "}")
+    with pytest.raises(ck.ManifestError, match=r"key 'toy' more than once \(looking up checkpoint 'toy'\)"):
+        ck.checkpoint_entry("toy", tmp_path)
+
+
+def test_a_folder_where_the_manifest_should_be_is_a_manifest_error(tmp_path):
+    (tmp_path / "manifest.json").mkdir()
+    for call in (lambda: ck.load_state_dict("toy", folder=tmp_path), lambda: ck.read_manifest(tmp_path),
+                 lambda: _save(tmp_path)):  # fmt: skip
+        with pytest.raises(ck.ManifestError, match="is a folder") as caught:
+            call()
+        assert str(tmp_path / "manifest.json") in str(caught.value) and "make models" in str(caught.value)
+    assert not (tmp_path / "toy.safetensors").exists()
 
 
 @pytest.mark.parametrize(

@@ -61,9 +61,55 @@ def test_bad_title(title):
 
 
 def test_call_requires_a_function():
-    with pytest.raises(TypeError, match="function=42"):
+    """A value instead of a function is the student's slip: a hint, not a TypeError through the checker."""
+    with pytest.raises(CheckFailed) as info:
         with exercise("Exercise 9 (demo)") as ex:
             ex.call(42)
+    assert info.value.hint == "pass the function itself, not what it returns; you passed an int"
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def check_demo(my_function):
+    """A checker as the modules write them, for the hint that names it and its parameter."""
+    with exercise("Exercise 9 (demo)") as ex:
+        ex.over(my_function, np.arange(3.0), cases=grid(k=(1, 2)), reference=lambda x, k: x**k,
+                compare=np.allclose, hint="wrong")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "passed"),
+    [(0.3, "a float"), ((0.01, True), "a tuple of 2 items"), (None, "None"), (np.zeros(3), "a numpy array")],
+    ids=["float", "tuple", "None", "array"],
+)
+def test_passing_the_result_instead_of_the_function_is_a_hint_naming_the_checker(value, passed):
+    with pytest.raises(CheckFailed) as info:
+        check_demo(value)
+    err = info.value
+    assert err.hint.startswith(
+        "pass the function itself: check_demo(my_function), not check_demo(my_function(...)); "
+        f"you passed {passed}"
+    ), err.hint
+    assert err.where is None and isinstance(err, AssertionError)
+    _short_block(err._render_traceback_())
+
+
+def test_a_real_checker_given_a_float_says_pass_the_function(capsys):
+    with pytest.raises(CheckFailed) as info:
+        co.check_tcav_significance(0.3)
+    assert str(info.value) == (
+        "Exercise 3 (is the concept significant?): pass the function itself: "
+        "check_tcav_significance(tcav_significance), not check_tcav_significance(tcav_significance(...)); "
+        "you passed a float"
+    )
+    assert info.value._render_traceback_() == [f"\u2718 {info.value}"] and capsys.readouterr().out == ""
+
+
+def test_a_programming_error_in_checker_code_still_raises():
+    """A bad title is the checker author's bug: a ValueError, even with a non-function in the block."""
+    with pytest.raises(ValueError, match="title=''") as info:
+        with exercise("") as ex:
+            ex.call(0.3)
+    assert not isinstance(info.value, AssertionError)
 
 
 # --- a failure is one short block, not a traceback --------------------------------------------------------

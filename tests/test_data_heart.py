@@ -1,8 +1,10 @@
 """The heart disease loader: the data are what the datasheet says, bad arguments are refused clearly."""
 
 import hashlib
+import os
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import ROOT
 
@@ -97,3 +99,40 @@ def test_tampered_csv_is_refused_naming_the_file_and_the_fix(tmp_path, monkeypat
     (tmp_path / heart.FILE).unlink()
     with pytest.raises(FileNotFoundError, match="git checkout"):
         load_heart_disease()
+
+
+def _scratch_copy(tmp_path, monkeypatch):
+    """The shipped CSV copied into a scratch datasets folder that the loader then reads."""
+    path = tmp_path / heart.FILE
+    path.write_bytes((ROOT / "datasets" / heart.FILE).read_bytes())
+    monkeypatch.setenv("XAIHEALTH_DATASETS", str(tmp_path))
+    return path
+
+
+def test_a_same_size_edit_with_its_mtime_restored_is_refused_in_the_same_process(tmp_path, monkeypatch):
+    path = _scratch_copy(tmp_path, monkeypatch)
+    assert len(load_heart_disease()) == 920  # accepted once (a cache would remember this)
+    before = path.stat()
+    data = path.read_bytes()
+    edited = data.replace(b",Male,", b",Elam,", 1)  # one patient loses the 'male' coding; same length
+    assert len(edited) == len(data) and edited != data
+    path.write_bytes(edited)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    with pytest.raises(heart.DataChecksumError, match=f"{heart.FILE}.*sha256"):
+        load_heart_disease()
+
+
+def test_the_bytes_that_are_hashed_are_the_bytes_that_are_parsed(tmp_path, monkeypatch):
+    """An edit landing between the checksum and the parse must not reach the data frame."""
+    path = _scratch_copy(tmp_path, monkeypatch)
+    want = load_heart_disease()
+    read_csv = pd.read_csv
+
+    def edit_then_read(source, *args, **kwargs):
+        path.write_bytes(path.read_bytes().replace(b",Male,", b",Female,"))  # after the hash was checked
+        return read_csv(source, *args, **kwargs)
+
+    monkeypatch.setattr(heart.pd, "read_csv", edit_then_read)
+    got = load_heart_disease()
+    assert got.equals(want) and got["male"].sum() == want["male"].sum() > 0

@@ -62,7 +62,32 @@ MARKED = [
     ("fit ⏱ 12 ms", "fit ⏱ TIME"),
     ("training ⏱ 1.5 min; QTc 470 ms", "training ⏱ TIME; QTc 470 ms"),
     ("⏱ 3s", "⏱ TIME"),
+    ("KernelSHAP ⏱ 1.2e-03 s", "KernelSHAP ⏱ TIME"),
+    ("one call ⏱ 4E+02 us", "one call ⏱ TIME"),
+    ("gradient ⏱ 850 µs", "gradient ⏱ TIME"),  # micro sign U+00B5
+    ("gradient ⏱ 850 \u03bcs", "gradient ⏱ TIME"),  # Greek mu, as some libraries print it
+    ("gradient ⏱ 850 us", "gradient ⏱ TIME"),
+    ("⏱1.2 s", "⏱TIME"),
+    ("epoch ⏱ 12.5 seconds", "epoch ⏱ TIME"),
+    ("epoch ⏱ 3 sec", "epoch ⏱ TIME"),
+    ("bootstrap ⏱ 1,250 ms; QTc 470 ms", "bootstrap ⏱ TIME; QTc 470 ms"),
+    ("bootstrap ⏱ 1,250.5 ms", "bootstrap ⏱ TIME"),
+    ("speed-up ⏱ 1,250x vs mean QTc 470 ms", "speed-up ⏱ TIME vs mean QTc 470 ms"),
 ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mean QTc 470 ms",
+        "QTc 470 ms, QT 1.2e-01 s, 1,250 ms total, 850 µs window",  # every number format, no marker
+        "⏱ marks a wall-clock time; QTc 470 ms",  # the marker, but not right before the number
+        "⏱ 470 msec",  # not one of the units
+        "⏱  470 ms",  # two spaces: not how a notebook prints it
+    ],
+)
+def test_only_a_number_right_after_the_marker_is_replaced(text):
+    assert sanitise(text) == text
 
 
 @pytest.mark.parametrize(("text", "expected"), MARKED)

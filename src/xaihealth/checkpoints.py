@@ -11,24 +11,26 @@ test metrics. Nothing here may go wrong silently:
   so a hand edit of the configuration (concept order, head count, ...), or a swap of file and sha256
   between two entries, is refused at load; ``field_sha256`` holds a short digest per field (and per
   ``config`` key), only so that the refusal can say *what* changed;
-- a damaged manifest (invalid JSON, an entry that is not an object or lacks a key) raises
-  :class:`ManifestError` naming the file and the entry, never a bare ``KeyError``;
+- an entry without a seal is refused like an edited one: every shipped entry is sealed, and there is no
+  command that seals an existing entry, so the only ways back are restoring the manifest from git or
+  retraining (``make models``, which seals what it writes);
+- a damaged manifest (invalid JSON, a key written twice, an entry that is not an object or lacks a key,
+  a folder where the file should be) raises :class:`ManifestError` naming the file and the entry or key,
+  never a bare ``KeyError`` or ``OSError``;
 - :func:`save_checkpoint` writes to temporary files in the same folder and moves them into place with
   ``os.replace``, so a refused or interrupted save leaves the previous checkpoint and manifest intact.
 
-``python -m xaihealth.checkpoints --seal [FOLDER]`` seals the entries of a manifest written before seals
-existed (after checking each file against its sha256 and size); it never re-seals an edited entry.
+The seal is a checksum, not a signature: it catches a hand edit or a damaged manifest, not someone who
+deliberately recomputes it with :func:`seal_entry`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import re
 import secrets
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,7 @@ class ChecksumError(ValueError):
 
 
 class ManifestError(ValueError):
-    """The manifest is damaged: not valid JSON, or an entry that is not an object or lacks a key."""
+    """The manifest is damaged: invalid JSON, a key twice, a folder, or a malformed or incomplete entry."""
 
 
 class SealError(ManifestError, ChecksumError):
@@ -141,9 +143,8 @@ def _verify_seal(path: Path, name: str, entry: Mapping[str, Any]) -> None:
     if not isinstance(stored, str):
         raise SealError(
             f"checkpoint {name!r}: its entry in {path} has no seal ({SEAL}), so nothing vouches that its "
-            "config describes the weights. If this manifest predates seals and you trust it, run "
-            f"`python -m xaihealth.checkpoints --seal {path.parent}`; otherwise restore the manifest from "
-            "git (git checkout -- datasets/models/manifest.json) or retrain with `make models`."
+            f"config describes the weights, and the entry is refused. Every shipped entry is sealed, so a "
+            f"missing seal means the entry was edited or damaged. {_RESTORE}."
         )
     body = _body(entry)
     if _entry_digest(name, body) == stored:
@@ -173,13 +174,38 @@ def _folder(folder: Path | str | None) -> Path:
     return Path(folder)
 
 
+class _DuplicateKey(Exception):
+    """Raised inside ``json.loads`` by :func:`_unique_keys`; :func:`_read_raw` names the file."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for ``json.loads``: an object with a key twice is refused, not last-one-wins."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
 def _read_raw(path: Path, wanted: str | None = None) -> dict[str, Any]:
     """The manifest at ``path`` as parsed JSON, refused unless it is an object ``{name: ...}``."""
     if not path.exists():
         return {}
     about = f" (looking up checkpoint {wanted!r})" if wanted else ""
+    if path.is_dir():
+        raise ManifestError(f"manifest {path} is a folder, not a JSON file{about}. {_RESTORE}.")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise ManifestError(
+            f"manifest {path} has the key {exc.key!r} more than once{about}; JSON would silently keep only "
+            f"the last one, so the manifest is refused. {_RESTORE}."
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError(
             f"manifest {path} is not valid JSON{about}: {exc}; it may have been truncated by an interrupted "
@@ -300,15 +326,6 @@ def _write_temp_text(path: Path, text: str) -> Path:
     return tmp
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file and ``os.replace``: readers see old or new, never half."""
-    tmp = _write_temp_text(path, text)
-    try:
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _check_arguments(
     name: Any, state_dict: Any, command: Any, data_seed: Any, metrics: Any, config: Any
 ) -> None:
@@ -396,59 +413,10 @@ def save_checkpoint(
     return path
 
 
-def seal_manifest(folder: Path | None = None) -> list[str]:
-    """Seal the entries of ``folder``'s manifest that have no seal yet; return their names.
+if __name__ == "__main__":  # the old `--seal` migration command is gone: say so instead of doing nothing
+    import sys
 
-    For migrating a manifest written before seals existed, without retraining. Each unsealed entry must
-    be complete and its file must match its sha256 and size; an entry that has a seal is verified, never
-    re-sealed, so an edited entry stays refused. Written atomically; the checkpoint files are not touched.
-    """
-    folder = _folder(folder)
-    path = folder / MANIFEST
-    if not path.exists():
-        raise FileNotFoundError(f"folder={str(folder)!r} has no {MANIFEST} to seal")
-    manifest, sealed = _read_raw(path), []
-    for name, entry in manifest.items():
-        if isinstance(entry, dict) and SEAL not in entry and FIELD_SEALS not in entry:
-            _check_unsealed(path, name, entry, folder)
-            manifest[name] = seal_entry(name, entry)
-            sealed.append(name)
-        _check_entry(path, name, manifest[name])
-    if sealed:
-        _write_text_atomically(path, _manifest_text(manifest))
-    return sealed
-
-
-def _check_unsealed(path: Path, name: str, entry: dict[str, Any], folder: Path) -> None:
-    """Before sealing: the entry is complete and vouches for the file that is really there."""
-    missing = [key for key in ENTRY_KEYS if key not in entry]
-    if missing:
-        raise ManifestError(
-            f"checkpoint {name!r}: its entry in {path} lacks the key(s) {missing}; not sealed"
-        )
-    file = folder / str(entry["file"])
-    if Path(str(entry["file"])).name != entry["file"] or not file.exists():
-        raise ManifestError(f"checkpoint {name!r}: file={entry['file']!r} is not in {folder}; not sealed")
-    if sha256(file) != entry["sha256"] or file.stat().st_size != entry["bytes"]:
-        raise ChecksumError(
-            f"checkpoint {name!r}: {file.name} does not match the sha256 and size in {path}; not sealed"
-        )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m xaihealth.checkpoints --seal [FOLDER]`` (see :func:`seal_manifest`)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m xaihealth.checkpoints", description=__doc__.splitlines()[0]
+    sys.exit(
+        "python -m xaihealth.checkpoints has no commands: seals are written only by save_checkpoint "
+        f"(`make models`), never added to an existing entry. For an entry refused at load: {_RESTORE}."
     )
-    parser.add_argument("--seal", action="store_true", help="seal entries of a manifest that predate seals")
-    parser.add_argument("folder", nargs="?", type=Path, default=None, help="default: datasets/models")
-    args = parser.parse_args(argv)
-    if not args.seal:
-        parser.error("nothing to do; pass --seal")
-    sealed = seal_manifest(args.folder)
-    print(f"sealed {len(sealed)} entr{'y' if len(sealed) == 1 else 'ies'}: {', '.join(sealed) or '-'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

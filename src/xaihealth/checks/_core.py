@@ -4,7 +4,9 @@ A failed check raises :class:`CheckFailed`, an ``AssertionError`` (pytest, nbval
 a failed test) that IPython and Jupyter show as one short block, the hint, instead of a traceback through
 the checker. A student's own exception is reported with its type, message and the line of the student's
 code where it happened. Anything the checker's code raises while it examines a returned value (a shape
-mismatch, a missing attribute) becomes a hint too, with the original exception kept as ``__cause__``.
+mismatch, a missing attribute) becomes a hint too, with the original exception kept as ``__cause__``. So
+does the most common slip, passing a function's result instead of the function
+(``check_x(f(...))`` for ``check_x(f)``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import linecache
 import re
 import site
+import sys
 import sysconfig
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,8 +23,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
-
-from xaihealth import validate
 
 _NOTHING = object()  # no student function has been called yet
 _PACKAGE = Path(__file__).resolve().parents[1]  # src/xaihealth
@@ -118,6 +119,25 @@ def grid(**values: Iterable[Any]) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, combination, strict=True))
 
 
+def _not_a_function(value: Any) -> str:
+    """The hint for a checker given a value instead of a function, naming the checker and its parameter.
+
+    The checker is the innermost caller outside this module (``Exercise.call`` and ``Exercise.over`` are in
+    it); the parameter is the one of its arguments that holds ``value``.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    passed = f"you passed {describe(value)}"
+    code = frame.f_code if frame is not None else None
+    if code is None or not code.co_name.startswith("check_"):
+        return f"pass the function itself, not what it returns; {passed}"
+    params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    arg = next((n for n in params if frame.f_locals.get(n, _NOTHING) is value), "your_function")
+    checker = code.co_name
+    return f"pass the function itself: {checker}({arg}), not {checker}({arg}(...)); {passed}"
+
+
 class Exercise:
     """Collects the properties a checker verifies for one exercise."""
 
@@ -137,8 +157,13 @@ class Exercise:
             self.fail(hint)
 
     def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call the student's function, turning a crash into its type, message and the student's line."""
-        validate.is_callable("function", function)
+        """Call the student's function, turning a crash into its type, message and the student's line.
+
+        A value that cannot be called (the student passed ``f(...)``, the result, instead of ``f``) is a
+        :class:`CheckFailed` saying so, not a traceback through the checker.
+        """
+        if not callable(function):
+            raise CheckFailed(self.title, _not_a_function(function)) from None
         self.output = None
         try:
             self.output = function(*args, **kwargs)

@@ -18,8 +18,8 @@ never teaches from a silently edited or truncated copy of the data.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 
@@ -65,7 +65,7 @@ def load_heart_disease(
         for site in sites:
             validate.one_of("sites", site, SITES)
 
-    raw = pd.read_csv(verified_csv())
+    raw = pd.read_csv(io.BytesIO(verified_bytes()))
     df = pd.DataFrame(
         {
             "id": raw["id"].astype(int),
@@ -98,32 +98,28 @@ class DataChecksumError(ValueError):
     """A shipped data file does not match the sha256 in its datasheet."""
 
 
-_VERIFIED: set[tuple[str, int, int]] = set()  # (path, size, mtime): files already hashed by this process
+def verified_bytes() -> bytes:
+    """The bytes of the shipped CSV, after checking their sha256 against :data:`SHA256`.
 
-
-def verified_csv() -> Path:
-    """Path of the shipped CSV after checking its sha256 against :data:`SHA256`.
-
-    Hashing 80 kB is cheap, and each file is hashed once per process (again if its size or modification
-    time changes). Raises :class:`DataChecksumError` naming the file and how to restore it.
+    The file is read once: the bytes that are hashed are the bytes that are parsed, so no edit can slip in
+    between the check and the read. Nothing is cached (hashing 80 kB is cheap), so an edit made while a
+    kernel runs is caught at the next load. Raises :class:`DataChecksumError` naming the file and how to
+    restore it.
     """
     path = datasets_dir() / FILE
     if not path.is_file():
         raise FileNotFoundError(
             f"data file {str(path)!r} is missing; restore it with `git checkout -- datasets/{FILE}`"
         )
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _VERIFIED:
-        actual = hashlib.sha256(path.read_bytes()).hexdigest()
-        if actual != SHA256:
-            raise DataChecksumError(
-                f"data file {str(path)!r} has sha256 {actual}, but the datasheet (heart_disease_uci.md) "
-                f"says {SHA256}: the file was edited or damaged, and the lessons' numbers would not hold. "
-                f"Restore it with `git checkout -- datasets/{FILE}`."
-            )
-        _VERIFIED.add(key)
-    return path
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != SHA256:
+        raise DataChecksumError(
+            f"data file {str(path)!r} has sha256 {actual}, but the datasheet (heart_disease_uci.md) "
+            f"says {SHA256}: the file was edited or damaged, and the lessons' numbers would not hold. "
+            f"Restore it with `git checkout -- datasets/{FILE}`."
+        )
+    return data
 
 
 def _bool_column(values: pd.Series) -> pd.Series:
