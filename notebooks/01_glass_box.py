@@ -42,7 +42,7 @@ from sklearn.preprocessing import SplineTransformer, StandardScaler
 from xaihealth.data import FEATURES, load_heart_disease, make_cardio_cohort
 from xaihealth.notebook import derived_seed, setup
 from xaihealth.plots.glass_box import plot_auc_intervals, plot_shape_function
-from xaihealth.scorecard import record
+from xaihealth.scorecard import paired_difference, record
 
 SEED = setup(seed=0, threads=1)  # one thread: stays fast when the CPU is shared (OpenMP spin-waits otherwise)
 
@@ -314,7 +314,9 @@ plt.show()
 # < 1 = shrunk). Nulls: the logistic regression's lines (and no pair term), and a constant shape (R² = 0).
 # Interval: we refit both models on 9 **fresh cohorts** of 4,000 patients from the generator and report
 # the mean R² over the six shapes for the 10 fits with a 95 % t-interval: it covers the data draw and the
-# fit, not just this one sample.
+# fit, not just this one sample. Both models are fitted on the same 10 cohorts, so we compare them cohort by
+# cohort: the **paired** interval of EBM − logistic (percentile bootstrap over the 10 cohorts) must exclude 0.
+# The constant shape needs no interval: its R² is exactly 0.
 
 # %% slideshow={"slide_type": "fragment"}
 grids = {f: np.linspace(*np.quantile(X[f], [0.025, 0.975]), 50) for f in shape_features}
@@ -370,19 +372,29 @@ for name, values in mean_r2.items():
     summary[name] = (values.mean(), values.mean() - half, values.mean() + half)
     print(f"{name}: mean R² over 6 shapes, 10 cohorts = {values.mean():.2f} [{values.mean() - half:.2f}, "
           f"{values.mean() + half:.2f}]; this cohort {values[0]:.2f}")
+# EBM and logistic regression are fitted on the same 10 cohorts: compare them cohort by cohort (paired)
+paired = paired_difference(mean_r2["EBM"], mean_r2["logistic"], seed=derived_seed(200))
+print(f"EBM − logistic, paired over the same 10 cohorts: {np.mean(mean_r2['EBM']) - np.mean(mean_r2['logistic']):.2f} "
+      f"[{paired[0]:.2f}, {paired[1]:.2f}]")
 print(f"constant shape: R² = 0; EBM's R² for QTc across the 10 cohorts: {min(qtc_r2):.2f} to {max(qtc_r2):.2f}")
 record(module="01", method="EBM (4 bags, 3 pairs, no smoothing)", data="synthetic cohort, n = 4,000",
        truth="planted shape functions (5 main effects + age × BMI)",
        metric="R² of centred learned vs planted shape on a grid, mean over 6 shapes", score=summary["EBM"][0],
-       interval=summary["EBM"][1:], baselines={"logistic regression (lines, no pair)": summary["logistic"],
-                                               "constant shape": 0.0},
+       interval=summary["EBM"][1:],
+       baselines={"logistic regression (lines, no pair)": {"score": summary["logistic"][0],
+                                                           "interval": summary["logistic"][1:], "paired": paired},
+                  "constant shape": 0.0},
        note="interval: 95 % t-interval over 10 fits on independent cohorts of 4,000 (this notebook's + 9 fresh "
-            "draws), so it covers the data draw and the fit; the logistic null is refitted on the same cohorts")
-assert summary["EBM"][1] > summary["logistic"][2], "the EBM recovers the planted shapes better than lines"
+            "draws), so it covers the data draw and the fit; the logistic null is refitted on the same cohorts, "
+            "and Δ is the percentile-bootstrap interval of EBM − logistic over those 10 cohorts (paired); "
+            "the constant shape's R² = 0 is exact")
+assert paired[0] > 0, "the EBM recovers the planted shapes better than lines, cohort by cohort"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** The EBM recovers most of each planted shape (mean R² about 0.83 over the six shapes), clearly
-# more than a line per feature (about 0.65). But R² and slope are stricter than the correlations above:
+# more than a line per feature (about 0.65): cohort by cohort the EBM is ahead by about 0.18 here (paired
+# 95 % interval about [0.16, 0.20] over the 10 cohorts, so it covers the data draw and the fit; 0.20 to
+# 0.24 on base seeds 1–5). But R² and slope are stricter than the correlations above:
 # the learned pair term is roughly half the planted size (slope 0.55 here), the R² of QTc (0.68 here) swings
 # from one cohort of 4,000 to the next, and where the truth *is* a line (SBP, cholesterol) the logistic
 # regression is the better estimate. A binned model pays for its flexibility with noise and shrinkage.
