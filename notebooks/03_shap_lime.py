@@ -176,8 +176,12 @@ assert np.allclose(phi_kernel, phi4, atol=1e-9)
 features = ["age", "male", "bmi", "sbp", "chol", "smoker", "diabetes", "qtc", "qt_drug", "noise_1"]
 # Sub-resolution jitter (< 0.005 units): scikit-learn and shap break exact ties at a split threshold
 # differently, which would spoil TreeSHAP's exactness for the odd patient whose value sits on a threshold.
+# For the same reason the values are rounded to float32, the precision scikit-learn's trees compare in:
+# a float64 value within float32 rounding of a threshold goes left in the model and right in shap (seen
+# on fresh draws: shap's additivity error, and TreeSHAP away from the enumeration).
 X = cohort.X[features].to_numpy(float) + np.random.default_rng(derived_seed(1)).uniform(-0.005, 0.005, (len(cohort.X), 10))
 X[:, [1, 5, 6, 8]] = cohort.X[["male", "smoker", "diabetes", "qt_drug"]].to_numpy(float)  # binary stay 0/1
+X = X.astype(np.float32).astype(float)  # the trees compare float32 values: give shap exactly the same numbers
 model = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=derived_seed(0)).fit(X[:2000], cohort.y[:2000])
 f = model.decision_function
 background = X[2000:2050]
@@ -490,6 +494,7 @@ for col in H.select_dtypes("category"):
     H[col] = H[col].cat.codes  # category codes; missing -> -1
 H0 = H.fillna(-1).to_numpy(float)
 H = H0 + np.random.default_rng(derived_seed(2)).uniform(-0.005, 0.005, H0.shape)  # see section 2
+H = H.astype(np.float32).astype(float)
 heart_model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=derived_seed(0)).fit(H, heart["disease"])
 heart_tree = shap.TreeExplainer(heart_model, data=H[::9], feature_perturbation="interventional")
 sv_heart = heart_tree(H)
