@@ -37,6 +37,7 @@ from xaihealth.data.notes import (
     ALL_DRUGS, CLASS_DRUGS, CLASS_NAMES, DRUG_TO_CLASS, POSITIONS, NotesTokenizer, make_notes,
     make_patching_pairs,
 )  # fmt: skip
+from xaihealth.checkpoints import checkpoint_entry
 from xaihealth.models.notes_transformer import load_notes_transformer, predict_avoid
 from xaihealth.notebook import derived_seed, setup
 from xaihealth.plots.llm_internals import heatmap
@@ -67,7 +68,8 @@ prompts = torch.from_numpy(test.tokens[:, : POSITIONS["answer"]])  # stop at ':'
 print(test.texts[0])
 right = predict_avoid(model, prompts) == test.labels
 accuracy = right.mean()
-seen = {note.tobytes() for note in make_notes(20000, seed=0).tokens}  # the model's training notes (fixed)
+training_seed = checkpoint_entry("notes_transformer")["data_seed"]  # the shipped model's training notes
+seen = {note.tobytes() for note in make_notes(20000, seed=training_seed).tokens}
 in_training = np.array([note.tobytes() in seen for note in test.tokens])
 trap = (test.concepts["negation"][:, 3] == 1) & (
     test.concepts["drug_class"][:, 6] == test.concepts["drug_class"][:, 15]
