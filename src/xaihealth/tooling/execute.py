@@ -51,6 +51,11 @@ class Outcome:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Outcome:
+        """Rebuild from a stored result, ignoring fields that are not the outcome's (e.g. its hash)."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+
     def summary(self, width: int = 160) -> str:
         """One line: the error type, the failing statement and the message, shortened to ``width``."""
         if self.status == "pass":

@@ -153,8 +153,7 @@ def table(
     if not failures:
         lines.append("None: every assert held for every seed.")
     for number, name, seed, res in failures:
-        fields = {k: v for k, v in res.items() if k in Outcome.__dataclass_fields__}
-        lines.append(f"{number}. `{name}`, seed {seed}: {Outcome(**fields).summary(width=400)}")
+        lines.append(f"{number}. `{name}`, seed {seed}: {Outcome.from_dict(res).summary(width=400)}")
     return "\n".join(lines) + "\n"
 
 
@@ -203,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         with _LOCK:
             results[key(path, seed)] = res
             save_results(results, wall)  # after every run: an interrupted run resumes where it stopped
-        fields = {k: v for k, v in res.items() if k in Outcome.__dataclass_fields__}
-        outcome = Outcome(**fields)
+        outcome = Outcome.from_dict(res)
         print(f"{path} seed {seed}: {outcome.summary()} ({outcome.seconds:.0f} s)", flush=True)
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
