@@ -11,19 +11,84 @@
 #
 # *XAI for Health, module 00.* In 1907 the horse Clever Hans "did arithmetic" by reading tiny cues in his
 # trainer's posture (Pfungst, 1911). A model can do the same: score well by reading a cue that has nothing
-# to do with the disease.
+# to do with the disease. Geirhos et al. (2020, *Nat Mach Intell* 2:665–673, "Shortcut learning in deep
+# neural networks") call such a cue a **shortcut**: a decision rule that performs well on the usual test
+# data but fails to transfer to more challenging conditions, such as a new hospital.
 #
 # **Question of the module:** a gradient-boosted model predicts coronary artery disease with an AUC near
-# 0.9. Is it right *for the right reasons*?
+# 0.9. Is it right *for the right reasons*, and what will a new hospital see?
 #
 # **Data:** UCI Heart Disease, 920 patients from four hospitals (Cleveland, Budapest, Zurich/Basel,
 # VA Long Beach), CC BY 4.0 — Detrano et al. (1989), *Am J Cardiol* 64:304–310. Datasheet:
 # `datasets/heart_disease_uci.md`.
 
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 0. Words and a map for the course
+#
+# **Interpretability vs explainability.** We follow Rudin (2019, *Nat Mach Intell* 1:206–215, "Stop
+# explaining black box machine learning models for high stakes decisions and use interpretable models
+# instead"): a model is **interpretable** when its own computation can be read by a person (a short score,
+# a sum of readable curves, a small tree) — the explanation *is* the model. **Explainability** (post hoc
+# explanation) means fitting or computing a *second* object (a saliency map, a set of feature attributions,
+# a surrogate) that describes a black box after the fact. Doshi-Velez & Kim (2017, arXiv:1702.08608) define
+# interpretability more broadly as "the ability to explain or to present in understandable terms to a
+# human"; the course keeps Rudin's sharper split because it decides what can be checked.
+#
+# **Rudin's argument, in full** (not only "there is no trade-off"):
+# 1. *A post hoc explanation cannot be fully faithful*: if it agreed with the model everywhere it would be
+#    the model. Where it disagrees, it misleads, and nothing in the explanation says where.
+# 2. *The accuracy–interpretability trade-off is often a myth* for structured data with meaningful features
+#    (like this module's): well-built interpretable models reach the accuracy of black boxes.
+# 3. *The Rashomon set.* For many problems a large set of models fit the data almost equally well (Breiman,
+#    2001, *Stat Sci*, "the Rashomon effect"); when that set is large it is likely to contain an
+#    interpretable model, so one should search for it instead of explaining an arbitrary member.
+# 4. Explanations often do not say enough (a saliency map shows *where* a model looks, not *what* it does
+#    with it), and a black box makes it hard to combine its output with information outside the data, or to
+#    spot input errors (her example: a typographical error in a criminal-risk score's inputs).
+#
+# Module 01 tests point 2 on this very data set; modules 03–05 measure point 1 (how faithful post hoc
+# explanations are). In *this* module a post hoc tool (partial dependence) is what finds the shortcut.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The taxonomy the course uses.** *Scope*: **global** (how the model behaves over a population) or
+# **local** (why this prediction for this patient). *Stage*: **intrinsic** (the model is built to be read)
+# or **post hoc** (computed afterwards on a trained model). *Reach*: **model-specific** (uses the model's
+# structure: trees, gradients, activations) or **model-agnostic** (only queries predictions).
+#
+# | method | module | scope | intrinsic / post hoc | model-specific / agnostic |
+# |---|---|---|---|---|
+# | partial dependence | 00 | global | post hoc | agnostic |
+# | GAM, Explainable Boosting Machine (EBM) | 01 | global (and exact local contributions) | intrinsic | specific (it *is* the model) |
+# | concept bottleneck model (CBM) | 02 | local and global, in concepts | intrinsic | specific (an architecture) |
+# | TCAV (concept activation vectors) | 02 | global (a class's sensitivity to a concept) | post hoc | specific (needs activations and gradients) |
+# | SHAP (KernelSHAP; TreeSHAP) | 03 | local (global by aggregation) | post hoc | agnostic (KernelSHAP); specific (TreeSHAP) |
+# | LIME | 03 | local | post hoc | agnostic |
+# | gradients, Integrated Gradients, Grad-CAM | 04 | local | post hoc | specific (differentiable model; Grad-CAM: a convolutional layer) |
+# | probing, activation patching, sparse autoencoders | 05 | global (what a representation holds, which part causes what) | post hoc | specific (needs the internals) |
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. A strong model
+#
+# Thirteen clinical features (age, sex, chest-pain type, resting blood pressure, cholesterol, fasting
+# sugar, resting ECG, maximal heart rate, exercise angina, ST depression, ST slope, number of vessels on
+# fluoroscopy, thallium scan). Target: any coronary narrowing > 50 % on the angiogram (`num > 0`). The
+# hospital (`site`) is *not* given to the model.
+#
+# Three of the codes need a clinical gloss:
+# - `cp`, **chest-pain type**: typical angina (chest pain brought on by exertion and relieved by rest or
+#   nitrates), atypical angina, non-anginal pain, or asymptomatic. In this referred population the
+#   *asymptomatic* patients have the most disease: they were sent to angiography for another reason.
+# - `thal`, **thallium stress test**: a thallium-201 perfusion scan of the heart muscle at stress and at
+#   rest — normal, *fixed defect* (no uptake at stress nor at rest: scar, e.g. an old infarct) or
+#   *reversible defect* (no uptake at stress that fills in at rest: ischaemia).
+# - `ca`, **number of major vessels (0–3) coloured by fluoroscopy** (the documentation's words). It is a
+#   test close to the angiogram that defines the label; the documentation does not say how it was read.
+
 # %% slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import partial_dependence
 from sklearn.linear_model import LogisticRegression
@@ -32,27 +97,26 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from xaihealth.data import FEATURES, load_heart_disease
 from xaihealth.notebook import derived_seed, setup
+from xaihealth.scorecard import record
 
 SEED = setup(seed=0)
 
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## 1. A strong model
-#
-# Thirteen clinical features (age, sex, chest-pain type, resting blood pressure, cholesterol, fasting
-# sugar, resting ECG, maximal heart rate, exercise angina, ST depression, ST slope, number of vessels on
-# fluoroscopy, thallium scan). Target: any coronary narrowing > 50 % (`num > 0`). The hospital (`site`) is
-# *not* given to the model.
-
 # %% slideshow={"slide_type": "fragment"}
 df = load_heart_disease()
-X, y = df[list(FEATURES)], df["disease"]
+X, y = df[list(FEATURES)], df["disease"].to_numpy()
+site_of, SITES = df["site"].to_numpy(), list(df["site"].cat.categories)
 print(f"{len(df)} patients, {y.mean():.1%} with disease")
 df.groupby("site", observed=True).agg(patients=("disease", "size"), prevalence=("disease", "mean"))
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Gradient boosting handles missing values and categories natively. We score it the usual way: 5-fold
-# cross-validation, patients shuffled across folds.
+# cross-validation, patients shuffled across folds, one AUC over all out-of-fold predictions ("pooled").
+#
+# Every AUC below comes with a 95 % interval from a **stratified percentile bootstrap** (2,000 resamples,
+# `scipy.stats.bootstrap`): the sick and the healthy patients are resampled separately, so every resample
+# keeps the group's number of each class — which matters at Zurich/Basel, with 8 healthy patients. The AUC
+# is computed as the Mann–Whitney statistic (ties count one half), which is what `roc_auc_score` returns.
 
 # %% slideshow={"slide_type": "fragment"}
 def boosted_model():
@@ -71,21 +135,39 @@ def cv_auc(features, target, model=boosted_model):
     return risk, roc_auc_score(target, risk)
 
 
+def auc_ci(target, score, seed, minus=None):
+    """AUC(score) − AUC(minus) (or AUC(score) alone) with a 95 % stratified percentile-bootstrap interval."""
+    target, score = np.asarray(target), np.asarray(score, dtype=float)
+    sick, healthy = np.flatnonzero(target == 1), np.flatnonzero(target == 0)
+
+    def stat(i, j, axis=-1):
+        i, j = i.astype(int), j.astype(int)
+        auc = stats.mannwhitneyu(score[i], score[j], axis=-1).statistic / (i.shape[-1] * j.shape[-1])
+        if minus is not None:
+            auc = auc - stats.mannwhitneyu(minus[i], minus[j], axis=-1).statistic / (i.shape[-1] * j.shape[-1])
+        return auc
+
+    res = stats.bootstrap((sick.astype(float), healthy.astype(float)), stat, n_resamples=2000, batch=500,
+                          method="percentile", random_state=seed)
+    return float(stat(sick[None], healthy[None])[0]), res.confidence_interval.low, res.confidence_interval.high
+
+
 risk, auc_pooled = cv_auc(X, y)
-print(f"cross-validated AUC: {auc_pooled:.3f}")
-assert auc_pooled > 0.85, "the black box should look strong: that is the trap"
+_, lo, hi = auc_ci(y, risk, derived_seed(1))
+print(f"cross-validated (pooled) AUC: {auc_pooled:.3f}  [{lo:.3f}, {hi:.3f}]   (chance: 0.5)")
+assert lo > 0.8, "the black box should look strong, far above chance: that is the trap"
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. What does it lean on? Cholesterol = 0
 #
-# Partial dependence: set every patient's cholesterol to a value, average the predicted risk. Clinically,
-# risk should rise slowly with cholesterol. Watch the left edge.
+# Partial dependence (`sklearn.inspection.partial_dependence`, `kind="average"`, brute force): set every
+# patient's cholesterol to a value, average the predicted risk of the model fitted on all patients.
+# Clinically, risk should rise slowly with cholesterol. Watch the left edge.
 
 # %% slideshow={"slide_type": "fragment"}
 model = boosted_model().fit(X, y)
 grid = np.array([0.0, 100, 150, 200, 250, 300, 350, 400])
-pd_chol = partial_dependence(model, X, ["chol"], custom_values={"chol": grid}, kind="average", method="brute"
-)
+pd_chol = partial_dependence(model, X, ["chol"], custom_values={"chol": grid}, kind="average", method="brute")
 avg_risk = pd.Series(pd_chol["average"][0], index=grid, name="mean predicted risk")
 print(avg_risk.round(3).to_string())
 
@@ -97,7 +179,9 @@ ax.legend()
 plt.show()
 
 jump = avg_risk.loc[0.0] - avg_risk.loc[200.0]
-assert jump > 0.10, "the model should give a cholesterol of 0 a large extra risk"
+spread = np.ptp(avg_risk.loc[100.0:])  # null: the whole variation over measured values, 100-400 mg/dL
+print(f"risk(0) − risk(200): {jump:+.3f};  range of the curve over 100–400 mg/dL: {spread:.3f}")
+assert jump > 0.10 and jump > spread, "a cholesterol of 0 adds more risk than the whole measured range moves it"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # A cholesterol of 0 mg/dL is not a measurement: no living patient has it. Where do these zeros come from?
@@ -123,7 +207,7 @@ assert (df.loc[df["site"] == "Switzerland", "chol"] == 0).all()
 # ## 3. It is not only cholesterol: missingness tells the hospital
 #
 # The same holds for every gap in the record. Keep only *whether* each value is missing (treating the
-# cholesterol zeros as missing too) and throw away every clinical value.
+# cholesterol zeros as missing too), throw away every clinical value, and fit a logistic regression.
 
 # %% slideshow={"slide_type": "fragment"}
 df_nan = load_heart_disease(chol_zero_as_missing=True)
@@ -132,118 +216,283 @@ missing = missing.loc[:, missing.any()]
 print("features with gaps:", ", ".join(missing.columns))
 
 linear = lambda: LogisticRegression(max_iter=1000)  # noqa: E731
-_, auc_missing_only = cv_auc(missing, y, model=linear)
+risk_missing, auc_missing_only = cv_auc(missing, y, model=linear)
+_, lo_m, hi_m = auc_ci(y, risk_missing, derived_seed(2))
 site_guess = cross_val_predict(linear(), missing, df["site"].cat.codes, cv=cv)
 site_acc = accuracy_score(df["site"].cat.codes, site_guess)
-print(f"AUC for disease from the missingness pattern alone: {auc_missing_only:.3f}")
-print(f"site recognised from the missingness pattern: {site_acc:.1%} (largest site: "
-      f"{df['site'].value_counts(normalize=True).max():.1%})")
+largest = df["site"].value_counts(normalize=True).max()
+print(f"AUC for disease from the missingness pattern alone: {auc_missing_only:.3f}  [{lo_m:.3f}, {hi_m:.3f}]")
+print(f"site recognised from the missingness pattern: {site_acc:.1%} (always guessing the largest site: "
+      f"{largest:.1%})")
 
-assert auc_missing_only > 0.70, "gaps alone should predict disease well above chance"
-assert site_acc > 0.75
+assert lo_m > 0.65, "gaps alone should predict disease well above chance (0.5)"
+assert site_acc > largest + 0.3
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# With **no clinical value at all**, the pattern of gaps predicts disease with an AUC above 0.7, because it
-# identifies the hospital and the hospitals differ in prevalence. Part of the pooled AUC is
-# "which hospital?" — a question that has an easy answer in this data set and no answer at the bedside.
+# With **no clinical value at all**, the pattern of gaps predicts disease with an AUC around 0.75 (interval
+# far above 0.5), because it identifies the hospital and the hospitals differ in prevalence. Part of the
+# pooled AUC is "which hospital?" — a question that has an easy answer in this data set and no answer at the
+# bedside.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Fix 1: call the sentinel what it is
 #
-# The textbook fix is to turn the zeros into missing values.
+# The textbook fix is to turn the zeros into missing values. Same patients, same folds: we bootstrap the
+# *paired* difference of the two pooled AUCs.
 
 # %% slideshow={"slide_type": "fragment"}
-_, auc_fixed = cv_auc(df_nan[list(FEATURES)], y)
+risk_fixed, auc_fixed = cv_auc(df_nan[list(FEATURES)], y)
+d_fix, d_lo, d_hi = auc_ci(y, risk_fixed, derived_seed(3), minus=risk)
 print(f"AUC with 0 as a number: {auc_pooled:.3f}   with 0 as missing: {auc_fixed:.3f}   "
-      f"change: {auc_fixed - auc_pooled:+.3f}")
-assert abs(auc_fixed - auc_pooled) < 0.02, "renaming the code should barely change the AUC"
+      f"change: {d_fix:+.3f} [{d_lo:+.3f}, {d_hi:+.3f}]")
+assert -0.03 < d_lo and d_hi < 0.03, "renaming the code barely changes the AUC (interval within ±0.03)"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Almost nothing changes.** Boosted trees route missing values to a branch of their own, so "missing"
-# carries exactly the information that "0" did. The fix is right for data hygiene (a mean or a plot no
-# longer sees fake zeros) but it does not remove the shortcut: the problem is the *association between how
-# data was recorded and the label*, not the number 0.
+# **Almost nothing changes** (the paired interval lies within ±0.03). Boosted trees route missing values to
+# a branch of their own, so "missing" carries exactly the information that "0" did. The fix is right for
+# data hygiene (a mean or a plot no longer sees fake zeros) but it does not remove the shortcut: the problem
+# is the *association between how data was recorded and the label*, not the number 0.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Fix 2: evaluate the way the model will be used
 #
-# A model is deployed in a *new* hospital. Leave-one-site-out: train on three sites, test on the fourth.
-# We compare with the AUC the shuffled cross-validation reported *within* each site.
+# **The pooled AUC is nobody's AUC.** It ranks a Cleveland patient against a Zurich patient, and a model
+# that only knew "Zurich ⇒ sick" would already earn credit for it — that is the shortcut itself. A hospital
+# sees only its own patients. So the fair comparison for a new hospital is, site by site:
+# - **within site**: the AUC of the shuffled-CV predictions computed among that site's patients only;
+# - **site held out**: train on the three other sites, predict the fourth (leave-one-site-out).
+#
+# Each AUC gets its interval and the site's number of sick and healthy patients; the difference (held out −
+# within site) is paired on the same patients.
 
 # %% slideshow={"slide_type": "fragment"}
 def leave_one_site_out(features):
-    """AUC on each site for a model trained on the three other sites."""
-    aucs = {}
-    for site in df["site"].cat.categories:
-        held_out = (df["site"] == site).to_numpy()
-        fitted = boosted_model().fit(features[~held_out], y[~held_out])
-        aucs[site] = roc_auc_score(y[held_out], fitted.predict_proba(features[held_out])[:, 1])
-    return pd.Series(aucs)
+    """Predicted risk of every patient from a model trained on the three other sites."""
+    out = np.empty(len(features))
+    for site in SITES:
+        held_out = site_of == site
+        out[held_out] = boosted_model().fit(features[~held_out], y[~held_out]).predict_proba(features[held_out])[:, 1]
+    return out
 
 
-site_of = df["site"].to_numpy()
-within_site = pd.Series({s: roc_auc_score(y[site_of == s], risk[site_of == s]) for s in df["site"].cat.categories})
-loso = leave_one_site_out(X)
-comparison = pd.DataFrame({"shuffled CV, within site": within_site, "site held out": loso})
-print(comparison.round(3).to_string())
-print(f"\npooled shuffled-CV AUC {auc_pooled:.3f}  vs  mean held-out-site AUC {loso.mean():.3f}")
-assert loso.mean() < auc_pooled - 0.05, "a new hospital should see a clearly lower AUC than the pooled CV"
-assert loso.min() < 0.75
+def fmt(t):
+    return f"{t[0]:.3f} [{t[1]:.3f}, {t[2]:.3f}]"
+
+
+def per_site_auc(within_risk, held_out_risk, offset):
+    rows = {}
+    for k, s in enumerate(SITES):
+        m = site_of == s
+        rows[s] = {"sick": int(y[m].sum()), "healthy": int((1 - y[m]).sum()),
+                   "within site": auc_ci(y[m], within_risk[m], derived_seed(offset + k)),
+                   "site held out": auc_ci(y[m], held_out_risk[m], derived_seed(offset + 10 + k)),
+                   "held out − within": auc_ci(y[m], held_out_risk[m], derived_seed(offset + 20 + k),
+                                               minus=within_risk[m])}
+    return pd.DataFrame(rows).T
+
+
+risk_loso = leave_one_site_out(X)
+aucs = per_site_auc(risk, risk_loso, offset=100)
+print(aucs.map(lambda v: fmt(v) if isinstance(v, tuple) else v).to_string())
+mean_within = np.mean([t[0] for t in aucs["within site"]])
+mean_loso = np.mean([t[0] for t in aucs["site held out"]])
+print(f"\npooled shuffled-CV AUC {auc_pooled:.3f};  mean within-site AUC {mean_within:.3f};  "
+      f"mean held-out-site AUC {mean_loso:.3f}")
+
+assert auc_pooled > mean_within + 0.05, "the pooled AUC is inflated by between-site prevalence"
+assert abs(mean_loso - mean_within) < 0.05, "in AUC, a held-out site is not clearly worse than within site"
+assert aucs.loc["Switzerland", "within site"][1] < 0.5, "8 healthy Swiss patients: the interval includes chance"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The pooled 0.89 was never the AUC any single hospital sees. Within Zurich/Basel and VA Long Beach the
-# model discriminates far worse, and a model trained elsewhere transfers to them poorly.
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## 6. Fix 3: use what every site measured
+# **What this shows — and corrects.** An earlier version of this notebook compared the pooled 0.89 with the
+# mean held-out-site AUC and concluded that transfer costs discrimination. Measured fairly, it does not:
+# the mean within-site AUC (about 0.78) and the mean held-out-site AUC (about 0.79) are close, and the
+# pooled 0.89 sits above both because it rewards telling the hospitals apart. Site by site the paired
+# differences are small and mixed in sign: Cleveland loses about 0.04 (interval below 0); at Budapest and
+# VA Long Beach the intervals contain 0, and we draw no conclusion. Zurich/Basel has **8 healthy patients**:
+# its within-site AUC interval reaches below 0.5, so nothing can be said about how well the model ranks
+# Swiss patients. Its held-out AUC is higher than the within-site one, but that difference rests on the
+# same 8 patients, and a percentile bootstrap with 8 cases in a class covers less than it claims: we do not
+# read it as a finding.
 #
-# Keep only the features recorded at all four sites (age, sex, chest pain, blood pressure, maximal heart
-# rate, exercise angina, ST depression, fasting sugar) and repeat both evaluations.
+# Ranking survives the move. What does not survive is the **level** of the predicted risk.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Calibration-in-the-large** at a site: observed prevalence minus mean predicted risk (0 for a calibrated
+# model; > 0 when the model under-predicts). 95 % percentile bootstrap over the site's patients
+# (`scipy.stats.bootstrap`, 2,000 resamples), for the held-out-site predictions and, as the null that has
+# seen the site, for the within-site (shuffled-CV) predictions.
 
 # %% slideshow={"slide_type": "fragment"}
-core = ["age", "male", "cp", "trestbps", "thalch", "exang", "oldpeak", "fbs"]
-_, auc_core = cv_auc(df[core], y)
-loso_core = leave_one_site_out(df[core])
-summary = pd.DataFrame({"all features": loso, "recorded everywhere": loso_core})
-print(f"pooled shuffled-CV AUC: all features {auc_pooled:.3f}, recorded everywhere {auc_core:.3f}")
-print(summary.round(3).to_string())
-assert auc_core < auc_pooled, "dropping the site-revealing features costs pooled AUC"
-assert loso_core["Switzerland"] > loso["Switzerland"], "and buys transfer to Zurich/Basel"
+def citl(target, predicted, seed):
+    """Observed prevalence − mean predicted risk, with a 95 % percentile-bootstrap interval."""
+    gap = np.asarray(target, dtype=float) - np.asarray(predicted, dtype=float)
+    res = stats.bootstrap((gap,), np.mean, n_resamples=2000, method="percentile", random_state=seed)
+    return float(gap.mean()), res.confidence_interval.low, res.confidence_interval.high
+
+
+calib = pd.DataFrame({
+    s: {"observed prevalence": y[site_of == s].mean(),
+        "mean risk, site held out": risk_loso[site_of == s].mean(),
+        "CITL, site held out": citl(y[site_of == s], risk_loso[site_of == s], derived_seed(200 + k)),
+        "CITL, within site": citl(y[site_of == s], risk[site_of == s], derived_seed(210 + k))}
+    for k, s in enumerate(SITES)}).T
+print(calib.map(lambda v: fmt(v) if isinstance(v, tuple) else f"{v:.3f}").to_string())
+
+
+def excludes_zero(t):
+    return t[1] > 0 or t[2] < 0
+
+
+off_held_out = [s for s in SITES if excludes_zero(calib.loc[s, "CITL, site held out"])]
+off_within = [s for s in SITES if excludes_zero(calib.loc[s, "CITL, within site"])]
+print(f"\nmiscalibrated (interval excludes 0): held out {off_held_out}; within site {off_within}")
+assert {"Cleveland", "Hungary", "Switzerland"} <= set(off_held_out), "transfer shifts the risk level"
+assert calib.loc["Switzerland", "CITL, site held out"][1] > 0.15, "Zurich/Basel is badly under-predicted"
+assert len(off_within) < len(off_held_out)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The honest model looks *worse* in the pooled number and does *better* where it matters for Zurich/Basel.
-# VA Long Beach stays hard with either feature set: its patients differ in more ways than recording habits
-# (older, almost all men, a different referral pattern) — a real dataset shift that no feature selection
-# removes. An explanation (here: a partial-dependence curve and a cross-table) found the shortcut; a
-# site-aware evaluation measured its price.
+# **This is the transfer failure.** A model trained elsewhere predicts a mean risk near 0.5–0.7 at every
+# hospital, whatever the hospital's own prevalence: it *over*-predicts at Cleveland and Budapest (by about
+# 7 and 14 percentage points) and *under*-predicts at Zurich/Basel by about 25 points (93 % observed).
+# VA Long Beach happens to match. Within site, where the model has seen patients of the same hospital, the
+# level is right almost everywhere. A clinician who reads "risk 0.6" as a probability is misled at three of
+# four hospitals, even though the ranking — the AUC — is as good as it was. Report per-site discrimination
+# *and* calibration, with intervals, before deployment (and recalibrate on local data).
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Fix 3: use what every site measured — does it?
+#
+# An earlier version of this notebook kept eight features "recorded at all four sites" (age, sex, chest
+# pain, blood pressure, maximal heart rate, exercise angina, ST depression, fasting sugar). **That was
+# false**: fasting sugar is missing for 61 % of the Swiss patients, and blood pressure, maximal heart rate,
+# exercise angina and ST depression for 26–28 % of the VA patients. Their gaps still tell the site.
+# We measure it: how well does a classifier recognise the **hospital** from the model's inputs?
+# Metric: macro one-vs-rest AUC of the 4-class site (5-fold CV), with a 95 % percentile bootstrap over
+# patients (1,000 resamples); the null is the same pipeline fitted to **shuffled site labels**.
+
+# %% slideshow={"slide_type": "fragment"}
+codes = df["site"].cat.codes.to_numpy()
+shuffled_codes = np.random.default_rng(derived_seed(300)).permutation(codes)
+eight = ["age", "male", "cp", "trestbps", "thalch", "exang", "oldpeak", "fbs"]
+complete = [f for f in FEATURES if not df_nan[f].isna().any()]  # no gap at any site
+print("missing share per site:\n" + df_nan[eight].isna().groupby(df["site"], observed=True).mean().round(2).to_string())
+print("\nfeatures with no gap at any site:", complete)
+
+
+def site_detector_auc(features, target, model, seed):
+    """Macro one-vs-rest AUC of the site from out-of-fold probabilities, with a bootstrap interval."""
+    p = cross_val_predict(model(), features, target, cv=cv, method="predict_proba")
+    stat = lambda i: roc_auc_score(target[i.astype(int)], p[i.astype(int)], multi_class="ovr")  # noqa: E731
+    res = stats.bootstrap((np.arange(len(target), dtype=float),), stat, vectorized=False, n_resamples=1000,
+                          method="percentile", random_state=seed)
+    return stat(np.arange(len(target))), res.confidence_interval.low, res.confidence_interval.high
+
+
+gaps_eight = df_nan[eight].isna().astype(int)
+detector = {
+    "gaps of the eight features (logistic)": site_detector_auc(gaps_eight, codes, linear, derived_seed(301)),
+    "null: gaps, site labels shuffled": site_detector_auc(gaps_eight, shuffled_codes, linear, derived_seed(302)),
+    "values of the eight features (boosted)": site_detector_auc(df_nan[eight], codes, boosted_model, derived_seed(303)),
+    f"values of {', '.join(complete)} (boosted)": site_detector_auc(df_nan[complete], codes, boosted_model,
+                                                                    derived_seed(304)),
+    "null: age, sex, cp, site labels shuffled": site_detector_auc(df_nan[complete], shuffled_codes, boosted_model,
+                                                          derived_seed(305)),
+}
+print("\n" + pd.Series({k: fmt(v) for k, v in detector.items()}, name="site AUC").to_string())
+
+gap_auc, null_gap = detector["gaps of the eight features (logistic)"], detector["null: gaps, site labels shuffled"]
+assert gap_auc[1] > null_gap[2], "the gaps of the 'recorded everywhere' features still identify the site"
+record(module="00", method="site detector on missingness indicators (logistic regression, 5-fold CV)",
+       data="UCI heart disease, gaps of the 8 features of Fix 3", truth="hospital of each patient (4 sites)",
+       metric="macro one-vs-rest AUC of the site", score=gap_auc[0], interval=gap_auc[1:],
+       baselines={"site labels shuffled": null_gap},
+       note="interval: percentile bootstrap over the 920 patients (folds and model fixed); null: the same "
+            "pipeline fitted to permuted site labels, with its own interval (unpaired comparison)")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** The *gaps alone* of the eight "recorded everywhere" features recognise the hospital well
+# above the shuffled-label null (its interval sits near 0.5; the scorecard row records the gap). So the
+# eight-feature set does not close the recording-habit channel. Only age, sex and chest-pain type have no
+# gap at any site: for them the missingness channel is closed by construction (nothing is missing, so
+# nothing can be learned from it). Yet even their *values* tell the hospital apart well above the null —
+# VA Long Beach's patients are older and almost all men, the referral patterns differ. That part is a real
+# **population shift**, not a coding habit, and no choice of features removes it.
+#
+# Now the disease model on each feature set, scored fairly (within site vs held out) and for calibration.
+
+# %% slideshow={"slide_type": "fragment"}
+fix3 = {}
+for name, cols in {"all 13": list(FEATURES), "the eight": eight, "no gaps (age, sex, cp)": complete}.items():
+    r_cv, _ = cv_auc(df[cols], y)
+    r_lo = risk_loso if cols == list(FEATURES) else leave_one_site_out(df[cols])
+    fix3[name] = {"pooled AUC": roc_auc_score(y, r_cv),
+                  "mean within-site AUC": np.mean([roc_auc_score(y[site_of == s], r_cv[site_of == s]) for s in SITES]),
+                  "mean held-out AUC": np.mean([roc_auc_score(y[site_of == s], r_lo[site_of == s]) for s in SITES]),
+                  "Swiss CITL, held out": citl(y[site_of == "Switzerland"], r_lo[site_of == "Switzerland"],
+                                               derived_seed(400 + len(fix3)))}
+fix3 = pd.DataFrame(fix3).T
+print(fix3.map(lambda v: fmt(v) if isinstance(v, tuple) else f"{v:.3f}").to_string())
+assert fix3["pooled AUC"].is_monotonic_decreasing, "fewer site-revealing features, lower pooled AUC"
+assert all(t[1] > 0.1 for t in fix3["Swiss CITL, held out"]), "no feature set fixes the Swiss risk level"
+assert np.ptp(fix3["mean within-site AUC"]) < np.ptp(fix3["pooled AUC"]), "within-site AUC moves less than pooled"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Dropping site-revealing features lowers the pooled AUC — part of it was the shortcut — while the
+# within-site and held-out AUCs move much less. None of the feature sets repairs the transfer failure:
+# a model trained on the other three sites still under-predicts at Zurich/Basel by well over 10 points,
+# because the Swiss prevalence (93 %) is simply not in the training sites. Feature selection removes the
+# shortcut's *channel*; it cannot make three hospitals' prevalence into the fourth's. An explanation (here: a
+# partial-dependence curve and a cross-table) found the shortcut; a site-aware evaluation with calibration
+# measured its price.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Why it matters: clinic and law
 #
 # - **Clinically**, a model that reads recording habits fails silently when a hospital changes its forms,
-#   its lab, or its referral pattern. Shortcut learning is the rule rather than the exception in medical
-#   imaging too (e.g. Zech et al., 2018, *PLoS Med*: pneumonia models that recognised the hospital from the
-#   radiograph; DeGrave et al., 2021, *Nat Mach Intell*: COVID-19 detectors reading text markers).
-# - **EU AI Act** (Regulation (EU) 2024/1689): software intended for medical diagnosis that is a medical
-#   device under the MDR is a *high-risk* AI system (Art. 6 and Annex I). Providers must manage data quality
-#   and bias (Art. 10), be transparent enough for users to interpret the output (Art. 13) and allow human
-#   oversight (Art. 14).
-# - **GDPR Art. 22** gives a person the right not to be subject to a decision based *solely* on automated
-#   processing with significant effects, and Arts. 13–15 require "meaningful information about the logic
-#   involved". In France the HAS publishes guidance on evaluating AI-based medical devices.
+#   its lab or its referral pattern. Shortcut learning is common in medical imaging too (Zech et al., 2018,
+#   *PLoS Med*: pneumonia models that recognised the hospital from the radiograph; DeGrave et al., 2021,
+#   *Nat Mach Intell*: COVID-19 detectors reading text markers and borders).
+# - **GDPR** (Regulation (EU) 2016/679), **art. 22**: a person has the right not to be subject to a decision
+#   based *solely* on automated processing, including profiling, that has legal or similarly significant
+#   effects — with exceptions (contract, law, explicit consent), and then safeguards: at least human
+#   intervention, the right to express one's view and to contest the decision; decisions on health data
+#   (art. 9) need explicit consent or a substantial public interest. Arts. 13(2)(f), 14(2)(g) and 15(1)(h)
+#   require "meaningful information about the logic involved" for such decisions. The GDPR's articles do
+#   **not** contain a general "right to explanation" of each decision; recital 71 mentions one, but recitals
+#   are not binding, and whether the articles imply one is debated (Wachter, Mittelstadt & Floridi, 2017,
+#   *Int Data Priv Law*; Goodman & Flaxman, 2017, *AI Mag*). A model that *supports* a clinician who decides
+#   is usually not a decision based solely on automated processing.
+# - **EU AI Act** (Regulation (EU) 2024/1689 of 13 June 2024; in force since 1 August 2024). AI that is a
+#   medical device, or a safety component of one, is **high-risk** under art. 6(1) and Annex I when the
+#   device must undergo a *third-party* conformity assessment under the MDR (2017/745) or IVDR (2017/746) —
+#   for software, most classes from IIa upward. Obligations for these Annex I systems apply from
+#   **2 August 2027**; those for the Annex III high-risk uses (e.g. emergency triage, eligibility for
+#   healthcare services) from **2 August 2026**; the prohibitions applied from 2 February 2025. High-risk
+#   providers must govern data quality and bias (art. 10), make the output interpretable to deployers
+#   (art. 13) and allow human oversight (art. 14); art. 86 gives a right to an explanation of the AI's role
+#   in individual decisions, but for Annex III systems only. In November 2025 the Commission proposed a
+#   "Digital Omnibus" that would postpone the high-risk obligations. **A proposal is not the law**: this
+#   course states the regulation's text as adopted in 2024; check EUR-Lex for amendments in force when you
+#   read this. In France, the HAS publishes guidance on evaluating AI-based medical devices.
 #
-# None of these asks for a formula. They ask that someone can check *why* the model decides — which is what
-# the rest of this course teaches.
+# None of these asks for a formula. They ask that someone can check *why* the model decides and how well it
+# does at the site where it is used — which is what the rest of this course teaches.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Take-aways
 #
 # 1. A high cross-validated AUC can hide a rule built on a recording artefact (cholesterol = 0 ⇒ referral
-#    centre ⇒ high prevalence).
+#    centre ⇒ high prevalence) — a shortcut in Geirhos et al.'s sense.
 # 2. Recoding the sentinel as missing cleans the data but **not** the shortcut: missingness is information.
-# 3. Evaluate as you will deploy: hold out whole sites. Report per-site performance.
-# 4. Explanations are how we *found* the problem; later modules ask when explanations themselves can be
-#    trusted.
+# 3. The pooled AUC over hospitals is nobody's AUC. Compare held-out-site AUC with *within-site* AUC, each
+#    with an interval and the site's class counts; with 8 healthy patients, say "we cannot tell".
+# 4. Transfer to a new hospital kept the ranking here but broke the **calibration**: always report
+#    observed vs predicted risk per site.
+# 5. "Features recorded everywhere" must be checked: measure how well the inputs reveal the site, against a
+#    shuffled-label null.
+# 6. Explanations are how we *found* the problem; later modules ask when explanations themselves can be
+#    trusted (see the taxonomy table in section 0).
 #
-# **Lab 00:** build the per-site audit table, a detector for label-revealing missing codes, and the
-# leave-one-site-out evaluation yourself.
+# **Lab 00:** build the per-site audit table, a detector for label-revealing missing codes, the
+# leave-one-site-out evaluation and per-site calibration yourself, then judge a per-site difference.
