@@ -54,7 +54,9 @@ def plot_shape_function(
     return ax
 
 
-def plot_auc_intervals(ax: Axes, table: pd.DataFrame, *, title: str = "") -> Axes:
+def plot_auc_intervals(
+    ax: Axes, table: pd.DataFrame, *, title: str = "", xlabel: str = "cross-validated AUC (95 % interval)"
+) -> Axes:
     """Horizontal error bars of ``table['mean']`` from ``table['low']`` to ``table['high']``, one per row."""
     missing = {"mean", "low", "high"} - set(table.columns)
     if missing:
@@ -65,5 +67,5 @@ def plot_auc_intervals(ax: Axes, table: pd.DataFrame, *, title: str = "") -> Axe
                 fmt="o", capsize=4)  # fmt: skip
     ax.set_yticks(rows, table.index)
     ax.invert_yaxis()
-    ax.set(xlabel="cross-validated AUC (95 % interval over folds)", title=title)
+    ax.set(xlabel=xlabel, title=title)
     return ax
