@@ -164,3 +164,318 @@ SIG_CASES = mutation_cases(
 @pytest.mark.parametrize(("checker", "function", "accept"), CBM_CASES + SIG_CASES + TCAV_CASES, ids=case_id)
 def test_checker(checker, function, accept, capsys):
     run_case(checker, function, accept, capsys)
+
+
+# --- more mutants (issue 11): units, concepts, logit vs probability, layer and target, Bonferroni --------
+
+
+class MeanOnlyCBM(cc.ReferenceCBM):
+    """Subtracts the mean but forgets to divide by the SD."""
+
+    def intervene(self, x, name, value):
+        z = self.concepts(x).clone()
+        j = self.names.index(name)
+        z[:, j] = torch.as_tensor(value) - self.mean[j]
+        return self.head(z)
+
+
+class TimesSdCBM(cc.ReferenceCBM):
+    """Multiplies by the SD instead of dividing (unstandardises instead of standardising)."""
+
+    def intervene(self, x, name, value):
+        z = self.concepts(x).clone()
+        j = self.names.index(name)
+        z[:, j] = (torch.as_tensor(value) - self.mean[j]) * self.sd[j]
+        return self.head(z)
+
+
+class AlwaysQtcCBM(cc.ReferenceCBM):
+    """Always overwrites the QTc slot, whatever concept is named."""
+
+    def intervene(self, x, name, value):
+        z = self.concepts(x).clone()
+        j = self.names.index("qtc")
+        z[:, j] = (torch.as_tensor(value) - self.mean[j]) / self.sd[j]
+        return self.head(z)
+
+
+class ProbabilitiesCBM(cc.ReferenceCBM):
+    """Returns softmax probabilities instead of logits after the intervention."""
+
+    def intervene(self, x, name, value):
+        return torch.softmax(super().intervene(x, name, value), 1)
+
+
+class MeanOfBatchCBM(cc.ReferenceCBM):
+    """Standardises the true values with the batch's own mean and SD instead of the training statistics."""
+
+    def intervene(self, x, name, value):
+        z = self.concepts(x).clone()
+        v = torch.as_tensor(value, dtype=z.dtype)
+        z[:, self.names.index(name)] = (v - v.mean()) / (v.std() + 1e-6)
+        return self.head(z)
+
+
+class AllConceptsCBM(cc.ReferenceCBM):
+    """Writes the standardised value into every concept slot."""
+
+    def intervene(self, x, name, value):
+        z = self.concepts(x).clone()
+        j = self.names.index(name)
+        z[:] = ((torch.as_tensor(value) - self.mean[j]) / self.sd[j])[:, None]
+        return self.head(z)
+
+
+MORE_CBM = mutation_cases(
+    cc.check_cbm,
+    cc.ReferenceCBM,
+    [MeanOnlyCBM, TimesSdCBM, AlwaysQtcCBM, ProbabilitiesCBM, MeanOfBatchCBM, AllConceptsCBM],
+)
+
+
+def _grads(model, layer, inputs, output_fn):
+    seen = []
+
+    def keep(_m, _i, out):
+        out.retain_grad()
+        seen.append(out)
+
+    handle = layer.register_forward_hook(keep)
+    model.zero_grad()
+    output_fn(model(inputs)).sum().backward()
+    handle.remove()
+    return seen[0].grad.flatten(1)
+
+
+def score_softmax(model, layer, inputs, cav, target):
+    """Directional derivative of the softmax probability instead of the logit."""
+    g = _grads(model, layer, inputs, lambda out: torch.softmax(out, 1)[:, target])
+    return float((g @ torch.as_tensor(cav, dtype=torch.float32) > 0).float().mean())
+
+
+def score_log_softmax(model, layer, inputs, cav, target):
+    g = _grads(model, layer, inputs, lambda out: torch.log_softmax(out, 1)[:, target])
+    return float((g @ torch.as_tensor(cav, dtype=torch.float32) > 0).float().mean())
+
+
+def score_non_negative(model, layer, inputs, cav, target):
+    """Counts derivatives >= 0 (zero derivatives included)."""
+    g = _grads(model, layer, inputs, lambda out: out[:, target])
+    return float((g @ torch.as_tensor(cav, dtype=torch.float32) >= 0).float().mean())
+
+
+def score_sum_of_logits(model, layer, inputs, cav, target):
+    """Gradient of the summed logits (ignores the target)."""
+    g = _grads(model, layer, inputs, lambda out: out.sum(1))
+    return float((g @ torch.as_tensor(cav, dtype=torch.float32) > 0).float().mean())
+
+
+def score_fixed_target(model, layer, inputs, cav, target):
+    """Always class 1, whatever target it is given."""
+    return cc.reference_tcav_score(model, layer, inputs, cav, 1)
+
+
+def score_fixed_layer(model, layer, inputs, cav, target):
+    """Uses the lecture's layer (features.0) instead of the layer it is given."""
+    return cc.reference_tcav_score(model, model.features[0], inputs, cav, target)
+
+
+def score_negative_fraction(model, layer, inputs, cav, target):
+    """Fraction with a NEGATIVE derivative."""
+    return 1 - score_non_negative(model, layer, inputs, cav, target)
+
+
+def score_logit_difference(model, layer, inputs, cav, target):
+    """Gradient of logit[target] - logit[other]: the log-odds (sign of the softmax derivative)."""
+    g = _grads(model, layer, inputs, lambda out: out[:, target] - out[:, 1 - target])
+    return float((g @ torch.as_tensor(cav, dtype=torch.float32) > 0).float().mean())
+
+
+def score_input_gradient(model, layer, inputs, cav, target):
+    """Gradient with respect to the input instead of the layer."""
+    x = inputs.clone().requires_grad_(True)
+    model(x)[:, target].sum().backward()
+    g = x.grad.flatten(1)
+    v = torch.as_tensor(cav, dtype=torch.float32)
+    return float((g[:, : v.numel()] @ v > 0).float().mean())
+
+
+def cav_swapped_labels(concept_acts, random_acts):
+    """Labels the random examples 1 and the concept examples 0."""
+    return cc.reference_cav(random_acts, concept_acts)
+
+
+def cav_standardised(concept_acts, random_acts):
+    """A tolerated variant: standardising the activations first turns the CAV slightly (cosine 0.98 here)."""
+    X = np.concatenate([concept_acts, random_acts])
+    sd = X.std(0) + 1e-8
+    w = cc.reference_cav((concept_acts - X.mean(0)) / sd, (random_acts - X.mean(0)) / sd)
+    return w / np.linalg.norm(w)
+
+
+def cav_mean_difference(concept_acts, random_acts):
+    v = concept_acts.mean(0) - random_acts.mean(0)
+    return v / np.linalg.norm(v)
+
+
+def cav_strong_penalty(concept_acts, random_acts):
+    """LogisticRegression(C=1e-4): a heavily regularised fit, close to the mean difference."""
+    X = np.concatenate([concept_acts, random_acts])
+    y = np.r_[np.ones(len(concept_acts)), np.zeros(len(random_acts))]
+    w = LogisticRegression(C=1e-4, max_iter=1000).fit(X, y).coef_[0]
+    return w / np.linalg.norm(w)
+
+
+MORE_TCAV = mutation_cases(
+    _check_pair,
+    _pair(cc.reference_cav, cc.reference_tcav_score),
+    [
+        _pair(cc.reference_cav, score_softmax),
+        _pair(cc.reference_cav, score_log_softmax),
+        _pair(cc.reference_cav, score_non_negative),
+        _pair(cc.reference_cav, score_sum_of_logits),
+        _pair(cc.reference_cav, score_fixed_target),
+        _pair(cc.reference_cav, score_fixed_layer),
+        _pair(cc.reference_cav, score_negative_fraction),
+        _pair(cc.reference_cav, score_logit_difference),
+        _pair(cc.reference_cav, score_input_gradient),
+        _pair(cav_swapped_labels, cc.reference_tcav_score),
+        _pair(cav_mean_difference, cc.reference_tcav_score),
+        _pair(cav_strong_penalty, cc.reference_tcav_score),
+    ],
+)
+
+
+def cav_other_solver(concept_acts, random_acts):
+    """A correct alternative: the same logistic regression with another solver."""
+    X = np.concatenate([concept_acts, random_acts])
+    y = np.r_[np.ones(len(concept_acts)), np.zeros(len(random_acts))]
+    w = LogisticRegression(solver="newton-cg", max_iter=1000).fit(X, y).coef_[0]
+    return w / np.linalg.norm(w)
+
+
+def score_via_autograd(model, layer, inputs, cav, target):
+    """A correct alternative: torch.autograd.grad on the kept activation, float64 dot product."""
+    seen = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out))
+    logits = model(inputs)
+    handle.remove()
+    (g,) = torch.autograd.grad(logits[:, target].sum(), seen[0])
+    d = g.flatten(1).double() @ torch.as_tensor(np.asarray(cav), dtype=torch.float64)
+    return (d > 0).double().mean().item()
+
+
+def significance_bonferroni_on_p(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    """Returns the Bonferroni-adjusted p-value (p * n) instead of the raw one."""
+    p = min(1.0, stats.ttest_ind(concept_scores, random_scores).pvalue * n_concepts)
+    return float(p), bool(p < alpha)
+
+
+def significance_ignores_n(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    p = stats.ttest_ind(concept_scores, random_scores).pvalue
+    return float(p), bool(p < alpha)
+
+
+def significance_multiplies_alpha(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    p = stats.ttest_ind(concept_scores, random_scores).pvalue
+    return float(p), bool(p < alpha * n_concepts)
+
+
+def significance_fixed_alpha(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    p = stats.ttest_ind(concept_scores, random_scores).pvalue
+    return float(p), bool(p < 0.05 / n_concepts)
+
+
+def significance_paired(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    p = stats.ttest_rel(concept_scores, random_scores).pvalue
+    return float(p), bool(p < alpha / n_concepts)
+
+
+def significance_mann_whitney(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    p = stats.mannwhitneyu(concept_scores, random_scores).pvalue
+    return float(p), bool(p < alpha / n_concepts)
+
+
+def significance_complement(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    """Returns 1 - p and calls it significant when it is large."""
+    p = 1 - stats.ttest_ind(concept_scores, random_scores).pvalue
+    return float(p), bool(p > 1 - alpha / n_concepts)
+
+
+def significance_welch(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    """A correct alternative: Welch's t-test."""
+    p = stats.ttest_ind(concept_scores, random_scores, equal_var=False).pvalue
+    return float(p), bool(p < alpha / n_concepts)
+
+
+MORE_SIG = mutation_cases(
+    cc.check_tcav_significance,
+    cc.reference_tcav_significance,
+    [
+        significance_bonferroni_on_p,
+        significance_ignores_n,
+        significance_multiplies_alpha,
+        significance_fixed_alpha,
+        significance_paired,
+        significance_mann_whitney,
+        significance_complement,
+    ],
+)
+ALTERNATIVES = [
+    (_check_pair, _pair(cav_other_solver, cc.reference_tcav_score), True),
+    (_check_pair, _pair(cc.reference_cav, score_via_autograd), True),
+    (_check_pair, _pair(cav_standardised, cc.reference_tcav_score), True),
+    (cc.check_tcav_significance, significance_welch, True),
+]
+
+DISSOCIATING = [
+    (cc.check_dissociating_concept, {"hr": (100, 120), "qtc": (490, 540)}, True),  # long QTc, short QT
+    (cc.check_dissociating_concept, {"hr": (45, 55), "qtc": (390, 420)}, True),  # normal QTc, long QT
+    (cc.check_dissociating_concept, {"qtc": (490, 540)}, False),  # both long: not dissociating
+    (cc.check_dissociating_concept, {"hr": (45, 55)}, False),  # raw QT only
+    (cc.check_dissociating_concept, {"hr": (45, 55), "qtc": (490, 540)}, False),  # both long
+    (cc.check_dissociating_concept, {"qt": (300, 350)}, False),  # not a make_ecgs keyword
+    (cc.check_dissociating_concept, "fast hearts", False),
+]
+
+
+def _call(checker, value):
+    return checker(value)
+
+
+@pytest.mark.parametrize(
+    ("checker", "function", "accept"), MORE_CBM + MORE_TCAV + MORE_SIG + ALTERNATIVES, ids=case_id
+)
+def test_more_mutants(checker, function, accept, capsys):
+    run_case(checker, function, accept, capsys)
+
+
+@pytest.mark.parametrize(("checker", "spec", "accept"), DISSOCIATING, ids=lambda v: str(v)[:40])
+def test_dissociating_concept(checker, spec, accept, capsys):
+    run_case(lambda f: checker(f), spec, accept, capsys)
+
+
+@pytest.mark.parametrize(
+    ("answer", "accept"),
+    [
+        ("sex " * 10 + "created errors and the joint model leaks " * 6, True),
+        ("too short", False),
+        (42, False),
+    ],
+)
+def test_written(answer, accept, capsys):
+    check = lambda a: cc.check_written(a, "Exercise 1b", [("sex",), ("creat",), ("joint",)])  # noqa: E731
+    run_case(check, answer, accept, capsys)
+
+
+@pytest.mark.parametrize(("layer_name", "target"), [("features.0", 0), ("body.1", 1), ("body.1", 0)])
+def test_reference_tcav_equals_captum(layer_name, target):
+    s = cc._tcav_setup()
+    layer = dict(s["model"].named_modules())[layer_name]
+    v = cc.reference_cav(
+        cc.layer_activations(s["model"], layer, s["concept"]),
+        cc.layer_activations(s["model"], layer, s["random"]),
+    )
+    ours = cc.reference_tcav_score(s["model"], layer, s["inputs"], v, target)
+    theirs = cc.captum_tcav_score(s["model"], layer_name, s["inputs"], s["concept"], s["random"], v, target)
+    assert abs(ours - theirs) < 1e-6

@@ -3,12 +3,18 @@
 Exercise 1 grades a concept bottleneck module with an ``intervene`` method on a small planted network
 with known weights (so every mistake changes the logits) and on the shipped CBM. Exercise 2 grades a CAV
 (logistic regression on layer activations) against a reference, and a TCAV score (fraction of positive
-directional derivatives) against ``captum.concept.TCAV`` run on the same CAV. Exercise 3 grades the
-significance test of TCAV scores (concept CAVs against random CAVs, over several runs) on planted scores.
+directional derivatives of the target LOGIT) against ``captum.concept.TCAV`` run on the same CAV, on two
+layers and both targets of the shipped CNN, and exactly on a planted three-unit network whose answers
+separate the logit from the softmax probability, ``> 0`` from ``>= 0``, the target from the other class,
+and the fraction from the mean derivative. Exercise 3 grades the significance test of TCAV scores (concept
+CAVs against random CAVs, over several runs, Bonferroni across concepts) on planted scores and several
+``alpha`` and ``n_concepts``. Exercise 4 grades a dissociating concept (raw QT and QTc moving apart) and
+the written answers only for completeness; a person marks them with the rubric.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 
@@ -18,7 +24,7 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from xaihealth.checks._core import exercise
+from xaihealth.checks._core import describe, exercise
 
 # ---------------------------------------------------------------------------------------------- references
 
@@ -82,9 +88,12 @@ def reference_tcav_score(model: nn.Module, layer: nn.Module, inputs: torch.Tenso
     return float((derivative > 0).float().mean())
 
 
-def reference_tcav_significance(concept_scores, random_scores, alpha: float = 0.05) -> tuple[float, bool]:
+def reference_tcav_significance(
+    concept_scores, random_scores, alpha: float = 0.05, n_concepts: int = 1
+) -> tuple[float, bool]:
+    """Two-sided two-sample t-test; significant if p < alpha / n_concepts (Bonferroni)."""
     p = float(stats.ttest_ind(np.asarray(concept_scores), np.asarray(random_scores)).pvalue)
-    return p, bool(p < alpha)
+    return p, bool(p < alpha / n_concepts)
 
 
 # ---------------------------------------------------------------------------------------- planted data
@@ -105,6 +114,31 @@ def _planted_cbm_parts(seed: int = 5) -> tuple[nn.Module, nn.Module, torch.Tenso
         head.bias.copy_(torch.tensor([0.1, -0.2]))
     x = torch.randn(8, 6, generator=g)
     return encoder, head, x
+
+
+_PLANTED_W = torch.tensor([[2.0, -1.0, 0.0], [1.0, 1.0, -1.0]])  # head rows: class 0, class 1
+_PLANTED_CAV = np.array([0.6, 0.8, 0.0])
+# Layer outputs h = x (identity layer), then ReLU: each input activates a chosen set of units, so the
+# gradient of a logit with respect to h is the head row masked by the active units.
+_PLANTED_X = torch.tensor(
+    [[1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0], [-1.0, -1.0, -1.0], [1.0, 1.0, -1.0]]
+)
+
+
+def _planted_tcav_model() -> tuple[nn.Module, nn.Module]:
+    """A 3-unit network whose TCAV answers are known: logit target 1 -> 3/5, target 0 -> 2/5.
+
+    The softmax probability of class 1 gives 2/5, ``>= 0`` gives 5/5, the mean derivative 0.56, the other
+    class 2/5 (target 1) or 3/5 (target 0), the gradient of the summed logits 2/5.
+    """
+    layer = nn.Linear(3, 3)
+    head = nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(3))
+        layer.bias.zero_()
+        head.weight.copy_(_PLANTED_W)
+        head.bias.copy_(torch.tensor([0.3, -0.2]))
+    return nn.Sequential(layer, nn.ReLU(), head).eval(), layer
 
 
 def _close(a: object, b: torch.Tensor, atol: float = 1e-5) -> bool:
@@ -231,7 +265,7 @@ def check_cav_and_tcav(
         acts_r = layer_activations(s["model"], s["layer"], s["random"])
         raw = ex.call(compute_cav, acts_c.copy(), acts_r.copy())
         ex.returns(raw, (np.ndarray, torch.Tensor, list), "the CAV as a vector (a numpy array)")
-        cav = np.asarray(raw, dtype=float)
+        cav = np.asarray(raw, dtype=float).ravel()
         ref = reference_cav(acts_c, acts_r)
         ex.expect(cav.shape == ref.shape, f"the CAV should be a vector of {ref.size} numbers (one per unit)")
         ex.expect(abs(np.linalg.norm(cav) - 1) < 1e-3, "return the CAV with unit length (divide by its norm)")
@@ -242,15 +276,23 @@ def check_cav_and_tcav(
             "(label the concept examples 1 and the random ones 0)",
         )
         ex.expect(
-            cosine > 0.9,
-            f"your CAV has cosine {cosine:.2f} with the normal of a logistic regression separating concept "
-            "from random activations; fit LogisticRegression(max_iter=1000) and take its coef_",
+            cosine > 0.95,
+            f"your CAV has cosine {cosine:.3f} with the normal of a logistic regression separating concept "
+            "from random activations; fit LogisticRegression(max_iter=1000) (default penalty and solver) on "
+            "the activations and take its coef_",
         )
-        for target in (1, 0):
-            mine = ex.call(tcav_score, s["model"], s["layer"], s["inputs"], ref.copy(), target)
-            theirs = captum_tcav_score(
-                s["model"], "features.0", s["inputs"], s["concept"], s["random"], ref, target
-            )
+        # a second, swapped pair: the CAV must follow which argument is the concept
+        swapped = np.asarray(ex.call(compute_cav, acts_r.copy(), acts_c.copy()), dtype=float).ravel()
+        ex.expect(
+            swapped.shape == ref.shape and float(swapped @ reference_cav(acts_r, acts_c)) > 0.95,
+            "with the arguments swapped your CAV should point towards the FIRST argument (the concept): do "
+            "not decide the direction from the data",
+        )
+
+        model, layer = _planted_tcav_model()
+        wants = {1: 0.6, 0: 0.4}
+        for target, want in wants.items():
+            mine = ex.call(tcav_score, model, layer, _PLANTED_X.clone(), _PLANTED_CAV.copy(), target)
             ex.returns(mine, (float, np.floating, torch.Tensor), "one number (a float), the TCAV score")
             mine = float(mine)
             ex.expect(
@@ -258,16 +300,55 @@ def check_cav_and_tcav(
                 f"a TCAV score is a fraction of inputs, between 0 and 1 (you returned {mine:.3g}): count the "
                 "inputs whose directional derivative is positive, do not average the derivatives",
             )
+            hints = {
+                1.0: "inputs whose derivative is exactly 0 do not count: use > 0, not >= 0",
+                0.56: "you averaged the directional derivatives: report the FRACTION of inputs where it "
+                "is > 0",
+            }
+            other = wants[1 - target]
             ex.expect(
-                abs(mine - theirs) < 1e-6,
-                f"for target class {target} captum's TCAV gives {theirs:.3f} with this CAV and you give "
-                f"{mine:.3f}: take the gradient of the logit of the TARGET class with respect to the layer's "
-                "output, dot it with the CAV for each input, and report the share that is > 0",
+                abs(mine - want) < 1e-6,
+                f"on a small planted network with target class {target} the TCAV score is {want:.2f} and you "
+                f"give {mine:.2f}: "
+                + (
+                    hints[round(mine, 2)]
+                    if round(mine, 2) in hints
+                    else "you seem to use the other class"
+                    if abs(mine - other) < 1e-6 and target == 0
+                    else "take the gradient of the LOGIT of the target class (not its softmax probability, "
+                    "not "
+                    "the sum of the logits) with respect to the output of `layer`, dot it with the CAV"
+                ),
             )
+        model, cnn_layer = s["model"], s["layer"]
+        for layer_name, layer in (("features.0", cnn_layer), ("body.1", model.body[1])):
+            acts_c = layer_activations(model, layer, s["concept"])
+            acts_r = layer_activations(model, layer, s["random"])
+            v = reference_cav(acts_c, acts_r)
+            for target in (1, 0):
+                mine = ex.call(tcav_score, model, layer, s["inputs"].clone(), v.copy(), target)
+                if (layer_name, target) == ("features.0", 1):  # the library itself, once (it is slow)
+                    theirs = captum_tcav_score(
+                        model, layer_name, s["inputs"], s["concept"], s["random"], v, target
+                    )
+                else:  # the reference, equal to captum (tests/test_checks_concepts.py)
+                    theirs = reference_tcav_score(model, layer, s["inputs"], v, target)
+                ex.returns(mine, (float, np.floating, torch.Tensor), "one number (a float), the TCAV score")
+                ex.expect(
+                    abs(float(mine) - theirs) < 1e-6,
+                    f"at layer {layer_name} for target class {target} TCAV gives {theirs:.3f} with this CAV "
+                    f"and you give {float(mine):.3f}: use the `layer` and `target` you are given, take the "
+                    "gradient of the target logit with respect to that layer's output, dot it with the CAV "
+                    "for each input, and report the share that is > 0",
+                )
 
 
 def check_tcav_significance(tcav_significance: Callable[..., tuple[float, bool]]) -> None:
-    """Exercise 3: two-sided two-sample t-test of concept-CAV scores against random-CAV scores."""
+    """Exercise 3: two-sided two-sample t-test of concept-CAV scores against random-CAV scores, Bonferroni.
+
+    Student's and Welch's t-tests are both accepted (equal run counts give the same statistic, different
+    degrees of freedom); the decision is ``p < alpha / n_concepts``.
+    """
     with exercise("Exercise 3 (is the concept significant?)") as ex:
         rng = np.random.default_rng(11)
         cases = {
@@ -277,12 +358,21 @@ def check_tcav_significance(tcav_significance: Callable[..., tuple[float, bool]]
                 np.array([0.7, 0.72, 0.75, 0.73, 0.71, 0.74]),
                 np.array([0.2, 0.95, 0.5, 0.9, 0.1, 0.85]),
             ),
+            # p about 0.02 (Student): significant alone at 0.05, not after Bonferroni over 6, not at 0.01
+            "moderate": (
+                np.array([0.62, 0.70, 0.66, 0.74, 0.58, 0.68, 0.72, 0.64, 0.69, 0.61]),
+                np.array([0.57, 0.68, 0.50, 0.72, 0.54, 0.62, 0.47, 0.65, 0.60, 0.52]),
+            ),
         }
-        for name in ("low", "spread", "high"):  # the specific hints first
+        plan = [("low", 0.05, 1), ("spread", 0.05, 1), ("high", 0.05, 1), ("moderate", 0.05, 1),
+                ("moderate", 0.01, 1), ("moderate", 0.05, 6), ("moderate", 0.1, 1),
+                ("high", 0.05, 6)]  # fmt: skip
+        for name, alpha, n_concepts in plan:
             c, r = cases[name]
-            out = ex.call(tcav_significance, list(c), list(r), 0.05)
+            out = ex.call(tcav_significance, list(c), list(r), alpha, n_concepts)
             p, significant = ex.returns(out, tuple, "a tuple (p_value, significant)", size=2)
-            p_ref, sig_ref = reference_tcav_significance(c, r, 0.05)
+            p_ref, sig_ref = reference_tcav_significance(c, r, alpha, n_concepts)
+            p_welch = float(stats.ttest_ind(c, r, equal_var=False).pvalue)
             if name == "low":
                 ex.expect(
                     bool(significant),
@@ -297,8 +387,76 @@ def check_tcav_significance(tcav_significance: Callable[..., tuple[float, bool]]
                     "one random run or a fixed 0.5",
                 )
             ex.expect(
-                abs(float(p) - p_ref) < 1e-9,
-                f"p-value {float(p):.4g} where a two-sided two-sample t-test (scipy.stats.ttest_ind) of "
-                "concept scores against random scores gives another value; check the test and its sides",
+                isinstance(p, int | float | np.floating) and not isinstance(p, bool),
+                f"the p-value should be a number (yours: {describe(p)})",
             )
-            ex.expect(bool(significant) == sig_ref, "significant should be p < alpha")
+            ex.expect(
+                min(abs(float(p) - p_ref), abs(float(p) - p_welch)) < 1e-9,
+                f"p-value {float(p):.4g} where a two-sided two-sample t-test (scipy.stats.ttest_ind) of "
+                f"concept scores against random scores gives {p_ref:.4g}; check the test and its sides, and "
+                "report the raw p-value (apply Bonferroni to the threshold, not to p)",
+            )
+            ex.expect(
+                bool(significant) == sig_ref,
+                f"with alpha={alpha} and n_concepts={n_concepts}, significant should be "
+                "p < alpha / n_concepts "
+                "(Bonferroni: each of n_concepts tests at level alpha / n_concepts)",
+            )
+
+
+def concept_summary(spec: dict, n: int = 300, seed: int = 97) -> dict[str, float]:
+    """Mean raw QT, QTc and heart rate of ``make_ecgs(n, seed, **spec)``."""
+    from xaihealth.data import make_ecgs
+
+    table = make_ecgs(n, seed, **spec).concepts
+    return {k: float(table[k].mean()) for k in ("qt", "qtc", "hr")}
+
+
+def check_dissociating_concept(spec: object) -> None:
+    """Exercise 4: concept examples whose QTc is long while their raw QT is short (or the reverse)."""
+    with exercise("Exercise 4 (design a dissociating concept)") as ex:
+        ex.expect(
+            isinstance(spec, dict) and spec and all(isinstance(k, str) for k in spec),
+            "give the concept as a dict of make_ecgs keywords, e.g. {'hr': (60, 70)} "
+            f"(yours: {describe(spec)})",
+        )
+        from xaihealth.data.ecg import CONCEPT_DEFAULTS
+
+        allowed = (*CONCEPT_DEFAULTS, "sex")
+        unknown = [k for k in spec if k not in allowed]
+        ex.expect(not unknown, f"unknown make_ecgs keywords {unknown}; allowed: {list(allowed)}")
+        try:
+            mine = concept_summary(spec)
+        except (TypeError, ValueError) as err:
+            ex.fail(f"make_ecgs refused your concept: {err}")
+        default = concept_summary({})
+        up_qtc, up_qt = mine["qtc"] - default["qtc"], mine["qt"] - default["qt"]
+        ex.expect(
+            abs(up_qtc) >= 25,
+            f"your examples' mean QTc is {mine['qtc']:.0f} ms against {default['qtc']:.0f} ms for random "
+            "ECGs: "
+            "move QTc clearly (by 25 ms or more) to one side of the thresholds",
+        )
+        ex.expect(
+            up_qtc * up_qt < 0 and abs(up_qt) >= 15,
+            f"mean raw QT {mine['qt']:.0f} ms vs {default['qt']:.0f} ms for random ECGs, mean QTc "
+            f"{mine['qtc']:.0f} vs {default['qtc']:.0f}: for the concept to dissociate the two, raw QT must "
+            "move "
+            "the OTHER way (by 15 ms or more) — choose the heart rate so that QT = QTc·√RR goes against QTc",
+        )
+
+
+def check_written(
+    answer: object, exercise_title: str, keywords: Sequence[Sequence[str]], words: int = 50
+) -> None:
+    """A written answer: checks only that it is a string, long enough, and touches each group of keywords."""
+    with exercise(exercise_title) as ex:
+        ex.expect(
+            isinstance(answer, str), f'write your answer as a string, """...""" (yours: {describe(answer)})'
+        )
+        found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
+        ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
+        text = answer.lower()
+        missing = [group[0] for group in keywords if not any(k in text for k in group)]
+        ex.expect(not missing, f"your answer does not address: {missing}")
+        print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
