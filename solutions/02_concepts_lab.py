@@ -15,7 +15,8 @@
 #
 # 1. a bottleneck module whose `intervene` method lets a clinician overwrite a concept,
 # 2. a concept activation vector (CAV) and the TCAV score, checked against captum,
-# 3. the significance test that separates a real concept from a lucky random direction.
+# 3. the significance test that separates a real concept from a lucky random direction,
+# 4. a concept of your own design that asks a clinical question, and written judgements.
 #
 # Each exercise is followed by a check cell: it prints a ✔ line when your code is right, or tells you what
 # to fix. Replace each `raise NotImplementedError(...)` with your code.
@@ -29,7 +30,14 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from xaihealth.checks.concepts import check_cav_and_tcav, check_cbm, check_tcav_significance
+from xaihealth.checks.concepts import (
+    check_answer_1b,
+    check_answer_4b,
+    check_cav_and_tcav,
+    check_cbm,
+    check_dissociating_concept,
+    check_tcav_significance,
+)
 from xaihealth.data import make_ecgs
 from xaihealth.models.ecg_cbm import load_ecg_cbm
 from xaihealth.models.ecg_cnn import load_ecg_cnn
@@ -80,21 +88,70 @@ class ConceptBottleneck(nn.Module):
 
 
 mine = ConceptBottleneck(cbm.predict_concepts, cbm.head, cbm.concepts, cbm.concept_mean, cbm.concept_sd)
+truth = {name: torch.from_numpy(ecgs.concepts[name].to_numpy(dtype=np.float32)) for name in ("qtc",)}
+truth["female"] = torch.from_numpy((ecgs.concepts["sex"] == "female").to_numpy(dtype=np.float32))
+
+
+def outcome(logits):
+    return (logits.argmax(1).numpy() == 1) == y
+
+
 with torch.no_grad():
-    true_qtc = torch.from_numpy(ecgs.concepts["qtc"].to_numpy(dtype=np.float32))
-    acc_before = ((mine(x).argmax(1).numpy() == 1) == y).mean()
-    acc_after = ((mine.intervene(x, "qtc", true_qtc).argmax(1).numpy() == 1) == y).mean()
-print(f"accuracy {acc_before:.3f} -> {acc_after:.3f} after entering the true QTc")
+    right0 = outcome(mine(x))
+    right_qtc = outcome(mine.intervene(x, "qtc", truth["qtc"]))
+print(f"accuracy {right0.mean():.3f} -> {right_qtc.mean():.3f} after entering the true QTc: "
+      f"{(right_qtc & ~right0).sum()} errors fixed, {(~right_qtc & right0).sum()} created")
 
 # %%
 check_cbm(ConceptBottleneck)
 
 # %% [markdown]
-# **Your turn.** Also enter the true sex (`female`, 1 for a woman) on top of QTc. How close to 1.0 does
-# the accuracy get, and why could no model that sees only the trace get there?
+# **Two concepts at once.** `intervene` replaces one concept; the cell below enters the true QTc *and* the
+# true sex (`female`, 1 for a woman) in the same standardised concept vector, as your method does, and
+# counts the errors fixed and created. How close to 1.0 does the accuracy get, and why could no model that
+# sees only the trace get there?
 
 # %%
-assert acc_after > acc_before
+with torch.no_grad():
+    z = mine.concepts(x).clone()
+    for name, value in truth.items():
+        j = mine.names.index(name)
+        z[:, j] = (value - mine.mean[j]) / mine.sd[j]
+    right_both = outcome(mine.head(z))
+print(f"QTc + sex: accuracy {right_both.mean():.3f}; {(right_both & ~right0).sum()} fixed, "
+      f"{(~right_both & right0).sum()} created")
+assert right_both.mean() > 0.97  # the head was fitted on true concepts: both true values decide the label
+
+# %% [markdown]
+# ## Exercise 1b — which concept to ask for
+#
+# A cardiologist has time to give you **one** value per patient: a QTc re-measured with calipers, or the
+# patient's sex from the chart. From the counts above (errors fixed *and* created), which do you ask for,
+# and why? Then: the lecture's *joint* CBM gets **worse** when sex is entered (0.89 → about 0.72). Would you
+# let a clinician intervene on it? Explain what the joint head learned and what you would deploy instead.
+# Write 60 words or more as a string `answer_1b = """..."""`.
+
+# %%
+### BEGIN SOLUTION
+answer_1b = """
+Ask for sex. Correcting QTc fixes some errors but creates almost as many (the encoder's QTc errors partly
+offset its errors on sex), so the net change is small and not reliably positive; supplying sex adds
+information that the trace barely carries (only through a lower R wave and a slightly longer QTc) and
+fixes most remaining errors, with QTc + sex close to 1.0 because the head was fitted on true concepts.
+I would not let a clinician intervene on the joint CBM: trained jointly, its 'female' unit carries
+whatever helped the loss (concept leakage, Mahinpei et al. 2021), and its head gives it a positive weight,
+the wrong sign, so entering the true sex pushes women the wrong way. Deploy the independent (or
+sequential) model, whose head reads the concepts as they are meant, and check interventions on held-out
+records, counting errors created as well as fixed.
+"""
+# Marking rubric (10 points):
+# - 3: chooses sex, because it is chart data the trace barely carries; cites the fixed/created counts.
+# - 2: notes that correcting QTc also CREATES errors, so its net gain is small or uncertain.
+# - 3: joint model: refuses intervention; explains the head's wrong-sign use of the 'female' unit
+#      (leakage: the unit is not a sex estimate to the head).
+# - 2: proposes the independent/sequential model and a held-out check of interventions.
+### END SOLUTION
+check_answer_1b(answer_1b)
 
 
 # %% [markdown]
@@ -105,8 +162,10 @@ assert acc_after > acc_before
 #   concept activations (label 1) from random ones (label 0), and return its weight vector scaled to unit
 #   length — the direction *towards* the concept;
 # - `tcav_score(model, layer, inputs, cav, target)`: for each input, the directional derivative of the
-#   logit of class `target` along the CAV, i.e. the gradient of that logit with respect to the layer's
-#   output (flattened) dotted with the CAV; return the **fraction of inputs** where it is positive.
+#   **logit** (not the softmax probability) of class `target` along the CAV, i.e. the gradient of that
+#   logit with respect to the output of `layer` (flattened) dotted with the CAV; return the **fraction of
+#   inputs** where it is strictly positive. Use the `layer` and `target` you are given (the checker varies
+#   both).
 #
 # `layer_activations` below gives flattened activations. *Hint for the gradient:* a forward hook that
 # calls `out.retain_grad()` and keeps `out`, then `model(inputs)[:, target].sum().backward()`.
@@ -164,18 +223,20 @@ check_cav_and_tcav(compute_cav, tcav_score)
 #
 # One CAV is one random draw of examples. Kim et al. train CAVs for the concept against several random
 # sets, and CAVs of random sets against each other, and compare the two groups of TCAV scores. Write
-# `tcav_significance(concept_scores, random_scores, alpha=0.05)` returning `(p_value, significant)` from a
-# **two-sided, two-sample** t-test (`scipy.stats.ttest_ind`), with `significant = p_value < alpha`.
+# `tcav_significance(concept_scores, random_scores, alpha=0.05, n_concepts=1)` returning
+# `(p_value, significant)` from a **two-sided, two-sample** t-test (`scipy.stats.ttest_ind`); when
+# `n_concepts` concepts are tested, correct for multiple testing with **Bonferroni**:
+# `significant = p_value < alpha / n_concepts` (return the raw p-value).
 
 # %%
-def tcav_significance(concept_scores, random_scores, alpha=0.05):
+def tcav_significance(concept_scores, random_scores, alpha=0.05, n_concepts=1):
     ### BEGIN SOLUTION
     p = float(stats.ttest_ind(np.asarray(concept_scores), np.asarray(random_scores)).pvalue)
-    return p, p < alpha
+    return p, p < alpha / n_concepts
     ### END SOLUTION
 
 
-def scores_over_runs(concept_x, runs=5):
+def scores_over_runs(concept_x, runs=10):
     """TCAV scores of concept_x against `runs` fresh random sets."""
     out = []
     for r in range(runs):
@@ -196,9 +257,58 @@ print(f"TCAV score, mean of {len(qtc_scores)} runs: prolonged QTc {qtc_scores.me
 # %%
 check_tcav_significance(tcav_significance)
 
-# %% [markdown]
-# **Your turn.** Repeat with a noise concept (`make_ecgs(50, 502, noise=(0.1, 0.2))`). Is it significant?
-# How many random runs would you need before one random CAV alone scores above 0.9?
-
 # %%
 assert significant
+
+# %% [markdown]
+# ## Exercise 4 — design a dissociating concept
+#
+# "Prolonged QTc" examples also have a long raw QT, so a high TCAV score cannot tell whether the network
+# reads the **rate-corrected** interval or the raw one. Design concept examples for which the two disagree:
+# give `dissociating`, a dict of `make_ecgs` keywords (ranges such as `{"hr": (60, 70)}`), whose ECGs have
+# a clearly long (or short) QTc but a raw QT that moves the *other* way compared with random ECGs
+# (QT = QTc·√RR, RR = 60 / heart rate). Then compute its TCAV scores over the random runs with your
+# functions and test them.
+
+# %%
+### BEGIN SOLUTION
+dissociating = {"hr": (100, 120), "qtc": (490, 540)}  # fast hearts: long QTc, short raw QT
+### END SOLUTION
+check_dissociating_concept(dissociating)
+
+# %%
+examples = make_ecgs(50, derived_seed(502), **dissociating)
+print(f"your concept: mean QTc {examples.concepts['qtc'].mean():.0f} ms, mean raw QT "
+      f"{examples.concepts['qt'].mean():.0f} ms (random ECGs: {ecgs.concepts['qtc'].mean():.0f} and "
+      f"{ecgs.concepts['qt'].mean():.0f} ms)")
+diss_scores = scores_over_runs(torch.from_numpy(examples.signals))
+p_diss, sig_diss = tcav_significance(diss_scores, random_scores, n_concepts=2)
+print(f"TCAV score, mean of {len(diss_scores)} runs: {diss_scores.mean():.2f}; Bonferroni over 2 concepts: "
+      f"{'significant' if sig_diss else 'not significant'}")
+
+# %% [markdown]
+# ## Exercise 4b — what your concept says
+#
+# What does your concept's score say about whether the CNN uses the rate-corrected
+# interval? Which result would have shown that it reads raw QT instead? Name one confounder your examples
+# still carry (something other than QTc that differs from random ECGs) and how you would control it.
+# Write 50 words or more as `answer_4 = """..."""`.
+
+# %%
+### BEGIN SOLUTION
+answer_4 = """
+Fast hearts with a long QTc have a SHORT raw QT, yet their direction raises the long-QT logit for every
+long-QT input (score near 1, far from the random CAVs): the network's evidence follows the rate-corrected
+QTc, as the label demands. Had it read raw QT, this concept would have scored low, and slow hearts with a
+normal QTc (long raw QT) would have scored high. The examples still differ from random ECGs in heart rate
+itself (shorter RR, more beats per record): a fast-rate concept with normal QTc is the control, and its
+score must be compared with this one; sensitivity is not proof that the network computes QTc.
+"""
+# Marking rubric (8 points):
+# - 3: reads the score against the random distribution and concludes rate-corrected (or says "cannot
+#      tell" if the student's own concept was not significant).
+# - 2: states the opposite outcome that would indicate raw QT (low score here / high for slow, normal QTc).
+# - 2: names a confounder (heart rate, number of beats, T-wave timing) and a control concept for it.
+# - 1: sensitivity (TCAV) is not mechanism.
+### END SOLUTION
+check_answer_4b(answer_4)

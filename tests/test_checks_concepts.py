@@ -456,16 +456,18 @@ def test_dissociating_concept(checker, spec, accept, capsys):
 
 
 @pytest.mark.parametrize(
-    ("answer", "accept"),
+    ("checker", "answer", "accept"),
     [
-        ("sex " * 10 + "created errors and the joint model leaks " * 6, True),
-        ("too short", False),
-        (42, False),
+        (cc.check_answer_1b, "sex " * 10 + "created errors and the joint model leaks " * 8, True),
+        (cc.check_answer_1b, "sex " * 70, False),  # misses the created errors and the joint model
+        (cc.check_answer_1b, "too short", False),
+        (cc.check_answer_4b, "QTc raw confound " * 20, True),
+        (cc.check_answer_4b, 42, False),
     ],
+    ids=case_id,
 )
-def test_written(answer, accept, capsys):
-    check = lambda a: cc.check_written(a, "Exercise 1b", [("sex",), ("creat",), ("joint",)])  # noqa: E731
-    run_case(check, answer, accept, capsys)
+def test_written(checker, answer, accept, capsys):
+    run_case(checker, answer, accept, capsys)
 
 
 @pytest.mark.parametrize(("layer_name", "target"), [("features.0", 0), ("body.1", 1), ("body.1", 0)])

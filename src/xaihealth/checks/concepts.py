@@ -446,17 +446,27 @@ def check_dissociating_concept(spec: object) -> None:
         )
 
 
-def check_written(
-    answer: object, exercise_title: str, keywords: Sequence[Sequence[str]], words: int = 50
-) -> None:
-    """A written answer: checks only that it is a string, long enough, and touches each group of keywords."""
-    with exercise(exercise_title) as ex:
-        ex.expect(
-            isinstance(answer, str), f'write your answer as a string, """...""" (yours: {describe(answer)})'
-        )
-        found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-        ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
-        text = answer.lower()
-        missing = [group[0] for group in keywords if not any(k in text for k in group)]
-        ex.expect(not missing, f"your answer does not address: {missing}")
-        print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
+def _written(ex, answer: object, name: str, keywords: Sequence[Sequence[str]], words: int) -> None:
+    """Checks only that a written answer is a string, long enough, and touches each group of keywords."""
+    ex.expect(
+        isinstance(answer, str),
+        f'write your answer as a string, {name} = """...""" (yours: {describe(answer)})',
+    )
+    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
+    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
+    text = answer.lower()
+    missing = [group[0] for group in keywords if not any(k in text for k in group)]
+    ex.expect(not missing, f"your answer does not address: {missing}")
+    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
+
+
+def check_answer_1b(answer: object) -> None:
+    """Exercise 1b: which concept to ask the clinician for; marked by a person with the rubric."""
+    with exercise("Exercise 1b (which concept to ask for)") as ex:
+        _written(ex, answer, "answer_1b", [("sex", "female"), ("creat",), ("joint",)], 60)
+
+
+def check_answer_4b(answer: object) -> None:
+    """Exercise 4b: what the dissociating concept says; marked by a person with the rubric."""
+    with exercise("Exercise 4b (what your concept says)") as ex:
+        _written(ex, answer, "answer_4", [("qtc", "rate"), ("raw",), ("confound", "control")], 50)
