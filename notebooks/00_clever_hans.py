@@ -357,10 +357,10 @@ assert calib.loc["Switzerland", "CITL, site held out"][1] > 0.15, "Zurich/Basel 
 assert len(off_within) < len(off_held_out)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **This is the transfer failure.** A model trained elsewhere predicts a mean risk near 0.5–0.7 at every
-# hospital, whatever the hospital's own prevalence: it *over*-predicts at Cleveland and Budapest (by about
-# 7 and 14 percentage points) and *under*-predicts at Zurich/Basel by about 25 points (93 % observed).
-# VA Long Beach happens to match. Within site, where the model has seen patients of the same hospital, the
+# **This is the transfer failure.** A model trained elsewhere predicts a mean risk between 0.5 and 0.75 at
+# every hospital, whatever the hospital's own prevalence (36–93 %): it *over*-predicts at Cleveland and
+# Budapest (by about 7 and 14 percentage points) and *under*-predicts at Zurich/Basel by about 25 points
+# (93 % observed). VA Long Beach happens to match. Within site, where the model has seen patients of the same hospital, the
 # level is right almost everywhere. A clinician who reads "risk 0.6" as a probability is misled at three of
 # four hospitals, even though the ranking — the AUC — is as good as it was. Report per-site discrimination
 # *and* calibration, with intervals, before deployment (and recalibrate on local data).
