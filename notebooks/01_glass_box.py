@@ -613,10 +613,13 @@ assert risk_after[zero].mean() < risk_before[zero].mean()
 
 # %% slideshow={"slide_type": "fragment"}
 def auc(y, score):
-    """AUC by the rank (Mann–Whitney) formula, ties counted one half; vectorised over leading axes."""
+    """AUC by the rank (Mann–Whitney) formula, ties counted one half; vectorised over leading axes.
+
+    A resample with no patient of one class has no AUC: nan (dropped by the interval below)."""
     ranks = stats.rankdata(score, axis=-1)
     positives = y.sum(axis=-1)
-    return ((ranks * y).sum(axis=-1) - positives * (positives + 1) / 2) / (positives * (y.shape[-1] - positives))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ((ranks * y).sum(axis=-1) - positives * (positives + 1) / 2) / (positives * (y.shape[-1] - positives))
 
 
 def auc_difference_draws(y, a, b, rng, n_resamples=1000):
@@ -819,4 +822,5 @@ assert (gap["low"] > -0.02).all(), "EBM non-inferior to the tuned black box: low
 #    the synthetic cohort this is circular, on the real data it is the evidence.
 #
 # **Lab 01:** build a mini-EBM by cyclic boosting, explain an EBM by table lookup, write a FAST-like pair
-# score, and edit a shape function and measure the effect.
+# score, edit a shape function and measure the effect, and decide which term to edit before deploying at a
+# new hospital, defended by a leave-one-site-out measurement.
