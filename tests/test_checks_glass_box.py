@@ -414,6 +414,25 @@ def edit_counts_exact_value(ebm, X, y, feature, value):
     return _edit(ebm, X, y, feature, value, count="value")
 
 
+def edit_digitize_and_logit_auc(ebm, X, y, feature, value):
+    """A correct alternative: np.digitize, a loop over axes, AUC of the logit (same ranking as the risk)."""
+    edited = copy.deepcopy(ebm)
+    f = list(ebm.feature_names_in_).index(feature)
+    for t, features in enumerate(edited.term_features_):
+        for axis, g in enumerate(features):
+            if g == f:
+                levels = edited.bins_[f]
+                cuts = levels[0] if len(features) == 1 else levels[min(len(features), len(levels)) - 1]
+                table = np.moveaxis(edited.term_scores_[t], axis, 0)  # a view: writing it edits the table
+                table[int(np.digitize(value, cuts)) + 1] = 0.0
+    before, after = ebm.predict_proba(X)[:, 1], edited.predict_proba(X)[:, 1]
+    changed = ~np.isclose(before, after, rtol=0, atol=0)
+    return edited, {"n_affected": int(changed.sum()), "mean_risk_before": before[changed].mean(),
+                    "mean_risk_after": after[changed].mean(),
+                    "auc_before": roc_auc_score(y, ebm.decision_function(X)),
+                    "auc_after": roc_auc_score(y, edited.decision_function(X))}  # fmt: skip
+
+
 def edit_auc_of_hard_labels(ebm, X, y, feature, value):
     edited, effect = gb.reference_edit_and_measure(ebm, X, y, feature, value)
     effect["auc_after"] = roc_auc_score(y, edited.predict(X))
@@ -517,6 +536,7 @@ CASES = (
                      [edit_in_place, edit_missing_bin_instead, edit_main_term_only, edit_whole_term,
                       edit_auc_of_hard_labels, edit_pairs_with_main_cuts, edit_left_side,
                       edit_mean_risk_of_everyone, edit_counts_exact_value])
+    + _accept(gb.check_edit_and_measure, edit_digitize_and_logit_auc)
     + mutation_cases(gb.check_auc_change_at_new_site, gb.reference_auc_change_at_new_site,
                      [loso_trains_on_every_site, loso_trains_on_the_held_out_site, loso_measures_on_everyone,
                       loso_change_before_minus_after, loso_swaps_before_and_after, loso_auc_of_hard_labels,
