@@ -259,6 +259,37 @@ def lookup_digitize(ebm, X):
     return out
 
 
+def lookup_unbound_eval_terms(ebm, X):
+    """Calls the class's eval_terms on the instance: bypasses the instance's switched-off method."""
+    from interpret.glassbox import ExplainableBoostingClassifier
+
+    return pd.DataFrame(ExplainableBoostingClassifier.eval_terms(ebm, X), columns=ebm.term_names_, index=X.index)
+
+
+def lookup_internal_ebm_eval_terms(ebm, X):
+    """Calls interpret's internal scoring function directly."""
+    from interpret.glassbox._ebm._bin import ebm_eval_terms
+    from interpret.utils._clean_x import preclean_X
+
+    scores = ebm_eval_terms(*preclean_X(X, ebm.feature_names_in_, ebm.feature_types_in_), 1, ebm.feature_names_in_,
+                            ebm.feature_types_in_, ebm.bins_, ebm.term_scores_, ebm.term_features_)  # fmt: skip
+    return pd.DataFrame(scores, columns=ebm.term_names_, index=X.index)
+
+
+def lookup_by_name_bagged_mean(ebm, X):
+    """A correct alternative: columns by name, tables as the mean of bagged_scores_ (equal to term_scores_)."""
+    out = {}
+    for t, (name, features) in enumerate(zip(ebm.term_names_, ebm.term_features_, strict=True)):
+        table = ebm.bagged_scores_[t].mean(axis=0)
+        index = []
+        for f in features:
+            cuts = ebm.bins_[f][min(len(features), len(ebm.bins_[f])) - 1]
+            x = X[ebm.feature_names_in_[f]].to_numpy(float)
+            index.append(np.where(np.isnan(x), 0, np.searchsorted(cuts, x, side="right") + 1))
+        out[name] = table[tuple(index)]
+    return pd.DataFrame(out, index=X.index)
+
+
 def lookup_adds_intercept_to_each_term(ebm, X):
     return gb.reference_explain_by_lookup(ebm, X) + ebm.intercept_[0] / len(ebm.term_names_)
 
@@ -525,8 +556,9 @@ CASES = (
                      [lookup_forgets_missing_bin, lookup_main_cuts_for_pairs, lookup_mains_only,
                       lookup_adds_intercept_to_each_term, lookup_with_eval_terms, lookup_with_explain_local,
                       lookup_left_side, lookup_ignores_missing_values, lookup_sorted_columns,
-                      lookup_loses_index])
+                      lookup_loses_index, lookup_unbound_eval_terms, lookup_internal_ebm_eval_terms])
     + _accept(gb.check_explain_by_lookup, lookup_digitize)
+    + _accept(gb.check_explain_by_lookup, lookup_by_name_bagged_mean)
     + mutation_cases(gb.check_pair_scores, gb.reference_pair_scores,
                      [pairs_on_y, pairs_one_dimensional, pairs_squared_residuals, pairs_unsorted,
                       pairs_ignores_n_bins, pairs_cells_collide, pairs_left_side, pairs_count_not_hessian,

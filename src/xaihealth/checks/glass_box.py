@@ -7,9 +7,10 @@ pair, an exact local edit) and compares with a reference. References live here a
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from itertools import combinations
 from typing import Any
@@ -252,6 +253,40 @@ def _tables_only(ebm: Any) -> Any:
     return twin
 
 
+_EBM_METHODS = ("eval_terms", "decision_function", "predict", "predict_proba", "explain_local", "explain_global",
+                "_predict_score", "predict_with_uncertainty")  # fmt: skip
+_EBM_FUNCTIONS = ("ebm_eval_terms", "ebm_predict_scores", "eval_terms")
+
+
+@contextlib.contextmanager
+def _library_lookup_off(ebm: Any) -> Iterator[None]:
+    """Switch off interpret's own scoring while the student's Exercise 2 runs.
+
+    The twin of :func:`_tables_only` refuses instance calls; this also refuses the unbound class methods
+    (``ExplainableBoostingClassifier.eval_terms(ebm, X)``) and interpret's internal scoring functions
+    (``interpret.glassbox._ebm._bin.ebm_eval_terms`` ...), restored when the call returns.
+    """
+    import importlib
+
+    saved: list[tuple[Any, str, Any]] = []
+    for klass in type(ebm).__mro__:
+        for name in _EBM_METHODS:
+            if name in vars(klass):
+                saved.append((klass, name, vars(klass)[name]))
+    for module_name in ("interpret.glassbox._ebm._bin", "interpret.glassbox._ebm._ebm"):
+        module = importlib.import_module(module_name)
+        for name in _EBM_FUNCTIONS:
+            if hasattr(module, name):
+                saved.append((module, name, getattr(module, name)))
+    try:
+        for owner, name, _ in saved:
+            setattr(owner, name, _TablesOnly._refuse)
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
 class _Recorder:
     """A model-fitting function that records which patients it was given (to catch training on the test site).
 
@@ -393,7 +428,8 @@ def check_explain_by_lookup(explain_by_lookup: Callable[[Any, pd.DataFrame], pd.
         probes.loc[46:50, X.columns[2]] = np.nan
         probes.index = pd.RangeIndex(1000, 1060)
         data = pd.concat([rows, probes])
-        out = ex.call(explain_by_lookup, _tables_only(ebm), data.copy())
+        with _library_lookup_off(ebm):
+            out = ex.call(explain_by_lookup, _tables_only(ebm), data.copy())
         ex.returns(out, pd.DataFrame, "a pandas DataFrame, one row per patient and one column per term")
         ex.expect(out.shape == (len(data), len(ebm.term_names_)),
                   "return a DataFrame with one row per patient and one column per term "
