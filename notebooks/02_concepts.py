@@ -131,7 +131,7 @@ assert flip_f.sum() > 20 and flip_t.sum() > 20  # each convention changes more t
 # TdP rises steeply (Drew et al., 2010, AHA/ACCF scientific statement, *Circulation* 121:1047–1060). For
 # drug trials, the ICH E14 guideline (2005) notes that Bazett over-corrects at high and under-corrects at
 # low heart rates, calls Fridericia more accurate in such subjects, and asks for both to be reported rather
-# than mandating one. Our labels use Bazett, as many clinical ECG machines do.
+# than mandating one. Our labels use the generator's convention: Bazett, tangent T end.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The baseline and its ceiling
