@@ -143,6 +143,18 @@ def codes_hard_coded_target(df, features, target, sentinels):
     return ch.reference_missing_code_auc(df, features, "disease" if "disease" in df else target, sentinels)
 
 
+def codes_read_num_not_target(df, features, target, sentinels):
+    """Builds the target from the severity column 'num' (> 0) instead of the `target` it is given (review)."""
+    d = df.copy()
+    d["_t"] = (d["num"] > 0).astype(int) if "num" in d else d[target]
+    return ch.reference_missing_code_auc(d, features, "_t", sentinels)
+
+
+def codes_rounded_to_6_decimals(df, features, target, sentinels):
+    """Correct: the reference rounded to 6 decimals (must be accepted)."""
+    return ch.reference_missing_code_auc(df, features, target, sentinels).round(6)
+
+
 def codes_first_sentinel_only(df, features, target, sentinels):
     """Uses only the first entry of `sentinels`."""
     first = dict(list(sentinels.items())[:1])
@@ -182,6 +194,39 @@ def loso_with_clone(make_model, X, y, sites):
         held = np.asarray(sites == site)
         model = clone(template).fit(X[~held], y[~held])
         out[site] = roc_auc_score(y[held], model.predict_proba(X[held])[:, 1])
+    return pd.Series(out)
+
+
+def loso_float32(make_model, X, y, sites):
+    """Correct: the inputs cast to float32 before fitting and predicting (review: was rejected)."""
+    Xf = X.astype("float32")
+    out = {}
+    for site in pd.unique(sites):
+        held = np.asarray(sites == site)
+        model = make_model().fit(Xf[~held], y[~held])
+        out[site] = roc_auc_score(y[held], model.predict_proba(Xf[held])[:, 1])
+    return pd.Series(out)
+
+
+def loso_columns_reordered(make_model, X, y, sites):
+    """Correct: the same column permutation for training and test rows (review: was rejected)."""
+    Xr = X[X.columns[::-1]]
+    out = {}
+    for site in pd.unique(sites):
+        held = np.asarray(sites == site)
+        model = make_model().fit(Xr[~held], y[~held])
+        out[site] = roc_auc_score(y[held], model.predict_proba(Xr[held])[:, 1])
+    return pd.Series(out)
+
+
+def loso_columns_reordered_at_test_only(make_model, X, y, sites):
+    """Trains on the columns in order, predicts with them reversed: the model reads the wrong features."""
+    Xr = X[X.columns[::-1]].to_numpy()
+    out = {}
+    for site in pd.unique(sites):
+        held = np.asarray(sites == site)
+        model = make_model().fit(X[~held].to_numpy(), y[~held])
+        out[site] = roc_auc_score(y[held], model.predict_proba(Xr[held])[:, 1])
     return pd.Series(out)
 
 
@@ -518,6 +563,17 @@ def answer_no_interval():
     return GOOD_ANSWER.replace("interval", "number").replace("intervals", "numbers")
 
 
+def answer_complete_but_wrong():
+    """Complete, and wrong: reads the Swiss gain as real and quotes the pooled AUC (review)."""
+    return (
+        "Cleveland loses a little, its interval below 0 with 139 sick and 165 healthy patients. "
+        "Hungary and VA have intervals containing 0, so no change. Switzerland gains clearly: its "
+        "interval excludes 0, so the model ranks Swiss patients better once trained elsewhere, 8 healthy "
+        "patients notwithstanding. I would tell the hospital to quote the pooled AUC of 0.89, which uses "
+        "all patients and is the most precise number we have, and deploy the model without recalibration."
+    )
+
+
 CASES = (
     mutation_cases(
         ch.check_site_audit,
@@ -549,8 +605,10 @@ CASES = (
             codes_sentinel_replaces_nan,
             codes_sorted_ascending,
             codes_chol_zero_always,
+            codes_read_num_not_target,
         ],
     )
+    + [(ch.check_missing_code_auc, codes_rounded_to_6_decimals, True)]
     + mutation_cases(
         ch.check_leave_one_site_out,
         ch.reference_leave_one_site_out,
@@ -575,8 +633,13 @@ CASES = (
             loso_first_three_sites_only,
             loso_within_site_in_sample,
             loso_returns_dict,
+            loso_columns_reordered_at_test_only,
         ],
     )
+    + [
+        (ch.check_leave_one_site_out, loso_float32, True),
+        (ch.check_leave_one_site_out, loso_columns_reordered, True),
+    ]
     + [
         (ch.check_leave_one_site_out, loso_with_clone, True),
         (ch.check_leave_one_site_out, loso_with_logo, True),
@@ -619,11 +682,19 @@ WRITTEN = [(answer_reference, True)] + [
 def test_written_answer_checker(make_answer, accept, capsys):
     if accept:
         ch.check_written_answer(make_answer())
-        assert "passed" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "NOT GRADED" in out and "passed" not in out and "\u2714" not in out
     else:
         with pytest.raises(AssertionError):
             ch.check_written_answer(make_answer())
         assert "passed" not in capsys.readouterr().out
+
+
+def test_written_answer_checker_never_marks_a_judgement_right(capsys):
+    """A complete but wrong judgement passes the completeness check, but gets no success mark (review)."""
+    ch.check_written_answer(answer_complete_but_wrong())
+    out = capsys.readouterr().out
+    assert "NOT GRADED" in out and "\u2714" not in out and "passed" not in out
 
 
 def test_checker_reports_an_unfinished_stub():

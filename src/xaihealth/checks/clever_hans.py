@@ -15,6 +15,8 @@ answer — whichever way the student splits (boolean masks, ``LeaveOneGroupOut``
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -103,8 +105,9 @@ def _planted_frame(seed: int = 7, n: int = 400, target: str = "disease") -> pd.D
     e[(disease == 1) & (rng.random(n) < 0.3)] = 999.0
     e[rng.random(n) < 0.1] = np.nan
     frame = pd.DataFrame({"site": site, "a": a, "b": b, "c": c, "d": d, "e": e, "num": num, target: disease})
-    if target != "disease":  # a decoy: code that ignores `target` and reads 'disease' gets a wrong answer
+    if target != "disease":  # decoys: code that ignores `target` and reads 'disease' or 'num' is wrong
         frame["disease"] = (rng.random(n) < 0.5).astype(int)
+        frame["num"] = frame["disease"] * rng.integers(1, 5, size=n)
     return frame
 
 
@@ -134,9 +137,12 @@ def _site_frame(
 
 
 def _row_keys(X: Any) -> list[bytes]:
-    values = np.ascontiguousarray(np.asarray(X, dtype=float))
+    """One key per row that survives a cast to float32 and a reordering of the columns (both harmless when
+    done the same way to training and test rows), but not a change of any value (scaling, imputing)."""
+    values = np.asarray(X, dtype=float)
     if values.ndim != 2:
         raise ValueError(f"the model was given an array of shape {values.shape}, not a table")
+    values = np.ascontiguousarray(np.sort(values.astype(np.float32), axis=1))
     return [row.tobytes() for row in values]
 
 
@@ -313,11 +319,12 @@ def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
             "a feature that is never missing carries no information through its missingness: score 0.5",
         )
         ex.expect(
-            abs(float(out["c"]) - ref["c"]) < 1e-9,
+            abs(float(out["c"]) - ref["c"]) < 1e-6
+            or not _same_series(out.drop("c"), ref.drop("c"), atol=1e-6),
             "feature 'c' codes missing values as -1: count a value equal to its sentinel as missing",
         )
         ex.expect(
-            _same_series(out, ref),
+            _same_series(out, ref, atol=1e-6),
             "score the 0/1 indicator 'missing or equal to the sentinel' with the AUC, "
             "not the feature's values",
         )
@@ -327,7 +334,7 @@ def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
         out_other = ex.call(missing_code_auc, other.copy(), *args)
         ref_other = reference_missing_code_auc(other, *args)
         ex.expect(
-            _same_series(out_other, ref_other) and list(out_other.index) == list(ref_other.index),
+            _same_series(out_other, ref_other, atol=1e-6) and list(out_other.index) == list(ref_other.index),
             "right on the first frame but not on a second one with the target column 'outcome' and the "
             "sentinels {'e': 999.0, 'c': -1.0, 'd': 0.0}: use the `target` and the `sentinels` you are "
             "given, "
@@ -337,7 +344,9 @@ def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
         real = load_heart_disease()
         out_real = ex.call(missing_code_auc, real.copy(), list(FEATURES), "disease", {"chol": 0})
         ex.expect(
-            _same_series(out_real, reference_missing_code_auc(real, FEATURES, "disease", {"chol": 0})),
+            _same_series(
+                out_real, reference_missing_code_auc(real, FEATURES, "disease", {"chol": 0}), atol=1e-6
+            ),
             "right on the practice frame but not on the heart disease data: do categorical columns with "
             "NaN work in your code?",
         )
@@ -409,8 +418,10 @@ def check_held_out_calibration(held_out_calibration: Callable[..., pd.DataFrame]
 
 def check_written_answer(answer: object) -> None:
     """Exercise 5: a written judgement. Checks only that it is there and addresses each site; the answer
-    itself is marked by a person with the rubric."""
-    with exercise("Exercise 5 (is the difference real?)") as ex:
+    itself is marked by a person with the rubric, so a complete answer gets no success mark (a wrong
+    judgement can be complete)."""
+    swallowed = io.StringIO()
+    with contextlib.redirect_stdout(swallowed), exercise("Exercise 5 (is the difference real?)") as ex:
         ex.expect(
             isinstance(answer, str),
             f'write your answer as a string, answer_5 = """...""" (yours: {describe(answer)})',
@@ -426,4 +437,7 @@ def check_written_answer(answer: object) -> None:
             "interval" in text and re.search(r"\b(healthy|n\s*=|patients?)\b", text),
             "base each verdict on the interval and on how many patients of each class the site has",
         )
-        print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
+    print(
+        "Exercise 5 (is the difference real?): NOT GRADED — your answer is complete (every site, intervals, "
+        "class counts); whether it is right is marked by a person with the rubric"
+    )
