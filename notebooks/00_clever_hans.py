@@ -396,10 +396,12 @@ assert aucs.loc["Switzerland", "within site"][1] < 0.5, "8 healthy Swiss patient
 #   over all four sites the interval contains 0 only because Zurich/Basel's difference is large and positive.
 # - **Zurich/Basel has 8 healthy patients.** Its within-site AUC interval reaches below 0.5 (asserted), its
 #   within-site AUC moves by several points from one CV split to the next (printed above), and its
-#   difference cannot be read, whatever its interval says: a simulation (binormal scores, 115 sick and
-#   8 healthy, 400 data sets, 1,000 resamples each) gives the stratified percentile bootstrap a true coverage
-#   of 0.82–0.90 for a nominal 0.95 (DeLong's interval on the logit scale: 0.88–0.93), against 0.93–0.96
-#   at VA's counts (149/51). The answer at Zurich/Basel is "we cannot tell".
+#   difference cannot be read, whatever its interval says. A simulation run outside this notebook (binormal
+#   scores with 115 sick and 8 healthy patients, true AUC 0.65, 0.75 or 0.85; 300–400 data sets per setting,
+#   1,000 resamples each; three independent runs, Monte Carlo error about ±0.02) gives the stratified
+#   percentile bootstrap a true coverage of about 0.80–0.92 for a nominal 0.95, worst at high AUC; DeLong's
+#   interval on the logit scale does a little better (0.86–0.94) but also falls short. At VA's counts
+#   (149/51) both cover 0.93–0.96. The answer at Zurich/Basel is "we cannot tell".
 # - Read the per-site rows of the table only with their intervals: whether a single site's difference
 #   interval excludes 0 changes with the draw, and the text asserts none of them.
 #
@@ -633,7 +635,7 @@ assert np.ptp(fix3["mean within-site AUC"]) < np.ptp(fix3["pooled AUC"]), "withi
 # 3. The pooled AUC over hospitals is nobody's AUC: here it exceeds the stratified (same-site pairs) AUC by
 #    about 0.03. Compare held-out-site AUC with *within-site* AUC, each with an interval and the site's class
 #    counts, and average the paired differences with one interval; with 8 healthy patients, say "we cannot
-#    tell" — a percentile bootstrap covers only 82–90 % there.
+#    tell" — a 95 % percentile bootstrap covers only about 80–92 % there.
 # 4. Transfer to a new hospital cost a little ranking (about 0.03 AUC at the three larger sites) and broke
 #    the **calibration**: the features carry only part of a hospital's risk level. Always report observed vs
 #    predicted risk per site, against the prior-only null.

@@ -344,7 +344,7 @@ difference contain 0, so the data cannot tell whether ranking changes there; tha
 does not. Averaged over these three sites the held-out AUC is about 0.03 lower, interval below 0: transfer
 costs a little ranking. Switzerland (115 sick, 8 healthy): every AUC there rests on 8 healthy patients (one
 patient moves it by up to 1/8), the within-site interval reaches down to about 0.46, and a percentile
-bootstrap with 8 cases in a class covers only about 82-90 % instead of 95 %, so whatever the interval of
+bootstrap with 8 cases in a class covers only about 80-92 % instead of 95 %, so whatever the interval of
 the difference says, I draw no conclusion. To the hospital I would report its own held-out AUC with its
 interval and class counts, and its calibration: a model trained elsewhere over- or under-predicts the risk
 level by 10 to 25 points at three of four sites, so it must be recalibrated locally. The pooled AUC ranks
