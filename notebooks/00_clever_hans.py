@@ -292,7 +292,8 @@ assert -0.03 < d_lo and d_hi < 0.03, "renaming the code barely changes the AUC (
 # **The pooled AUC is nobody's AUC.** It ranks a Cleveland patient against a Zurich patient, and a model
 # that only knew "Zurich ⇒ sick" would already earn credit for it — that is the shortcut itself. A hospital
 # sees only its own patients. So the fair comparison for a new hospital is, site by site:
-# - **within site**: the AUC of the shuffled-CV predictions computed among that site's patients only;
+# - **within site**: the AUC of shuffled-CV predictions (ten repeats of 5-fold CV, each patient's
+#   out-of-fold risk averaged) computed among that site's patients only;
 # - **site held out**: train on the three other sites, predict the fourth (leave-one-site-out).
 #
 # Each AUC gets its interval and the site's number of sick and healthy patients; the difference (held out −
