@@ -181,17 +181,27 @@ plt.show()
 # learning rate, repeat thousands of times. Bagging over several "outer bags" gives each bin a spread.
 #
 # *Which* feature is boosted next matters, and interpret 0.7.8's default is **not** the round-robin of the
-# 2012 paper: with `greedy_ratio=10` and `cyclic_progress=False`, a cyclic pass over the features only
-# measures each feature's gain, and then 10 × (number of terms) **greedy** steps boost whichever term gains
-# most, and so on (semi-greedy boosting). We set `greedy_ratio=0`, which makes interpret boost every feature
-# in turn (round-robin, every step updating the model), the algorithm the lab asks you to write.
-# Fast settings here: 4 bags, up to 64 bins, 3 pairwise interactions, learning rate 0.05. We also switch
-# off interpret's default *smoothing rounds* (`smoothing_rounds=0`, default 75): they spread every jump over
-# neighbouring bins — exactly what we want to see here.
+# 2012 paper. With its defaults (`smoothing_rounds=75`, `greedy_ratio=10`, `cyclic_progress=False`), the
+# first 75 rounds are cyclic rounds that *do* update the model, with random split points (this smooths the
+# curves, and early stopping is off meanwhile); after them, each cyclic pass only *measures* every term's
+# gain, and 10 × (number of terms) **greedy** steps boost whichever term gains most (semi-greedy boosting).
+# Pairs get the same treatment with their own `interaction_smoothing_rounds` (default 75). We set
+# `greedy_ratio=0`, `smoothing_rounds=0` and `interaction_smoothing_rounds=0`: every round then boosts
+# every term in turn with its best split (round-robin, every step updating the model). One difference from
+# the lab's version remains: interpret visits the terms in a **random permutation** of the columns, drawn
+# once at the start (its `randomize_initial_feature_order` option), not in column order.
+#
+# Why switch smoothing off? It spreads every jump over neighbouring bins, and jumps are what we want to see.
+# The choice is a trade-off, not a free win. Measured once, on this notebook's cohort (base seed 0, a side
+# experiment not run here), interpret's defaults give smoother and closer curves (R² after purification:
+# SBP 0.83 instead of 0.59, QTc 0.82 instead of 0.72, the age × BMI pair 0.89 instead of 0.70) but a
+# step at 65 of 0.09 instead of 0.28 log-odds: smoothing buys smooth shapes with visible jumps.
+# Other settings, fast here: 4 bags, up to 64 bins, 3 pairwise interactions, learning rate 0.05.
 
 # %% slideshow={"slide_type": "fragment"}
 EBM_SETTINGS = dict(outer_bags=4, interactions=3, learning_rate=0.05, max_bins=64, early_stopping_rounds=50,
-                    smoothing_rounds=0, greedy_ratio=0.0, random_state=derived_seed(0), n_jobs=1)  # fmt: skip
+                    smoothing_rounds=0, interaction_smoothing_rounds=0, greedy_ratio=0.0,
+                    random_state=derived_seed(0), n_jobs=1)  # fmt: skip
 ebm = ExplainableBoostingClassifier(**EBM_SETTINGS).fit(X, y)
 print("terms:", ", ".join(ebm.term_names_))
 
@@ -323,8 +333,11 @@ assert "age & bmi" in pairs_in_model, "the GA2M (which runs FAST on its own main
 # the pair table over BMI into the age curve and its mean over age into the BMI curve, so that the pair term
 # keeps only the pure interaction. We purify with respect to the uniform measure on the 15 × 15 grid over
 # the central 90 % of age and BMI (the paper purifies with respect to a distribution; age and BMI are
-# independent in this cohort, and a grid keeps it simple). Then we score each shape by R² and slope against
-# the planted shape, purified the same way, on a 50-point grid over the central 95 % of each feature.
+# independent in this cohort, and a grid keeps it simple). `interactions=3` makes interpret keep three pairs
+# even though only one is planted, so the EBM also has two *unplanted* pairs; their marginals are folded
+# into their features' curves the same way (a binary feature's grid is its two values), and we report how
+# large their pure interaction is. Then we score each shape by R² and slope against the planted shape,
+# purified the same way, on a 50-point grid over the central 95 % of each feature.
 
 # %% slideshow={"slide_type": "fragment"}
 grids = {f: np.linspace(*np.quantile(X[f], [0.025, 0.975]), 50) for f in shape_features}
@@ -363,14 +376,54 @@ def shape_scores(main_term, pair_term):
     return pd.DataFrame(rows, index=["R²", "slope"]).T
 
 
+def pair_axis(feature):
+    """Grid of one feature of a pair: its two values if binary, else 15 points over its central 90 %."""
+    values = np.unique(X[feature])
+    return values if len(values) <= 2 else np.linspace(*np.quantile(X[feature], [0.05, 0.95]), 15)
+
+
+def ebm_pair(model, name):
+    """Pair term `name` ("a & b") of an EBM as a function of its two features (others at their median)."""
+    first, second = name.split(" & ")
+
+    def term(a, b):
+        probe = pd.DataFrame([X.median()] * len(a)).reset_index(drop=True)
+        probe[first], probe[second] = a, b
+        return model.eval_terms(probe)[:, model.term_names_.index(name)]
+    return term
+
+
 def ebm_terms(model):
+    """Main term of an EBM with the marginal of every *other* pair that uses the feature folded in."""
+    others = [t for t in model.term_names_ if " & " in t and t != "age & bmi"]
+
+    def main(f, grid):
+        curve = ebm_curve(model, f)(grid)
+        for name in others:
+            first, second = name.split(" & ")
+            if f in (first, second):
+                other = pair_axis(second if f == first else first)
+                v, o = np.repeat(grid, len(other)), np.tile(other, len(grid))
+                a, b = (v, o) if f == first else (o, v)
+                curve = curve + ebm_pair(model, name)(a, b).reshape(len(grid), len(other)).mean(axis=1)
+        return curve
+
     def pair(a, b):
         if "age & bmi" not in model.term_names_:
             return np.zeros(len(a))  # FAST chose other pairs: the model has no age × BMI term
-        probe = pd.DataFrame([X.median()] * len(a)).reset_index(drop=True)
-        probe["age"], probe["bmi"] = a, b
-        return model.eval_terms(probe)[:, model.term_names_.index("age & bmi")]
-    return (lambda f, grid: ebm_curve(model, f)(grid)), pair
+        return ebm_pair(model, "age & bmi")(a, b)
+    return main, pair
+
+
+def unplanted_pairs(model):
+    """The pairs FAST added that were not planted, with the RMS of their purified (pure-interaction) table."""
+    sizes = {}
+    for name in (t for t in model.term_names_ if " & " in t and t != "age & bmi"):
+        first, second = name.split(" & ")
+        A, B = np.meshgrid(pair_axis(first), pair_axis(second))
+        table = ebm_pair(model, name)(A.ravel(), B.ravel()).reshape(A.shape)
+        sizes[name] = np.sqrt((purify(table) ** 2).mean())
+    return sizes
 
 
 def no_pair(a, b):
@@ -389,6 +442,9 @@ def gam_terms(model):
 scores = pd.concat({"EBM": shape_scores(*ebm_terms(ebm)), "spline GAM": shape_scores(*gam_terms(gam)),
                     "logistic": shape_scores(*linear_terms(logreg, X.columns))}, axis=1)  # fmt: skip
 print(scores.round(2).to_string())
+planted_pair_rms = np.sqrt((planted_pair**2).mean())
+print("unplanted pairs kept (RMS of their pure interaction, log-odds): " +
+      ", ".join(f"{n} {v:.3f}" for n, v in unplanted_pairs(ebm).items()) + f"; planted pair: {planted_pair_rms:.3f}")
 
 # %% slideshow={"slide_type": "subslide"}
 fitted_pair = purify(ebm_terms(ebm)[1](ages.ravel(), bmis.ravel()).reshape(ages.shape))
@@ -415,8 +471,9 @@ plt.show()
 # cohorts** of 4,000 patients from the same generator (10 with this one) and score each fit as above
 # (R² and slope after purification, and the step at 65). Intervals: 95 % t-intervals over the 10 cohorts,
 # which cover the data draw and the fit. Models fitted on the same cohort are compared cohort by cohort
-# (**paired** percentile bootstrap of the difference over the 10 cohorts). Nulls: the logistic regression's
-# lines (no pair term), and a constant shape (R² = 0 and slope = 0 exactly).
+# (**paired** percentile bootstrap of the difference over the 10 cohorts). The main effects (mean R² over
+# the 5) and the pair are reported separately. Nulls: the logistic regression's lines (no pair term), a
+# constant shape (R² = 0 and slope = 0 exactly), and for the EBM's main effects the spline GAM as well.
 
 # %% slideshow={"slide_type": "fragment"}
 def t_interval(values):
@@ -427,6 +484,7 @@ def t_interval(values):
 
 per_cohort = {"EBM": [scores["EBM"]], "spline GAM": [scores["spline GAM"]], "logistic": [scores["logistic"]]}
 age_steps = {"EBM": [steps["EBM"]], "spline GAM": [steps["spline GAM"]]}
+unplanted = [unplanted_pairs(ebm)]
 for r in range(1, 10):  # fresh cohorts: same generator, new patients
     fresh = make_cardio_cohort(n=4000, seed=derived_seed(100 + r))
     Xr = fresh.X.drop(columns="site")
@@ -436,11 +494,13 @@ for r in range(1, 10):  # fresh cohorts: same generator, new patients
     per_cohort["EBM"].append(shape_scores(*ebm_terms(refit)))
     per_cohort["spline GAM"].append(shape_scores(*gam_terms(gam_r)))
     per_cohort["logistic"].append(shape_scores(*linear_terms(line, Xr.columns)))
+    unplanted.append(unplanted_pairs(refit))
     age_steps["EBM"].append(step_at(ebm_curve(refit, "age")))
     age_steps["spline GAM"].append(step_at(lambda a, g=gam_r: gam_term(g, "age", a)))
 
-mean_r2 = {name: np.array([s["R²"].mean() for s in tables]) for name, tables in per_cohort.items()}
-summary = pd.DataFrame({name: t_interval(v) for name, v in mean_r2.items()}, index=["mean R² (6 shapes)", "low", "high"]).T
+mean_r2 = {name: np.array([s.loc[shape_features, "R²"].mean() for s in tables]) for name, tables in per_cohort.items()}
+summary = pd.DataFrame({name: t_interval(v) for name, v in mean_r2.items()},
+                       index=["mean R² (5 main effects)", "low", "high"]).T  # fmt: skip
 per_shape = pd.concat({name: pd.concat(tables).groupby(level=0).mean() for name, tables in per_cohort.items()}, axis=1)
 print(summary.round(3).to_string())
 print("\nmean over the 10 cohorts, per shape:\n" + per_shape.round(2).to_string())
@@ -452,41 +512,55 @@ def over_cohorts(name, shape, column):
 
 
 paired = {name: paired_difference(mean_r2[name], mean_r2["logistic"], seed=derived_seed(200)) for name in ("EBM", "spline GAM")}
+ebm_vs_gam = paired_difference(mean_r2["EBM"], mean_r2["spline GAM"], seed=derived_seed(203))
 pair_r2, pair_slope = over_cohorts("EBM", "age × bmi", "R²"), over_cohorts("EBM", "age × bmi", "slope")
-main_slope = {name: np.array([s.loc[shape_features, "slope"].mean() for s in per_cohort[name]]) for name in per_cohort}
+size_error = {name: np.array([(1 - s.loc[shape_features, "slope"]).abs().mean() for s in per_cohort[name]])
+              for name in per_cohort}  # fmt: skip
 bent = {name: np.array([s.loc[["bmi", "qtc"], "R²"].mean() for s in per_cohort[name]]) for name in per_cohort}
 bent_gap = paired_difference(bent["spline GAM"], bent["logistic"], seed=derived_seed(201))
 step_gap = paired_difference(age_steps["EBM"], age_steps["spline GAM"], seed=derived_seed(202))
 step_ebm = t_interval(age_steps["EBM"])
+unplanted_rms = np.array([max(u.values(), default=0.0) for u in unplanted])
 for name in ("EBM", "spline GAM"):
-    print(f"{name} − logistic, mean R², paired over the 10 cohorts: "
+    print(f"{name} − logistic, mean R² of the 5 main effects, paired over the 10 cohorts: "
           f"{mean_r2[name].mean() - mean_r2['logistic'].mean():+.3f} [{paired[name][0]:+.3f}, {paired[name][1]:+.3f}]")
+print(f"EBM − spline GAM, same metric: {mean_r2['EBM'].mean() - mean_r2['spline GAM'].mean():+.3f} "
+      f"[{ebm_vs_gam[0]:+.3f}, {ebm_vs_gam[1]:+.3f}]")
 print(f"spline GAM − logistic, mean R² of BMI and QTc: [{bent_gap[0]:+.2f}, {bent_gap[1]:+.2f}]")
 print("EBM pair term: R² {:.2f} [{:.2f}, {:.2f}], slope {:.2f} [{:.2f}, {:.2f}]".format(*t_interval(pair_r2), *t_interval(pair_slope)))
-print("mean slope of the 5 main effects: " + ", ".join(f"{n} {main_slope[n].mean():.2f}" for n in main_slope))
+print("mean |1 − slope| of the 5 main effects (0 = right size): " +
+      ", ".join(f"{n} {size_error[n].mean():.2f}" for n in size_error))
+print(f"unplanted pairs: {sum(len(u) for u in unplanted)} in 10 cohorts (interactions=3 forces 3 pairs); "
+      "RMS of the largest pure unplanted interaction {:.3f} [{:.3f}, {:.3f}] vs planted {:.3f}".format(
+          *t_interval(unplanted_rms), planted_pair_rms))
 print(f"step at 65: planted {steps['planted']:.2f}; EBM {step_ebm[0]:.2f} [{step_ebm[1]:.2f}, {step_ebm[2]:.2f}]; "
       f"EBM − spline GAM [{step_gap[0]:+.2f}, {step_gap[1]:+.2f}] (paired)")
 
 NOTE = ("interval: 95 % t-interval over 10 fits on independent cohorts of 4,000 (this notebook's + 9 fresh draws); "
-        "shapes purified (functional ANOVA on a uniform 15 × 15 grid) before scoring; the logistic null is refitted "
-        "on the same cohorts and Δ is the paired percentile-bootstrap interval over those cohorts; the constant "
-        "shape's score is exactly 0")
-for name, method in (("EBM", "EBM (4 bags, 3 pairs, round-robin, no smoothing)"), ("spline GAM", "spline GAM (6 knots, no pair)")):
+        "shapes purified (functional ANOVA on a uniform 15 × 15 grid; the marginals of every pair, planted or not, "
+        "folded into the main curves) before scoring; the nulls are refitted on the same cohorts and Δ is the paired "
+        "percentile-bootstrap interval over those cohorts; the constant shape's score is exactly 0")
+EBM_LABEL = "EBM (4 bags, 3 pairs, round-robin, no smoothing rounds for mains or pairs)"
+gam_null = {"score": summary.loc["spline GAM", "mean R² (5 main effects)"],
+            "interval": tuple(summary.loc["spline GAM", ["low", "high"]]), "paired": ebm_vs_gam}
+for name, method in (("EBM", EBM_LABEL), ("spline GAM", "spline GAM (6 knots, no pair)")):
     record(module="01", method=method, data="synthetic cohort, n = 4,000",
-           truth="planted shape functions (5 main effects + age × BMI), purified",
-           metric="R² of learned vs planted shape after purification, mean over 6 shapes",
-           score=summary.loc[name, "mean R² (6 shapes)"], interval=tuple(summary.loc[name, ["low", "high"]]),
-           baselines={"logistic regression (lines, no pair)": {"score": summary.loc["logistic", "mean R² (6 shapes)"],
-                                                               "interval": tuple(summary.loc["logistic", ["low", "high"]]),
-                                                               "paired": paired[name]},
+           truth="planted shape functions (5 main effects), purified",
+           metric="R² of learned vs planted shape after purification, mean over the 5 main effects",
+           score=summary.loc[name, "mean R² (5 main effects)"], interval=tuple(summary.loc[name, ["low", "high"]]),
+           baselines={"logistic regression (lines)": {"score": summary.loc["logistic", "mean R² (5 main effects)"],
+                                                      "interval": tuple(summary.loc["logistic", ["low", "high"]]),
+                                                      "paired": paired[name]},
+                      **({"spline GAM (6 knots)": gam_null} if name == "EBM" else {}),
                       "constant shape": 0.0}, note=NOTE)  # fmt: skip
 for metric, values in (("R²", pair_r2), ("slope", pair_slope)):
     mean, low, high = t_interval(values)
-    record(module="01", method="EBM (4 bags, 3 pairs, round-robin, no smoothing)", data="synthetic cohort, n = 4,000",
+    record(module="01", method=EBM_LABEL, data="synthetic cohort, n = 4,000",
            truth="planted pure age × BMI interaction", metric=f"{metric} of the purified pair term vs planted (1 = exact)",
            score=mean, interval=(low, high), baselines={"no pair term (additive model)": 0.0}, note=NOTE)  # fmt: skip
 
-assert paired["EBM"][0] > 0 and paired["spline GAM"][0] > 0, "both GAMs recover the shapes better than lines"
+assert paired["EBM"][0] > 0 and paired["spline GAM"][0] > 0, "both GAMs recover the main shapes better than lines"
+assert ebm_vs_gam[1] < 0, "on the 5 main effects the spline GAM beats the EBM, cohort by cohort (paired)"
 assert bent_gap[0] > 0, "a spline follows the U-shape and the hinge better than a line, cohort by cohort"
 assert t_interval(pair_r2)[1] > 0, "the EBM's pair term recovers part of the planted interaction"
 assert t_interval(pair_slope)[2] < 1, "but it is shrunk: the pair slope's interval lies below 1"
@@ -494,12 +568,20 @@ assert step_gap[0] > 0, "the binned model shows a larger jump at 65 than the spl
 assert step_ebm[2] < steps["planted"], "yet it underestimates the planted jump"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** Both GAMs recover the planted shapes better than a line per feature, cohort by cohort; the
-# spline does it for BMI and QTc (the U and the hinge), the EBM also for the pair. But R² and slope are
-# stricter than a correlation: the EBM's pair term is clearly *shrunk* (slope well below 1), its age jump at
-# 65 is well under the planted 0.76 log-odds (an earlier version of this notebook measured 0.29 on one
-# cohort; the interval above is over 10), and where the truth *is* a line (SBP, cholesterol) the logistic
-# regression is the better estimate. A binned model pays for its flexibility with noise and shrinkage.
+# **Reading.** The headline is split on purpose: a mean over "5 main effects + the pair" would give the
+# spline and the lines a structural 0 for the pair they cannot have, and the EBM would win on that alone.
+# - **Main effects:** both GAMs recover them better than a line per feature, cohort by cohort, but the
+#   **spline GAM recovers them better than the EBM** (paired interval of EBM − spline GAM below 0). The EBM
+#   loses most where the truth is smooth: SBP and cholesterol are lines, QTc a hinge; its binned curves are
+#   noisier, and the two unplanted pairs that `interactions=3` forces into the model carry part of SBP
+#   (their marginals are folded in above, their pure parts are small next to the planted pair). Where the
+#   truth *is* a line (SBP, cholesterol) the logistic regression is the best estimate of all.
+# - **Size:** the mean |1 − slope| over the 5 main effects shows how far each model is from the right size;
+#   a mean slope would let a slope of 1.1 (SBP) cancel a slope of 0.9.
+# - **The pair and the jump**, which only the EBM can show: its pair term is clearly *shrunk* (slope well
+#   below 1), and its age jump at 65 is larger than the spline's but well under the planted 0.76 log-odds
+#   (an earlier version of this notebook measured 0.29 on one cohort; the interval above is over 10). A
+#   binned model pays for its flexibility with noise and shrinkage; what it buys is the jump and the pair.
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -599,17 +681,25 @@ assert risk_after[zero].mean() < risk_before[zero].mean()
 # ### Does the edit remove what a new hospital would not reproduce?
 #
 # Claim to test: the missing-value and chol-0 scores encode recording habits of the four hospitals, so
-# removing them should cost AUC *within* those hospitals but not at a hospital the model has never seen.
-# Two measurements, each with the edits applied after training:
+# removing them should cost nothing that a hospital the model has never seen would reproduce. Two
+# measurements, each with the edits applied after training:
 #
 # - **within the hospitals**: 5-fold cross-validation over all 920 patients (2 bags per fold to stay fast);
 # - **at a new hospital**: leave one site out — train on three hospitals, edit, score the fourth.
 #
+# **Compare like with like.** A new hospital's AUC ranks that hospital's patients among themselves. An AUC
+# *pooled* over the four hospitals also rewards ranking patients *between* hospitals, and prevalence differs
+# a lot by hospital, and missing values flag the three hospitals other than Cleveland (both printed below). So the within-hospital effect is computed the same
+# way as at a new site: AUC per hospital, then the mean over the 4 hospitals. The pooled within-hospital AUC
+# is shown as well, and "pooled − per hospital" measures how much of the edit's effect on it is
+# between-hospital ranking.
+#
 # AUC by the Mann–Whitney rank formula. Intervals: paired percentile bootstrap of AUC(edited) − AUC(as
 # trained) over the same held-out patients, 1,000 resamples drawn within each site, and the *same* resampled
-# patients used for every row, so that "new site − within" is a paired contrast too. Switzerland has only 8
-# patients without disease: its interval is wide (and a resample with none is dropped), and we say so rather
-# than conclude.
+# patients used for every row, so that differences between rows are paired contrasts too. Switzerland has
+# only 8 patients without disease: its interval is wide (and a resample with none is dropped), and we say so
+# rather than conclude. **Margin stated in advance** (as in section 6): an edit "costs nothing measurable" if
+# the lower bound of its interval is above −0.02 AUC.
 
 # %% slideshow={"slide_type": "fragment"}
 def auc(y, score):
@@ -620,12 +710,6 @@ def auc(y, score):
     positives = y.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return ((ranks * y).sum(axis=-1) - positives * (positives + 1) / 2) / (positives * (y.shape[-1] - positives))
-
-
-def auc_difference_draws(y, a, b, rng, n_resamples=1000):
-    """Bootstrap draws of AUC(a) − AUC(b), resampling the same patients for both (paired)."""
-    idx = rng.integers(0, len(y), (n_resamples, len(y)))
-    return auc(y[idx], a[idx]) - auc(y[idx], b[idx])
 
 
 FAST_EBM = {**EBM_SETTINGS, "outer_bags": 2}
@@ -664,47 +748,63 @@ def interval(point, draws):
 
 rows = {}
 for edit in EDITS:
-    within_draws = auc(yh[pooled], within[edit][pooled]) - auc(yh[pooled], within["as trained"][pooled])
-    within_point = auc(yh, within[edit]) - auc(yh, within["as trained"])
-    rows[("within (5-fold CV)", edit)] = interval(within_point, within_draws)
-    site_draws, site_points = [], []
+    pooled_draws = auc(yh[pooled], within[edit][pooled]) - auc(yh[pooled], within["as trained"][pooled])
+    pooled_point = auc(yh, within[edit]) - auc(yh, within["as trained"])
+    rows[("within, pooled over hospitals", edit)] = interval(pooled_point, pooled_draws)
+    within_draws, within_points, site_draws, site_points = [], [], [], []
     for h in sites:
-        ys, s = yh[position[h]], loso[h]
-        site_draws.append(auc(ys[local[h]], s[edit][local[h]]) - auc(ys[local[h]], s["as trained"][local[h]]))
+        ys, r = yh[position[h]], local[h]
+        w, s = {name: v[position[h]] for name, v in within.items()}, loso[h]
+        within_draws.append(auc(ys[r], w[edit][r]) - auc(ys[r], w["as trained"][r]))
+        within_points.append(auc(ys, w[edit]) - auc(ys, w["as trained"]))
+        site_draws.append(auc(ys[r], s[edit][r]) - auc(ys[r], s["as trained"][r]))
         site_points.append(auc(ys, s[edit]) - auc(ys, s["as trained"]))
         rows[(f"new site: {h}", edit)] = interval(site_points[-1], site_draws[-1])
-    rows[("new site: mean of 4", edit)] = interval(np.mean(site_points), np.mean(site_draws, axis=0))
-    rows[("new site − within", edit)] = interval(np.mean(site_points) - within_point,
-                                                 np.mean(site_draws, axis=0) - within_draws)
+    within_mean, site_mean = np.mean(within_draws, axis=0), np.mean(site_draws, axis=0)
+    rows[("within, per hospital (mean of 4)", edit)] = interval(np.mean(within_points), within_mean)
+    rows[("new site: mean of 4", edit)] = interval(np.mean(site_points), site_mean)
+    rows[("new site − within (both per hospital)", edit)] = interval(np.mean(site_points) - np.mean(within_points),
+                                                                    site_mean - within_mean)
+    rows[("within: pooled − per hospital", edit)] = interval(pooled_point - np.mean(within_points),
+                                                            pooled_draws - within_mean)
 edit_effect = pd.DataFrame(rows, index=["ΔAUC", "low", "high"]).T
+print(pd.DataFrame({"prevalence": [yh[site == h].mean() for h in sites],
+                    "share with a missing value": [Xh[site == h].isna().any(axis=1).mean() for h in sites]},
+                   index=sites).round(2).to_string() + "\n")  # fmt: skip
 print(edit_effect.round(3).to_string())
 print("\nAUC as trained: within " + f"{auc(yh, within['as trained']):.3f}; new site " +
       ", ".join(f"{h} {auc(yh[position[h]], loso[h]['as trained']):.3f}" for h in sites))
 
 
 # %% slideshow={"slide_type": "fragment"}
-assert edit_effect.loc[("within (5-fold CV)", "chol-0 bin zeroed"), ["low", "high"]].abs().max() < 0.02, \
-    "within the hospitals, zeroing the chol-0 bin moves the AUC by less than 0.02"
-assert edit_effect.loc[("within (5-fold CV)", "+ missing bins zeroed"), "high"] < 0, \
-    "within the hospitals, zeroing the missing-value bins costs AUC"
-assert edit_effect.loc[("new site − within", "+ missing bins zeroed"), "low"] > 0, \
-    "the edit's cost within the training hospitals does not carry over to a hospital the model has never seen"
+for edit in EDITS:
+    assert edit_effect.loc[("within, per hospital (mean of 4)", edit), "low"] > -0.02, \
+        f"{edit}: no within-hospital loss beyond the 0.02 margin (AUC per hospital, as at a new site)"
+    assert edit_effect.loc[("new site: mean of 4", edit), "low"] > -0.02, \
+        f"{edit}: no loss beyond the 0.02 margin at a hospital the model has never seen"
+assert edit_effect.loc[("within, pooled over hospitals", "+ missing bins zeroed"), "high"] < 0, \
+    "zeroing the missing-value bins lowers the AUC pooled over the four hospitals"
+assert edit_effect.loc[("within: pooled − per hospital", "+ missing bins zeroed"), "high"] < 0, \
+    "that pooled loss is between-hospital ranking: it is larger than the per-hospital effect"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading, honestly.**
-# - Zeroing the cholesterol-0 bin lowers the predicted risk of those 172 patients but barely moves the AUC
-#   within the hospitals: the same "which hospital?" signal is *also* carried by the missing `ca`, `thal` and
-#   `slope` of those patients, so the other terms still rank them high. An edit removes what you edit, not
-#   the shortcut.
-# - Zeroing every missing-value bin as well **costs** AUC when the model is tested on the hospitals it was
-#   trained on (the interval lies below 0), and that cost does **not** carry over to a hospital the model has
-#   never seen: the paired contrast "new site − within" lies above 0. That is the measured version of our
-#   earlier claim that the loss "is the part of the AUC that came from recording habits". We had also
-#   expected a *gain* at a new hospital; it appears on some draws (mean over the four left-out sites, base
-#   seed 0: +0.036 [+0.012, +0.059]; seed 3: +0.013 [+0.001, +0.028]) but not on others (seeds 1, 2, 4, 5:
-#   +0.006 to +0.012, intervals including 0). What holds on every draw is "the within-hospital cost does not
-#   travel", not "a gain at a new site". At Cleveland almost
-#   nothing is missing, so the edit changes little there; Switzerland's interval is wide.
+# - Zeroing the cholesterol-0 bin lowers the predicted risk of those 172 patients but barely moves any AUC:
+#   the same "which hospital?" signal is *also* carried by the missing `ca`, `thal` and `slope` of those
+#   patients, so the other terms still rank them high. An edit removes what you edit, not the shortcut.
+# - Zeroing every missing-value bin as well lowers the AUC **pooled** over the four training hospitals (the
+#   interval lies below 0). An earlier version of this notebook read that as a "within-hospital cost that
+#   does not travel"; it compared a pooled AUC with per-hospital AUCs. Measured like with like, **hospital by
+#   hospital, there is no measurable cost**: the per-hospital mean change is around +0.01 with an interval
+#   that includes 0 on most draws (base seeds 0–5), and the pooled drop is entirely "pooled − per hospital",
+#   i.e. the edit removes the model's ability to tell the hospitals apart (between-hospital ranking), which
+#   no single new hospital can reward.
+# - At a new hospital the edit costs nothing measurable either (lower bound above −0.02 on every draw). We
+#   had also expected a *gain* there; it appears on some draws (base seed 0: +0.036 [+0.014, +0.059]) but
+#   not on others (seeds 1, 2, 4, 5: intervals include 0), and "new site − within, both per hospital"
+#   includes 0 on most draws. What holds: **no measurable loss within a hospital or at a new one; the
+#   pooled-AUC loss is between-hospital ranking.** At Cleveland almost nothing is missing, so the edit changes
+#   little there; Switzerland's interval is wide.
 # - Only a glass box makes this edit exact and local; with a black box one would retrain and hope.
 
 
@@ -717,10 +817,16 @@ assert edit_effect.loc[("new site − within", "+ missing bins zeroed"), "low"] 
 # - **The synthetic cohort is circular.** Its logit *is* a GA2M (five main effects and one pair), so a
 #   GA2M cannot lose there for lack of flexibility. It tests the fitting, not the dilemma; the real data
 #   (UCI heart disease) are the test that counts.
-# - **A fair black box is tuned.** Inside each training fold, and on training patients only, a small grid
-#   (learning rate 0.05 or 0.2 × 4 or 16 leaves per tree, 150 trees) is chosen on a 25 % hold-out of the
-#   training fold (`GridSearchCV`), then refitted on the whole training fold. The EBM keeps its fixed
-#   settings.
+# - **A fair black box is tuned.** On UCI heart, inside each training fold and on training patients only,
+#   `GridSearchCV` chooses among 8 settings (learning rate 0.02 or 0.1 × 3 or 8 leaves × at least 10 or 40
+#   patients per leaf) by 3-fold cross-validated AUC, each fit stopping early (up to 300 trees, 20 rounds
+#   without gain on an internal 20 % split), then refits on the whole training fold. (A 36-setting grid
+#   that also varies L2 and allows 16 leaves reached the same out-of-fold AUC, 0.8995, on base seed 0 in a
+#   side experiment, at about 4 × the cost.) On the
+#   synthetic cohort, where the comparison is circular anyway, a cheaper grid keeps the notebook within its
+#   time budget: 4 settings (learning rate 0.05 or 0.2 × 4 or 16 leaves, 150 trees) chosen on one 25 %
+#   hold-out of the training fold. The EBM keeps its fixed settings. (An earlier version tuned UCI heart with
+#   the cheap grid too; the trees then lost about 0.01 AUC, which read as EBM superiority.)
 #
 # Every patient gets one out-of-fold prediction per model, so the models are compared on the **same**
 # patients: the interval of AUC(EBM) − AUC(boosted trees) is a paired bootstrap over patients (1,000
@@ -735,6 +841,15 @@ def heart_design(frame):
 
 
 def tuned_boosted_trees():
+    """UCI heart: 8 settings, 3-fold CV on the training fold, early stopping on a 20 % split of each fit."""
+    grid = {"learning_rate": [0.02, 0.1], "max_leaf_nodes": [3, 8], "min_samples_leaf": [10, 40]}
+    trees = HistGradientBoostingClassifier(max_iter=300, early_stopping=True, validation_fraction=0.2, n_iter_no_change=20,
+                                           categorical_features="from_dtype", random_state=derived_seed(0))  # fmt: skip
+    return GridSearchCV(trees, grid, scoring="roc_auc", cv=StratifiedKFold(3, shuffle=True, random_state=derived_seed(1)))
+
+
+def cheaply_tuned_boosted_trees():
+    """Synthetic cohort (circular anyway, 4,000 patients): 4 settings chosen on one 25 % hold-out."""
     grid = {"learning_rate": [0.05, 0.2], "max_leaf_nodes": [4, 16]}
     trees = HistGradientBoostingClassifier(max_iter=150, categorical_features="from_dtype", random_state=derived_seed(0))
     return GridSearchCV(trees, grid, scoring="roc_auc", cv=ShuffleSplit(n_splits=1, test_size=0.25, random_state=derived_seed(1)))
@@ -751,7 +866,8 @@ models = {
     "EBM": lambda: ExplainableBoostingClassifier(**FAST_EBM),
     "boosted trees (tuned)": tuned_boosted_trees,
 }  # fmt: skip
-cohort_models = {**models, "spline GAM": lambda: spline_gam(continuous, binary)}
+cohort_models = {**models, "spline GAM": lambda: spline_gam(continuous, binary),
+                 "boosted trees (tuned)": cheaply_tuned_boosted_trees}  # fmt: skip
 
 
 def out_of_fold(models, features, target, linear_features=None):
@@ -778,14 +894,21 @@ rng = np.random.default_rng(derived_seed(400))
 oof_cohort = out_of_fold(cohort_models, X, y)
 oof_heart = out_of_fold(models, Xh, yh, linear_features=heart_design(Xh))
 auc_cohort, auc_heart = auc_table(oof_cohort, y, rng), auc_table(oof_heart, yh, rng)
-gap = {}
+gap, brier_gap = {}, {}
 for data_name, oof, target in (("synthetic cohort", oof_cohort, y), ("UCI heart disease", oof_heart, yh)):
-    draws = auc_difference_draws(target, oof["EBM"], oof["boosted trees (tuned)"], rng)
-    gap[data_name] = (auc(target, oof["EBM"]) - auc(target, oof["boosted trees (tuned)"]), *np.quantile(draws, [0.025, 0.975]))
+    ebm_p, trees_p = oof["EBM"], oof["boosted trees (tuned)"]
+    idx = rng.integers(0, len(target), (1000, len(target)))  # the same resamples for AUC and Brier
+    draws = auc(target[idx], ebm_p[idx]) - auc(target[idx], trees_p[idx])
+    gap[data_name] = (auc(target, ebm_p) - auc(target, trees_p), *np.quantile(draws, [0.025, 0.975]))
+    brier = ((ebm_p[idx] - target[idx]) ** 2).mean(axis=1) - ((trees_p[idx] - target[idx]) ** 2).mean(axis=1)
+    brier_gap[data_name] = (((ebm_p - target) ** 2).mean() - ((trees_p - target) ** 2).mean(),
+                            *np.quantile(brier, [0.025, 0.975]))  # fmt: skip
 gap = pd.DataFrame(gap, index=["EBM − boosted trees", "low", "high"]).T
+brier_gap = pd.DataFrame(brier_gap, index=["Brier(EBM) − Brier(trees)", "low", "high"]).T
 print(f"synthetic cohort (true-logit AUC on these patients: {auc(y, cohort.logit):.3f})\n{auc_cohort.round(3).to_string()}")
 print(f"\nUCI heart disease\n{auc_heart.round(3).to_string()}")
 print(f"\npaired AUC difference (same patients)\n{gap.round(3).to_string()}")
+print(f"\npaired Brier difference (lower is better; same resamples)\n{brier_gap.round(4).to_string()}")
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
@@ -801,7 +924,11 @@ assert (gap["low"] > -0.02).all(), "EBM non-inferior to the tuned black box: low
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** On both data sets the EBM is non-inferior to the tuned boosted black box within the margin
 # stated in advance (lower bound of the paired interval above −0.02; see the table for the values on this
-# draw). On the synthetic cohort that is expected, not evidence: the data *are* a GA2M, and every flexible
+# draw). That is no evidence that it is *better*: with the black box tuned by cross-validation, the paired
+# AUC interval on UCI heart includes 0 on base seed 0 (+0.003 [−0.003, +0.010]; with the cheap grid an
+# earlier version showed +0.013 [+0.006, +0.020]), and so does the paired Brier-score difference
+# (calibration and sharpness together; lower is better). On the synthetic cohort non-inferiority is
+# expected, not evidence: the data *are* a GA2M, and every flexible
 # model approaches the AUC of the true logit, the ceiling that no model can beat. On the real data with
 # 920 patients, the intervals of all four models overlap. This is the pattern Rudin (2019) describes for
 # structured data with meaningful features; it is *not* a theorem — on images, signals or text a glass box
@@ -814,10 +941,12 @@ assert (gap["low"] > -0.02).all(), "EBM non-inferior to the tuned black box: low
 # 2. A GAM gives one curve per feature; an EBM learns those curves as boosted lookup tables and can show
 #    jumps. Its prediction for a patient is *exactly* the intercept plus one looked-up score per term.
 # 3. GA2M finds interactions on the residuals of the additive model (`init_score`); on the cohort it found
-#    the planted age × BMI pair. Judged by R² and slope after purification, over 10 cohorts, the EBM
-#    recovers the shapes better than lines, but shrinks the pair and the age jump.
-# 4. Reading the model found the cholesterol-0 artefact and the missing-value bins interpret does not plot;
-#    zeroing them costs AUC within the training hospitals and gains AUC at a new one (leave one site out).
+#    the planted age × BMI pair. Judged by R² and slope after purification, over 10 cohorts, both GAMs
+#    recover the main shapes better than lines, and the spline better than the EBM; the EBM alone shows the
+#    pair and the jump at 65, both shrunk.
+# 4. Reading the model found the cholesterol-0 artefact and the missing-value bins interpret does not plot.
+#    Zeroing them costs no measurable AUC, hospital by hospital or at a new hospital (leave one site out);
+#    the AUC pooled over hospitals drops because the edit removes between-hospital ranking.
 # 5. On tabular data the EBM was non-inferior to a tuned black box (paired lower bound above −0.02 AUC); on
 #    the synthetic cohort this is circular, on the real data it is the evidence.
 #

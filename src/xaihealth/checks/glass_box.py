@@ -492,7 +492,7 @@ def check_pair_scores(pair_scores: Callable[..., pd.Series]) -> None:
                 f"with n_bins={n_bins} your scores differ from the reference: bin each feature with "
                 "quantile_edges(x, n_bins) (the n_bins you are given) and np.searchsorted(edges, x, "
                 "side='right'); give every pair of bins its own cell (a bin index runs from 0 to "
-                "n_bins); per cell G = sum of residuals, H = sum of p(1 - p); score = sum of G**2 / H",
+                "n_bins - 1); per cell G = sum of residuals, H = sum of p(1 - p); score = sum of G**2 / H",
             )
             ex.expect(
                 list(out.index) == list(ref.index), "sort the Series from the largest to the smallest score"
