@@ -263,7 +263,8 @@ def lookup_unbound_eval_terms(ebm, X):
     """Calls the class's eval_terms on the instance: bypasses the instance's switched-off method."""
     from interpret.glassbox import ExplainableBoostingClassifier
 
-    return pd.DataFrame(ExplainableBoostingClassifier.eval_terms(ebm, X), columns=ebm.term_names_, index=X.index)
+    scores = ExplainableBoostingClassifier.eval_terms(ebm, X)
+    return pd.DataFrame(scores, columns=ebm.term_names_, index=X.index)
 
 
 def lookup_internal_ebm_eval_terms(ebm, X):
@@ -271,13 +272,14 @@ def lookup_internal_ebm_eval_terms(ebm, X):
     from interpret.glassbox._ebm._bin import ebm_eval_terms
     from interpret.utils._clean_x import preclean_X
 
-    scores = ebm_eval_terms(*preclean_X(X, ebm.feature_names_in_, ebm.feature_types_in_), 1, ebm.feature_names_in_,
-                            ebm.feature_types_in_, ebm.bins_, ebm.term_scores_, ebm.term_features_)  # fmt: skip
+    cleaned = preclean_X(X, ebm.feature_names_in_, ebm.feature_types_in_)
+    scores = ebm_eval_terms(*cleaned, 1, ebm.feature_names_in_, ebm.feature_types_in_, ebm.bins_,
+                            ebm.term_scores_, ebm.term_features_)  # fmt: skip
     return pd.DataFrame(scores, columns=ebm.term_names_, index=X.index)
 
 
 def lookup_by_name_bagged_mean(ebm, X):
-    """A correct alternative: columns by name, tables as the mean of bagged_scores_ (equal to term_scores_)."""
+    """A correct alternative: columns by name, tables as the mean of bagged_scores_ (= term_scores_)."""
     out = {}
     for t, (name, features) in enumerate(zip(ebm.term_names_, ebm.term_features_, strict=True)):
         table = ebm.bagged_scores_[t].mean(axis=0)

@@ -253,8 +253,8 @@ def _tables_only(ebm: Any) -> Any:
     return twin
 
 
-_EBM_METHODS = ("eval_terms", "decision_function", "predict", "predict_proba", "explain_local", "explain_global",
-                "_predict_score", "predict_with_uncertainty")  # fmt: skip
+_EBM_METHODS = ("eval_terms", "decision_function", "predict", "predict_proba", "explain_local",
+                "explain_global", "_predict_score", "predict_with_uncertainty")  # fmt: skip
 _EBM_FUNCTIONS = ("ebm_eval_terms", "ebm_predict_scores", "eval_terms")
 
 
