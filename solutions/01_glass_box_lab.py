@@ -481,5 +481,5 @@ MODEL_ANSWER_RUBRIC_5 = """3 points in all. 1: a choice, justified by the leave-
 interval (not the within-hospital cross-validation). 1: says what the interval allows to claim (no loss vs a
 gain) and that four sites, one with 8 healthy patients, are little evidence. 1: a monitoring plan at the new
 site (calibration, AUC, missingness pattern). An answer that reads the pooled cross-validated AUC drop as a
-"within-hospital cost" (it is between-hospital ranking) loses the first point. An answer choosing (a) because 'the artefact is visible' without
-a new-site measurement gets at most 1 point."""
+"within-hospital cost" (it is between-hospital ranking) loses the first point. An answer choosing (a)
+because 'the artefact is visible' without a new-site measurement gets at most 1 point."""
