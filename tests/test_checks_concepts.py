@@ -57,9 +57,33 @@ CBM_CASES = mutation_cases(
 # --- Exercise 2: CAV and TCAV score ----------------------------------------------------------------------
 
 
+def solution_cav(concept_acts, random_acts):
+    """A student's correct CAV (the checker refuses its own reference while the student's code runs)."""
+    X = np.concatenate([concept_acts, random_acts])
+    y = np.r_[np.ones(len(concept_acts)), np.zeros(len(random_acts))]
+    w = LogisticRegression(max_iter=1000).fit(X, y).coef_[0]
+    return w / np.linalg.norm(w)
+
+
+def solution_tcav_score(model, layer, inputs, cav, target):
+    """A student's correct TCAV score."""
+    seen = []
+
+    def keep(_m, _i, out):
+        out.retain_grad()
+        seen.append(out)
+
+    handle = layer.register_forward_hook(keep)
+    model.zero_grad()
+    model(inputs)[:, target].sum().backward()
+    handle.remove()
+    derivative = seen[0].grad.flatten(1) @ torch.as_tensor(np.asarray(cav), dtype=torch.float32)
+    return float((derivative > 0).float().mean())
+
+
 def cav_wrong_way(concept_acts, random_acts):
     """Random minus concept: the CAV points away from the concept."""
-    return -cc.reference_cav(concept_acts, random_acts)
+    return -solution_cav(concept_acts, random_acts)
 
 
 def cav_not_normalised(concept_acts, random_acts):
@@ -75,7 +99,7 @@ def cav_mean_difference_of_random(concept_acts, random_acts):
 
 
 def score_wrong_class(model, layer, inputs, cav, target):
-    return cc.reference_tcav_score(model, layer, inputs, cav, 1 - target)
+    return solution_tcav_score(model, layer, inputs, cav, 1 - target)
 
 
 def score_mean_derivative(model, layer, inputs, cav, target):
@@ -112,14 +136,14 @@ def _check_pair(pair):
 
 TCAV_CASES = mutation_cases(
     _check_pair,
-    _pair(cc.reference_cav, cc.reference_tcav_score),
+    _pair(solution_cav, solution_tcav_score),
     [
-        _pair(cav_wrong_way, cc.reference_tcav_score),
-        _pair(cav_not_normalised, cc.reference_tcav_score),
-        _pair(cav_mean_difference_of_random, cc.reference_tcav_score),
-        _pair(cc.reference_cav, score_wrong_class),
-        _pair(cc.reference_cav, score_mean_derivative),
-        _pair(cc.reference_cav, score_of_activations),
+        _pair(cav_wrong_way, solution_tcav_score),
+        _pair(cav_not_normalised, solution_tcav_score),
+        _pair(cav_mean_difference_of_random, solution_tcav_score),
+        _pair(solution_cav, score_wrong_class),
+        _pair(solution_cav, score_mean_derivative),
+        _pair(solution_cav, score_of_activations),
     ],
 )
 
@@ -272,12 +296,12 @@ def score_sum_of_logits(model, layer, inputs, cav, target):
 
 def score_fixed_target(model, layer, inputs, cav, target):
     """Always class 1, whatever target it is given."""
-    return cc.reference_tcav_score(model, layer, inputs, cav, 1)
+    return solution_tcav_score(model, layer, inputs, cav, 1)
 
 
 def score_fixed_layer(model, layer, inputs, cav, target):
     """Uses the lecture's layer (features.0) instead of the layer it is given."""
-    return cc.reference_tcav_score(model, model.features[0], inputs, cav, target)
+    return solution_tcav_score(model, model.features[0], inputs, cav, target)
 
 
 def score_negative_fraction(model, layer, inputs, cav, target):
@@ -302,14 +326,14 @@ def score_input_gradient(model, layer, inputs, cav, target):
 
 def cav_swapped_labels(concept_acts, random_acts):
     """Labels the random examples 1 and the concept examples 0."""
-    return cc.reference_cav(random_acts, concept_acts)
+    return solution_cav(random_acts, concept_acts)
 
 
 def cav_standardised(concept_acts, random_acts):
-    """A tolerated variant: standardising the activations first turns the CAV slightly (cosine 0.98 here)."""
+    """Standardises the activations first: another regulariser (cosine 0.98 on the CNN, 0.93 planted)."""
     X = np.concatenate([concept_acts, random_acts])
     sd = X.std(0) + 1e-8
-    w = cc.reference_cav((concept_acts - X.mean(0)) / sd, (random_acts - X.mean(0)) / sd)
+    w = solution_cav((concept_acts - X.mean(0)) / sd, (random_acts - X.mean(0)) / sd)
     return w / np.linalg.norm(w)
 
 
@@ -328,20 +352,20 @@ def cav_strong_penalty(concept_acts, random_acts):
 
 MORE_TCAV = mutation_cases(
     _check_pair,
-    _pair(cc.reference_cav, cc.reference_tcav_score),
+    _pair(solution_cav, solution_tcav_score),
     [
-        _pair(cc.reference_cav, score_softmax),
-        _pair(cc.reference_cav, score_log_softmax),
-        _pair(cc.reference_cav, score_non_negative),
-        _pair(cc.reference_cav, score_sum_of_logits),
-        _pair(cc.reference_cav, score_fixed_target),
-        _pair(cc.reference_cav, score_fixed_layer),
-        _pair(cc.reference_cav, score_negative_fraction),
-        _pair(cc.reference_cav, score_logit_difference),
-        _pair(cc.reference_cav, score_input_gradient),
-        _pair(cav_swapped_labels, cc.reference_tcav_score),
-        _pair(cav_mean_difference, cc.reference_tcav_score),
-        _pair(cav_strong_penalty, cc.reference_tcav_score),
+        _pair(solution_cav, score_softmax),
+        _pair(solution_cav, score_log_softmax),
+        _pair(solution_cav, score_non_negative),
+        _pair(solution_cav, score_sum_of_logits),
+        _pair(solution_cav, score_fixed_target),
+        _pair(solution_cav, score_fixed_layer),
+        _pair(solution_cav, score_negative_fraction),
+        _pair(solution_cav, score_logit_difference),
+        _pair(solution_cav, score_input_gradient),
+        _pair(cav_swapped_labels, solution_tcav_score),
+        _pair(cav_mean_difference, solution_tcav_score),
+        _pair(cav_strong_penalty, solution_tcav_score),
     ],
 )
 
@@ -422,11 +446,140 @@ MORE_SIG = mutation_cases(
     ],
 )
 ALTERNATIVES = [
-    (_check_pair, _pair(cav_other_solver, cc.reference_tcav_score), True),
-    (_check_pair, _pair(cc.reference_cav, score_via_autograd), True),
-    (_check_pair, _pair(cav_standardised, cc.reference_tcav_score), True),
+    (_check_pair, _pair(cav_other_solver, solution_tcav_score), True),
+    (_check_pair, _pair(solution_cav, score_via_autograd), True),
     (cc.check_tcav_significance, significance_welch, True),
 ]
+
+# --- review of issue 11 (module 02): holes found by an expert reviewer ---------------------------------
+
+
+class HardCodedIndexCBM(cc.ReferenceCBM):
+    """Looks the concept up in the shipped CBM's order instead of in `names`."""
+
+    IDX = {"hr": 0, "qtc": 1, "qrs": 2, "t_amp": 3, "r_amp": 4, "female": 5}
+
+    def intervene(self, x, name, value):
+        z = self.concepts(x).clone()
+        j = self.IDX[name]
+        z[:, j] = (torch.as_tensor(value) - self.mean[j]) / self.sd[j]
+        return self.head(z)
+
+
+class DetachCBM(cc.ReferenceCBM):
+    """A correct alternative: detach, then clone."""
+
+    def intervene(self, x, name, value):
+        z = self.concepts(x).detach().clone()
+        j = self.names.index(name)
+        z[:, j] = (torch.as_tensor(value) - self.mean[j]) / self.sd[j]
+        return self.head(z)
+
+
+def score_captum(model, layer, inputs, cav, target):
+    """Hands the work to captum's TCAV (the library shortcut)."""
+    name = [n for n, m in model.named_modules() if m is layer][0]
+    return cc.captum_tcav_score(model, name, inputs, inputs, inputs, cav, target)
+
+
+def score_captum_direct(model, layer, inputs, cav, target):
+    """Builds captum.concept.TCAV itself (not through the checker's helper)."""
+    from captum.concept import TCAV
+
+    TCAV(model, [layer])
+    return solution_tcav_score(model, layer, inputs, cav, target)
+
+
+def cav_reference_import(concept_acts, random_acts):
+    """Calls the checker's reference CAV."""
+    from xaihealth.checks.concepts import reference_cav
+
+    return reference_cav(concept_acts, random_acts)
+
+
+def _lr_cav(concept_acts, random_acts, **kw):
+    X = np.concatenate([concept_acts, random_acts])
+    y = np.r_[np.ones(len(concept_acts)), np.zeros(len(random_acts))]
+    w = LogisticRegression(**kw).fit(X, y).coef_[0]
+    return w / np.linalg.norm(w)
+
+
+def cav_c_001(concept_acts, random_acts):
+    """LogisticRegression(C=0.01): passed the CNN case (cosine 0.985); 0.51 on the planted case."""
+    return _lr_cav(concept_acts, random_acts, C=0.01, max_iter=1000)
+
+
+def cav_c_10(concept_acts, random_acts):
+    """LogisticRegression(C=10): 0.96 on the planted case."""
+    return _lr_cav(concept_acts, random_acts, C=10, max_iter=1000)
+
+
+def cav_default_iterations(concept_acts, random_acts):
+    """max_iter=100 (scikit-learn's default): lbfgs converges before 100 steps here, the same CAV."""
+    return _lr_cav(concept_acts, random_acts)
+
+
+def score_threshold(model, layer, inputs, cav, target):
+    """A correct alternative on these cases: > 1e-7 instead of > 0."""
+    seen = []
+
+    def keep(_m, _i, out):
+        out.retain_grad()
+        seen.append(out)
+
+    handle = layer.register_forward_hook(keep)
+    model.zero_grad()
+    model(inputs)[:, target].sum().backward()
+    handle.remove()
+    derivative = seen[0].grad.flatten(1) @ torch.as_tensor(np.asarray(cav), dtype=torch.float32)
+    return float((derivative > 1e-7).float().mean())
+
+
+def significance_sidak(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    """Šidák instead of the Bonferroni correction the exercise asks for."""
+    p = stats.ttest_ind(concept_scores, random_scores).pvalue
+    return float(p), bool(p < 1 - (1 - alpha) ** (1 / n_concepts))
+
+
+def significance_p_times_n(concept_scores, random_scores, alpha=0.05, n_concepts=1):
+    """A correct alternative: p * n < alpha is Bonferroni."""
+    p = stats.ttest_ind(concept_scores, random_scores).pvalue
+    return float(p), bool(p * n_concepts < alpha)
+
+
+REVIEW_MUTANTS = [
+    (cc.check_cbm, HardCodedIndexCBM, False),
+    (cc.check_cbm, DetachCBM, True),
+    (_check_pair, _pair(solution_cav, score_captum), False),
+    (_check_pair, _pair(solution_cav, score_captum_direct), False),
+    (_check_pair, _pair(solution_cav, cc.reference_tcav_score), False),  # imported as the student's own
+    (_check_pair, _pair(cav_reference_import, solution_tcav_score), False),
+    (_check_pair, _pair(cc.reference_cav, solution_tcav_score), False),
+    (_check_pair, _pair(cav_c_001, solution_tcav_score), False),
+    (_check_pair, _pair(cav_c_10, solution_tcav_score), False),
+    (_check_pair, _pair(cav_standardised, solution_tcav_score), False),
+    (_check_pair, _pair(cav_default_iterations, solution_tcav_score), True),
+    (_check_pair, _pair(solution_cav, score_threshold), True),
+    (cc.check_tcav_significance, significance_sidak, False),
+    (cc.check_tcav_significance, significance_p_times_n, True),
+]
+
+
+@pytest.mark.parametrize(("checker", "function", "accept"), REVIEW_MUTANTS, ids=case_id)
+def test_review_mutants(checker, function, accept, capsys):
+    run_case(checker, function, accept, capsys)
+
+
+def test_shortcuts_restored_after_the_check():
+    """captum and the references work again once the student's call has returned."""
+    from captum.concept import TCAV
+
+    init = TCAV.__init__
+    with pytest.raises(AssertionError):
+        cc.check_cav_and_tcav(solution_cav, score_captum)
+    assert TCAV.__init__ is init and not cc._STUDENT_RUNNING["on"]
+    assert cc.reference_cav(np.eye(4)[:2], np.eye(4)[2:]).shape == (4,)
+
 
 DISSOCIATING = [
     (cc.check_dissociating_concept, {"hr": (100, 120), "qtc": (490, 540)}, True),  # long QTc, short QT
@@ -436,6 +589,13 @@ DISSOCIATING = [
     (cc.check_dissociating_concept, {"hr": (45, 55), "qtc": (490, 540)}, False),  # both long
     (cc.check_dissociating_concept, {"qt": (300, 350)}, False),  # not a make_ecgs keyword
     (cc.check_dissociating_concept, "fast hearts", False),
+    # review: confounded or degenerate concepts
+    (cc.check_dissociating_concept, {"hr": (100, 120), "qtc": (490, 540), "noise": (0.15, 0.2)}, False),
+    (cc.check_dissociating_concept, {"hr": (100, 120), "qtc": (480, 540), "sex": "female",
+                                     "r_amp": (0.4, 0.6)}, False),
+    (cc.check_dissociating_concept, {"hr": (119.9, 120), "qtc": (539.9, 540)}, False),
+    (cc.check_dissociating_concept, {"hr": 110, "qtc": (490, 540)}, False),
+    (cc.check_dissociating_concept, {"hr": (95, 120), "qtc": (480, 540)}, True),
 ]
 
 
@@ -455,13 +615,31 @@ def test_dissociating_concept(checker, spec, accept, capsys):
     run_case(lambda f: checker(f), spec, accept, capsys)
 
 
+ANSWER_1B = (
+    "I would ask for the patient's sex from the chart. Correcting QTc fixed some errors but created "
+    "almost as many, so its gain is small. Sex is barely in the trace and it decides the threshold, so "
+    "entering it fixes most of the remaining errors. I would not let anyone intervene on the joint model: "
+    "its head gives the female unit the wrong sign, so a true value makes it worse. Deploy the "
+    "independent model and count the errors that an intervention creates on held-out records."
+)
+ANSWER_4B = (
+    "Fast hearts with a long QTc have a short raw QT, and the trained network scores them near one. "
+    "Untrained networks do the same, so this score alone says nothing about the rate-corrected interval. "
+    "A concept with the same heart rate and a normal QTc is the control for the confound of heart rate, "
+    "and only that contrast separates the trained trunk from the untrained one."
+)
+
+
 @pytest.mark.parametrize(
     ("checker", "answer", "accept"),
     [
-        (cc.check_answer_1b, "sex " * 10 + "created errors and the joint model leaks " * 8, True),
+        (cc.check_answer_1b, ANSWER_1B, True),
+        (cc.check_answer_1b, "sex " * 10 + "created errors and the joint model leaks " * 8, False),
+        (cc.check_answer_1b, "sex creat joint " * 25, False),  # review: keyword stuffing
         (cc.check_answer_1b, "sex " * 70, False),  # misses the created errors and the joint model
         (cc.check_answer_1b, "too short", False),
-        (cc.check_answer_4b, "QTc raw confound " * 20, True),
+        (cc.check_answer_4b, ANSWER_4B, True),
+        (cc.check_answer_4b, "qtc raw confound " * 20, False),  # review: keyword stuffing
         (cc.check_answer_4b, 42, False),
     ],
     ids=case_id,
@@ -470,7 +648,9 @@ def test_written(checker, answer, accept, capsys):
     run_case(checker, answer, accept, capsys)
 
 
-@pytest.mark.parametrize(("layer_name", "target"), [("features.0", 0), ("body.1", 1), ("body.1", 0)])
+@pytest.mark.parametrize(
+    ("layer_name", "target"), [("features.0", 1), ("features.0", 0), ("body.1", 1), ("body.1", 0)]
+)
 def test_reference_tcav_equals_captum(layer_name, target):
     s = cc._tcav_setup()
     layer = dict(s["model"].named_modules())[layer_name]
