@@ -818,11 +818,13 @@ assert edit_effect.loc[("within: pooled − per hospital", "+ missing bins zeroe
 #   GA2M cannot lose there for lack of flexibility. It tests the fitting, not the dilemma; the real data
 #   (UCI heart disease) are the test that counts.
 # - **A fair black box is tuned.** On UCI heart, inside each training fold and on training patients only,
-#   `GridSearchCV` chooses among 8 settings (learning rate 0.02 or 0.1 × 3 or 8 leaves × at least 10 or 40
+#   `GridSearchCV` chooses among 4 settings (learning rate 0.02 or 0.1 × 3 or 8 leaves, at least 40
 #   patients per leaf) by 3-fold cross-validated AUC, each fit stopping early (up to 300 trees, 20 rounds
-#   without gain on an internal 20 % split), then refits on the whole training fold. (A 36-setting grid
-#   that also varies L2 and allows 16 leaves reached the same out-of-fold AUC, 0.8995, on base seed 0 in a
-#   side experiment, at about 4 × the cost.) On the
+#   without gain on an internal 20 % split), then refits on the whole training fold. The grid is small to
+#   fit the time budget, and it was chosen with the data: in side experiments on base seed 0, an 8-setting
+#   grid (also 10 patients per leaf) picked 40 in 3 of 5 folds and reached the same out-of-fold AUC
+#   (0.8995 vs 0.8997 here), and a 36-setting grid that also varies L2 and allows 16 leaves reached 0.8995.
+#   Choosing the grid from the data favours the black box, not the EBM. On the
 #   synthetic cohort, where the comparison is circular anyway, a cheaper grid keeps the notebook within its
 #   time budget: 4 settings (learning rate 0.05 or 0.2 × 4 or 16 leaves, 150 trees) chosen on one 25 %
 #   hold-out of the training fold. The EBM keeps its fixed settings. (An earlier version tuned UCI heart with
@@ -841,8 +843,8 @@ def heart_design(frame):
 
 
 def tuned_boosted_trees():
-    """UCI heart: 8 settings, 3-fold CV on the training fold, early stopping on a 20 % split of each fit."""
-    grid = {"learning_rate": [0.02, 0.1], "max_leaf_nodes": [3, 8], "min_samples_leaf": [10, 40]}
+    """UCI heart: 4 settings, 3-fold CV on the training fold, early stopping on a 20 % split of each fit."""
+    grid = {"learning_rate": [0.02, 0.1], "max_leaf_nodes": [3, 8], "min_samples_leaf": [40]}
     trees = HistGradientBoostingClassifier(max_iter=300, early_stopping=True, validation_fraction=0.2, n_iter_no_change=20,
                                            categorical_features="from_dtype", random_state=derived_seed(0))  # fmt: skip
     return GridSearchCV(trees, grid, scoring="roc_auc", cv=StratifiedKFold(3, shuffle=True, random_state=derived_seed(1)))
