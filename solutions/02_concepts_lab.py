@@ -10,16 +10,18 @@
 # # Lab 02 · Concept bottlenecks and TCAV by hand
 #
 # In the lecture a Concept Bottleneck Model (Koh et al., 2020) read long QT through six clinical concepts,
-# and captum's TCAV (Kim et al., 2018) found the QTc concept inside the black-box CNN. Here you build the
-# pieces yourself:
+# and TCAV (Kim et al., 2018) probed the black-box CNN for QTc — with saturated scores that untrained and
+# random-head networks reproduce. Here you build the pieces yourself:
 #
 # 1. a bottleneck module whose `intervene` method lets a clinician overwrite a concept,
-# 2. a concept activation vector (CAV) and the TCAV score, checked against captum,
+# 2. a concept activation vector (CAV) and the TCAV score, checked against a reference equal to captum's,
 # 3. the significance test that separates a real concept from a lucky random direction,
 # 4. a concept of your own design that asks a clinical question, and written judgements.
 #
 # Each exercise is followed by a check cell: it prints a ✔ line when your code is right, or tells you what
-# to fix. Replace each `raise NotImplementedError(...)` with your code.
+# to fix. Replace each `raise NotImplementedError(...)` with your code. The written answers (1b, 4b) are
+# checked only for completeness (sentences that touch each topic): a person marks them with a rubric, so
+# a list of keywords passes nothing that counts.
 
 # %%
 import warnings
@@ -160,12 +162,15 @@ check_answer_1b(answer_1b)
 # Write
 # - `compute_cav(concept_acts, random_acts)`: fit `LogisticRegression(max_iter=1000)` that separates the
 #   concept activations (label 1) from random ones (label 0), and return its weight vector scaled to unit
-#   length — the direction *towards* the concept;
+#   length — the direction *towards* the concept. Keep scikit-learn's default L2 penalty (C=1.0) and fit on
+#   the activations as given (no rescaling): the checker has a small case where C or rescaling turns the
+#   CAV. Another solver of the same problem is fine;
 # - `tcav_score(model, layer, inputs, cav, target)`: for each input, the directional derivative of the
 #   **logit** (not the softmax probability) of class `target` along the CAV, i.e. the gradient of that
 #   logit with respect to the output of `layer` (flattened) dotted with the CAV; return the **fraction of
 #   inputs** where it is strictly positive. Use the `layer` and `target` you are given (the checker varies
-#   both).
+#   both). Write both yourself: captum's TCAV and the checker's reference functions are switched off while
+#   your functions run.
 #
 # `layer_activations` below gives flattened activations. *Hint for the gradient:* a forward hook that
 # calls `out.retain_grad()` and keeps `out`, then `model(inputs)[:, target].sum().backward()`.
@@ -265,8 +270,9 @@ assert significant
 #
 # "Prolonged QTc" examples also have a long raw QT, so a high TCAV score cannot tell whether the network
 # reads the **rate-corrected** interval or the raw one. Design concept examples for which the two disagree:
-# give `dissociating`, a dict of `make_ecgs` keywords (ranges such as `{"hr": (60, 70)}`), whose ECGs have
-# a clearly long (or short) QTc but a raw QT that moves the *other* way compared with random ECGs
+# give `dissociating`, a dict with only the keywords `hr` and/or `qtc` of `make_ecgs`, as ranges (at least
+# 5 bpm / 10 ms wide; anything else you change would be a confounder), e.g. `{"hr": (60, 70)}`, whose ECGs
+# have a clearly long (or short) QTc but a raw QT that moves the *other* way compared with random ECGs
 # (QT = QTc·√RR, RR = 60 / heart rate). Then compute its TCAV scores over the random runs with your
 # functions and test them.
 
@@ -290,25 +296,31 @@ print(f"TCAV score, mean of {len(diss_scores)} runs: {diss_scores.mean():.2f}; B
 # ## Exercise 4b — what your concept says
 #
 # What does your concept's score say about whether the CNN uses the rate-corrected
-# interval? Which result would have shown that it reads raw QT instead? Name one confounder your examples
-# still carry (something other than QTc that differs from random ECGs) and how you would control it.
+# interval, given the lecture's label-free nulls (untrained CNN, random heads)? Which result would have
+# shown that it reads raw QT instead? Name one confounder your examples still carry (something other than
+# QTc that differs from random ECGs) and how you would control it.
 # Write 50 words or more as `answer_4 = """..."""`.
 
 # %%
 ### BEGIN SOLUTION
 answer_4 = """
-Fast hearts with a long QTc have a SHORT raw QT, yet their direction raises the long-QT logit for every
-long-QT input (score near 1, far from the random CAVs): the network's evidence follows the rate-corrected
-QTc, as the label demands. Had it read raw QT, this concept would have scored low, and slow hearts with a
-normal QTc (long raw QT) would have scored high. The examples still differ from random ECGs in heart rate
-itself (shorter RR, more beats per record): a fast-rate concept with normal QTc is the control, and its
-score must be compared with this one; sensitivity is not proof that the network computes QTc.
+Fast hearts with a long QTc have a SHORT raw QT, and on the trained CNN their direction raises the long-QT
+logit for nearly every long-QT input (score near 1, far from the random CAVs). Had the network read raw QT
+alone, this concept would have scored low and slow hearts with a normal QTc (long raw QT) high. But the
+lecture shows that this is not enough: an untrained CNN and random heads on the trained trunk give the same
+saturated, significant scores, because one gradient direction dominates at features.0. My examples still
+differ from random ECGs in heart rate itself (shorter RR, more beats per record). The control is a concept
+at the same fast heart rate with a QTc near the random mean (440-460 ms): on the trained CNN it scores
+near 0, on the untrained one it lands with the long-QTc concept. So TCAV here says the trained trunk
+responds to QTc at a fixed rate; it does not show that the decision uses the rate-corrected interval,
+and sensitivity is not mechanism.
 """
 # Marking rubric (8 points):
-# - 3: reads the score against the random distribution and concludes rate-corrected (or says "cannot
-#      tell" if the student's own concept was not significant).
+# - 2: reads the score against the random distribution AND against a label-free null (untrained or
+#      random-head network), and does not conclude "rate-corrected" from the score alone.
 # - 2: states the opposite outcome that would indicate raw QT (low score here / high for slow, normal QTc).
-# - 2: names a confounder (heart rate, number of beats, T-wave timing) and a control concept for it.
+# - 3: names a confounder (heart rate, number of beats, T-wave timing) and a matched control concept for it
+#      (same HR, other QTc; or same QTc, other HR).
 # - 1: sensitivity (TCAV) is not mechanism.
 ### END SOLUTION
 check_answer_4b(answer_4)

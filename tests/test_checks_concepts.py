@@ -570,6 +570,20 @@ def test_review_mutants(checker, function, accept, capsys):
     run_case(checker, function, accept, capsys)
 
 
+def test_captum_import_blocked_during_the_call(capsys):
+    """Before captum.concept is imported, importing it inside the student's function fails."""
+    import sys
+
+    saved = {k: v for k, v in sys.modules.items() if k == "captum.concept"}
+    sys.modules.pop("captum.concept", None)
+    try:
+        with pytest.raises(AssertionError):
+            cc.check_cav_and_tcav(solution_cav, score_captum_direct)
+        assert "captum.concept" not in sys.modules or sys.modules["captum.concept"] is not None
+    finally:
+        sys.modules.update(saved)
+
+
 def test_shortcuts_restored_after_the_check():
     """captum and the references work again once the student's call has returned."""
     from captum.concept import TCAV

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 
@@ -70,15 +71,16 @@ def _own_work_only() -> Iterator[None]:
     """Switch off ``captum.concept.TCAV`` and this module's reference answers while the student's code runs.
 
     The reference functions check the flag themselves (so an imported alias is refused too); captum's
-    ``TCAV.__init__``/``interpret`` are replaced and restored when the call returns.
+    ``TCAV.__init__``/``interpret`` are replaced (or, if ``captum.concept`` is not imported yet, importing
+    it is blocked) and restored when the call returns.
     """
     saved: list[tuple[object, str, object]] = []
-    try:
-        from captum.concept import TCAV
-
-        saved = [(TCAV, name, vars(TCAV)[name]) for name in ("__init__", "interpret") if name in vars(TCAV)]
-    except ImportError:  # pragma: no cover - captum is a dependency
-        pass
+    blocked = "captum.concept" not in sys.modules  # not imported yet: block the import (cheaper than it)
+    if blocked:
+        sys.modules["captum.concept"] = None  # type: ignore[assignment]  # `import` raises ImportError
+    else:
+        tcav = sys.modules["captum.concept"].TCAV
+        saved = [(tcav, name, vars(tcav)[name]) for name in ("__init__", "interpret") if name in vars(tcav)]
     _STUDENT_RUNNING["on"] = True
     try:
         for owner, name, _ in saved:
@@ -86,6 +88,8 @@ def _own_work_only() -> Iterator[None]:
         yield
     finally:
         _STUDENT_RUNNING["on"] = False
+        if blocked and sys.modules.get("captum.concept", 0) is None:
+            del sys.modules["captum.concept"]
         for owner, name, original in saved:
             setattr(owner, name, original)
 
