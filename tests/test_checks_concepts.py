@@ -598,6 +598,8 @@ def test_shortcuts_restored_after_the_check():
 DISSOCIATING = [
     (cc.check_dissociating_concept, {"hr": (100, 120), "qtc": (490, 540)}, True),  # long QTc, short QT
     (cc.check_dissociating_concept, {"hr": (45, 55), "qtc": (390, 420)}, True),  # normal QTc, long QT
+    (cc.check_dissociating_concept, {"hr": tuple(np.array([100, 120])),
+                                     "qtc": tuple(np.array([490.0, 540.0]))}, True),  # numpy scalars
     (cc.check_dissociating_concept, {"qtc": (490, 540)}, False),  # both long: not dissociating
     (cc.check_dissociating_concept, {"hr": (45, 55)}, False),  # raw QT only
     (cc.check_dissociating_concept, {"hr": (45, 55), "qtc": (490, 540)}, False),  # both long

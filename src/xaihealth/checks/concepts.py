@@ -17,6 +17,7 @@ the written answers only for completeness; a person marks them with the rubric.
 from __future__ import annotations
 
 import contextlib
+import numbers
 import re
 import sys
 import tempfile
@@ -530,7 +531,7 @@ def check_dissociating_concept(spec: object) -> None:
             ok = (
                 isinstance(rng_, tuple | list)
                 and len(rng_) == 2
-                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in rng_)
+                and all(isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in rng_)
             )
             ex.expect(ok, f"give {key!r} as a range (low, high) in {unit} (yours: {describe(rng_)})")
             ex.expect(
