@@ -351,3 +351,29 @@ def test_a_failure_survives_pickling():
 
     err = pickle.loads(pickle.dumps(CheckFailed("Exercise 9 (demo)", "a hint", "line 3, in f: x")))
     assert (err.title, err.hint, err.where) == ("Exercise 9 (demo)", "a hint", "line 3, in f: x")
+
+
+def test_replaced_switches_off_and_restores_even_after_an_error():
+    from xaihealth.checks._core import replaced
+
+    class Base:
+        def f(self):
+            return "base"
+
+    class Child(Base):
+        @staticmethod
+        def g():
+            return "child"
+
+    def stub(*_args, **_kwargs):
+        raise RuntimeError("switched off")
+
+    raw_g = vars(Child)["g"]
+    with pytest.raises(KeyError), replaced([(Child, "f"), (Child, "g")], stub):
+        with pytest.raises(RuntimeError, match="switched off"):
+            Child().f()
+        with pytest.raises(RuntimeError, match="switched off"):
+            Child.g()
+        raise KeyError("the student's code failed")
+    assert "f" not in vars(Child) and Child().f() == "base"  # inherited: the shadow is removed
+    assert vars(Child)["g"] is raw_g and Child.g() == "child"  # the raw staticmethod is put back

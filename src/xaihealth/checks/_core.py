@@ -241,6 +241,26 @@ def _unreadable(output: Any, err: Exception) -> str:
 
 
 @contextmanager
+def replaced(targets: Iterable[tuple[object, str]], stub: Callable[..., object]) -> Iterator[None]:
+    """Set each ``(owner, attribute)`` of ``targets`` to ``stub`` in the ``with`` block, then restore it.
+
+    An attribute the owner only inherited is removed again afterwards. Checkers use it to switch off the
+    library function an exercise asks the student to re-implement.
+    """
+    saved = [(owner, name, vars(owner).get(name, _NOTHING)) for owner, name in targets]  # raw, unbound
+    try:
+        for owner, name, _ in saved:
+            setattr(owner, name, stub)
+        yield
+    finally:
+        for owner, name, original in reversed(saved):
+            if original is _NOTHING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+
+
+@contextmanager
 def exercise(title: str) -> Iterator[Exercise]:
     """Run the checks in the ``with`` block; print one success line if none failed.
 

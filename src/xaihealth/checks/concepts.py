@@ -29,7 +29,7 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._core import describe, exercise, replaced
 
 # ---------------------------------------------------------------------------------------------- references
 
@@ -75,24 +75,21 @@ def _own_work_only() -> Iterator[None]:
     ``TCAV.__init__``/``interpret`` are replaced (or, if ``captum.concept`` is not imported yet, importing
     it is blocked) and restored when the call returns.
     """
-    saved: list[tuple[object, str, object]] = []
     blocked = "captum.concept" not in sys.modules  # not imported yet: block the import (cheaper than it)
     if blocked:
         sys.modules["captum.concept"] = None  # type: ignore[assignment]  # `import` raises ImportError
+        targets: list[tuple[object, str]] = []
     else:
         tcav = sys.modules["captum.concept"].TCAV
-        saved = [(tcav, name, vars(tcav)[name]) for name in ("__init__", "interpret") if name in vars(tcav)]
+        targets = [(tcav, name) for name in ("__init__", "interpret") if name in vars(tcav)]
     _STUDENT_RUNNING["on"] = True
     try:
-        for owner, name, _ in saved:
-            setattr(owner, name, _refuse_shortcut)
-        yield
+        with replaced(targets, _refuse_shortcut):
+            yield
     finally:
         _STUDENT_RUNNING["on"] = False
         if blocked and sys.modules.get("captum.concept", 0) is None:
             del sys.modules["captum.concept"]
-        for owner, name, original in saved:
-            setattr(owner, name, original)
 
 
 def _no_student() -> None:

@@ -21,7 +21,7 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from xaihealth.checks._core import exercise
+from xaihealth.checks._core import exercise, replaced
 from xaihealth.data.cohort import make_cardio_cohort
 from xaihealth.data.heart import FEATURES, load_heart_disease
 
@@ -268,23 +268,12 @@ def _library_lookup_off(ebm: Any) -> Iterator[None]:
     """
     import importlib
 
-    saved: list[tuple[Any, str, Any]] = []
-    for klass in type(ebm).__mro__:
-        for name in _EBM_METHODS:
-            if name in vars(klass):
-                saved.append((klass, name, vars(klass)[name]))
+    targets = [(klass, name) for klass in type(ebm).__mro__ for name in _EBM_METHODS if name in vars(klass)]
     for module_name in ("interpret.glassbox._ebm._bin", "interpret.glassbox._ebm._ebm"):
         module = importlib.import_module(module_name)
-        for name in _EBM_FUNCTIONS:
-            if hasattr(module, name):
-                saved.append((module, name, getattr(module, name)))
-    try:
-        for owner, name, _ in saved:
-            setattr(owner, name, _TablesOnly._refuse)
+        targets += [(module, name) for name in _EBM_FUNCTIONS if hasattr(module, name)]
+    with replaced(targets, _TablesOnly._refuse):
         yield
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
 
 
 class _Recorder:
