@@ -60,7 +60,8 @@ def shapley_normalised_by_hand(value, n):
 # --- Exercise 2: KernelSHAP ------------------------------------------------------------------------------
 
 
-def _kernel(value, n, n_coalitions, seed, size_probs, weights=None, constrained=True, size_shift=0):
+def _kernel(value, n, n_coalitions, seed, size_probs, weights=None, constrained=True, size_shift=0,
+            forget_empty=False):
     rng = np.random.default_rng(seed)
     sizes = np.arange(1, n)
     masks = np.zeros((n_coalitions, n), dtype=bool)
@@ -68,7 +69,7 @@ def _kernel(value, n, n_coalitions, seed, size_probs, weights=None, constrained=
     for row, size in zip(masks, drawn, strict=True):
         row[rng.choice(n, size=min(size + size_shift, n), replace=False)] = True
     v0, v1 = value(np.zeros(n, bool)), value(np.ones(n, bool))
-    y = np.array([value(m) for m in masks]) - v0
+    y = np.array([value(m) for m in masks]) - (0.0 if forget_empty else v0)
     Z = masks.astype(float)
     w = np.ones(n_coalitions) if weights is None else weights(Z.sum(1))
     sw = np.sqrt(w)
@@ -112,16 +113,62 @@ def kernel_size_mass_without_binomial(value, n, n_coalitions, seed=0):
     return _kernel(value, n, n_coalitions, seed, _kernel_mass(n) / np.array([math.comb(n, k) for k in s]))
 
 
+def kernel_forgets_empty(value, n, n_coalitions, seed=0):
+    """Regresses v(S) instead of v(S) - v(empty): right only when v(empty) = 0."""
+    return _kernel(value, n, n_coalitions, seed, _kernel_mass(n), forget_empty=True)
+
+
+def kernel_ignores_seed(value, n, n_coalitions, seed=0):
+    """Always default_rng(0): the seed argument is ignored."""
+    return sh.reference_kernel_shap(value, n, n_coalitions, seed=0)
+
+
+def kernel_ignores_budget(value, n, n_coalitions, seed=0):
+    """A fixed 3000 coalitions whatever n_coalitions says."""
+    return sh.reference_kernel_shap(value, n, 3000, seed=seed)
+
+
+def kernel_includes_empty_and_full(value, n, n_coalitions, seed=0):
+    """Sizes 0..n drawn (empty and full coalitions sampled, with an infinite kernel weight clipped)."""
+    sizes = np.arange(0, n + 1)
+    rng = np.random.default_rng(seed)
+    masks = np.zeros((n_coalitions, n), dtype=bool)
+    for row, size in zip(masks, rng.choice(sizes, size=n_coalitions), strict=True):
+        row[rng.choice(n, size=size, replace=False)] = True
+    v0, v1 = value(np.zeros(n, bool)), value(np.ones(n, bool))
+    Z = masks.astype(float)
+    y = np.array([value(m) for m in masks]) - v0
+    A, b = Z[:, :-1] - Z[:, [-1]], y - Z[:, -1] * (v1 - v0)
+    rest = np.linalg.lstsq(A, b, rcond=None)[0]
+    return np.append(rest, (v1 - v0) - rest.sum())
+
+
+def kernel_sizes_drawn_row_by_row(value, n, n_coalitions, seed=0):
+    """A valid other draw: size and features drawn row by row from the same generator (must be accepted)."""
+    rng = np.random.default_rng(seed)
+    sizes = np.arange(1, n)
+    p = _kernel_mass(n) / _kernel_mass(n).sum()
+    masks = np.zeros((n_coalitions, n), dtype=bool)
+    for row in masks:
+        row[rng.permutation(n)[: rng.choice(sizes, p=p)]] = True
+    v0, v1 = value(np.zeros(n, bool)), value(np.ones(n, bool))
+    Z = masks.astype(float)
+    y = np.array([value(m) for m in masks]) - v0
+    A, b = Z[:, :-1] - Z[:, [-1]], y - Z[:, -1] * (v1 - v0)
+    rest = np.linalg.lstsq(A, b, rcond=None)[0]
+    return np.append(rest, (v1 - v0) - rest.sum())
+
+
 # --- Exercise 3: LIME ------------------------------------------------------------------------------------
 
 
 def _lime(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0, kernel="lime", units="sd",
-          distance="sd"):
+          distance="sd", default=lambda m: 0.75 * math.sqrt(m), scale_ddof=0):
     x, X_train = np.asarray(x, float), np.asarray(X_train, float)
     m = len(x)
-    width = 0.75 * math.sqrt(m) if kernel_width is None else kernel_width
+    width = default(m) if kernel_width is None else kernel_width
     rng = np.random.default_rng(seed)
-    scale = X_train.std(0)
+    scale = X_train.std(0, ddof=scale_ddof)
     Z = rng.standard_normal((n_samples, m))
     y = predict(x + Z * scale)
     d = np.sqrt(((Z if distance == "sd" else Z * scale) ** 2).sum(1))
@@ -162,6 +209,48 @@ def lime_unweighted_r2(predict, x, X_train, n_samples=1000, kernel_width=None, s
     D = np.column_stack([np.ones(n_samples), Z])
     beta = np.linalg.lstsq(D, y, rcond=None)[0]
     return coef, float(1 - np.sum((y - D @ beta) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def lime_default_width_sqrt_m(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0):
+    """Default width sqrt(m), without LIME's factor 0.75."""
+    return _lime(predict, x, X_train, n_samples, kernel_width, seed, default=math.sqrt)
+
+
+def lime_default_width_075(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0):
+    """Default width 0.75, without the sqrt(m)."""
+    return _lime(predict, x, X_train, n_samples, kernel_width, seed, default=lambda m: 0.75)
+
+
+def lime_default_width_hard_coded(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0):
+    """Default width 0.75 * sqrt(3) hard-coded (right for the lecture's 3-feature case only)."""
+    return _lime(predict, x, X_train, n_samples, kernel_width, seed, default=lambda m: 0.75 * math.sqrt(3))
+
+
+def lime_ignores_seed(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0):
+    return _lime(predict, x, X_train, n_samples, kernel_width, 0)
+
+
+def lime_ignores_n_samples(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0):
+    return _lime(predict, x, X_train, 5000, kernel_width, seed)
+
+
+def lime_sample_std(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0):
+    """Scale by the sample standard deviation (ddof=1) where the exercise says X_train.std(axis=0)."""
+    return _lime(predict, x, X_train, n_samples, kernel_width, seed, scale_ddof=1)
+
+
+def lime_with_normal(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0):
+    """A valid other spelling: rng.normal(size=...) draws the same numbers (must be accepted)."""
+    x, X_train = np.asarray(x, float), np.asarray(X_train, float)
+    m = x.size
+    width = kernel_width or 0.75 * m**0.5
+    Z = np.random.default_rng(seed).normal(size=(n_samples, m))
+    y = predict(x + Z * X_train.std(0))
+    w = np.exp(-(Z**2).sum(1) / width**2) ** 0.5
+    D = np.column_stack([np.ones(n_samples), Z])
+    beta = np.linalg.solve(D.T @ (w[:, None] * D), D.T @ (w * y))
+    mean = (w * y).sum() / w.sum()
+    return beta[1:], float(1 - (w * (y - D @ beta) ** 2).sum() / (w * (y - mean) ** 2).sum())
 
 
 # --- Exercise 4: top-k Jaccard ---------------------------------------------------------------------------
@@ -232,9 +321,107 @@ def deletion_zero_baseline(predict, x, baseline, order):
     return sh.reference_deletion_curve(predict, x, np.zeros_like(np.asarray(x, float)), order)
 
 
+def deletion_baseline_at_step_index(predict, x, baseline, order):
+    """Sets feature order[k-1] to baseline[k-1] (the baseline read at the step, not at the feature)."""
+    x, baseline = np.asarray(x, float), np.asarray(baseline, float)
+    rows = np.repeat(x[None], len(order) + 1, axis=0)
+    for k in range(1, len(order) + 1):
+        rows[k:, order[k - 1]] = baseline[k - 1]
+    curve = predict(rows)
+    return curve, _area(curve)
+
+
+def deletion_scalar_baseline(predict, x, baseline, order):
+    """One number for every feature: the mean of the baseline."""
+    b = np.full(len(x), float(np.mean(baseline)))
+    return sh.reference_deletion_curve(predict, x, b, order)
+
+
+def deletion_identity_order(predict, x, baseline, order):
+    """Ignores the order: deletes features 0, 1, 2, ..."""
+    return sh.reference_deletion_curve(predict, x, baseline, np.arange(len(x)))
+
+
+def deletion_vectorised(predict, x, baseline, order):
+    """A valid other formula: a lower-triangular mask of deletions (must be accepted)."""
+    x, baseline = np.asarray(x, float), np.asarray(baseline, float)
+    n = len(x)
+    deleted = np.zeros((n + 1, n), dtype=bool)
+    for k in range(1, n + 1):
+        deleted[k, np.asarray(order)[:k]] = True
+    curve = predict(np.where(deleted, baseline, x))
+    y = (curve - curve[-1]) / (curve[0] - curve[-1])
+    return curve, float(((y[1:] + y[:-1]) / 2).sum() / n)
+
+
 def deletion_mean_not_trapezoid(predict, x, baseline, order):
     curve, _ = sh.reference_deletion_curve(predict, x, baseline, order)
     return curve, float(np.mean((curve - curve[-1]) / (curve[0] - curve[-1])))
+
+
+# --- Exercise 6a: scaffold -----------------------------------------------------------------------------
+
+
+def _scaffold(biased, innocuous, X_real, seed, synthetic="lime", invert=False, always=None):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_real = np.asarray(X_real, float)
+    rng = np.random.default_rng(seed)
+    if synthetic == "lime":
+        fake = X_real + rng.standard_normal(X_real.shape) * X_real.std(0)
+    elif synthetic == "twice":  # two LIME-style points per real record
+        doubled = np.vstack([X_real, X_real])
+        fake = doubled + rng.standard_normal(doubled.shape) * X_real.std(0)
+    elif synthetic == "kernel":  # KernelSHAP-style hybrids: half the features from another patient
+        swap = rng.random(X_real.shape) < 0.5
+        fake = np.where(swap, X_real[rng.permutation(len(X_real))], X_real)
+    detector = RandomForestClassifier(n_estimators=20, max_depth=8, random_state=seed).fit(
+        np.vstack([X_real, fake]), np.r_[np.ones(len(X_real)), np.zeros(len(fake))])
+
+    def predict(Z):
+        Z = np.asarray(Z, float)
+        if always is not None:
+            return (biased if always == "biased" else innocuous)(Z)
+        real = detector.predict_proba(Z)[:, 1] > 0.5
+        if invert:
+            real = ~real
+        return np.where(real, biased(Z), innocuous(Z))
+
+    return predict
+
+
+def scaffold_no_scaffold(biased, innocuous, X_real, seed=0):
+    """Ships the biased model as is."""
+    return _scaffold(biased, innocuous, X_real, seed, always="biased")
+
+
+def scaffold_always_innocuous(biased, innocuous, X_real, seed=0):
+    """Hides the bias everywhere, also from the real patients (not the attack)."""
+    return _scaffold(biased, innocuous, X_real, seed, always="innocuous")
+
+
+def scaffold_inverted_detector(biased, innocuous, X_real, seed=0):
+    """Labels swapped: the biased model answers the synthetic points."""
+    return _scaffold(biased, innocuous, X_real, seed, invert=True)
+
+
+def scaffold_kernel_shap_points(biased, innocuous, X_real, seed=0):
+    """Detector trained on KernelSHAP-style hybrids, not on LIME's points (hides from the wrong one)."""
+    return _scaffold(biased, innocuous, X_real, seed, synthetic="kernel")
+
+
+def scaffold_hard_coded_rule(biased, innocuous, X_real, seed=0):
+    """A rule tuned by hand on one data set: 'real' when age is in 40..80 (ignores the data given)."""
+    def predict(Z):
+        Z = np.asarray(Z, float)
+        return np.where((Z[:, 0] > 40) & (Z[:, 0] < 80), biased(Z), innocuous(Z))
+
+    return predict
+
+
+def scaffold_two_points_per_record(biased, innocuous, X_real, seed=0):
+    """A valid other choice: two LIME-style points per real record (must be accepted)."""
+    return _scaffold(biased, innocuous, X_real, seed, synthetic="twice")
 
 
 CASES = (
@@ -243,16 +430,27 @@ CASES = (
                     shapley_n_instead_of_n_minus_one, shapley_normalised_by_hand])
     + mutation_cases(sh.check_kernel_shap, sh.reference_kernel_shap,
                      [kernel_uniform_sizes, kernel_no_efficiency_constraint, kernel_size_off_by_one,
-                      kernel_weighted_twice, kernel_size_mass_without_binomial])
+                      kernel_weighted_twice, kernel_size_mass_without_binomial, kernel_forgets_empty,
+                      kernel_ignores_seed, kernel_ignores_budget, kernel_includes_empty_and_full])
+    + [(sh.check_kernel_shap, kernel_sizes_drawn_row_by_row, True)]
     + mutation_cases(sh.check_lime_tabular, sh.reference_lime_tabular,
                      [lime_no_kernel, lime_kernel_without_sqrt, lime_raw_units, lime_raw_distance,
-                      lime_unweighted_r2])
+                      lime_unweighted_r2, lime_default_width_sqrt_m, lime_default_width_075,
+                      lime_default_width_hard_coded, lime_ignores_seed, lime_ignores_n_samples,
+                      lime_sample_std])
+    + [(sh.check_lime_tabular, lime_with_normal, True)]
     + mutation_cases(sh.check_topk_jaccard, sh.reference_topk_jaccard,
                      [jaccard_signed, jaccard_with_self_pairs, jaccard_top_k_plus_one,
                       jaccard_overlap_over_k])
     + mutation_cases(sh.check_deletion_curve, sh.reference_deletion_curve,
                      [deletion_not_cumulative, deletion_without_start, deletion_reversed_order,
-                      deletion_unnormalised_area, deletion_zero_baseline, deletion_mean_not_trapezoid])
+                      deletion_unnormalised_area, deletion_zero_baseline, deletion_mean_not_trapezoid,
+                      deletion_baseline_at_step_index, deletion_scalar_baseline, deletion_identity_order])
+    + [(sh.check_deletion_curve, deletion_vectorised, True)]
+    + mutation_cases(sh.check_make_scaffold, sh.reference_make_scaffold,
+                     [scaffold_no_scaffold, scaffold_always_innocuous, scaffold_inverted_detector,
+                      scaffold_kernel_shap_points, scaffold_hard_coded_rule])
+    + [(sh.check_make_scaffold, scaffold_two_points_per_record, True)]
 )  # fmt: skip
 
 
@@ -280,3 +478,21 @@ def test_checker_reports_an_unfinished_stub():
 
     with pytest.raises(AssertionError, match="not done yet"):
         sh.check_shapley_values(stub)
+
+
+def test_planted_games_have_v_empty_far_from_zero():
+    for n, seed in ((4, 1), (3, 2), (5, 3), (5, 11), (6, 12), (4, 13)):
+        assert abs(sh.table_game(n, seed)(np.zeros(n, bool))) > 2
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="n must be"):
+        sh.table_game(0, 1)
+    with pytest.raises(ValueError, match="n must be"):
+        sh.scaffold_data(3, 1)
+
+
+@pytest.mark.parametrize("answer", [None, "seed width fit", "seed " * 60])
+def test_written_answers_need_sentences(answer, capsys):
+    with pytest.raises(AssertionError):
+        sh.check_answer_3b(answer)

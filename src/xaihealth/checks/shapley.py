@@ -123,10 +123,16 @@ def reference_deletion_curve(
 # ------------------------------------------------------------------------------------------------ games
 
 
-def table_game(n: int, seed: int) -> Value:
-    """A random game: every coalition gets an independent random worth (strong interactions)."""
+def table_game(n: int, seed: int, offset: float = 4.0) -> Value:
+    """A random game: every coalition gets an independent random worth (strong interactions).
+
+    The worths are ``offset`` + N(0, 1), so v(empty) is far from 0 (about 4 by default): a KernelSHAP that
+    forgets to subtract v(empty) is then visibly wrong.
+    """
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
     rng = np.random.default_rng(seed)
-    table = rng.normal(size=2**n)
+    table = offset + rng.normal(size=2**n)
     powers = 2 ** np.arange(n)
 
     def value(mask: np.ndarray) -> float:
@@ -217,15 +223,28 @@ def check_shapley_values(shapley_values: Callable[[Value, int], np.ndarray]) -> 
 
 
 def check_kernel_shap(kernel_shap: Callable[..., np.ndarray]) -> None:
-    """Exercise 2: KernelSHAP from sampled coalitions converges to the exact values and is efficient."""
+    """Exercise 2: KernelSHAP from sampled coalitions converges to the exact values and is efficient.
+
+    The games have v(empty) far from 0 (about 4), so forgetting to subtract v(empty) biases the values; the
+    seed must change the draw and the number of coalitions must be the one asked for (calls are counted).
+    """
     with exercise("Exercise 2 (KernelSHAP from scratch)") as ex:
         n = 5
         game = table_game(n, seed=11)
         gap = game(np.ones(n, bool)) - game(np.zeros(n, bool))
-        out = ex.call(kernel_shap, game, n, 40, seed=0)
+        calls = []
+
+        def counted(mask: np.ndarray) -> float:
+            calls.append(1)
+            return game(mask)
+
+        out = ex.call(kernel_shap, counted, n, 40, seed=0)
         small = _as_vector(out, n)
         ex.expect(small is not None,
                   f"return an array of n finite numbers, one value per feature (yours: {describe(out)})")
+        ex.expect(len(calls) <= 40 + 2,
+                  f"with n_coalitions=40 your function evaluated the value function {len(calls)} times: draw "
+                  "exactly n_coalitions coalitions, plus the empty and the full one")  # fmt: skip
         ex.expect(abs(small.sum() - gap) < 1e-8,
                   "efficiency must hold exactly, whatever the number of coalitions: solve the least squares "
                   "*under the constraint* sum(phi) = v(all) - v(none) (substitute the last "
@@ -234,34 +253,50 @@ def check_kernel_shap(kernel_shap: Callable[..., np.ndarray]) -> None:
         ex.expect(again is not None and np.array_equal(small, again),
                   "the same seed must give the same values: draw every random number from "
                   "np.random.default_rng(seed)")  # fmt: skip
-        other = _as_vector(ex.call(kernel_shap, game, n, 40, seed=1), n)
-        ex.expect(other is not None and not np.allclose(small, other),
-                  "a different seed should draw different coalitions and give (slightly) "
-                  "different values")  # fmt: skip
-        n_big = 6
-        big_game = table_game(n_big, seed=12)
-        exact_big = reference_shapley_values(big_game, n_big)
-        runs = []
-        for seed in range(3):
-            got = _as_vector(ex.call(kernel_shap, big_game, n_big, 6000, seed=seed), n_big)
-            ex.expect(got is not None, "return an array of n finite numbers")
-            runs.append(got)
-        error = float(np.abs(np.mean(runs, axis=0) - exact_big).max())
-        ex.expect(error < 0.07,
-                  f"averaged over 3 seeds of 6000 coalitions, your values are still {error:.2f} away from "
-                  f"the exact "
-                  "Shapley values (a bias, not noise): draw the coalition *size* s with probability "
-                  "proportional "
-                  "to (n-1)/(s(n-s)) for s = 1..n-1 (never empty, never full), then s distinct features "
-                  "uniformly; since the kernel is in the sampling, do not weight the "
-                  "regression again")  # fmt: skip
+        for other_seed in (1, 7):
+            other = _as_vector(ex.call(kernel_shap, game, n, 40, seed=other_seed), n)
+            ex.expect(other is not None and not np.allclose(small, other),
+                      f"seed={other_seed} gave the same values as seed=0: use the seed argument, "
+                      "np.random.default_rng(seed), for every draw")  # fmt: skip
+        for n_big, game_seed, budget in ((6, 12, 6000), (4, 13, 3000)):
+            big_game = table_game(n_big, seed=game_seed)
+            exact_big = reference_shapley_values(big_game, n_big)
+            runs = []
+            for seed in range(3):
+                got = _as_vector(ex.call(kernel_shap, big_game, n_big, budget, seed=seed), n_big)
+                ex.expect(got is not None, "return an array of n finite numbers")
+                runs.append(got)
+            error = float(np.abs(np.mean(runs, axis=0) - exact_big).max())
+            ex.expect(error < 0.07,
+                      f"on a game with n={n_big}, averaged over 3 seeds of {budget} coalitions, your values "
+                      f"are still {error:.2f} away from the exact Shapley values (a bias, not noise): "
+                      "regress v(S) - v(empty) (this game has v(empty) far from 0), draw the coalition "
+                      "*size* s with probability proportional to (n-1)/(s(n-s)) for s = 1..n-1 (never empty, "
+                      "never full), then s distinct features uniformly; since the kernel is in the "
+                      "sampling, do not weight the regression again")  # fmt: skip
+
+
+def _lime_cases() -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(5)
+    X_train = rng.normal(size=(500, 3)) * np.array([1.0, 10.0, 0.5]) + np.array([0.0, 120.0, 5.0])
+
+    def hinge(X: np.ndarray) -> np.ndarray:  # kink at x0 = 0; x1 matters through a smooth step
+        X = np.asarray(X)
+        return np.maximum(X[:, 0], 0.0) + np.tanh((X[:, 1] - 125.0) / 5.0) + 0.0 * X[:, 2]
+
+    return X_train, hinge, np.array([0.3, 128.0, 5.0])
 
 
 def check_lime_tabular(lime_tabular: Callable[..., tuple[np.ndarray, float]]) -> None:
-    """Exercise 3: LIME's slopes per standard deviation, its kernel, its weighted R^2."""
+    """Exercise 3: LIME's slopes per standard deviation, its kernel (default width 0.75 sqrt(m)), its R^2.
+
+    The exercise fixes the draw (``default_rng(seed).standard_normal((n_samples, m))``), so the answer is
+    compared exactly with the reference, with the default kernel width and with others, several seeds,
+    sample sizes and numbers of features; a second comparison with a *different* seed and many samples
+    (tolerance 0.03) checks the method itself.
+    """
     with exercise("Exercise 3 (LIME for tabular data, from scratch)") as ex:
-        rng = np.random.default_rng(5)
-        X_train = rng.normal(size=(500, 3)) * np.array([1.0, 10.0, 0.5]) + np.array([0.0, 120.0, 5.0])
+        X_train, hinge, x_local = _lime_cases()
         x = X_train[0]
         slopes = np.array([2.0, -0.1, 4.0])
 
@@ -281,12 +316,37 @@ def check_lime_tabular(lime_tabular: Callable[..., tuple[np.ndarray, float]]) ->
         again = ex.call(lime_tabular, linear, x, X_train, n_samples=300, seed=0)
         ex.expect(np.allclose(np.asarray(again[0], dtype=float), coef),
                   "the same seed must give the same explanation")  # fmt: skip
+        first = ex.call(lime_tabular, hinge, x_local, X_train, n_samples=400, seed=3)
+        second = ex.call(lime_tabular, hinge, x_local, X_train, n_samples=400, seed=4)
+        ex.expect(not np.allclose(np.asarray(first[0], float), np.asarray(second[0], float)),
+                  "seed=3 and seed=4 gave the same explanation of a non-linear model: draw the perturbations "
+                  "from np.random.default_rng(seed)")  # fmt: skip
+        extra = np.column_stack([X_train, np.random.default_rng(6).normal(size=500) * 3.0])
 
-        def hinge(X: np.ndarray) -> np.ndarray:  # kink at x0 = 0; x1 matters through a smooth step
+        def hinge4(X: np.ndarray) -> np.ndarray:
             X = np.asarray(X)
-            return np.maximum(X[:, 0], 0.0) + np.tanh((X[:, 1] - 125.0) / 5.0) + 0.0 * X[:, 2]
+            return hinge(X[:, :3]) + 0.2 * np.sin(X[:, 3])
 
-        x_local = np.array([0.3, 128.0, 5.0])
+        exact_cases = [
+            (hinge, x_local, X_train, 400, None, 3),
+            (hinge, x_local, X_train, 250, None, 11),
+            (hinge4, np.append(x_local, 1.0), extra, 300, None, 2),
+            (hinge, x_local, X_train, 300, 0.6, 5),
+            (hinge4, np.append(x_local, -2.0), extra, 200, 3.0, 8),
+        ]
+        for predict, point, train, n_samples, width, seed in exact_cases:
+            ref_coef, ref_r2 = reference_lime_tabular(predict, point, train, n_samples, width, seed)
+            got = ex.call(lime_tabular, predict, point, train, n_samples=n_samples, kernel_width=width,
+                          seed=seed)
+            got_coef = _as_vector(got[0], len(point))
+            shown = "kernel_width left at its default" if width is None else f"kernel_width={width}"
+            ex.expect(got_coef is not None and np.allclose(got_coef, ref_coef, rtol=1e-7, atol=1e-9)
+                      and abs(float(got[1]) - ref_r2) < 1e-7,
+                      f"with {shown}, n_samples={n_samples}, seed={seed} and {len(point)} features, your "
+                      "answer is not the one the exercise defines: Z = default_rng(seed).standard_normal("
+                      "(n_samples, m)), the default width 0.75 * sqrt(m) (m = number of features, LIME's "
+                      "default), kernel sqrt(exp(-d^2 / width^2)), weighted least squares with an "
+                      "intercept, and the R^2 weighted by the kernel")  # fmt: skip
         for width in (0.4, 1.5):
             ref_coef, ref_r2 = reference_lime_tabular(hinge, x_local, X_train, 40_000, width, seed=99)
             got = ex.call(lime_tabular, hinge, x_local, X_train, n_samples=40_000, kernel_width=width, seed=3)
@@ -325,36 +385,166 @@ def check_topk_jaccard(topk_jaccard: Callable[[np.ndarray, int], float]) -> None
 
 
 def check_deletion_curve(deletion_curve: Callable[..., tuple[np.ndarray, float]]) -> None:
-    """Exercise 5: the deletion curve and its normalised area."""
+    """Exercise 5: the deletion curve and its normalised area.
+
+    Baselines differ from feature to feature (a per-feature baseline read at the wrong index, or a single
+    number, is then wrong), orders are permutations that are not the identity, and n varies.
+    """
     with exercise("Exercise 5 (a deletion curve)") as ex:
         rng = np.random.default_rng(2)
-        W = rng.normal(size=5)
+        W = rng.normal(size=7)
 
         def model(X: np.ndarray) -> np.ndarray:
             X = np.atleast_2d(np.asarray(X, dtype=float))
-            return np.tanh(X @ W) + 0.3 * X[:, 0] * X[:, 1]
+            return np.tanh(X @ W[: X.shape[1]]) + 0.3 * X[:, 0] * X[:, 1]
 
-        x, baseline = rng.normal(size=5), np.zeros(5)
+        x, baseline = rng.normal(size=5), np.array([0.8, -1.1, 0.3, 1.6, -0.5])
         order = np.array([3, 0, 4, 1, 2])
         out = ex.call(deletion_curve, model, x, baseline, order)
         ex.returns(out, tuple, "a tuple (curve, area)", size=2)
-        curve = np.asarray(out[0], dtype=float).reshape(-1)
-        ex.expect(curve.shape == (6,), "the curve has n + 1 points: before any deletion, then after each one")
+        curve = _as_vector(out[0], 6)
+        ex.expect(curve is not None, "the curve has n + 1 points: before any deletion, then after each one "
+                                     f"(yours: {describe(out[0])})")  # fmt: skip
         ex.expect(abs(curve[0] - model(x)[0]) < 1e-9 and abs(curve[-1] - model(baseline)[0]) < 1e-9,
                   "the curve starts at f(x) (nothing deleted) and ends at f(baseline) "
-                  "(everything deleted)")  # fmt: skip
+                  "(everything deleted, each feature set to ITS baseline value)")  # fmt: skip
         ref_curve, ref_area = reference_deletion_curve(model, x, baseline, order)
         ex.expect(np.allclose(curve, ref_curve, atol=1e-9),
-                  "point k must be the prediction with the *first k* features of `order` all replaced by the "
-                  "baseline (deletions accumulate, in the given order)")  # fmt: skip
+                  "point k must be the prediction with the *first k* features of `order` all replaced by "
+                  "their own baseline values, baseline[order[j]] (deletions accumulate, in the given "
+                  "order)")  # fmt: skip
         ex.expect(abs(float(out[1]) - ref_area) < 1e-9,
                   "area: rescale the curve to (curve - curve[-1]) / (curve[0] - curve[-1]) and integrate it "
                   "with "
                   "the trapezoid rule over the fraction deleted, np.linspace(0, 1, n + 1)")  # fmt: skip
-        order2 = np.array([1, 2, 0, 4, 3])
-        curve2, area2 = ex.call(deletion_curve, model, x + 0.5, baseline + 0.2, order2)
-        ref2 = reference_deletion_curve(model, x + 0.5, baseline + 0.2, order2)
-        same = np.allclose(np.asarray(curve2, float), ref2[0], atol=1e-9) and abs(area2 - ref2[1]) < 1e-9
-        ex.expect(same,
-                  "right on the first case but not on a second one: use the baseline's own values, "
-                  "not zeros")  # fmt: skip
+        cases = []
+        for n, seed in ((5, 21), (7, 22), (6, 23)):
+            r = np.random.default_rng(seed)
+            cases.append({"x": r.normal(size=n), "baseline": r.normal(size=n) * 1.5,
+                          "order": r.permutation(n)})
+        ex.over(deletion_curve, model, cases=cases, reference=reference_deletion_curve,
+                compare=lambda got, want: (_same_vector(got[0], want[0])
+                                           and abs(float(got[1]) - want[1]) < 1e-9),
+                hint="right on the first case but not on another one (other n, baseline, order): replace "
+                     "feature order[j] by baseline[order[j]], the baseline's own value for that "
+                     "feature")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- Exercise 6: scaffold
+
+
+def scaffold_data(n: int, seed: int) -> np.ndarray:
+    """Planted 'real' records for the scaffold exercise: age, male (0/1), sbp, sbp_repeat, unrelated.
+
+    The two blood-pressure readings agree within a few mmHg (correlation about 0.98), which independent
+    perturbations break: that is what a scaffold's detector can learn.
+    """
+    if not isinstance(n, int | np.integer) or n < 10:
+        raise ValueError(f"n must be an integer >= 10, got {n!r}")
+    rng = np.random.default_rng(seed)
+    sbp = rng.normal(135, 18, n)
+    return np.column_stack([rng.normal(60, 10, n), rng.integers(0, 2, n).astype(float), sbp,
+                            sbp + rng.normal(0, 3, n), rng.normal(0, 1, n)])
+
+
+SCAFFOLD_MALE, SCAFFOLD_UNRELATED = 1, 4
+
+
+def scaffold_biased(Z: np.ndarray) -> np.ndarray:
+    """The model the vendor hides: risk 0.9 for men, 0.1 for women, nothing else."""
+    return np.where(np.asarray(Z, dtype=float)[:, SCAFFOLD_MALE] > 0.5, 0.9, 0.1)
+
+
+def scaffold_innocuous(Z: np.ndarray) -> np.ndarray:
+    """The model the auditors should see: a logistic function of an unrelated column."""
+    return 1 / (1 + np.exp(-2 * np.asarray(Z, dtype=float)[:, SCAFFOLD_UNRELATED]))
+
+
+def reference_make_scaffold(
+    biased: Callable[[np.ndarray], np.ndarray],
+    innocuous: Callable[[np.ndarray], np.ndarray],
+    X_real: np.ndarray,
+    seed: int = 0,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Slack et al. (2020): a detector of LIME-style points decides which model answers."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_real = np.asarray(X_real, dtype=float)
+    rng = np.random.default_rng(seed)
+    synthetic = X_real + rng.standard_normal(X_real.shape) * X_real.std(axis=0)
+    detector = RandomForestClassifier(n_estimators=20, max_depth=8, random_state=seed).fit(
+        np.vstack([X_real, synthetic]), np.r_[np.ones(len(X_real)), np.zeros(len(synthetic))])
+
+    def predict(Z: np.ndarray) -> np.ndarray:
+        Z = np.asarray(Z, dtype=float)
+        looks_real = detector.predict_proba(Z)[:, 1] > 0.5
+        return np.where(looks_real, biased(Z), innocuous(Z))
+
+    return predict
+
+
+def check_make_scaffold(make_scaffold: Callable[..., Callable[[np.ndarray], np.ndarray]]) -> None:
+    """Exercise 6a: the scaffold answers with the biased model on real records and hides it from LIME.
+
+    Two planted data sets (other seeds): on new real records the scaffold must follow the biased model, on
+    the points the lab's LIME draws it must follow the innocuous one, and LIME (Exercise 3's reference,
+    default width) must then name the unrelated column, not sex, for most patients.
+    """
+    with exercise("Exercise 6a (build a scaffold)") as ex:
+        for data_seed in (31, 32):
+            X_real = scaffold_data(1000, data_seed)
+            new_real = scaffold_data(300, data_seed + 100)
+            predict = ex.call(make_scaffold, scaffold_biased, scaffold_innocuous, X_real, seed=data_seed)
+            ex.expect(callable(predict), f"return a function predict(Z) (yours: {describe(predict)})")
+            on_real = np.asarray(ex.call(predict, new_real), dtype=float).reshape(-1)
+            ex.expect(on_real.shape == (300,), "predict(Z) must return one number per row of Z")
+            follows_biased = float(np.mean(np.isclose(on_real, scaffold_biased(new_real))))
+            ex.expect(follows_biased >= 0.85,
+                      f"on new real records your scaffold follows the biased model for only "
+                      f"{follows_biased:.0%} of them (want 85 % or more): train the detector to say 'real' "
+                      "for the real records (label 1) and 'synthetic' for the perturbed ones")  # fmt: skip
+            rng = np.random.default_rng(data_seed + 200)
+            queried = new_real[:100] + rng.standard_normal((100, 5)) * X_real.std(axis=0)
+            on_fake = np.asarray(ex.call(predict, queried), dtype=float).reshape(-1)
+            follows_innocuous = float(np.mean(np.isclose(on_fake, scaffold_innocuous(queried))))
+            ex.expect(follows_innocuous >= 0.85,
+                      f"on the points LIME queries your scaffold follows the innocuous model for only "
+                      f"{follows_innocuous:.0%} of them (want 85 % or more): draw the synthetic examples "
+                      "as the lab's LIME draws them, x + standard_normal * X_real.std(axis=0)")  # fmt: skip
+            tops = [int(np.argmax(np.abs(reference_lime_tabular(predict, row, X_real, 500, None, seed=k)[0])))
+                    for k, row in enumerate(new_real[:5])]
+            hidden = sum(t != SCAFFOLD_MALE for t in tops)
+            ex.expect(hidden >= 4,
+                      f"LIME still names sex as the top feature for {5 - hidden} of 5 patients: the scaffold "
+                      "does not hide the biased model from it")  # fmt: skip
+
+
+def _written(ex: object, answer: object, name: str, keywords: list[tuple[str, ...]], words: int) -> None:
+    """Checks only that a written answer is a string, long enough, in sentences, touching each topic."""
+    import re
+
+    ex.expect(isinstance(answer, str), f'write your answer as a string, {name} = """...""" '
+                                       f"(yours: {describe(answer)})")  # fmt: skip
+    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
+    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
+    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
+    ex.expect(len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
+              "write your answer in sentences (three or more, each of five words or more), not a list of "
+              "keywords")  # fmt: skip
+    text = answer.lower()
+    missing = [group[0] for group in keywords if not any(k in text for k in group)]
+    ex.expect(not missing, f"your answer does not address: {missing}")
+    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
+
+
+def check_answer_3b(answer: object) -> None:
+    """Exercise 3b: what LIME's seed and width change; marked by a person with the rubric."""
+    with exercise("Exercise 3b (LIME's seed and kernel width)") as ex:
+        _written(ex, answer, "answer_3b", [("seed",), ("width",), ("r2", "r^2", "r²", "fit")], 50)
+
+
+def check_answer_6b(answer: object) -> None:
+    """Exercise 6b: how to detect a scaffold; marked by a person with the rubric."""
+    with exercise("Exercise 6b (detect the scaffold)") as ex:
+        _written(ex, answer, "answer_6b", [("real",), ("sex", "male"), ("manifold", "perturb", "synthetic")],
+                 60)
