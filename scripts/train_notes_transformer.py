@@ -3,8 +3,12 @@
 The model (2 layers, 4 heads, d_model 64, attention only; TransformerLens 4 ``TransformerBridge.boot_native``)
 reads a synthetic note up to the ":" query and is trained to predict the next token there, ``safe`` or
 ``avoid``: the cross-entropy is taken over the whole vocabulary but only at the query position, so the
-model learns nothing but the allergy check. It is evaluated on notes drawn with another seed, on the hard
-subset (negated allergy with a same-class drug) and on the clean/corrupted patching pairs.
+model learns nothing but the allergy check. Training notes are drawn with ``split="train"``: a fixed fifth
+of the (cue, allergen, drug) combinations is never shown (``xaihealth.data.notes.in_heldout``). The model is
+evaluated on ``split="heldout"`` notes (none of which can occur verbatim in training; the measured verbatim
+overlap is stored as a metric), on the hard subset there (negated allergy with a same-class drug), on
+fresh notes of the training combinations, and on held-out clean/corrupted patching pairs of the three
+kinds (allergen, negation and drug swaps).
 
     python scripts/train_notes_transformer.py            # full run (about 1 min of CPU on one core)
     python scripts/train_notes_transformer.py --quick --out /tmp/m   # CI smoke run (< 20 s)
@@ -25,7 +29,7 @@ import torch.nn.functional as F
 from transformer_lens.model_bridge import TransformerBridge
 
 from xaihealth.checkpoints import models_dir, save_checkpoint
-from xaihealth.data.notes import POSITIONS, make_notes, make_patching_pairs
+from xaihealth.data.notes import PAIR_KINDS, POSITIONS, in_heldout, make_notes, make_patching_pairs
 from xaihealth.models.notes_transformer import (
     NAME,
     QUERY_POSITION,
@@ -56,7 +60,7 @@ def train(
     np.random.seed(TORCH_SEED)
     torch.manual_seed(TORCH_SEED)
     model = build_notes_transformer(notes_transformer_config())
-    train_set = make_notes(n_train, TRAIN_SEED)
+    train_set = make_notes(n_train, TRAIN_SEED, split="train")
     x = torch.from_numpy(train_set.tokens[:, : POSITIONS["answer"]])
     y = torch.from_numpy(train_set.tokens[:, POSITIONS["answer"]])
 
@@ -76,7 +80,11 @@ def train(
     seconds = time.perf_counter() - start
     model.eval()
 
-    test = make_notes(n_test, TEST_SEED)
+    test = make_notes(n_test, TEST_SEED, split="heldout")
+    seen = {row.tobytes() for row in train_set.tokens}
+    overlap = float(np.mean([row.tobytes() in seen for row in test.tokens]))
+    fresh_train_combos = make_notes(n_test, TEST_SEED, split="train")
+    overlap_train_combos = float(np.mean([row.tobytes() in seen for row in fresh_train_combos.tokens]))
     pred = predict_avoid(model, test.tokens)
     negated = test.concepts["negation"][:, POSITIONS["cue_det"]] == 1
     same_class = (
@@ -88,24 +96,34 @@ def train(
         full_logits = model(torch.from_numpy(test.tokens[:, : POSITIONS["answer"]]))[:, QUERY_POSITION]
         test_loss = F.cross_entropy(full_logits, torch.from_numpy(test.tokens[:, POSITIONS["answer"]])).item()
         top1 = (full_logits.argmax(-1).numpy() == test.tokens[:, POSITIONS["answer"]]).mean()
+    margin = answer_logits(model, test.tokens)
+    signed = (margin[:, 1] - margin[:, 0]) * torch.from_numpy(2 * test.labels - 1)
 
-    pairs = make_patching_pairs(n_pairs, PAIRS_SEED)
-    clean = answer_logits(model, pairs.clean_tokens)
-    corrupt = answer_logits(model, pairs.corrupt_tokens)
     train_pred = predict_avoid(model, train_set.tokens[:2000])
+    fresh_pred = predict_avoid(model, fresh_train_combos.tokens)
     metrics = {
         "test_accuracy": float((pred == test.labels).mean()),
         "test_accuracy_negated_same_class": float((pred[hard] == test.labels[hard]).mean()),
         "test_top1_full_vocab": float(top1),
         "test_loss": test_loss,
+        "test_min_margin": float(signed.min()),
+        "test_mean_margin": float(signed.mean()),
+        "test_in_heldout": float(in_heldout(test.tokens).mean()),
+        "test_verbatim_in_train": overlap,
+        "fresh_train_combos_accuracy": float((fresh_pred == fresh_train_combos.labels).mean()),
+        "fresh_train_combos_verbatim_in_train": overlap_train_combos,
         "train_accuracy": float((train_pred == train_set.labels[:2000]).mean()),
-        "pairs_clean_accuracy": float((clean[:, 1] > clean[:, 0]).float().mean()),
-        "pairs_corrupt_accuracy": float((corrupt[:, 0] > corrupt[:, 1]).float().mean()),
-        "pairs_clean_logit_diff": float((clean[:, 1] - clean[:, 0]).mean()),
-        "pairs_corrupt_logit_diff": float((corrupt[:, 1] - corrupt[:, 0]).mean()),
         "n_test": float(n_test),
         "steps": float(steps),
     }
+    for kind in PAIR_KINDS:
+        pairs = make_patching_pairs(n_pairs, PAIRS_SEED, kind=kind, split="heldout")
+        clean = answer_logits(model, pairs.clean_tokens)
+        corrupt = answer_logits(model, pairs.corrupt_tokens)
+        metrics[f"pairs_{kind}_clean_accuracy"] = float((clean[:, 1] > clean[:, 0]).float().mean())
+        metrics[f"pairs_{kind}_corrupt_accuracy"] = float((corrupt[:, 0] > corrupt[:, 1]).float().mean())
+        metrics[f"pairs_{kind}_clean_logit_diff"] = float((clean[:, 1] - clean[:, 0]).mean())
+        metrics[f"pairs_{kind}_corrupt_logit_diff"] = float((corrupt[:, 1] - corrupt[:, 0]).mean())
     if log:
         print(f"trained {steps} steps in {seconds:.1f} s ({steps * batch / seconds:,.0f} notes/s)")
     return model, metrics
@@ -130,7 +148,14 @@ def main(argv: Sequence[str] | None = None) -> Path:
         metrics=metrics,
         config={
             **notes_transformer_config(),
-            "training": {**settings, "test_seed": TEST_SEED, "threads": args.threads},
+            "training": {
+                **settings,
+                "test_seed": TEST_SEED,
+                "pairs_seed": PAIRS_SEED,
+                "threads": args.threads,
+                "train_split": "train",
+                "test_split": "heldout",
+            },  # fmt: skip
         },
         folder=args.out or models_dir(),
     )

@@ -11,10 +11,12 @@ import pytest
 
 from xaihealth.data import make_notes
 from xaihealth.data.notes import (
+    PAIR_KINDS,
     POSITIONS,
     SEQ_LEN,
     NotesTokenizer,
     answer_rule,
+    in_heldout,
     make_patching_pairs,
 )
 
@@ -121,8 +123,19 @@ def test_concepts_align_with_tokens(notes):
             assert c["negation"][i, p] == int(note["negated"] and 2 <= p <= 9), (p, w)
         assert c["allergen_is_class"][i, POSITIONS["allergen"]] == int(note["allergen"] in CLASSES)
         assert (np.delete(c["allergen_is_class"][i], POSITIONS["allergen"]) == -1).all()
-        # a negated statement has no severity word
-        assert (note["severity"] == "none") == note["negated"]
+        # every statement, negated or not, has a severity word
+        assert note["severity"] in SEVERITY
+
+
+def test_severity_is_independent_of_negation_and_label():
+    """The old generator wrote severity 'none' exactly when negated: a shortcut. Now it carries nothing."""
+    big = make_notes(20000, seed=21)
+    sev = big.concepts["severity"][:, POSITIONS["severity"]]
+    negated = big.concepts["negation"][:, POSITIONS["cue_det"]] == 1
+    assert set(np.unique(sev)) == {0, 1, 2}
+    for group in (negated, ~negated, big.labels == 1, big.labels == 0):
+        freq = np.bincount(sev[group], minlength=3) / group.sum()
+        assert np.abs(freq - [0.5, 0.3, 0.2]).max() < 0.02, freq
 
 
 def test_same_seed_is_byte_identical_and_other_seed_differs():
@@ -145,8 +158,9 @@ def test_tokenizer_vocabulary_round_trip_and_unknown_word():
     tok, again = NotesTokenizer(), NotesTokenizer()
     assert tok.words == again.words and tok.words[:3] == ("<pad>", "<bos>", "<eos>")
     assert tok.vocab == {w: i for i, w in enumerate(tok.words)}
-    assert set(CLASS_OF) | set(SEVERITY) | {"none", "safe", "avoid"} <= set(tok.vocab)
-    text = "patient denies any allergy to nsaids , reaction none . findings rash . prescribe naproxen : safe"
+    assert set(CLASS_OF) | set(SEVERITY) | {"safe", "avoid"} <= set(tok.vocab)
+    assert "none" not in tok.vocab and len(tok) == 64
+    text = "patient denies any allergy to nsaids , reaction mild . findings rash . prescribe naproxen : safe"
     ids = tok.encode(text)
     assert ids[0] == tok.bos_id and len(ids) == SEQ_LEN
     assert tok.decode(ids) == text
@@ -175,6 +189,65 @@ def test_patching_pairs_differ_only_at_the_allergen_and_flip_the_answer():
         assert expected_answer(note_c) == "avoid" and expected_answer(note_k) == "safe"
         # drug swapped for a drug, class name for a class name
         assert (note_c["allergen"] in CLASSES) == (note_k["allergen"] in CLASSES)
+
+
+@pytest.mark.parametrize("kind", ["negation", "drug"])
+def test_negation_and_drug_swap_pairs(kind):
+    tok = NotesTokenizer()
+    clean, corrupt, clean_ans, corrupt_ans = make_patching_pairs(400, seed=6, kind=kind)
+    differs = clean != corrupt
+    where = list(PAIR_KINDS[kind])
+    assert differs[:, where].any(axis=1).all()
+    assert not np.delete(differs, where, axis=1).any()
+    for c, k in zip(clean[::5], corrupt[::5], strict=True):
+        note_c, note_k = parse(tok.decode(c) + " ?"), parse(tok.decode(k) + " ?")
+        assert expected_answer(note_c) == "avoid" and expected_answer(note_k) == "safe"
+        if kind == "negation":
+            assert note_k["negated"] and note_c["drug"] == note_k["drug"]
+            assert {("has", "an"): ("has", "no"), ("reports", "an"): ("denies", "any")}[
+                tuple(note_c["words"][1:3])] == tuple(note_k["words"][1:3])  # fmt: skip
+        else:
+            assert CLASS_OF[note_k["drug"]] != CLASS_OF[note_k["allergen"]]
+    if kind == "negation":  # "has an" -> "has no" differs only at position 3
+        assert (differs[:, POSITIONS["cue_det"]]).all() and 0 < differs[:, POSITIONS["cue_verb"]].mean() < 1
+
+
+def _key(text):
+    w = text.split(" ")
+    return (w[1], w[2], w[5], w[14])
+
+
+def test_heldout_split_never_meets_the_training_split():
+    train = make_notes(6000, seed=0, split="train")
+    held = make_notes(2000, seed=1, split="heldout")
+    assert not in_heldout(train.tokens).any() and in_heldout(held.tokens).all()
+    assert not {_key(t) for t in train.texts} & {_key(t) for t in held.texts}
+    assert not {r.tobytes() for r in train.tokens} & {r.tobytes() for r in held.tokens}
+    assert held.labels.sum() == 1000 and train.labels.sum() == 3000  # balance kept by redrawing
+    for t, y in zip(held.texts, held.labels, strict=True):
+        assert (expected_answer(parse(t)) == "avoid") == y
+    # the split is a fixed fraction of the combinations, with both answers and every slot value
+    share = in_heldout(make_notes(20000, seed=5).tokens).mean()
+    assert 0.18 < share < 0.3
+    words = {w for t in held.texts for w in parse(t)["words"]}
+    assert set(CLASS_OF) - set(UNRELATED) <= words | set(UNRELATED)
+    neg = held.concepts["negation"][:, POSITIONS["cue_det"]] == 1
+    assert 0.2 < neg.mean() < 0.5 and held.labels[neg].max() == 0
+    pairs = make_patching_pairs(300, seed=3, kind="allergen", split="heldout")
+    assert in_heldout(pairs.clean_tokens).all() and in_heldout(pairs.corrupt_tokens).all()
+
+
+def test_split_default_is_everything_and_in_heldout_rejects_bad_tokens():
+    a, b = make_notes(300, seed=9), make_notes(300, seed=9, split="all")
+    assert a.tokens.tobytes() == b.tokens.tobytes()
+    with pytest.raises(ValueError, match="split"):
+        make_notes(10, split="test")
+    with pytest.raises(ValueError, match="kind"):
+        make_patching_pairs(10, kind="severity")
+    with pytest.raises(ValueError, match="tokens"):
+        in_heldout(np.zeros(5, dtype=np.int64))
+    with pytest.raises(ValueError, match="row 0"):
+        in_heldout(np.ones((1, SEQ_LEN), dtype=np.int64))
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,14 @@ def test_quick_run_writes_a_verified_manifest_entry(quick):
     assert path == out / entry["file"] and path.exists()
     assert entry["sha256"] == sha256(path) and entry["bytes"] == path.stat().st_size
     assert "--quick" in entry["command"] and entry["data_seed"] == 0
-    for key in ("test_accuracy", "test_accuracy_negated_same_class", "pairs_clean_accuracy", "test_loss"):
+    for key in (
+        "test_accuracy",
+        "test_accuracy_negated_same_class",
+        "pairs_allergen_clean_accuracy",
+        "pairs_negation_corrupt_accuracy",
+        "pairs_drug_corrupt_accuracy",
+        "test_loss",
+    ):
         assert 0.0 <= entry["metrics"][key] <= (1.0 if "accuracy" in key else 100.0)
     assert entry["config"]["bridge"]["d_vocab"] == len(TOK) and entry["config"]["vocab"] == list(TOK.words)
 
@@ -113,7 +120,10 @@ def test_config_with_another_vocabulary_is_refused(quick, tmp_path):
 def test_shipped_checkpoint_is_accurate_on_held_out_notes(shipped):
     entry = read_manifest(models_dir())[NAME]
     assert entry["bytes"] <= 10 * 2**20 and entry["metrics"]["test_accuracy"] >= 0.95
-    test = make_notes(2000, seed=123)  # a seed used neither for training nor for the manifest's test set
+    assert entry["config"]["training"]["train_split"] == "train"
+    assert entry["metrics"]["test_verbatim_in_train"] == 0.0  # held-out combinations never trained on
+    # combinations never seen in training, and a seed used neither for training nor for the manifest
+    test = make_notes(2000, seed=123, split="heldout")
     pred = predict_avoid(shipped, test.tokens)
     assert (pred == test.labels).mean() >= 0.95
     trap = (test.concepts["negation"][:, POSITIONS["cue_det"]] == 1) & (
@@ -246,4 +256,7 @@ def test_transformer_lens_patching_localises_the_allergen(shipped, pairs):
     heads = patching.get_act_patch_attn_head_out_all_pos(shipped, corrupt, clean_cache, metric)
     assert heads.shape == (2, 4)
     assert heads.max() > 0.2
-    assert resid[1, POSITIONS["allergen"]] + resid[1, QUERY_POSITION] > 0.8
+    # before layer 1 the layer-0 heads have moved the allergen information off its own position: the
+    # retrained model (issue 13) spreads it over later positions, ":" carrying the largest share
+    assert resid[1, POSITIONS["allergen"]].abs() < 0.05
+    assert resid[1].argmax() == QUERY_POSITION and resid[1, QUERY_POSITION] > 0.25
