@@ -1,10 +1,16 @@
-"""Mutation tests for the lab 05b checkers: each accepts the reference and rejects plausible mistakes."""
+"""Mutation tests for the lab 05b checkers: each accepts the reference (and other valid implementations,
+from other random draws) and rejects plausible mistakes."""
 
+import numpy as np
 import pytest
 import torch
 from mutation import case_id, mutation_cases, run_case
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import r2_score
 
 from xaihealth.checks import circuits_sae as cs
+
+F = torch.nn.functional
 
 # --- Exercise 1: SAE metrics -----------------------------------------------------------------------------
 
@@ -17,9 +23,27 @@ def metrics_l0_fraction_of_latents(x, x_hat, latents):
     return {**cs.reference_sae_metrics(x, x_hat, latents), "l0": (latents > 0).float().mean().item()}
 
 
+def metrics_l0_counts_zeros(x, x_hat, latents):
+    return {**cs.reference_sae_metrics(x, x_hat, latents), "l0": (latents >= 0).float().sum(1).mean().item()}
+
+
+def metrics_l0_over_active_samples(x, x_hat, latents):
+    counts = (latents > 0).float().sum(1)
+    return {**cs.reference_sae_metrics(x, x_hat, latents), "l0": counts[counts > 0].mean().item()}
+
+
 def metrics_fve_not_centred(x, x_hat, latents):
     fve = 1 - ((x - x_hat) ** 2).sum().item() / (x**2).sum().item()
     return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": fve}
+
+
+def metrics_fve_global_mean(x, x_hat, latents):
+    fve = 1 - ((x - x_hat) ** 2).sum().item() / ((x - x.mean()) ** 2).sum().item()
+    return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": fve}
+
+
+def metrics_fve_sklearn_average_r2(x, x_hat, latents):  # the per-dimension R² averaged: another quantity
+    return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": r2_score(x.numpy(), x_hat.numpy())}
 
 
 def metrics_dead_over_samples(x, x_hat, latents):
@@ -27,29 +51,54 @@ def metrics_dead_over_samples(x, x_hat, latents):
     return {**cs.reference_sae_metrics(x, x_hat, latents), "dead": dead}
 
 
+def metrics_dead_zero_somewhere(x, x_hat, latents):
+    dead = int(((latents == 0).sum(0) > 0).sum().item())
+    return {**cs.reference_sae_metrics(x, x_hat, latents), "dead": dead}
+
+
+def metrics_other_valid_formula(x, x_hat, latents):  # same quantities, written another way (accepted)
+    resid = x - x_hat
+    fve = 1 - resid.pow(2).sum().item() / (x.var(0, unbiased=False).sum().item() * len(x))
+    return {"l0": float(np.count_nonzero(latents.numpy(), axis=1).mean()), "fve": fve,
+            "dead": int((~latents.bool().any(0)).sum())}  # fmt: skip
+
+
 # --- Exercise 2: SAE training loop -----------------------------------------------------------------------
 
 
-def _train(x, n_latents, l1_coeff, steps, lr, seed, *, normalise=True, penalty="latents"):
-    g = torch.Generator().manual_seed(seed)
-    init = torch.nn.functional.normalize(torch.randn(n_latents, x.shape[1], generator=g), dim=1)
-    W_enc, W_dec = torch.nn.Parameter(init.T.clone()), torch.nn.Parameter(init.clone())
-    b_enc, b_dec = torch.nn.Parameter(torch.zeros(n_latents)), torch.nn.Parameter(x.mean(0).clone())
+def _train(x, n_latents, l1_coeff, steps, lr, seed, *, normalise=True, penalty="latents", subtract=True,
+           b_dec0="mean", mse="sum", l1_mean=True, init="generator", axis=1):  # fmt: skip
+    if init == "generator":
+        g = torch.Generator().manual_seed(seed)
+        W0 = torch.randn(n_latents, x.shape[1], generator=g)
+    elif init == "global_seeded":  # a valid alternative: the global RNG, seeded
+        torch.manual_seed(seed)
+        W0 = torch.randn(n_latents, x.shape[1])
+    else:  # unseeded global RNG
+        W0 = torch.randn(n_latents, x.shape[1])
+    init_dirs = F.normalize(W0, dim=1)
+    W_enc, W_dec = torch.nn.Parameter(init_dirs.T.clone()), torch.nn.Parameter(init_dirs.clone())
+    b_enc = torch.nn.Parameter(torch.zeros(n_latents))
+    b_dec = torch.nn.Parameter(x.mean(0).clone() if b_dec0 == "mean" else torch.zeros(x.shape[1]))
     opt = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
-            latents = torch.relu((x - b_dec) @ W_enc + b_enc)
-            loss = ((x - latents @ W_dec - b_dec) ** 2).sum(1).mean()
+            latents = torch.relu(((x - b_dec) if subtract else x) @ W_enc + b_enc)
+            err = (x - latents @ W_dec - b_dec) ** 2
+            loss = err.sum(1).mean() if mse == "sum" else err.mean()
             if penalty == "latents":
-                loss = loss + l1_coeff * latents.abs().sum(1).mean()
+                l1 = latents.abs().sum(1)
+                loss = loss + l1_coeff * (l1.mean() if l1_mean else l1.sum())
             elif penalty == "decoder":
                 loss = loss + l1_coeff * W_dec.abs().sum()
+            elif penalty == "fixed":
+                loss = loss + 0.1 * latents.abs().sum(1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
             if normalise:
                 with torch.no_grad():
-                    W_dec.data = torch.nn.functional.normalize(W_dec.data, dim=1)
+                    W_dec.data = F.normalize(W_dec.data, dim=axis)
     return {
         "W_enc": W_enc.detach(),
         "b_enc": b_enc.detach(),
@@ -58,46 +107,129 @@ def _train(x, n_latents, l1_coeff, steps, lr, seed, *, normalise=True, penalty="
     }
 
 
-def train_decoder_not_normalised(x, n_latents, l1_coeff, steps=300, lr=1e-2, seed=0):
+def train_decoder_not_normalised(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
     return _train(x, n_latents, l1_coeff, steps, lr, seed, normalise=False)
 
 
-def train_l1_on_decoder(x, n_latents, l1_coeff, steps=300, lr=1e-2, seed=0):
+def train_l1_on_decoder(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
     return _train(x, n_latents, l1_coeff, steps, lr, seed, penalty="decoder")
 
 
-def train_without_l1(x, n_latents, l1_coeff, steps=300, lr=1e-2, seed=0):
+def train_without_l1(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
     return _train(x, n_latents, l1_coeff, steps, lr, seed, penalty="none")
 
 
-def train_normalised_wrong_axis(x, n_latents, l1_coeff, steps=300, lr=1e-2, seed=0):
-    sae = _train(x, n_latents, l1_coeff, steps, lr, seed, normalise=False)
-    return {**sae, "W_dec": torch.nn.functional.normalize(sae["W_dec"], dim=0)}
+def train_normalised_wrong_axis(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, axis=0)
+
+
+def train_l1_hard_coded(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, penalty="fixed")
+
+
+def train_no_b_dec_subtraction(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, subtract=False)
+
+
+def train_b_dec_starts_at_zero(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, b_dec0="zero")
+
+
+def train_mse_mean_over_dimensions(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, mse="mean")
+
+
+def train_l1_summed_over_samples(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, l1_mean=False)
+
+
+def train_seed_ignored(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, init="unseeded")
+
+
+def train_lr_ignored(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, 1e-3, seed)
+
+
+def train_global_seeded_rng(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: accepted
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, init="global_seeded")
+
+
+def _other_draw(k):
+    def train(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: another random initialisation
+        return cs.reference_train_sae(x, n_latents, l1_coeff, steps=steps, lr=lr, seed=seed + 1000 * k)
+
+    train.__name__ = f"reference_init_draw_{k}"
+    return train
 
 
 # --- Exercise 3: feature recovery ------------------------------------------------------------------------
 
 
+def _matched(cos):
+    rows, cols = linear_sum_assignment(cos.numpy(), maximize=True)
+    out = torch.full((cos.shape[0],), float("nan"), dtype=cos.dtype)
+    out[torch.as_tensor(rows)] = cos[torch.as_tensor(rows), torch.as_tensor(cols)]
+    return out
+
+
+def _result(cos, threshold, matched=None):
+    max_cos = cos.max(dim=1).values
+    return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum()),
+            "matched_cos": _matched(cos) if matched is None else matched}  # fmt: skip
+
+
+def _unit(v):
+    return F.normalize(v, dim=1)
+
+
 def recovery_not_normalised(true_dirs, learned_dirs, threshold=0.9):
-    max_cos = (true_dirs @ learned_dirs.T).max(dim=1).values
-    return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum())}
+    return _result(true_dirs @ learned_dirs.T, threshold)
+
+
+def recovery_only_learned_normalised(true_dirs, learned_dirs, threshold=0.9):
+    return _result(true_dirs @ _unit(learned_dirs).T, threshold)
 
 
 def recovery_wrong_axis(true_dirs, learned_dirs, threshold=0.9):
-    t, s = (torch.nn.functional.normalize(v, dim=1) for v in (true_dirs, learned_dirs))
-    max_cos = (t @ s.T).max(dim=0).values
-    return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum())}
+    cos = _unit(true_dirs) @ _unit(learned_dirs).T
+    max_cos = cos.max(dim=0).values
+    return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum()), "matched_cos": _matched(cos)}
 
 
 def recovery_wrong_axis_same_shape(true_dirs, learned_dirs, threshold=0.9):
     out = recovery_wrong_axis(true_dirs, learned_dirs, threshold)
-    return {"max_cos": out["max_cos"][: len(true_dirs)], "n_recovered": out["n_recovered"]}
+    return {**out, "max_cos": out["max_cos"][: len(true_dirs)]}
 
 
 def recovery_absolute_cosine(true_dirs, learned_dirs, threshold=0.9):
-    t, s = (torch.nn.functional.normalize(v, dim=1) for v in (true_dirs, learned_dirs))
-    max_cos = (t @ s.T).abs().max(dim=1).values
-    return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum())}
+    return _result((_unit(true_dirs) @ _unit(learned_dirs).T).abs(), threshold)
+
+
+def recovery_threshold_hard_coded(true_dirs, learned_dirs, threshold=0.9):
+    return _result(_unit(true_dirs) @ _unit(learned_dirs).T, 0.9)
+
+
+def recovery_greedy_not_one_to_one(true_dirs, learned_dirs, threshold=0.9):
+    cos = _unit(true_dirs) @ _unit(learned_dirs).T
+    return _result(cos, threshold, matched=cos.max(dim=1).values)
+
+
+def recovery_hungarian_minimised(true_dirs, learned_dirs, threshold=0.9):
+    cos = _unit(true_dirs) @ _unit(learned_dirs).T
+    rows, cols = linear_sum_assignment(cos.numpy())
+    matched = torch.full((cos.shape[0],), float("nan"), dtype=cos.dtype)
+    matched[torch.as_tensor(rows)] = cos[torch.as_tensor(rows), torch.as_tensor(cols)]
+    return _result(cos, threshold, matched=matched)
+
+
+def recovery_other_valid_formula(true_dirs, learned_dirs, threshold=0.9):  # numpy, another route: accepted
+    t = true_dirs.numpy() / np.linalg.norm(true_dirs.numpy(), axis=1, keepdims=True)
+    s = learned_dirs.numpy() / np.linalg.norm(learned_dirs.numpy(), axis=1, keepdims=True)
+    cos = t @ s.T
+    rows, cols = linear_sum_assignment(-cos)
+    return {"max_cos": cos.max(1), "n_recovered": int(np.sum(cos.max(1) > threshold)),
+            "matched_cos": cos[rows, cols].tolist()}  # fmt: skip
 
 
 CASES = [
@@ -107,25 +239,50 @@ CASES = [
         [
             metrics_l0_mean_activation,
             metrics_l0_fraction_of_latents,
+            metrics_l0_counts_zeros,
+            metrics_l0_over_active_samples,
             metrics_fve_not_centred,
+            metrics_fve_global_mean,
+            metrics_fve_sklearn_average_r2,
             metrics_dead_over_samples,
+            metrics_dead_zero_somewhere,
         ],
     ),
+    (cs.check_sae_metrics, metrics_other_valid_formula, True),
     *mutation_cases(
         cs.check_train_sae,
         cs.reference_train_sae,
-        [train_decoder_not_normalised, train_l1_on_decoder, train_without_l1, train_normalised_wrong_axis],
+        [
+            train_decoder_not_normalised,
+            train_l1_on_decoder,
+            train_without_l1,
+            train_normalised_wrong_axis,
+            train_l1_hard_coded,
+            train_no_b_dec_subtraction,
+            train_b_dec_starts_at_zero,
+            train_mse_mean_over_dimensions,
+            train_l1_summed_over_samples,
+            train_seed_ignored,
+            train_lr_ignored,
+        ],
     ),
+    (cs.check_train_sae, train_global_seeded_rng, True),
+    *[(cs.check_train_sae, _other_draw(k), True) for k in range(1, 6)],
     *mutation_cases(
         cs.check_feature_recovery,
         cs.reference_feature_recovery,
         [
             recovery_not_normalised,
+            recovery_only_learned_normalised,
             recovery_wrong_axis,
             recovery_wrong_axis_same_shape,
             recovery_absolute_cosine,
+            recovery_threshold_hard_coded,
+            recovery_greedy_not_one_to_one,
+            recovery_hungarian_minimised,
         ],
     ),
+    (cs.check_feature_recovery, recovery_other_valid_formula, True),
 ]
 
 
@@ -135,8 +292,34 @@ def test_checker(checker, function, accept, capsys):
     run_case(checker, function, accept, capsys)
 
 
-def test_planted_data_are_sparse_and_reference_recovers_them():
+def test_planted_data_are_sparse_and_validated():
     x, features, acts = cs.planted_sparse_data()
     assert x.shape == (2048, 16) and features.shape == (32, 16)
     assert torch.allclose(features.norm(dim=1), torch.ones(32))
     assert 1.0 < (acts > 0).float().sum(1).mean() < 2.5
+    with pytest.raises((ValueError, TypeError), match="p"):
+        cs.planted_sparse_data(p=1.5)
+    with pytest.raises((ValueError, TypeError), match="k"):
+        cs.planted_sparse_data(k=0)
+
+
+def test_match_latents_is_one_to_one_and_validated():
+    true = torch.eye(3)
+    learned = torch.tensor([[1.0, 0, 0], [0.9, 0.1, 0], [0, 0, 1.0], [0, 1.0, 0]])
+    cols, cos = cs.match_latents(true, learned)
+    assert len(set(cols.tolist())) == 3 and np.allclose(cos, 1.0)
+    with pytest.raises(ValueError, match="true_dirs"):
+        cs.match_latents(torch.eye(3), torch.eye(4))
+
+
+def test_answer_checker_rejects_keywords_and_accepts_sentences(capsys):
+    with pytest.raises(AssertionError):
+        cs.check_answer_4("variance l0 seed sparse fve initial")
+    cs.check_answer_4(
+        "Variance explained alone prefers the least sparse SAE, so it cannot choose lambda on its own. "
+        "On planted data I choose the penalty where L0 is close to the true number of active features and "
+        "most directions are recovered one to one. A latent on a real model is a hypothesis: I would retrain "
+        "with other seeds and penalties, check that the latent reappears, and score it against annotated "
+        "concepts with a null before trusting it in a clinical monitor."
+    )
+    assert "passed" in capsys.readouterr().out
