@@ -14,19 +14,27 @@
 #
 # 1. the **metrics**: L0, fraction of variance explained, dead latents;
 # 2. the **training loop**: L1 penalty on the latents, unit-norm decoder rows;
-# 3. the **feature-recovery score** against known ground-truth directions.
+# 3. the **feature-recovery score** against known ground-truth directions, best match and one-to-one;
+# 4. a written judgement: how to choose the penalty, and when to trust a latent.
 #
 # Data: `planted_sparse_data()` returns `x` (2048 × 16), sparse non-negative combinations of 32 unit
-# directions `features` (32 × 16) — more features than dimensions. An SAE is a dict of tensors `W_enc`
-# (d, h), `b_enc` (h,), `W_dec` (h, d), `b_dec` (d,); `sae_forward(sae, x)` returns `(latents, x_hat)`
-# with `latents = relu((x − b_dec) @ W_enc + b_enc)` and `x_hat = latents @ W_dec + b_dec`.
+# directions `features` (32 × 16) — more features than dimensions — and the true code `activations`.
+# An SAE is a dict of tensors `W_enc` (d, h), `b_enc` (h,), `W_dec` (h, d), `b_dec` (d,);
+# `sae_forward(sae, x)` returns `(latents, x_hat)` with `latents = relu((x − b_dec) @ W_enc + b_enc)` and
+# `x_hat = latents @ W_dec + b_dec`.
+#
+# Each exercise is followed by a check cell: it prints a ✔ line when your code is right, or tells you what
+# to fix. The checker trains your SAE on its own off-centre planted data, at two penalties and from
+# initialisation seeds of its own: any correct implementation passes, whatever its random draw. The
+# written answer (Exercise 4) is checked only for completeness; a person marks it with the rubric.
 
 # %%
 import torch
 import torch.nn.functional as F
 
 from xaihealth.checks.circuits_sae import (
-    check_feature_recovery, check_sae_metrics, check_train_sae, planted_sparse_data, sae_forward,
+    check_answer_4, check_feature_recovery, check_sae_metrics, check_train_sae, planted_sparse_data,
+    sae_forward,
 )  # fmt: skip
 from xaihealth.notebook import derived_seed, setup
 
@@ -41,9 +49,11 @@ print(f"x {tuple(x.shape)}, {len(features)} planted directions, "
 # ## Exercise 1 — SAE metrics
 #
 # Write `sae_metrics(x, x_hat, latents)` returning a dict with
-# - `"l0"`: the average **number** of non-zero latents per sample (not their average size);
-# - `"fve"`: the fraction of variance explained, `1 − Σ(x − x̂)² / Σ(x − mean(x))²`, where the mean is
-#   taken per dimension over the samples (real activations are not centred at 0);
+# - `"l0"`: the average **number** of non-zero latents per sample (not their average size), over all
+#   samples;
+# - `"fve"`: the fraction of variance explained, `1 − Σ(x − x̂)² / Σ(x − mean(x))²`, both sums over
+#   samples *and* dimensions, where the mean is taken per dimension over the samples (real activations are
+#   not centred at 0);
 # - `"dead"`: how many latents (columns of `latents`) are zero on **every** sample.
 
 # %%
@@ -64,17 +74,18 @@ check_sae_metrics(sae_metrics)
 # %% [markdown]
 # ## Exercise 2 — training a sparse autoencoder
 #
-# Write `train_sae(x, n_latents, l1_coeff, steps=300, lr=1e-2, seed=0)` returning the SAE dict:
+# Write `train_sae(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0)` returning the SAE dict:
 # - initialise with `torch.Generator().manual_seed(seed)`: decoder rows = random unit vectors, encoder =
 #   their transpose, `b_enc = 0`, `b_dec = x.mean(0)`; make the four tensors `torch.nn.Parameter`s;
-# - each step (Adam, full batch): loss = squared error summed over dimensions and averaged over samples
-#   **plus** `l1_coeff ×` the L1 norm of the **latents** (averaged over samples);
+# - each step (Adam with learning rate `lr`, full batch): loss = squared error summed over dimensions and
+#   averaged over samples **plus** `l1_coeff ×` the L1 norm of the **latents** (summed over latents,
+#   averaged over samples);
 # - after each optimiser step, renormalise every **row** of `W_dec` to unit length (inside
 #   `torch.no_grad()`): otherwise the model shrinks the latents and grows the decoder to dodge the penalty;
-# - return detached tensors.
+# - return detached tensors (with `steps=0`, the initialisation itself).
 
 # %%
-def train_sae(x, n_latents, l1_coeff, steps=300, lr=1e-2, seed=0):
+def train_sae(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
     ### BEGIN SOLUTION
     gen = torch.Generator().manual_seed(seed)
     init = F.normalize(torch.randn(n_latents, x.shape[1], generator=gen), dim=1)
@@ -90,11 +101,12 @@ def train_sae(x, n_latents, l1_coeff, steps=300, lr=1e-2, seed=0):
         opt.step()
         with torch.no_grad():
             W_dec.data = F.normalize(W_dec.data, dim=1)
-    return {"W_enc": W_enc.detach(), "b_enc": b_enc.detach(), "W_dec": W_dec.detach(), "b_dec": b_dec.detach()}
+    return {"W_enc": W_enc.detach(), "b_enc": b_enc.detach(),
+            "W_dec": W_dec.detach(), "b_dec": b_dec.detach()}  # fmt: skip
     ### END SOLUTION
 
 
-sae = train_sae(x, 64, 0.1, seed=derived_seed(0))
+sae = train_sae(x, 64, 0.3, seed=derived_seed(7))  # an initialisation seed the data did not use
 latents, x_hat = sae_forward(sae, x)
 print({k: round(v, 3) for k, v in sae_metrics(x, x_hat, latents).items()})
 
@@ -105,11 +117,15 @@ check_train_sae(train_sae)
 # %% [markdown]
 # ## Exercise 3 — feature-recovery score
 #
-# Write `feature_recovery(true_dirs, learned_dirs, threshold=0.9)` returning
-# `{"max_cos": ..., "n_recovered": ...}`:
-# - `max_cos[i]` = the largest **cosine** between true direction `i` and any learned direction (rows of
-#   both inputs; normalise them first — they need not be unit vectors): one value per TRUE direction;
-# - `n_recovered` = how many true directions have `max_cos > threshold`.
+# Write `feature_recovery(true_dirs, learned_dirs, threshold=0.9)` returning a dict with
+# - `"max_cos"`: `max_cos[i]` = the largest **cosine** between true direction `i` and any learned direction
+#   (rows of both inputs; normalise them first — they need not be unit vectors): one value per TRUE
+#   direction;
+# - `"n_recovered"`: how many true directions have `max_cos` strictly above `threshold`;
+# - `"matched_cos"`: the cosine of each true direction with its partner in the **one-to-one** matching
+#   that maximises the total cosine (each learned row serves at most one true direction; use
+#   `scipy.optimize.linear_sum_assignment(..., maximize=True)`, the Hungarian algorithm). The best match
+#   lets one latent "recover" two features; the one-to-one matching does not.
 #
 # **Sign matters, so no absolute value:** SAE latents are non-negative, so a decoder row equal to `−f`
 # can only ever reconstruct `−f`, which never occurs in the data; it has not recovered `f`.
@@ -117,9 +133,14 @@ check_train_sae(train_sae)
 # %%
 def feature_recovery(true_dirs, learned_dirs, threshold=0.9):
     ### BEGIN SOLUTION
+    from scipy.optimize import linear_sum_assignment
+
     cos = F.normalize(true_dirs, dim=1) @ F.normalize(learned_dirs, dim=1).T
     max_cos = cos.max(dim=1).values
-    return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum())}
+    rows, cols = linear_sum_assignment(cos.numpy(), maximize=True)
+    matched = torch.full((len(true_dirs),), float("nan"))
+    matched[rows] = cos[rows, cols]
+    return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum()), "matched_cos": matched}
     ### END SOLUTION
 
 
@@ -128,20 +149,58 @@ check_feature_recovery(feature_recovery)
 
 # %% [markdown]
 # **Use it.** How many planted directions does your SAE find, and how does the answer change with the
-# L1 coefficient? (The lecture measured 32/32 at λ = 0.1 and 12/32 at λ = 1.)
+# L1 coefficient? The first row is a trap worth seeing once: an SAE initialised with the **same seed that
+# drew the features** starts with the planted directions among its decoder rows (`torch.randn` with the
+# same generator returns the same numbers), so it "recovers" them before any training. An early version
+# of this course made exactly that mistake.
 
 # %%
-for l1 in (0.1, 1.0):
-    s = train_sae(x, 64, l1, seed=derived_seed(0))
+lat0, rec0 = sae_forward(leaky := train_sae(x, 64, 0.3, steps=0, seed=derived_seed(0)), x)
+n_leak = feature_recovery(features, leaky["W_dec"])["n_recovered"]
+print(f"untrained SAE, initialised with the data's seed: {n_leak}/32 'found' at step 0")
+assert n_leak == 32
+results = {}
+for l1 in (0.03, 0.3, 1.0):
+    s = train_sae(x, 64, l1, seed=derived_seed(7))
     lat, rec = sae_forward(s, x)
     m = sae_metrics(x, rec, lat)
     r = feature_recovery(features, s["W_dec"])
-    print(f"λ = {l1}: L0 {m['l0']:.2f}, variance explained {m['fve']:.3f}, dead {m['dead']}, "
-          f"found {r['n_recovered']}/32")
-    assert (r["n_recovered"] >= 30) if l1 == 0.1 else (r["n_recovered"] < 20)
+    results[l1] = {**m, "found": r["n_recovered"], "matched": r["matched_cos"].mean().item()}
+    print(f"λ = {l1:<4}: L0 {m['l0']:.2f} (true {(activations > 0).float().sum(1).mean():.2f}), variance "
+          f"explained {m['fve']:.3f}, dead {m['dead']:2d}, found {r['n_recovered']}/32, mean one-to-one "
+          f"cosine {results[l1]['matched']:.2f}")
+assert results[0.3]["found"] >= 26 and results[0.3]["found"] > results[0.03]["found"]
+assert results[0.03]["fve"] > results[0.3]["fve"] > results[1.0]["fve"]
 
 # %% [markdown]
-# **Reading.** A reasonable λ recovers almost every planted direction; a large one kills latents and loses
-# most of them, although L0 looks beautifully sparse. Every mistake of Exercises 1–3 would have made one of
-# these numbers look better (or just different) than the truth — which is why SAE claims need ground truth
-# or careful metrics.
+# ## Exercise 4 — choosing λ and trusting a latent
+#
+# Use the numbers above. (a) Which λ would "variance explained" alone choose, and which one recovers the
+# planted directions? What does that tell you about choosing λ on a real model, where no features are
+# planted? (b) A colleague trains one SAE on a clinical model and reports "latent 117 is the sepsis
+# feature". Name two checks you would ask for before that label is used, and say why one trained SAE is
+# not enough. Write 60 words or more as `answer_4 = """..."""`.
+
+# %%
+### BEGIN SOLUTION
+answer_4 = """
+Variance explained alone picks the smallest penalty, 0.03, whose code is dense (L0 far above the 1.6 active
+features) and which recovers few planted directions; the intermediate penalty 0.3 has an L0 close to the
+truth and recovers nearly all of them one to one, while 1.0 kills latents and loses features. So a single
+reconstruction number cannot choose lambda: on a real model I would report the whole L0 against variance
+curve and prefer settings whose latents are stable. Before calling latent 117 the sepsis feature I would
+ask for (1) retraining with other seeds and penalties, matching latents one to one, to show that the
+latent reappears rather than being an accident of one initialisation, and (2) precision and recall against
+annotated sepsis labels on held-out patients, compared with a null such as a random dictionary or a
+label-shuffled control, ideally with an intervention that changes the output. One SAE is one draw of a
+non-convex fit; its latent indices and even its features change with the seed.
+"""
+# Marking rubric (8 points):
+# - 2: (a) variance explained prefers the least sparse SAE (0.03); the recovery/true-L0 comparison picks 0.3;
+#      names the cost of 1.0 (dead latents, lost features).
+# - 2: (a) on a real model there is no ground truth: report the L0–FVE curve, not one point; stability helps.
+# - 2: (b) stability across seeds/penalties with a one-to-one matching (a latent index means nothing alone).
+# - 2: (b) scoring against annotated concepts on held-out data with a null (random dictionary, shuffled
+#      labels) and/or an intervention.
+### END SOLUTION
+check_answer_4(answer_4)
