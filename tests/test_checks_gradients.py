@@ -44,6 +44,34 @@ def ig_baseline_ignored(model, x, baseline, target, n_steps):
     return gr.reference_integrated_gradients(model, x, torch.zeros_like(x), target, n_steps)
 
 
+def ig_steps_hard_coded(model, x, baseline, target, n_steps):
+    """Ignores n_steps and always uses 8 midpoints."""
+    return gr.reference_integrated_gradients(model, x, baseline, target, 8)
+
+
+def ig_target_ignored(model, x, baseline, target, n_steps):
+    """Always explains logit 1."""
+    return gr.reference_integrated_gradients(model, x, baseline, 1, n_steps)
+
+
+def ig_gauss_legendre_default(model, x, baseline, target, n_steps):
+    """Calls Captum with its default Gauss-Legendre rule instead of writing the midpoint sum."""
+    from captum.attr import IntegratedGradients
+
+    return IntegratedGradients(model).attribute(x, baselines=baseline, target=target, n_steps=n_steps)
+
+
+def ig_alternative_vectorised(model, x, baseline, target, n_steps):
+    """A correct alternative: all path points in one batch (must be accepted)."""
+    alphas = (torch.arange(n_steps, dtype=x.dtype) + 0.5) / n_steps
+    points = baseline[None] + alphas[:, None, None, None, None] * (x - baseline)[None]
+    points = points.reshape(-1, *x.shape[1:])
+    points = points.detach().requires_grad_(True)
+    model(points)[:, target].sum().backward()
+    grads = points.grad.reshape(n_steps, *x.shape).mean(0)
+    return (x - baseline) * grads
+
+
 # --- Exercise 2: Grad-CAM ----------------------------------------------------------------------------------
 
 
@@ -91,6 +119,15 @@ def cam_hooks_left_behind(model, layer, x, target):
     return torch.relu((weights * store["act"]).sum(dim=1)).detach()
 
 
+def cam_fixed_layer(model, layer, x, target):
+    """Ignores `layer` and always hooks conv2."""
+    return gr.reference_grad_cam(model, model.conv2, x, target)
+
+
+def cam_target_ignored(model, layer, x, target):
+    return gr.reference_grad_cam(model, layer, x, 1)
+
+
 # --- Exercise 3: cascading randomisation -----------------------------------------------------------------
 
 
@@ -136,6 +173,18 @@ def cascade_independent(model, layers, explain, x):
     return pd.Series(out)
 
 
+def cascade_hard_coded_layers(model, layers, explain, x):
+    """Ignores `layers` and always randomises fc, conv2, conv1."""
+    return gr.reference_cascading_randomisation(model, ["conv1", "conv2", "fc"], explain, x)
+
+
+def cascade_skips_first(model, layers, explain, x):
+    """Off by one: never randomises the first (input) layer."""
+    out = gr.reference_cascading_randomisation(model, list(layers)[1:], explain, x)
+    out[list(layers)[0]] = out.iloc[-1]
+    return out
+
+
 # --- Exercise 4: mask share and pointing game ------------------------------------------------------------
 
 
@@ -171,27 +220,64 @@ def scores_abs_argmax(attr, masks):
     return {"share": ref["share"], "hit": masks.reshape(len(masks), -1)[np.arange(len(masks)), peak]}
 
 
+def scores_transposed_peak(attr, masks):
+    """Reads the peak as (column, row): right only where the mask is symmetric."""
+    ref = gr.reference_mask_scores(attr, masks)
+    n, h, w = attr.shape
+    peak = attr.reshape(n, -1).argmax(1)
+    r, c = np.unravel_index(peak, (h, w))
+    hit = np.array([masks[i, c[i] % h, r[i] % w] for i in range(n)])
+    return {"share": ref["share"], "hit": hit}
+
+
+def scores_square_assumed(attr, masks):
+    """Unravels the peak with the number of rows for both axes (assumes square images)."""
+    ref = gr.reference_mask_scores(attr, masks)
+    n, h, w = attr.shape
+    peak = attr.reshape(n, -1).argmax(1)
+    r, c = peak // h, peak % h
+    hit = np.array([masks[i, min(r[i], h - 1), c[i]] for i in range(n)])
+    return {"share": ref["share"], "hit": hit}
+
+
+def scores_alternative_unravel(attr, masks):
+    """A correct alternative with np.unravel_index (must be accepted)."""
+    pos = np.where(attr > 0, attr, 0.0)
+    share = np.array([(p * m).sum() / p.sum() for p, m in zip(pos, masks, strict=True)])
+    hit = []
+    for a, m in zip(attr, masks, strict=True):
+        r, c = np.unravel_index(np.argmax(a), a.shape)
+        hit.append(bool(m[r, c]))
+    return {"share": share, "hit": np.array(hit)}
+
+
 CASES = (
     mutation_cases(
         gr.check_integrated_gradients,
         gr.reference_integrated_gradients,
-        [ig_no_input_factor, ig_alpha_grid_off_by_one, ig_wrong_path_scaling, ig_baseline_ignored],
+        [ig_no_input_factor, ig_alpha_grid_off_by_one, ig_wrong_path_scaling, ig_baseline_ignored,
+         ig_steps_hard_coded, ig_target_ignored, ig_gauss_legendre_default],
     )
     + mutation_cases(
         gr.check_grad_cam,
         gr.reference_grad_cam,
-        [cam_no_relu, cam_pool_over_channels, cam_activations_only, cam_hooks_left_behind],
+        [cam_no_relu, cam_pool_over_channels, cam_activations_only, cam_hooks_left_behind, cam_fixed_layer,
+         cam_target_ignored],
     )
     + mutation_cases(
         gr.check_cascading_randomisation,
         gr.reference_cascading_randomisation,
-        [cascade_from_bottom, cascade_signed_spearman, cascade_no_copy, cascade_independent],
+        [cascade_from_bottom, cascade_signed_spearman, cascade_no_copy, cascade_independent,
+         cascade_hard_coded_layers, cascade_skips_first],
     )
     + mutation_cases(
         gr.check_mask_scores,
         gr.reference_mask_scores,
-        [scores_absolute, scores_area_normalised, scores_area_ratio, scores_argmin, scores_abs_argmax],
+        [scores_absolute, scores_area_normalised, scores_area_ratio, scores_argmin, scores_abs_argmax,
+         scores_transposed_peak, scores_square_assumed],
     )
+    + [(gr.check_integrated_gradients, ig_alternative_vectorised, True),
+       (gr.check_mask_scores, scores_alternative_unravel, True)]
 )
 
 

@@ -183,6 +183,15 @@ def check_integrated_gradients(integrated_gradients: Callable[..., torch.Tensor]
             "right from a zero baseline but wrong from another baseline: the path starts at the "
             "baseline (baseline + alpha * (x - baseline)) and the factor is (x - baseline)",
         )
+        out_5 = _as_tensor(ex.call(integrated_gradients, model, x.clone(), baseline.clone(), 1, 5))
+        ref_5 = IntegratedGradients(model).attribute(
+            x, baselines=baseline, target=1, n_steps=5, method="riemann_middle"
+        )
+        ex.expect(
+            out_5 is not None and torch.allclose(out_5, ref_5, atol=1e-5, rtol=1e-4),
+            "right with 8 steps but wrong with n_steps=5: use the n_steps you are given for the "
+            "midpoints alpha = (k + 0.5) / n_steps, do not fix the number of steps",
+        )
         out_long = _as_tensor(ex.call(integrated_gradients, model, x.clone(), baseline.clone(), 0, 64))
         with torch.no_grad():
             gap = model(x)[:, 0] - model(baseline)[:, 0]
@@ -219,6 +228,15 @@ def check_grad_cam(grad_cam: Callable[..., torch.Tensor]) -> None:
                 not any(h for h in model.conv2._forward_hooks.values()),
                 "remove your hooks after use (handle.remove()), or they pile up on every call",
             )
+        model, x = tiny_cnn(6), _inputs(6, n=2)
+        out1 = _as_tensor(ex.call(grad_cam, model, model.conv1, x.clone(), 1))
+        ref1 = LayerGradCam(model, model.conv1).attribute(x, target=1, relu_attributions=True)[:, 0]
+        ex.expect(
+            out1 is not None and tuple(out1.shape) == (2, 12, 12) and torch.allclose(out1, ref1.detach(),
+                                                                                     atol=1e-6, rtol=1e-4),
+            "right on conv2 but wrong on another layer (conv1, 12 x 12 maps here): hook the `layer` you "
+            "are given, not a fixed one",
+        )
 
 
 def check_cascading_randomisation(cascading_randomisation: Callable[..., pd.Series]) -> None:
@@ -245,6 +263,15 @@ def check_cascading_randomisation(cascading_randomisation: Callable[..., pd.Seri
             np.allclose(out.loc[ref.index].astype(float), ref, atol=1e-6),
             "the similarities are off: compare absolute values of the maps (Spearman rank correlation "
             "per image, then the mean), and keep the layers randomised so far randomised (cascading)",
+        )
+        short = ["conv2", "fc"]
+        out_short = ex.call(cascading_randomisation, model, short, _gradient_maps, x.clone())
+        ref_short = reference_cascading_randomisation(model, short, _gradient_maps, x)
+        ex.expect(
+            isinstance(out_short, pd.Series) and list(out_short.index) == short[::-1]
+            and np.allclose(out_short.astype(float), ref_short, atol=1e-6),
+            "wrong for another list of layers (['conv2', 'fc']): randomise exactly the layers you are "
+            "given, from the last one to the first",
         )
         again = ex.call(cascading_randomisation, model, layers, _gradient_maps, x.clone())
         ex.expect(
@@ -287,4 +314,20 @@ def check_mask_scores(mask_scores: Callable[..., dict]) -> None:
             "'share' is the positive attribution inside the mask divided by all positive attribution "
             "in the image: clip negative values to 0 (do not take absolute values) and do not divide "
             "by the mask's area",
+        )
+        # Non-square images, a mask that is not symmetric under transposition, peaks off the diagonal.
+        attr2 = rng.normal(size=(3, 8, 12))
+        masks2 = np.zeros((3, 8, 12), dtype=bool)
+        masks2[:, 1:3, 7:11] = True
+        attr2[0, 2, 9] = 7.0  # in the mask; its transpose (9, 2) is not even inside an 8-row image
+        attr2[1, 6, 1] = 7.0  # outside the mask
+        attr2[2, 1, 7] = 7.0  # in the mask
+        out2 = ex.call(mask_scores, attr2.copy(), masks2.copy())
+        ex.returns(out2, dict, what, keys=("share", "hit"))
+        ref2 = reference_mask_scores(attr2, masks2)
+        ex.expect(
+            np.array_equal(np.asarray(out2["hit"]).astype(bool), ref2["hit"])
+            and np.allclose(np.asarray(out2["share"], dtype=float), ref2["share"], atol=1e-9),
+            "wrong on non-square images (8 x 12): the peak's row indexes the first image axis and its "
+            "column the second (np.unravel_index(argmax, (H, W)) gives (row, column) in that order)",
         )

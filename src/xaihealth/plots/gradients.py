@@ -72,3 +72,39 @@ def plot_randomisation(
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def show_signed(
+    images: object,
+    maps: Mapping[str, object],
+    *,
+    marker_masks: np.ndarray | None = None,
+    lesion_masks: np.ndarray | None = None,
+    label: str = "attribution (logit units per pixel)",
+) -> Figure:
+    """Signed maps over their radiograph: red = raises the score, blue = lowers it, one colour bar each.
+
+    ``images`` and every map have shape ``(n, H, W)`` or ``(n, 1, H, W)``; the first image is drawn under
+    each map (one panel per entry of ``maps``), with a symmetric colour scale at the map's 99th centile
+    of ``|value|`` so that a few extreme pixels do not wash out the rest.
+    """
+    imgs = _as_maps(images)
+    named = {k: _as_maps(v) for k, v in maps.items()}
+    if not named:
+        raise ValueError("maps is empty; give at least one signed map, e.g. {'IG': attributions}")
+    fig, axes = plt.subplots(1, len(named), figsize=(3.1 * len(named), 2.8), squeeze=False)
+    for ax, (name, m) in zip(axes[0], named.items(), strict=True):
+        scale = float(np.quantile(np.abs(m[0]), 0.99)) + 1e-12
+        ax.imshow(imgs[0], cmap="gray", vmin=0, vmax=1)
+        shown = ax.imshow(m[0], cmap="RdBu_r", vmin=-scale, vmax=scale, alpha=0.75)
+        if lesion_masks is not None:
+            ax.contour(lesion_masks[0], levels=[0.5], colors="lime", linewidths=0.6)
+        if marker_masks is not None and marker_masks[0].any():
+            ax.contour(marker_masks[0], levels=[0.5], colors="k", linewidths=0.6)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03).set_label(label, fontsize=7)
+    fig.tight_layout()
+    return fig
