@@ -16,10 +16,13 @@
 # 2. KernelSHAP: sampled coalitions, the Shapley kernel, least squares under the efficiency constraint,
 # 3. LIME for tabular data: perturbations, kernel, weighted linear surrogate and its R²,
 # 4. a stability measure for explanations (top-k Jaccard across seeds),
-# 5. a deletion curve, to measure how faithful a ranking of features is.
+# 5. a deletion curve, to measure how faithful a ranking of features is,
+# 6. a *scaffold* (Slack et al., 2020, *AIES*) that hides a biased model from LIME, and how to detect it.
 #
 # Each exercise is followed by a check cell: it prints a ✔ line when your function is right, or tells you
-# what to fix. Replace each `raise NotImplementedError(...)` with your code.
+# what to fix. Replace each `raise NotImplementedError(...)` with your code. The written answers (3b, 6b)
+# are checked only for completeness (sentences that touch each topic): a person marks them with a rubric,
+# so a list of keywords passes nothing that counts.
 #
 # **Convention.** A *value function* `value(mask)` takes a boolean array of length `n` (`True` = the
 # feature is in the coalition, i.e. set to the patient's value) and returns a number: the worth of the
@@ -32,17 +35,27 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import shap
+from scipy import stats
 from sklearn.ensemble import GradientBoostingClassifier
 
 from xaihealth.checks.shapley import (
+    SCAFFOLD_MALE,
+    SCAFFOLD_UNRELATED,
+    check_answer_3b,
+    check_answer_6b,
     check_deletion_curve,
     check_kernel_shap,
     check_lime_tabular,
+    check_make_scaffold,
     check_shapley_values,
     check_topk_jaccard,
+    scaffold_biased,
+    scaffold_data,
+    scaffold_innocuous,
 )
 from xaihealth.data import make_cardio_cohort
 from xaihealth.notebook import derived_seed, setup
+from xaihealth.scorecard import paired_difference
 
 SEED = setup(seed=0)
 
@@ -230,13 +243,16 @@ check_lime_tabular(lime_tabular)
 # can be clearly negative (lower risk than the average patient's BMI brings); a low SBP has a positive slope
 # and a negative Shapley value.
 #
-# The kernel width decides how local "local" is. Watch the surrogate's fit.
+# The kernel width decides how local "local" is. Watch the surrogate's fit and the top feature, for 5
+# patients (one row each), at four widths (the third is the default, $0.75\sqrt{6} = 1.84$).
 
 # %%
-for width in (0.3, 1.0, 0.75 * math.sqrt(6), 10.0):
-    coef_w, r2_w = lime_tabular(f, patient, X[:2000], n_samples=500, kernel_width=width, seed=derived_seed(0))
-    top = features[int(np.abs(coef_w).argmax())]
-    print(f"kernel width {width:5.2f}: R^2 = {r2_w:.2f}, top feature: {top}")
+widths = (0.3, 1.0, 0.75 * math.sqrt(6), 10.0)
+lime_patients = X[2100:2105]
+for j, x in enumerate(lime_patients):
+    fits = [lime_tabular(f, x, X[:2000], n_samples=500, kernel_width=w, seed=derived_seed(0)) for w in widths]
+    print(f"patient {j}: " + "; ".join(f"width {w:4.2f}: R^2 {r:.2f}, top {features[int(np.abs(c).argmax())]}"
+                                      for w, (c, r) in zip(widths, fits)))
 
 
 # %% [markdown]
@@ -258,12 +274,54 @@ def topk_jaccard(coefs, k):
 check_topk_jaccard(topk_jaccard)
 
 # %% [markdown]
-# LIME with 10 seeds on our patient: how stable are the top 3 features, with 100 and with 2,000 samples?
+# LIME with 10 seeds on the same 5 patients: how stable are the top 3 features, with 100 and with 2,000
+# samples, at the default width and at width 0.3? Each number is the mean pairwise Jaccard over the 10
+# seeds; the last column compares the two widths (top 3 at width 0.3 vs at the default, same seed).
 
 # %%
+stability = {}
 for n_samples in (100, 2000):
-    runs = np.array([lime_tabular(f, patient, X[:2000], n_samples=n_samples, seed=derived_seed(s))[0] for s in range(10)])
-    print(f"{n_samples:5d} samples: top-3 Jaccard over 10 seeds = {topk_jaccard(runs, 3):.2f}")
+    for j, x in enumerate(lime_patients):
+        runs = {w: np.array([lime_tabular(f, x, X[:2000], n_samples=n_samples, kernel_width=w, seed=derived_seed(s))[0]
+                             for s in range(10)]) for w in (0.3, None)}
+        across = np.mean([topk_jaccard(np.vstack([a, b]), 3) for a, b in zip(runs[0.3], runs[None])])
+        stability[n_samples, j] = (topk_jaccard(runs[None], 3), topk_jaccard(runs[0.3], 3), across)
+for n_samples in (100, 2000):
+    print(f"{n_samples:5d} samples, per patient (default width | width 0.3 | default vs 0.3): "
+          + "  ".join(f"{a:.2f}|{b:.2f}|{c:.2f}" for (m, _), (a, b, c) in stability.items() if m == n_samples))
+table = np.array(list(stability.values())).reshape(2, 5, 3)
+assert (table[1, :, 0] >= table[0, :, 0] - 1e-12).mean() >= 0.6  # more samples: at least as stable, mostly
+
+# %% [markdown]
+# ## Exercise 3b — what did the seed and the width change?
+#
+# Read **your** numbers above (not what you expected). For these 5 patients: how much did the top 3
+# change with the seed at the default width, with 100 and with 2,000 samples? How much did it change when
+# the width went from the default to 0.3, and what happened to the surrogate's R² across widths? Then say
+# what you would require before a LIME explanation is shown next to a risk score in a clinic. Write 50
+# words or more as a string `answer_3b = """..."""`.
+
+# %%
+### BEGIN SOLUTION
+answer_3b = """
+With the default width the seed changes little here: the top-3 Jaccard over 10 seeds is high with 100
+samples and close to 1 with 2,000 samples, so for these patients sampling noise is a small problem once
+enough samples are drawn. The width matters more: at width 0.3 the fit uses only the few samples close to
+the patient, the top 3 agrees less well across seeds and with the default width's top 3, and the R2 moves
+with the width (it measures fit at that scale, not truth). Before showing LIME in a clinic I would require
+the width and sample size to be stated, the explanation repeated over seeds and over a range of widths with
+its stability and R2 reported, and a check against a method with a fixed answer such as exact Shapley values.
+"""
+# Marking rubric (8 points):
+# - 2: reads the printed numbers: seed instability at the default width is small here (Jaccard near 1 at
+#      2,000 samples), larger at 100 samples; does not claim instability the output does not show.
+# - 2: the width changes the explanation more than the seed (lower Jaccard at 0.3, lower agreement with the
+#      default's top 3) and the R² changes with the width.
+# - 2: R² is fit at one scale, not correctness; a high R² at a tiny width is not a better explanation.
+# - 2: a requirement: report width and samples, repeat over seeds and widths, report stability and R², or
+#      compare with a method with a unique answer (Shapley).
+### END SOLUTION
+check_answer_3b(answer_3b)
 
 
 # %% [markdown]
@@ -311,15 +369,118 @@ for x in chosen:
     areas["random"].append(np.mean([deletion_curve(f, x, baseline, rng.permutation(6))[1] for _ in range(5)]))
 mean_area = {name: float(np.mean(a)) for name, a in areas.items()}
 print({name: round(a, 3) for name, a in mean_area.items()})
-assert mean_area["Shapley"] < mean_area["random"] and mean_area["LIME"] < mean_area["random"]
+# the three rankings are scored on the same 20 patients: compare them patient by patient (paired bootstrap)
+d_shapley = paired_difference(np.array(areas["Shapley"]), np.array(areas["random"]), seed=derived_seed(50))
+d_lime = paired_difference(np.array(areas["LIME"]), np.array(areas["random"]), seed=derived_seed(51))
+d_sl = paired_difference(np.array(areas["Shapley"]), np.array(areas["LIME"]), seed=derived_seed(52))
+print(f"Shapley − random {mean_area['Shapley'] - mean_area['random']:+.3f} [{d_shapley[0]:+.3f}, {d_shapley[1]:+.3f}]; "
+      f"LIME − random {mean_area['LIME'] - mean_area['random']:+.3f} [{d_lime[0]:+.3f}, {d_lime[1]:+.3f}]; "
+      f"Shapley − LIME {mean_area['Shapley'] - mean_area['LIME']:+.3f} [{d_sl[0]:+.3f}, {d_sl[1]:+.3f}]")
+assert d_shapley[1] < 0 and d_lime[1] < 0, "both rankings beat random orders, paired over the 20 patients"
 
 # %% [markdown]
-# Both rankings beat chance. Which of the two wins depends on how "deleting" is defined: here a feature is
-# replaced by the cohort *mean* (a single baseline patient), whereas your Shapley values average over a
-# background *sample*, and LIME measures slopes around the patient. A faithfulness metric always carries a
-# definition of removal — state it when you report one.
+# Both rankings beat random orders, patient by patient (the paired intervals lie below 0). Between Shapley
+# and LIME, read the last interval, which covers only the draw of these 20 patients (model, background and
+# LIME samples fixed): a base seed gives another answer to "which is smaller". Which one "wins" depends on how deleting is defined: here a feature is replaced
+# by the cohort *mean* (a single baseline patient), whereas your Shapley values average over a background
+# *sample*, and LIME measures slopes around the patient. A faithfulness metric always carries a definition
+# of removal — state it when you report one, with a paired interval, not two means.
 
 # %% [markdown]
-# **To write in your own words** (three or four sentences, for a clinical reader): your LIME explanation
-# of a patient changed when you changed the seed or the kernel width, while the Shapley values did not.
-# What would you require before an explanation is shown next to a risk score in a clinic?
+# ## Exercise 6 — fooling LIME with a scaffold, and catching it
+#
+# Slack et al. (2020, *AIES*, "Fooling LIME and SHAP") showed that a model can behave one way on real
+# patients and another way on the synthetic points an explainer queries. The data below are planted
+# records with five columns: age, male (0/1), SBP, a repeated SBP reading (within a few mmHg of the
+# first) and an unrelated column. `scaffold_biased` decides on **sex** alone; `scaffold_innocuous` reads
+# only the unrelated column.
+#
+# **6a.** Write `make_scaffold(biased, innocuous, X_real, seed=0)` returning a function `predict(Z)`:
+# 1. with `rng = np.random.default_rng(seed)`, draw one synthetic point per real record the way your
+#    Exercise 3 LIME draws them: `X_real + rng.standard_normal(X_real.shape) * X_real.std(axis=0)`;
+# 2. train a `RandomForestClassifier(n_estimators=20, max_depth=8, random_state=seed)` to tell real
+#    records (label 1) from synthetic ones (label 0);
+# 3. `predict(Z)` answers with `biased(Z)` on the rows the detector calls real (probability > 0.5), and
+#    with `innocuous(Z)` on the others.
+
+# %%
+def make_scaffold(biased, innocuous, X_real, seed=0):
+    ### BEGIN SOLUTION
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_real = np.asarray(X_real, dtype=float)
+    rng = np.random.default_rng(seed)
+    synthetic = X_real + rng.standard_normal(X_real.shape) * X_real.std(axis=0)
+    detector = RandomForestClassifier(n_estimators=20, max_depth=8, random_state=seed).fit(
+        np.vstack([X_real, synthetic]), np.r_[np.ones(len(X_real)), np.zeros(len(synthetic))])
+
+    def predict(Z):
+        Z = np.asarray(Z, dtype=float)
+        return np.where(detector.predict_proba(Z)[:, 1] > 0.5, biased(Z), innocuous(Z))
+
+    return predict
+    ### END SOLUTION
+
+
+# %%
+check_make_scaffold(make_scaffold)
+
+# %% [markdown]
+# The audit: your LIME (Exercise 3, default width) on 20 new real patients, of the plain biased model and
+# of the scaffold. Then a second audit that never leaves the data: on the same real patients, the mean
+# risk the model gives men minus the mean it gives women (percentile bootstrap over the patients).
+
+# %%
+scaffold_names = ["age", "male", "sbp", "sbp_repeat", "unrelated"]
+records = scaffold_data(1000, derived_seed(60))
+new_patients = scaffold_data(200, derived_seed(61))
+hidden = make_scaffold(scaffold_biased, scaffold_innocuous, records, seed=derived_seed(62))
+for label, predict in (("biased model", scaffold_biased), ("scaffold", hidden)):
+    tops = [scaffold_names[int(np.abs(lime_tabular(predict, x, records, n_samples=500, seed=derived_seed(63 + i))[0]).argmax())]
+            for i, x in enumerate(new_patients[:20])]
+    counts = {name: tops.count(name) for name in sorted(set(tops))}
+    out = predict(new_patients)
+    men = new_patients[:, SCAFFOLD_MALE] == 1
+    diffs = stats.bootstrap((out[men], out[~men]), lambda a, b: a.mean() - b.mean(), n_resamples=2000,
+                            method="percentile", random_state=np.random.default_rng(derived_seed(64))).confidence_interval
+    print(f"{label:>12}: LIME top feature {counts}; on real patients, men − women risk "
+          f"{out[men].mean() - out[~men].mean():+.2f} [{diffs.low:+.2f}, {diffs.high:+.2f}]")
+    if label == "scaffold":
+        assert counts.get("male", 0) <= 4 and diffs.low > 0.5, "LIME is fooled; the real-record audit is not"
+
+# %% [markdown]
+# The interval of the real-record audit is (nearly) a point because the hidden rule is exact (0.9 for every
+# man, 0.1 for every woman) and the scaffold applies it to every real patient it recognises.
+
+# %% [markdown]
+# ## Exercise 6b — how would you have caught it?
+#
+# You are the auditor and you do not know how the vendor built the model. From what you saw above, explain
+# why LIME was fooled (what is different about the points it queries, for these data), name two checks
+# that would have exposed the sex rule, and say what each costs or needs (data, access to the model,
+# assumptions). Write 60 words or more as a string `answer_6b = """..."""`.
+
+# %%
+### BEGIN SOLUTION
+answer_6b = """
+LIME queries synthetic points drawn independently feature by feature, so they leave the data manifold:
+the two blood-pressure readings disagree by far more than a few mmHg and sex takes non-binary values,
+and a detector learns to tell such points from real records, so only real patients see the sex rule.
+A first check needs no explainer: on real held-out patients, compare the model's risk between men and
+women (here a difference of about 0.8 with a tight interval), a subgroup audit that only needs the model's
+answers on real records. A second check keeps explanations on the manifold: conditional or
+nearest-neighbour Shapley values that query the model only on real records, or testing whether the model
+behaves differently on perturbed and real inputs (e.g. the share of perturbed points on which its answer
+changes). Both need a sample of real records and queries the vendor cannot single out.
+"""
+# Marking rubric (10 points):
+# - 3: why LIME is fooled: its points are off the data manifold (independent perturbations break the BP
+#      pairing and the binary sex code), and a detector separates them from real records.
+# - 3: a check on real records: subgroup comparison of the model's output by sex on held-out patients
+#      (with an interval), or an on-manifold (conditional) explanation.
+# - 2: a second, different check (on-manifold Shapley, comparing behaviour on real vs perturbed inputs,
+#      testing with real records the vendor cannot recognise).
+# - 2: what each needs: real records, query access, the assumption that audit queries are indistinguishable
+#      from real use.
+### END SOLUTION
+check_answer_6b(answer_6b)
