@@ -9,17 +9,23 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 05 · Inside a clinical language model
 #
-# *XAI for Health, module 05.* A language model reads a note and answers whether a prescription is safe.
-# Saliency maps (module 04) say *which words* mattered. Here we open the model itself and ask *how* it
-# computes the answer: which attention heads move which information, where a concept becomes readable,
-# and which components are causally necessary. This is **mechanistic interpretability** (Elhage et al.,
-# 2021, *A Mathematical Framework for Transformer Circuits*; Wang et al., 2023, *ICLR*, the IOI circuit).
+# *XAI for Health, module 05.* An autoregressive language model reads a clinical note token by token and
+# predicts the next token; asked "prescribe naproxen :", its next token is the answer `safe` or `avoid`.
+# In a clinic the first question about such an answer is **where it comes from**: from what *this* note
+# says (the recorded allergy, its negation, the drug), or from a bias memorised in training ("NSAIDs are
+# usually avoided", "this exact note was in the training set")? Saliency maps (module 04) say which
+# words mattered. Here we open the model and ask *how* it computes the answer: which attention heads
+# move which information, where a concept becomes readable, and which components are causally
+# necessary or sufficient. This is **mechanistic interpretability** (Elhage et al., 2021, *A Mathematical
+# Framework for Transformer Circuits*, Transformer Circuits Thread; Wang et al., 2023, *ICLR*, the IOI
+# circuit).
 #
 # **Question of the module:** is there one "allergy-checking head" that we could audit?
 #
 # **Model and data:** a 2-layer, 4-head, attention-only transformer (TransformerLens 4,
-# `TransformerBridge`) trained on synthetic notes with a planted rule (datasheet:
-# `datasets/synthetic_notes.md`). No real patient is behind any note.
+# `TransformerBridge.boot_native`; this bridge does **not** fold LayerNorm into the weights) trained on
+# synthetic notes with a planted rule (datasheet: `datasets/synthetic_notes.md`). No real patient is
+# behind any note.
 
 # %% slideshow={"slide_type": "skip"}
 import os
@@ -29,16 +35,13 @@ os.environ["TQDM_DISABLE"] = "1"  # before transformer_lens imports tqdm: no pro
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from scipy.stats import bootstrap
+from scipy.stats import bootstrap, kendalltau
 from sklearn.linear_model import LogisticRegression
 from transformer_lens import patching
 
-from xaihealth.data.notes import (
-    ALL_DRUGS, CLASS_DRUGS, CLASS_NAMES, DRUG_TO_CLASS, POSITIONS, NotesTokenizer, make_notes,
-    make_patching_pairs,
-)  # fmt: skip
 from xaihealth.checkpoints import checkpoint_entry
-from xaihealth.models.notes_transformer import load_notes_transformer, predict_avoid
+from xaihealth.data.notes import PAIR_KINDS, POSITIONS, NotesTokenizer, make_notes, make_patching_pairs
+from xaihealth.models.notes_transformer import load_notes_transformer
 from xaihealth.notebook import derived_seed, setup
 from xaihealth.plots.llm_internals import heatmap
 from xaihealth.scorecard import make_row, paired_difference, record
@@ -50,122 +53,268 @@ model = load_notes_transformer()
 tok = NotesTokenizer()
 AVOID, SAFE, Q = tok.token_id("avoid"), tok.token_id("safe"), POSITIONS["query"]
 HEADS = [f"L{l}H{h}" for l in range(2) for h in range(4)]
+N_BOOT = 2000  # bootstrap resamples for every 95 % percentile interval below
+
+
+def ci(values, statistic=np.mean, k=50):
+    """Value and 95 % percentile-bootstrap interval (N_BOOT resamples) of a statistic over cases."""
+    values = np.asarray(values, dtype=float)
+    if np.allclose(values, values[0]):
+        return float(statistic(values)), float(values[0]), float(values[0])
+    res = bootstrap((values,), statistic, method="percentile", n_resamples=N_BOOT, batch=500,
+                    rng=np.random.default_rng(derived_seed(k)))  # fmt: skip
+    return float(statistic(values)), float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def fmt(v):
+    return f"{v[0]:+.2f} [{v[1]:+.2f}, {v[2]:+.2f}]"
+
+
+def answer_ld(logits):
+    """Per note: logit(avoid) − logit(safe) at ':' (> 0 means the model answers 'avoid')."""
+    return logits[:, Q, AVOID] - logits[:, Q, SAFE]
+
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 1. The model and its task
+# ## 1. The model, its task, and notes it has never seen
 #
 # Every note has the same 18 tokens, so a position means the same thing in every note:
 #
 # `<bos> patient has an allergy to ketorolac , reaction mild . findings rash . prescribe naproxen : avoid`
 #
 # The answer after `:` (position 16) is `avoid` iff the allergy is **affirmed** (not "has no" / "denies
-# any") **and** the prescribed drug (15) is the allergen (6) or in its drug class. The model must move
-# the allergen and the negation cue (3) to the `:` position — attention is the only way to do it.
+# any", positions 2–3) **and** the prescribed drug (15) is the allergen (6) or in its drug class. Severity
+# (9) and finding (12) are drawn independently and never matter. (Until issue 13 the severity slot read
+# `none` exactly when the allergy was negated: a second, redundant negation cue that the old model used.
+# The generator now draws it independently and the model was retrained.)
+#
+# **Held-out notes.** The template allows few distinct notes: a fresh seed mostly repeats training
+# notes. The generator therefore reserves a fixed quarter of the (cue, allergen, drug) combinations; the
+# model was trained on `split="train"` only and we test on `split="heldout"`.
 
 # %% slideshow={"slide_type": "fragment"}
-test = make_notes(500, seed=derived_seed(123))  # a seed the training script never used; but see below
+train_notes = make_notes(20000, seed=checkpoint_entry("notes_transformer")["data_seed"], split="train")
+seen = {note.tobytes() for note in train_notes.tokens}
+del train_notes
+test = make_notes(1000, seed=derived_seed(123), split="heldout")
+fresh_any = make_notes(1000, seed=derived_seed(124))  # a new seed but any combination: for comparison
+overlap = {"held-out": np.mean([r.tobytes() in seen for r in test.tokens]),
+           "new seed, any combination": np.mean([r.tobytes() in seen for r in fresh_any.tokens])}  # fmt: skip
 prompts = torch.from_numpy(test.tokens[:, : POSITIONS["answer"]])  # stop at ':'
+logits, cache = model.run_with_cache(prompts)
+ld = answer_ld(logits)
+sign = torch.from_numpy(2 * test.labels - 1).float()
+margin = (ld * sign).numpy()  # > 0: right; its size is the model's confidence
+right = margin > 0
+trap = (test.concepts["negation"][:, 3] == 1) & (test.concepts["drug_class"][:, 6] == test.concepts["drug_class"][:, 15])
+acc, acc_trap = ci(right, k=1), ci(right[trap], k=2)
+for name, value in overlap.items():
+    print(f"verbatim in the 20,000 training notes: {name}: {value:.1%}")
+print(f"held-out accuracy {acc[0]:.3f} [{acc[1]:.3f}, {acc[2]:.3f}]; on the {trap.sum()} negated "
+      f"same-class traps {acc_trap[0]:.3f} [{acc_trap[1]:.3f}, {acc_trap[2]:.3f}]; smallest margin "
+      f"{margin.min():.1f}, mean {margin.mean():.1f}")
 print(test.texts[0])
-right = predict_avoid(model, prompts) == test.labels
-accuracy = right.mean()
-training_seed = checkpoint_entry("notes_transformer")["data_seed"]  # the shipped model's training notes
-seen = {note.tobytes() for note in make_notes(20000, seed=training_seed).tokens}
-in_training = np.array([note.tobytes() in seen for note in test.tokens])
-trap = (test.concepts["negation"][:, 3] == 1) & (
-    test.concepts["drug_class"][:, 6] == test.concepts["drug_class"][:, 15]
-)
-trap_accuracy = (predict_avoid(model, prompts[trap]) == test.labels[trap]).mean()
-print(f"accuracy on the 500 test notes: {accuracy:.3f}; on the {trap.sum()} negated same-class traps: "
-      f"{trap_accuracy:.3f}")
-print(f"{in_training.sum()} of the 500 test notes appear verbatim among the model's 20,000 training notes; "
-      f"accuracy on the other {(~in_training).sum()}: {right[~in_training].mean():.3f}")
-assert accuracy >= 0.98 and trap_accuracy >= 0.98, "the model should have learned the rule, negation included"
+assert overlap["held-out"] == 0.0 and overlap["new seed, any combination"] > 0.2
+assert acc[1] >= 0.98 and acc_trap[1] >= 0.95
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The model is (almost) perfect, including on the traps where a shortcut "same class ⇒ avoid" fails. A
-# caveat on "test": the training script never used these notes' seed, but the template allows few distinct
-# notes (the 20,000 training notes, `make_notes(20000, seed=0)`, hold only about 11,700 distinct ones), so
-# **310 of the 500 test notes appear verbatim in the model's training set** (on this draw; printed above).
-# On the 190 others the model is perfect too. The sections below use all 500 notes, seen or not: they ask
-# how the model computes its answer, not whether it generalises. So the question is not *whether* it works
-# but *how*. One `run_with_cache` call stores every intermediate activation under a hook name
-# (`blocks.0.attn.hook_pattern`, `blocks.1.hook_resid_pre`, …).
+# **Prompt or memorised bias?** A model that answers from a memorised prior ("nsaids → avoid") would
+# keep its answer when the note changes in the one word that matters. Three kinds of matched pairs
+# (`make_patching_pairs(kind=...)`, held-out combinations) change one slot of an `avoid` note so that the
+# rule says `safe`: the **allergen** (another class), the **negation** ("has an" → "has no", "reports an"
+# → "denies any") or the **prescribed drug** (outside the class). We count how often the answer follows
+# the prompt.
 
 # %% slideshow={"slide_type": "fragment"}
-logits, cache = model.run_with_cache(prompts)
-logit_diff = logits[:, Q, AVOID] - logits[:, Q, SAFE]  # > 0 means "avoid"
-print(f"{len(cache)} cached activations; logit difference avoid − safe: "
-      f"{logit_diff[test.labels == 1].mean():.1f} on avoid notes, {logit_diff[test.labels == 0].mean():.1f} "
-      "on safe notes")
+N_PAIRS = 1000
+pair_sets = {}
+for i, kind in enumerate(PAIR_KINDS):
+    p = make_patching_pairs(N_PAIRS, seed=derived_seed(200 + i), kind=kind, split="heldout")
+    clean_t, corrupt_t = torch.from_numpy(p.clean_tokens), torch.from_numpy(p.corrupt_tokens)
+    clean_logits, clean_cache = model.run_with_cache(clean_t)
+    corrupt_logits, corrupt_cache = model.run_with_cache(corrupt_t)
+    pair_sets[kind] = dict(clean=clean_t, corrupt=corrupt_t, clean_cache=clean_cache,
+                           corrupt_cache=corrupt_cache, clean_ld=answer_ld(clean_logits),
+                           corrupt_ld=answer_ld(corrupt_logits))  # fmt: skip
+    s = pair_sets[kind]
+    follows = ((s["clean_ld"] > 0) & (s["corrupt_ld"] < 0)).numpy()
+    print(f"{kind:8s} swap (differs at {PAIR_KINDS[kind]}): the answer follows the prompt in "
+          f"{follows.mean():.1%} of {N_PAIRS} pairs; mean logit difference clean {s['clean_ld'].mean():+.1f}, "
+          f"corrupted {s['corrupt_ld'].mean():+.1f}")
+    assert follows.mean() >= 0.99
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# On combinations it never saw, the answer follows the note: every one-word change that flips the rule
+# flips the answer. This tells us *that* the prompt drives the answer, not *how*. The rest of the module
+# asks how — and which explanation methods would have told us the truth.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 2. Attention is not explanation
+# ## 2. Attention, written out — and why it is not an explanation
 #
-# The tempting reading: look at where each head *attends from `:`*, and call the head that looks at the
-# allergen "the allergy checker". Jain & Wallace (2019, *NAACL*) showed that attention weights often do
-# not track what the model relies on; Wiegreffe & Pinter (2019, *EMNLP*) that it depends on the test. We
-# run the test that settles it for *this* model: **ablate** each head (replace its output by its mean over
-# the notes) and count how many answers change.
+# One head of layer ℓ reads the (LayerNorm-ed) residual stream X (one row per position) and computes
+#
+# $$A = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}} + M\right),\quad Q = X W_Q + b_Q,\;
+#   K = X W_K + b_K,\qquad z = A\,(X W_V + b_V),\qquad \text{output} = z\, W_O$$
+#
+# with $d_k = 16$, the softmax over the *key* axis (each row of A sums to 1) and the causal mask
+# $M_{ij} = -\infty$ for $j > i$ (a token never reads the future). The four head outputs are summed
+# (plus $b_O$) into the residual stream. We rebuild A and z from the cached Q, K, V and check them
+# against the model's own `hook_pattern` and `hook_z`. (In this bridge `hook_attn_scores` holds the
+# post-softmax pattern too, so the pre-softmax scores must be rebuilt from `hook_q`/`hook_k`.)
 
 # %% slideshow={"slide_type": "fragment"}
-attention = np.array([[cache[f"blocks.{l}.attn.hook_pattern"][:, h, Q, p].mean().item()
-                       for p in (POSITIONS["cue_det"], POSITIONS["allergen"], POSITIONS["prescribed"])]
-                      for l in range(2) for h in range(4)])  # fmt: skip
+for layer in range(2):
+    q, k, v = (cache[f"blocks.{layer}.attn.hook_{x}"] for x in "qkv")  # (n, pos, head, d_head)
+    scores = torch.einsum("nqhd,nkhd->nhqk", q, k) / np.sqrt(q.shape[-1])
+    causal = torch.triu(torch.ones(scores.shape[-1], scores.shape[-1], dtype=torch.bool), diagonal=1)
+    pattern = scores.masked_fill(causal, float("-inf")).softmax(dim=-1)  # over keys
+    torch.testing.assert_close(pattern, cache[f"blocks.{layer}.attn.hook_pattern"], atol=1e-5, rtol=1e-4)
+    z = torch.einsum("nhqk,nkhd->nqhd", pattern, v)
+    torch.testing.assert_close(z, cache[f"blocks.{layer}.attn.hook_z"], atol=1e-5, rtol=1e-4)
+print("A = softmax(QKᵀ/√d_k + causal mask) and z = A·V reproduce hook_pattern and hook_z in both layers")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **All positions, and per note.** The attention *from* `:` of each head over every position, first
+# averaged over the 1,000 held-out notes, then for 12 single notes of one head: an average can hide a
+# head that attends hard to one place in some notes and elsewhere in others.
 
-def mean_ablate(layer, head):
-    """Answers with one head's output (hook_z) replaced by its mean over the notes, at every position."""
-    name = f"blocks.{layer}.attn.hook_z"
-    mean = cache[name][:, :, head].mean(0)
-
-    def hook(z, hook):
-        z[:, :, head] = mean
-        return z
-
-    out = model.run_with_hooks(prompts, fwd_hooks=[(name, hook)])
-    return (out[:, Q, AVOID] > out[:, Q, SAFE]).numpy().astype(int)
-
-
-changed = np.array([(mean_ablate(l, h) != test.labels).mean() for l in range(2) for h in range(4)])
-for name, att, ch in zip(HEADS, attention, changed, strict=True):
-    print(f"{name}: attention from ':' to cue {att[0]:.2f}, allergen {att[1]:.2f}, drug {att[2]:.2f} | "
-          f"ablated: {ch:.1%} answers wrong")
-
-# %% slideshow={"slide_type": "subslide"}
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-heatmap(axes[0], attention, rows=HEADS, cols=["cue (3)", "allergen (6)", "drug (15)"],
-        title="mean attention from ':'", cmap="Blues", center=False)
-heatmap(axes[1], changed[:, None], rows=HEADS, cols=["answers wrong"], title="after mean-ablation",
-        cmap="Reds", center=False)
+# %% slideshow={"slide_type": "fragment"}
+words = tok.decode(test.tokens[0, :17], skip_special=False).split()
+cols = [f"{i} {w if i not in (2, 3, 6, 9, 12, 15) else '‹' + name + '›'}" for i, (w, name) in enumerate(
+    zip(words, ["", "", "cue", "cue", "", "", "allergen", "", "", "severity", "", "", "finding", "", "",
+                "drug", ""], strict=True))]  # fmt: skip
+att_from_q = torch.stack([cache[f"blocks.{l}.attn.hook_pattern"][:, h, Q] for l in range(2) for h in range(4)],
+                         dim=1).numpy()  # (n, head, key position)
+fig, axes = plt.subplots(1, 2, figsize=(14, 3.8))
+heatmap(axes[0], att_from_q.mean(0), rows=HEADS, cols=cols, title="mean attention from ':' (1,000 notes)",
+        cmap="Blues", center=False, fmt="{:.1f}")
+show_head = HEADS.index("L0H3")
+heatmap(axes[1], att_from_q[:12, show_head], rows=[f"note {i}" for i in range(12)], cols=cols,
+        title="L0H3, attention from ':' per note", cmap="Blues", center=False, fmt="{:.1f}")
 plt.tight_layout()
 plt.show()
-
-allergen_head = int(np.argmax(attention[:, 1]))
-key_head = int(np.argmax(changed))
-print(f"head attending most to the allergen: {HEADS[allergen_head]} ({attention[allergen_head, 1]:.2f}); "
-      f"ablating it breaks {changed[allergen_head]:.1%} of answers")
-print(f"head whose ablation hurts most: {HEADS[key_head]} ({changed[key_head]:.1%} wrong); "
-      f"it attends to the allergen with weight {attention[key_head, 1]:.2f}")
-assert HEADS[allergen_head] == "L0H0" and attention[allergen_head, 1] > 0.5
-assert changed[allergen_head] < 0.05, "the allergen-watching head should be nearly dispensable"
-assert HEADS[key_head] == "L0H1" and changed[key_head] > 0.2
-assert attention[key_head, 1] < 0.2 and attention[:, 0].max() < 0.1
+top = att_from_q.argmax(-1)  # (n, head): where each head looks hardest, per note
+for h, name in enumerate(HEADS):
+    places, counts = np.unique(top[:, h], return_counts=True)
+    print(f"{name}: hardest-attended position per note: "
+          + ", ".join(f"{p} ({c / len(top):.0%})" for p, c in zip(places, counts, strict=True) if c / len(top) > 0.05))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** L0H0 spends more than half of its attention from `:` on the allergen — the picture one
-# would put in a paper as "the allergy head" — yet removing it changes fewer than 5 % of the answers: the
-# same information reaches `:` by other routes. L0H1, which looks at the *prescribed drug*, is the head
-# the model cannot do without. And no head attends from `:` to the negation cue, although the model reads
-# negation perfectly: that information travels *indirectly* (Section 4). An attention map is a hypothesis;
-# an intervention tests it.
+# **Does attention track what matters? (Jain & Wallace, 2019, *NAACL*.)** Jain and Wallace compared
+# attention weights with gradient- and leave-one-out importance of each input token (Kendall τ, per
+# example) and found the two often disagree. We do the same for each head: per note, Kendall τ between
+# the head's attention from `:` over positions 1–15 and the **occlusion effect** of each of those
+# tokens (replace the token by `<pad>`, a token the model never saw in training, and take the absolute
+# change of the logit difference). A mean τ near 1 would make the attention map a faithful importance
+# map for that head; the 95 % intervals are over notes (200 notes, to keep the cell fast).
+
+# %% slideshow={"slide_type": "fragment"}
+N_OCC = 200
+occ_prompts = prompts[:N_OCC]
+base_ld = ld[:N_OCC]
+occlusion = np.zeros((N_OCC, 16))
+for pos in range(1, 16):
+    occluded = occ_prompts.clone()
+    occluded[:, pos] = tok.pad_id
+    occlusion[:, pos] = (answer_ld(model(occluded)) - base_ld).abs().numpy()
+taus = np.array([[kendalltau(att_from_q[i, h, 1:16], occlusion[i, 1:16]).statistic for h in range(8)]
+                 for i in range(N_OCC)])  # fmt: skip
+tau_ci = {name: ci(taus[:, h], k=60 + h) for h, name in enumerate(HEADS)}
+for name, v in tau_ci.items():
+    print(f"{name}: Kendall τ (attention from ':' vs occlusion effect) {fmt(v)}")
+mean_occ = occlusion[:, 1:16].mean(0)
+print("mean occlusion effect per position: " + ", ".join(f"{p} {e:.1f}" for p, e in enumerate(mean_occ, start=1) if e > 0.5))
+assert max(v[2] for v in tau_ci.values()) < 0.5, "no head's attention is a faithful occlusion map"
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# **Reading.** Occluding the cue (2–3), the allergen (6) or the drug (15) moves the answer most — the
+# three slots of the rule — while the heads' attention from `:` is spread over other positions too, and
+# no head's per-note τ with the occlusion effect comes close to 1 (the largest upper bound is printed
+# above). Note also that occlusion with `<pad>` is itself a probe of an input the model never saw:
+# occlusion (or LIME on words, Ribeiro et al., 2016, *KDD*) is a *surface-level* method — it says which
+# words matter, not which components use them. Attention says where a head reads, not what it does with
+# it; the interventions below test that.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 3. Direct logit attribution: who writes the answer?
+# ## 3. Ablation: three ways to remove a head
 #
-# In an attention-only transformer the residual stream at `:` is a *sum*: token embedding + position
-# embedding + the output of every head. The answer is read from it by one direction, `W_U[:, avoid] −
-# W_U[:, safe]`, after the final LayerNorm. Freezing the LayerNorm scale of each note makes the read-out
-# linear, so each component's share of the logit difference can be read off (Elhage et al., 2021).
+# To remove head h we replace its output `hook_z` at every position by: its **mean** over the notes
+# (mean ablation), **zero** (zero ablation — an input the next layer never saw), or its value on
+# **another note** drawn at random (resample ablation; Chan et al., 2022, causal scrubbing). Counting
+# flipped answers hides most effects: the smallest margin is printed in Section 1 (about 5 logits), and
+# a head can halve every margin without flipping one answer. We score the **normalised logit-difference
+# drop** instead: 1 − mean(signed margin after) / mean(signed margin before), 0 = no effect, 1 = the
+# margin is gone, with a paired bootstrap interval over the notes.
+
+# %% slideshow={"slide_type": "fragment"}
+perm = np.random.default_rng(derived_seed(30)).permutation(len(prompts))
+
+
+def ablate(heads, how, tokens=prompts, source=cache):
+    """Signed margins with the given (layer, head)s' hook_z replaced ('mean', 'zero' or 'resample')."""
+    def make_hook(head):
+        def hook(z, hook):
+            cached = source[hook.name][:, :, head]
+            z[:, :, head] = {"mean": cached.mean(0), "zero": torch.zeros_like(cached[0]),
+                             "resample": cached[perm]}[how]  # fmt: skip
+            return z
+        return hook
+
+    hooks = [(f"blocks.{l}.attn.hook_z", make_hook(h)) for l, h in heads]
+    return (answer_ld(model.run_with_hooks(tokens, fwd_hooks=hooks)) * sign).numpy()
+
+
+def normalised_drop(before, after):
+    return 1 - after.mean() / before.mean()
+
+
+def drop_ci(after, k):
+    res = bootstrap((margin, after), normalised_drop, paired=True, vectorized=False, method="percentile",
+                    n_resamples=N_BOOT, rng=np.random.default_rng(derived_seed(k)))  # fmt: skip
+    return normalised_drop(margin, after), res.confidence_interval.low, res.confidence_interval.high
+
+
+HOW = ("mean", "zero", "resample")
+ablation = {(name, how): drop_ci(ablate([(i // 4, i % 4)], how), k=70 + 3 * i + j)
+            for i, name in enumerate(HEADS) for j, how in enumerate(HOW)}  # fmt: skip
+flips = {name: (ablate([(i // 4, i % 4)], "mean") < 0).mean() for i, name in enumerate(HEADS)}
+for name in HEADS:
+    print(f"{name}: " + " | ".join(f"{how} {fmt(ablation[name, how])}" for how in HOW)
+          + f" | answers flipped (mean) {flips[name]:.1%}")
+fig, ax = plt.subplots(figsize=(5.5, 3.4))
+heatmap(ax, np.array([[ablation[n, h][0] for h in HOW] for n in HEADS]), rows=HEADS, cols=list(HOW),
+        title="normalised logit-difference drop", cmap="Reds", center=False)
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** The three ablations agree on which heads matter (L0H0, L0H3, L1H1, L1H3) and disagree on
+# the size. Resample ablation removes the most here: it hands the head another note's information, often
+# the opposite answer's, where the mean is an uninformative average. Zero ablation is off-distribution
+# in both directions: it can remove less than the mean (L0H3 on this draw) or even *raise* the margin
+# (L1H2, a negative drop). (Numbers printed above for this draw; the asserts below state only what held
+# on base seeds 0..5.) And L1H1 loses about a quarter of the margin while flipping very few answers — a
+# flip count would have called it unimportant.
+
+# %% slideshow={"slide_type": "fragment"}
+mean_drop = {n: ablation[n, "mean"] for n in HEADS}
+important = {n for n, v in mean_drop.items() if v[1] > 0.1}
+print(f"heads whose mean-ablation drop is > 0.1 with its whole interval: {sorted(important)}")
+assert {"L0H0", "L0H3", "L1H1"} <= important, "the three main heads (datasheet) each carry > 10 % of the margin"
+assert max(v[0] for v in mean_drop.values()) < 0.6, "no single head carries most of the margin"
+assert mean_drop["L1H2"][2] < 0.05, "L1H2 is dispensable"
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. Direct logit attribution — and a LayerNorm trap
+#
+# In an attention-only transformer the residual stream at `:` is a *sum*: embeddings + every head's
+# output + biases. The answer reads it through the final LayerNorm and the direction `W_U[:, avoid] −
+# W_U[:, safe]`. With the LayerNorm scale of each note frozen, the read-out is linear and each
+# component's share of the logit difference can be read off (Elhage et al., 2021):
+# share = ((c − mean(c)) / scale · γ) · (W_U[:, avoid] − W_U[:, safe]), with γ = `ln_final.weight`.
+#
+# **Warning.** TransformerLens's `cache.apply_ln_to_stack` assumes that γ has been *folded* into W_U
+# (`fold_ln=True` of `HookedTransformer`). This bridge does not fold LayerNorm, so `apply_ln_to_stack`
+# divides by the scale but silently drops γ: its attributions do not add up to the logit difference.
 
 # %% slideshow={"slide_type": "fragment"}
 direction = model.W_U[:, AVOID] - model.W_U[:, SAFE]
@@ -173,7 +322,7 @@ scale = cache["ln_final.hook_scale"][:, Q]  # (n, 1): the frozen LayerNorm scale
 
 
 def to_logit_diff(component):
-    """Share of the logit difference written by a residual-stream component (n, d_model)."""
+    """Share of the logit difference written by a residual-stream component (n, d_model): γ included."""
     centred = component - component.mean(-1, keepdim=True)
     return (centred / scale * model.ln_final.weight) @ direction
 
@@ -186,264 +335,373 @@ for l in range(2):
     components[f"L{l} bias"] = model.b_O[l].expand(len(prompts), -1)
 dla = {name: to_logit_diff(c) for name, c in components.items()}
 rebuilt = sum(dla.values()) + model.ln_final.bias @ direction
-torch.testing.assert_close(rebuilt, logit_diff, atol=1e-3, rtol=1e-3)  # the decomposition is exact
+torch.testing.assert_close(rebuilt, ld, atol=1e-3, rtol=1e-3)  # the decomposition is exact
+
+stack = cache.decompose_resid(layer=-1, pos_slice=Q)  # embed, pos_embed, 0_attn_out, 1_attn_out
+naive = (cache.apply_ln_to_stack(stack, layer=-1, pos_slice=Q) @ direction).sum(0)
+ratio = ci((naive / (ld - model.ln_final.bias @ direction)).numpy(), k=90)
+print(f"apply_ln_to_stack (γ dropped) / true logit difference: {ratio[0]:.3f} [{ratio[1]:.3f}, {ratio[2]:.3f}]")
+assert ratio[2] < 0.97, "the naive attribution is measurably low"
 
 avoid = torch.from_numpy(test.labels == 1)
 separation = {k: (v[avoid].mean() - v[~avoid].mean()).item() for k, v in dla.items()}
+total = ld[avoid].mean() - ld[~avoid].mean()
 for k, v in separation.items():
     print(f"{k:12s} avoid − safe notes: {v:+.2f}")
-total = logit_diff[avoid].mean() - logit_diff[~avoid].mean()
 print(f"total separation: {total:.2f}")
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# The *separation* is how much more a component pushes towards `avoid` on avoid notes than on safe
-# notes. The **logit lens** (nostalgebraist, 2020) asks the same question of the whole stream: read the
-# answer direction after each layer as if the model stopped there.
-
-# %% slideshow={"slide_type": "fragment"}
-def lens_logit_diff(resid):
-    """Logit lens: normalise an intermediate stream with its own LayerNorm statistics, then unembed."""
-    centred = resid - resid.mean(-1, keepdim=True)
-    normed = centred / (centred.pow(2).mean(-1, keepdim=True) + 1e-5).sqrt()
-    return (normed * model.ln_final.weight + model.ln_final.bias) @ direction
-
-
-lens_accuracy = {}
-for name in ("blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "blocks.1.hook_resid_post"):
-    lens_accuracy[name] = ((lens_logit_diff(cache[name][:, Q]) > 0).numpy() == test.labels).mean()
-    print(f"logit lens at ':' after {name:25s}: accuracy {lens_accuracy[name]:.3f}")
-
-layer1_share = sum(separation[f"L1H{h}"] for h in range(4)) / total.item()
 top_direct = sorted(separation, key=separation.get, reverse=True)[:2]
-print(f"layer-1 heads write {layer1_share:.0%} of the separation directly; largest direct writers: "
-      f"{top_direct}")
-assert lens_accuracy["blocks.0.hook_resid_pre"] == 0.5  # ':' alone knows nothing
-assert lens_accuracy["blocks.1.hook_resid_post"] >= 0.98
-assert set(top_direct) == {"L1H1", "L1H2"} and layer1_share > 0.6
-assert max(separation.values()) / total.item() < 0.5, "no single head writes most of the answer"
+print(f"largest direct writers: {top_direct}")
+assert max(separation.values()) / total.item() < 0.6, "no single component writes most of the answer"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** The layer-1 heads L1H1 and L1H2 *write* most of the answer, yet ablating either one changes
-# about 1 % of answers (Section 2), while L0H1 writes less directly but is the one the model cannot lose.
-# Direct attribution measures only the last step; L0H1 also feeds the layer-1 heads (an *indirect*
-# effect). The answer is written by several heads together — no single head writes even half of it.
+# **Reading.** With γ dropped the attributions come out about 10 % low (ratio above) — a silent error,
+# since every number still looks plausible. Done correctly they add up exactly. The *separation* (how
+# much more a component pushes towards `avoid` on avoid notes than on safe notes) is split over several
+# components; direct attribution measures only the last step, so a layer-0 head that feeds layer 1
+# (an indirect effect) can matter more than its direct share.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 4. Probes: where does a concept become readable?
+# ## 5. Probes: where does a concept become readable — and is it used?
 #
-# A linear probe is a logistic regression trained on activations to predict a concept (Alain & Bengio,
-# 2017; scikit-learn's default L2 penalty, C = 1, fitted to its optimum by the Newton solver: the default
-# L-BFGS stops early, and which side of the boundary a few notes fell on then depended on the CPU's
-# rounding). High accuracy means the information is *linearly decodable* there — not that the model uses
-# it.
-# Hewitt & Liang (2019, *EMNLP*) add a **control task**: give every word type a random label and train the
-# same probe. If the probe also learns the control, it memorises word identities; **selectivity** =
-# accuracy(concept) − accuracy(control) is what is left. Here the control relabels the *source word*
-# (the cue for negation, the allergen for its class) at random, with the same number of labels — but
-# never so that it splits the words into the **same groups as the concept**. Comparing the label vectors
-# would not be enough: with four cue phrases (two affirm, two negate), one in five of the other balanced
-# labellings is the concept with its two labels swapped, which splits the words the same way and is
-# exactly as decodable (that happened on base seeds 3 and 5, selectivity 0). So the control compares
-# *partitions* of the words and redraws any labelling that induces the concept's partition.
+# **Linear representation hypothesis:** a concept c is represented as a direction in activation space,
+# so that a linear read-out recovers it (Park et al., 2024, *ICML*; Elhage et al., 2022, *Toy Models of
+# Superposition*). A linear probe (Alain & Bengio, 2017, *ICLR workshop*) is a logistic regression
+# P(c | x) = σ(wᵀx + b) fitted on activations x (scikit-learn's default L2 penalty, C = 1, Newton solver).
+# High accuracy means the information is *linearly decodable* — not that the model uses it.
+#
+# **Control task (Hewitt & Liang, 2019, *EMNLP*):** give every word *type* a random label from the
+# concept's label set and train the same probe; selectivity = accuracy(concept) − accuracy(control).
+# One random labelling is one draw: we average the control accuracy over 20 draws. **A control must
+# have room to be random.** Negation is carried by four cue phrases, two per label: there are only
+# three balanced binary labellings of four phrases, one of which *is* the concept — a cue-type control
+# for negation is uninformative. We therefore label the **(cue, allergen) combination** (76 types) for
+# the negation control, and the allergen word (19 types, 4 labels) for the class control.
 
 # %% slideshow={"slide_type": "fragment"}
-train = make_notes(600, seed=derived_seed(7))
-_, train_cache = model.run_with_cache(torch.from_numpy(train.tokens[:, :-1]))
-rng = np.random.default_rng(derived_seed(0))
+probe_train = make_notes(1000, seed=derived_seed(7), split="train")
+_, train_cache = model.run_with_cache(torch.from_numpy(probe_train.tokens[:, :-1]))
 
 
 def concept(notes, name):
-    """Per-note concept label and the source word type that carries it."""
+    """Per-note concept label and the word type that the control task relabels."""
     if name == "negation":
-        return notes.concepts["negation"][:, 3], notes.tokens[:, 2] * 1000 + notes.tokens[:, 3]  # the cue
-    return notes.concepts["drug_class"][:, 6], notes.tokens[:, 6]  # the allergen's class
+        return notes.concepts["negation"][:, 3], notes.tokens[:, 3] * 1000 + notes.tokens[:, 6]
+    return notes.concepts["drug_class"][:, 6], notes.tokens[:, 6]
 
 
-def same_partition(a, b):
-    """Do two labellings of the same words split them into the same groups (whatever the label names)?"""
-    pairs = set(zip(a.tolist(), b.tolist(), strict=True))
-    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+def control_labels(types_train, types_test, labels, rng):
+    """One Hewitt & Liang control: a random label per word type, balanced over the label set."""
+    uniq = np.unique(np.concatenate([types_train, types_test]))
+    values = rng.permutation(np.resize(np.unique(labels), len(uniq)))
+    lookup = dict(zip(uniq.tolist(), values.tolist(), strict=True))
+    return np.array([lookup[t] for t in types_train.tolist()]), np.array([lookup[t] for t in types_test.tolist()])
 
 
-def control_map(types, labels):
-    """Hewitt & Liang control: each word type gets a random label from the same label set."""
-    uniq, first = np.unique(types, return_index=True)
-    while True:  # balanced random labels; redraw if they group the words as the concept does
-        random_labels = rng.permutation(np.resize(np.unique(labels), len(uniq)))
-        if not same_partition(random_labels, labels[first]):
-            return dict(zip(uniq.tolist(), random_labels.tolist(), strict=True))
+def probe(acts_train, y_train, acts_test, y_test):
+    clf = LogisticRegression(solver="newton-cholesky", max_iter=2000).fit(acts_train, y_train)
+    return clf, clf.predict(acts_test) == y_test
 
 
-def probe_correct(acts_train, y_train, acts_test, y_test):
-    """Per test note: is the probe fitted on the training notes right? (its mean is the accuracy)"""
-    clf = LogisticRegression(solver="newton-cholesky", max_iter=2000).fit(acts_train, y_train)  # see above
-    return clf.predict(acts_test) == y_test
-
-
-STREAMS = ("blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "blocks.1.hook_resid_post")
-rows, table, correct = [], [], {}  # correct: per-note hits of probe and control, for the scorecard
+N_CONTROLS = 20
+STREAM = "blocks.1.hook_resid_pre"  # ':' after layer 0
+results, probes = {}, {}
 for name in ("negation", "allergen class"):
-    y_tr, types_tr = concept(train, name)
-    y_te, types_te = concept(test, name)
-    cmap = control_map(types_tr, y_tr)
-    c_tr, c_te = np.vectorize(cmap.get)(types_tr), np.vectorize(cmap.get)(types_te)
-    for pos_name in ("allergen", "query"):
-        pos = POSITIONS[pos_name]
-        row = []
-        for stream in STREAMS:
-            a_tr, a_te = train_cache[stream][:, pos].numpy(), cache[stream][:, pos].numpy()
-            hits = probe_correct(a_tr, y_tr, a_te, y_te), probe_correct(a_tr, c_tr, a_te, c_te)
-            correct[name, pos_name, stream] = hits
-            row.append(tuple(h.mean() for h in hits))  # (accuracy, control accuracy)
-        rows.append(f"{name} @ {pos_name}")
-        table.append(row)
-table = np.array(table)  # (concept × position, stream, [accuracy, control])
-for r, row in zip(rows, table, strict=True):
-    print(f"{r:26s} " + " | ".join(f"acc {a:.2f} ctrl {c:.2f}" for a, c in row))
-
-# %% slideshow={"slide_type": "subslide"}
-fig, ax = plt.subplots(figsize=(7, 3.4))
-heatmap(ax, table[..., 0] - table[..., 1], rows=rows, cols=["embeddings", "after layer 0", "after layer 1"],
-        title="selectivity = probe accuracy − control accuracy")
-plt.show()
-
-majority = {name: np.bincount(concept(test, name)[0]).max() / len(test) for name in ("negation", "allergen class")}
-print("majority-class baselines: " + ", ".join(f"{k} {v:.3f}" for k, v in majority.items()))
-neg_q, cls_a, cls_q = table[1], table[2], table[3]
-assert neg_q[0, 0] <= majority["negation"] + 0.02 and neg_q[1, 0] >= 0.95  # negation reaches ':' in layer 0
-assert cls_q[0, 0] < 0.35 and cls_q[1, 0] >= 0.95  # so does the allergen's class
-assert cls_a[0, 0] == 1.0 and cls_a[0, 1] == 1.0  # at the allergen token: decodable, but not selective
-assert cls_q[1, 0] - cls_q[1, 1] > 0.05 and neg_q[1, 0] - neg_q[1, 1] > 0.05
+    y_tr, t_tr = concept(probe_train, name)
+    y_te, t_te = concept(test, name)
+    for where, stream in (("':' after layer 0", STREAM), ("':' embeddings", "blocks.0.hook_resid_pre")):
+        a_tr, a_te = train_cache[stream][:, Q].numpy(), cache[stream][:, Q].numpy()
+        clf, hits = probe(a_tr, y_tr, a_te, y_te)
+        rng = np.random.default_rng(derived_seed(100 + len(results)))
+        controls = np.array([probe(a_tr, c_tr, a_te, c_te)[1]
+                             for c_tr, c_te in (control_labels(t_tr, t_te, y_tr, rng) for _ in range(N_CONTROLS))])
+        results[name, where] = hits, controls.mean(0), y_te  # per note: hit, mean control hit over draws
+        probes[name, where] = clf
+        sel = ci(hits.astype(float) - controls.mean(0), k=110 + len(results))
+        print(f"{name:15s} @ {where:18s}: accuracy {hits.mean():.3f}, control {controls.mean():.3f} "
+              f"(over {N_CONTROLS} draws: {controls.mean(1).min():.2f}–{controls.mean(1).max():.2f}), "
+              f"selectivity {fmt(sel)}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** At `:` neither the negation nor the allergen's class is readable in the embeddings (the
-# probe falls to the majority class or to chance), and both become linearly decodable **after layer 0**:
-# the layer-0 heads have moved them there. At the allergen token the class is "decodable" from the raw
-# embedding — but so is a random relabelling of the words (selectivity 0): a 64-dimensional embedding of
-# 19 words can separate any partition of them. A high probe accuracy alone proves little; the control
-# task tells memorised identity from an organised concept.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# **Scorecard: do the probes beat their nulls?** The concepts are planted, so a probe's held-out accuracy
-# is scored against the truth, next to two nulls: the control task (the same probe on the random
-# relabelling of the words) and the majority class. Three probes the reading above relies on, with 95 %
-# percentile-bootstrap intervals over the 500 test notes (the probes stay fixed; a probe that makes no
-# error gets [1, 1]). Both nulls are scored on the *same* 500 notes, so the comparison is **paired**: per
-# note, probe right (1) or wrong (0) minus the null right or wrong, and a 95 % percentile-bootstrap
-# interval of the mean difference that resamples the notes jointly (`xaihealth.scorecard.paired_difference`).
-# A probe beats a null when that interval (Δ below) lies above 0. "Held-out" means: the probes were
-# fitted on the 600 notes of another seed; as in Section 1, a few test notes occur there verbatim too
-# (printed below).
+# **Scorecard: do the probes beat their nulls?** Each probe's held-out accuracy (1,000 held-out notes;
+# probes fitted on 1,000 notes of the training combinations), against the control task (mean over 20
+# draws, per note) and the majority class, paired per note (`paired_difference`).
 
 # %% slideshow={"slide_type": "fragment"}
-def with_ci(hits):
-    ci = bootstrap((hits.astype(float),), np.mean, method="percentile", batch=1000,  # batches: memory
-                   rng=np.random.default_rng(derived_seed(50))).confidence_interval
-    return float(hits.mean()), float(ci.low), float(ci.high)
-
-
-probe_seen = {note.tobytes() for note in train.tokens}
-print(f"{sum(note.tobytes() in probe_seen for note in test.tokens)} of the 500 test notes also occur "
-      "verbatim among the probes' 600 training notes")
-probe_verdicts = {}
-PROBES = (("negation", "query", STREAMS[1], "':' after layer 0"),
-          ("allergen class", "query", STREAMS[1], "':' after layer 0"),
-          ("allergen class", "allergen", STREAMS[0], "allergen token, embeddings"))
-for name, pos_name, stream, where in PROBES:
-    hits, control_hits = correct[name, pos_name, stream]
-    y = concept(test, name)[0]
-    score, lo, hi = with_ci(hits)
-    null_hits = {"control task": control_hits, "majority class": y == np.bincount(y).argmax()}  # per note
-    nulls = {k: {"score": float(v.mean()), "interval": with_ci(v)[1:],
-                 "paired": paired_difference(hits.astype(float), v.astype(float), seed=derived_seed(51))}
-             for k, v in null_hits.items()}
+verdicts = {}
+for (name, where), (hits, control_hits, y) in results.items():
+    score, lo, hi = ci(hits, k=130)
+    null_hits = {"control task (20 draws)": control_hits, "majority class": (y == np.bincount(y).argmax()).astype(float)}
+    nulls = {k: {"score": float(v.mean()), "interval": ci(v, k=131)[1:],
+                 "paired": paired_difference(hits.astype(float), v, seed=derived_seed(132), n_resamples=N_BOOT)}
+             for k, v in null_hits.items()}  # fmt: skip
     row = dict(module="05", method=f"linear probe: {name} at {where}",
-               data="synthetic notes, 2-layer transformer", truth=f"{name} (planted)",
-               metric="held-out accuracy (500 notes)", score=score, interval=(lo, hi), baselines=nulls)
+               data="synthetic notes (held-out combinations), 2-layer transformer", truth=f"{name} (planted)",
+               metric="held-out accuracy (1,000 notes)", score=score, interval=(lo, hi), baselines=nulls)  # fmt: skip
     built = make_row(**row)
-    probe_verdicts[name, where] = missed = [b.name for b in built.baselines if not built.beats(b)]
+    verdicts[name, where] = missed = [b.name for b in built.baselines if not built.beats(b)]
     record(**row, note="does not beat the " + " or the ".join(missed) if missed else "")
-    print(f"{name} @ {where}: {score:.2f} [{lo:.2f}, {hi:.2f}] -> "  # 2 digits: 1 note = 0.002
+    print(f"{name} @ {where}: {score:.3f} [{lo:.3f}, {hi:.3f}] -> "
           + ("beats every null" if not missed else "does not beat the " + " or the ".join(missed)))
-    for b in built.baselines:
-        print(f"    {b.name:15s} {b.score:.2f}; Δ = probe − null {score - b.score:+.2f} "
-              f"[{b.diff_low:+.2f}, {b.diff_high:+.2f}]")
-assert not probe_verdicts["allergen class", "':' after layer 0"]
-assert probe_verdicts["allergen class", "allergen token, embeddings"] == ["control task"]
-assert not probe_verdicts["negation", "':' after layer 0"]  # held on base seeds 0..5 (partition control)
+assert not verdicts["negation", "':' after layer 0"] and not verdicts["allergen class", "':' after layer 0"]
+assert "majority class" in verdicts["negation", "':' embeddings"]
+assert "majority class" in verdicts["allergen class", "':' embeddings"]
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# **Reading.** After layer 0, the allergen's class and negation at `:` are both decoded far above both
-# nulls: per note, the probe is right more often than the control task (Δ +0.15 for the class, +0.40 for
-# negation) and than the majority class (+0.73, +0.35), all paired intervals well above 0, and on the five
-# fresh draws too. At the allergen token the class probe is perfect but so is its control — Δ exactly 0,
-# the two are right on the same notes: it beats the majority class, not the control task; decodable, not
-# selective. Before the control compared partitions, the negation control could be the concept with its
-# labels swapped (base seeds 3 and 5), exactly as decodable as the concept, and this notebook could assert
-# only that the negation probe beats the majority class; now it asserts that it beats both nulls.
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## 5. Activation patching: which activations carry the allergen?
-#
-# Causal tracing (Meng et al., 2022, *NeurIPS*; Wang et al., 2023, *ICLR*): take pairs of prompts that
-# differ **only in the allergen** (clean: `avoid`; corrupted: another class, `safe`). Run the corrupted
-# prompt, paste one activation from the clean run, and measure how much of the answer comes back:
-# recovery = (patched − corrupted) / (clean − corrupted) on the logit difference, 0 = nothing, 1 = all.
-# `transformer_lens.patching` does the loops for us (the lab builds one by hand).
-
-# %% slideshow={"slide_type": "fragment"}
-pairs = make_patching_pairs(100, seed=derived_seed(5))
-clean, corrupt = torch.from_numpy(pairs.clean_tokens), torch.from_numpy(pairs.corrupt_tokens)
-clean_logits, clean_cache = model.run_with_cache(clean)
-
-
-def mean_logit_diff(logits):
-    return (logits[:, -1, AVOID] - logits[:, -1, SAFE]).mean()
-
-
-clean_ld, corrupt_ld = mean_logit_diff(clean_logits), mean_logit_diff(model(corrupt))
-
-
-def recovery(logits):
-    return (mean_logit_diff(logits) - corrupt_ld) / (clean_ld - corrupt_ld)
-
-
-by_position = patching.get_act_patch_resid_pre(model, corrupt, clean_cache, recovery)
-by_head = patching.get_act_patch_attn_head_out_all_pos(model, corrupt, clean_cache, recovery)
-print(f"logit difference: clean {clean_ld:.2f}, corrupted {corrupt_ld:.2f}")
-words = tok.decode(pairs.clean_tokens[0], skip_special=False).split()
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [3, 1]})
-heatmap(axes[0], by_position.numpy(), rows=["resid_pre L0", "resid_pre L1"],
-        cols=[f"{i} {w}" for i, w in enumerate(words)], title="recovery, residual stream", fmt="{:.1f}")
-heatmap(axes[1], by_head.numpy(), rows=["L0", "L1"], cols=[f"H{h}" for h in range(4)],
-        title="recovery, one head (all positions)")
-plt.tight_layout()
-plt.show()
-
-A, QP = POSITIONS["allergen"], POSITIONS["query"]
-print(f"layer-1 input: allergen position {by_position[1, A]:.2f}, ':' position {by_position[1, QP]:.2f}, "
-      f"elsewhere at most {by_position[1, [p for p in range(17) if p not in (A, QP)]].abs().max():.2f}")
-head_rank = sorted(zip(by_head.flatten().tolist(), HEADS, strict=True), reverse=True)
-print("heads by recovery: " + ", ".join(f"{n} {v:.2f}" for v, n in head_rank))
-assert abs(by_position[0, A] - 1) < 1e-4 and by_position[0, :A].abs().max() < 1e-4
-assert by_position[1, A] > 0.15 and by_position[1, QP] > 0.4 and by_position[1, A] + by_position[1, QP] > 0.8
-assert by_head.max() < 0.7, "no single head restores most of the answer"
-assert {n for v, n in head_rank if v > 0.2} == {"L0H1", "L1H1", "L0H0", "L1H2"}
+# **Reading.** At `:` the embeddings are the same in every note (same token, same position), so a probe
+# there can only predict one label: it does not beat the majority class (its "selectivity" against a
+# control can still be positive when the control's majority label happens to be rarer — one more reason
+# to report both nulls). After layer 0 both negation
+# and the allergen's class are decoded far above both nulls: the layer-0 heads have moved them to `:`.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** At the model's input the whole difference sits, by construction, in the allergen token
-# (recovery 1). At the input of layer 1 it is **split**: part is still at the allergen position (the
-# layer-1 heads fetch it from there) and most has already been moved to `:` by layer 0. Patching one head
-# at a time never restores more than about half the answer; four heads (L0H1, L1H1, L0H0, L1H2) each
-# restore more than a fifth. The patching agrees with Sections 2–4: the check is a small **distributed
-# circuit** of layer-0 movers and layer-1 writers.
+# **Is the probe direction used? A causal test.** Decodable is not used. We take the negation probe's
+# weight vector w at `:` after layer 0 and **steer**: on affirmed `avoid` notes we add to the residual
+# stream at `:` the vector that moves the note's projection on ŵ = w/‖w‖ from the affirmed mean to the
+# negated mean, and measure the normalised drop of the margin. The null: the same step (same length)
+# along 20 random directions.
+
+# %% slideshow={"slide_type": "fragment"}
+neg_clf = probes["negation", "':' after layer 0"]
+w_hat = torch.from_numpy(neg_clf.coef_[0] / np.linalg.norm(neg_clf.coef_[0])).float()
+acts_q = cache[STREAM][:, Q]
+neg_mask = torch.from_numpy(test.concepts["negation"][:, 3] == 1)
+step = ((acts_q[neg_mask] @ w_hat).mean() - (acts_q[~neg_mask] @ w_hat).mean()).item()
+targets = torch.from_numpy(test.labels == 1)  # affirmed 'avoid' notes
+base_margin = ld[targets].numpy()
+
+
+def steered_margin(vector):
+    def hook(resid, hook):
+        resid[:, Q] = resid[:, Q] + vector
+        return resid
+
+    return answer_ld(model.run_with_hooks(prompts[targets], fwd_hooks=[(STREAM, hook)])).numpy()
+
+
+rand = torch.from_numpy(np.random.default_rng(derived_seed(140)).normal(size=(20, w_hat.shape[0]))).float()
+rand = rand / rand.norm(dim=1, keepdim=True)
+probe_drop = 1 - steered_margin(step * w_hat) / base_margin  # per note
+random_drops = np.array([1 - steered_margin(step * r) / base_margin for r in rand])  # (20, n)
+random_drop = random_drops.mean(0)
+pd_ci, rd_ci = ci(probe_drop, k=141), ci(random_drop, k=142)
+diff = paired_difference(probe_drop, random_drop, seed=derived_seed(143), n_resamples=N_BOOT)
+flipped = (steered_margin(step * w_hat) < 0).mean()
+print(f"step along the probe direction: {step:.2f}; margin drop {fmt(pd_ci)}, answers flipped {flipped:.1%}")
+print(f"same step along 20 random directions: margin drop {fmt(rd_ci)} "
+      f"(per direction {random_drops.mean(1).min():+.2f} … {random_drops.mean(1).max():+.2f}); "
+      f"paired Δ [{diff[0]:+.2f}, {diff[1]:+.2f}]")
+record(module="05", method="probe direction steering: negation at ':' after layer 0",
+       data="synthetic notes (held-out combinations), 2-layer transformer", truth="negation flips the answer (planted)",
+       metric="normalised margin drop on avoid notes", score=pd_ci[0], interval=pd_ci[1:],
+       baselines={"random direction (20, same step)": {"score": rd_ci[0], "interval": rd_ci[1:], "paired": diff}})  # fmt: skip
+assert diff[0] > 0, "the probe direction moves the answer more than random directions"
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# **Reading.** Stepping along the probe direction lowers the `avoid` margin more than the same step along
+# random directions (the paired interval lies above 0): layer 1 does read this direction. But the effect
+# is **small** — a few per cent of the margin, no answer flipped. Decodable at `:` and causally *used*
+# at `:` are different things: layer 0 also writes the negation to several other positions (Section 6),
+# and the layer-1 heads read it there too. A probe found a direction the model uses a little, not the
+# place where the decision is made.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. Activation patching: necessary, sufficient, and where
+#
+# Causal tracing (Meng et al., 2022, *NeurIPS*; Wang et al., 2023, *ICLR*): for each pair, run one prompt
+# and paste in activations from the other. **Denoising**: run the corrupted (`safe`) prompt with clean
+# activations pasted in; recovery = (patched − corrupted) / (clean − corrupted), per pair, on the logit
+# difference (0 = nothing comes back, 1 = everything): *is this component sufficient* to carry the
+# difference? **Noising**: run the clean prompt with corrupted activations; drop = (clean − patched) /
+# (clean − corrupted): *is it necessary*? Heimersheim & Nanda (2024, *How to use and interpret activation
+# patching*, arXiv:2404.15255) discuss why the two directions answer different questions. 1,000 held-out
+# pairs of each kind; intervals over pairs.
+
+# %% slideshow={"slide_type": "fragment"}
+def patched_ld(kind, direction, sites):
+    """Per pair logit difference after patching; sites = [(hook name, head or None)]."""
+    s = pair_sets[kind]
+    run_on, source = (s["corrupt"], s["clean_cache"]) if direction == "denoise" else (s["clean"], s["corrupt_cache"])
+
+    def make_hook(head):
+        def hook(act, hook):
+            if head is None:
+                return source[hook.name]
+            if act.dim() == 4 and hook.name.endswith("hook_pattern"):
+                act[:, head] = source[hook.name][:, head]
+            else:
+                act[:, :, head] = source[hook.name][:, :, head]
+            return act
+        return hook
+
+    return answer_ld(model.run_with_hooks(run_on, fwd_hooks=[(n, make_hook(h)) for n, h in sites]))
+
+
+def effect(kind, direction, sites):
+    """Per pair: recovery (denoise) or drop (noise), normalised by clean − corrupted."""
+    s = pair_sets[kind]
+    p = patched_ld(kind, direction, sites)
+    span = s["clean_ld"] - s["corrupt_ld"]
+    return ((p - s["corrupt_ld"]) / span if direction == "denoise" else (s["clean_ld"] - p) / span).numpy()
+
+
+def z_sites(heads):
+    return [(f"blocks.{int(n[1])}.attn.hook_z", int(n[3])) for n in heads]
+
+
+single = {(kind, d, n): effect(kind, d, z_sites([n])) for kind in PAIR_KINDS for d in ("denoise", "noise") for n in HEADS}
+grid = np.array([[single[kind, d, n].mean() for n in HEADS] for kind in PAIR_KINDS for d in ("denoise", "noise")])
+fig, ax = plt.subplots(figsize=(8, 3.3))
+heatmap(ax, grid, rows=[f"{k} · {d}" for k in PAIR_KINDS for d in ("denoise", "noise")], cols=HEADS,
+        title="one head's hook_z patched (mean over 1,000 pairs)")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The strongest evidence: patch the claimed circuit jointly, and its complement.** From Sections 3 and
+# the single-head grid we claim the circuit C = {L0H0, L0H3, L1H1, L1H3}. If C is the mechanism,
+# denoising C alone should bring back most of the answer and denoising the complement (the other four
+# heads) little; noising C should destroy most of it, noising the complement little. A null for "four
+# heads": 10 random sets of four heads (per pair, the mean over the sets).
+
+# %% slideshow={"slide_type": "fragment"}
+CIRCUIT = ["L0H0", "L0H3", "L1H1", "L1H3"]
+COMPLEMENT = [n for n in HEADS if n not in CIRCUIT]
+set_rng = np.random.default_rng(derived_seed(150))
+random_sets = [sorted(set_rng.choice(HEADS, size=4, replace=False).tolist()) for _ in range(10)]
+joint = {}
+for kind in PAIR_KINDS:
+    for d in ("denoise", "noise"):
+        c, comp = effect(kind, d, z_sites(CIRCUIT)), effect(kind, d, z_sites(COMPLEMENT))
+        rnd = np.mean([effect(kind, d, z_sites(rs)) for rs in random_sets], axis=0)
+        joint[kind, d] = c, comp, rnd
+        print(f"{kind:8s} {d:7s}: circuit {fmt(ci(c, k=151))} | complement {fmt(ci(comp, k=152))} | "
+              f"random 4 heads {fmt(ci(rnd, k=153))}")
+for kind in PAIR_KINDS:
+    c, comp, rnd = joint[kind, "denoise"]
+    diff = paired_difference(c, rnd, seed=derived_seed(154), n_resamples=N_BOOT)
+    cc = ci(c, k=155)
+    record(module="05", method=f"joint denoising patch of the claimed circuit ({kind} swap)",
+           data="synthetic notes (held-out pairs), 2-layer transformer", truth=f"{kind} swap flips the answer (planted)",
+           metric="normalised recovery of the logit difference (1,000 pairs)", score=cc[0], interval=cc[1:],
+           baselines={"random 4-head set (10 sets)": {"score": float(rnd.mean()), "interval": ci(rnd, k=156)[1:],
+                                                     "paired": diff}})  # fmt: skip
+    assert diff[0] > 0 and ci(c, k=157)[1] > ci(comp, k=158)[2], "the circuit beats its complement and random sets"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Sufficient or necessary: a teaching case.** Compare, per head, the denoising recovery (is its clean
+# value *sufficient* to bring the answer back?) with the noising drop (is it *necessary*?). The issue
+# expected a head that is sufficient but not necessary — one whose clean value alone restores much of
+# the answer while corrupting it costs little, because other heads carry the same information
+# redundantly (a "backup" head, Wang et al., 2023). **This model has no such head**: measured below, no
+# head's recovery exceeds its drop by more than 0.1 on any pair kind. The opposite case is clear
+# instead: **L0H0 is necessary but not sufficient** — corrupting it in the clean run removes a large part
+# of the answer, yet pasting its clean value into the corrupted run restores much less, because what it
+# writes is only useful together with the other circuit heads (the layer-1 heads read it).
+
+# %% slideshow={"slide_type": "fragment"}
+gaps = {n: max(single[k, "denoise", n].mean() - single[k, "noise", n].mean() for k in PAIR_KINDS) for n in HEADS}
+print("largest (denoise − noise) per head over the three kinds: " + ", ".join(f"{n} {g:+.2f}" for n, g in gaps.items()))
+for kind in PAIR_KINDS:
+    dn, ns = ci(single[kind, "denoise", "L0H0"], k=160), ci(single[kind, "noise", "L0H0"], k=161)
+    gap = paired_difference(single[kind, "noise", "L0H0"], single[kind, "denoise", "L0H0"], seed=derived_seed(162),
+                            n_resamples=N_BOOT)  # fmt: skip
+    print(f"L0H0, {kind:8s} swap: necessary (noise drop) {fmt(ns)} vs sufficient (denoise recovery) {fmt(dn)}; "
+          f"paired Δ [{gap[0]:+.2f}, {gap[1]:+.2f}]")
+    assert gap[0] > 0.05, "L0H0 is more necessary than sufficient"
+assert max(gaps.values()) < 0.1, "no head here is sufficient but not necessary"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Patterns or values? And at which position?** A head's output depends on *where* it looks (the
+# pattern A) and *what* it reads there (the values V). Denoising only `hook_pattern` or only `hook_v`
+# of one head separates the two. Then `transformer_lens.patching.get_act_patch_resid_pre` patches the
+# residual stream one (layer, position) at a time (on the first 300 pairs of each kind, for time).
+
+# %% slideshow={"slide_type": "fragment"}
+pv = np.array([[effect(kind, "denoise", [(f"blocks.{int(n[1])}.attn.hook_{what}", int(n[3]))]).mean()
+                for n in HEADS] for kind in PAIR_KINDS for what in ("pattern", "v")])  # fmt: skip
+fig, axes = plt.subplots(1, 2, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 2.2]})
+heatmap(axes[0], pv, rows=[f"{k} · {w}" for k in PAIR_KINDS for w in ("pattern", "value")], cols=HEADS,
+        title="denoise one head's pattern or value")
+by_position = {}
+for kind in PAIR_KINDS:
+    s = pair_sets[kind]
+    c_ld, k_ld = s["clean_ld"][:300].mean(), s["corrupt_ld"][:300].mean()
+    _, sub_cache = model.run_with_cache(s["clean"][:300], names_filter=lambda n: n.endswith("hook_resid_pre"))
+    by_position[kind] = patching.get_act_patch_resid_pre(
+        model, s["corrupt"][:300], sub_cache, lambda lg: (answer_ld(lg).mean() - k_ld) / (c_ld - k_ld))
+heatmap(axes[1], np.concatenate([by_position[k].numpy() for k in PAIR_KINDS]),
+        rows=[f"{k} · L{l}" for k in PAIR_KINDS for l in range(2)], cols=cols, title="denoise resid_pre at one position",
+        fmt="{:.1f}")  # fmt: skip
+plt.tight_layout()
+plt.show()
+value_wins = (pv[1::2] > pv[0::2]).mean()
+print(f"value patch > pattern patch for {value_wins:.0%} of the 24 (kind, head) cells; largest pattern effect "
+      f"{pv[0::2].max():.2f}, largest value effect {pv[1::2].max():.2f}")
+for kind in PAIR_KINDS:
+    diffpos = list(PAIR_KINDS[kind])
+    assert by_position[kind][0, diffpos].sum() > 0.9 or by_position[kind][0, diffpos].max() > 0.9
+    assert by_position[kind][0, [p for p in range(17) if p not in diffpos]].abs().max() < 1e-3
+    print(f"{kind:8s}: layer-1 input, recovery by position: "
+          + ", ".join(f"{p} {v:.2f}" for p, v in enumerate(by_position[kind][1].tolist()) if abs(v) > 0.05))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Reading.** At the model's input the difference sits only where the prompts differ (recovery 1 there,
+# 0 elsewhere). At the input of layer 1 it has been spread by layer 0 over several later positions, `:`
+# carrying the largest share — so "the allergen position" and "the query position" are not the whole
+# story. Patterns and values both matter, head by head (printed above: neither wins in most cells,
+# and the largest pattern effect is as large as the largest value effect): an allergen or drug swap
+# changes *where* a head looks (the key token changed) as well as *what* it reads there, so "the head
+# attends to X" and "the head copies X" are separate claims to test.
+#
+# **The same patch with raw PyTorch hooks.** TransformerLens hook points are ordinary `torch.nn.Module`s
+# (identity functions); a plain `register_forward_hook` whose return value replaces the module's output
+# does the same patch without TransformerLens's hook API. One difference shows up: the raw module sees
+# the heads concatenated, `(n, pos, n_heads · d_head)`, where TransformerLens's hook API hands us
+# `(n, pos, head, d_head)`. We reproduce one single-head denoising number.
+
+# %% slideshow={"slide_type": "fragment"}
+s = pair_sets["allergen"]
+clean_z = s["clean_cache"]["blocks.1.attn.hook_z"]
+
+
+def torch_hook(module, inputs, output):
+    print(f"the raw hook point's output has shape {tuple(output.shape)}")
+    output = output.clone()
+    per_head = output.view(*output.shape[:2], model.cfg.n_heads, model.cfg.d_head)  # a view: same memory
+    per_head[:, :, 1] = clean_z[:, :, 1]  # head 1 of layer 1
+    return output  # a forward hook's return value replaces the module's output
+
+
+handle = model.blocks[1].attn.hook_z.register_forward_hook(torch_hook)
+try:
+    raw = answer_ld(model(s["corrupt"]))
+finally:
+    handle.remove()  # always remove a raw hook, or it stays on the model
+raw_recovery = ((raw - s["corrupt_ld"]) / (s["clean_ld"] - s["corrupt_ld"])).numpy()
+np.testing.assert_allclose(raw_recovery, single["allergen", "denoise", "L1H1"], atol=1e-5)
+print(f"L1H1 denoising recovery with a raw torch forward hook: {raw_recovery.mean():.3f} (TransformerLens: "
+      f"{single['allergen', 'denoise', 'L1H1'].mean():.3f})")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Probing or patching in an audit?
+#
+# | question | method | what it can show | what it cannot |
+# |---|---|---|---|
+# | which words drive this answer? | occlusion / LIME on words | input sensitivity, for any model | which component uses them |
+# | is concept c *present* at layer ℓ? | probe + control task | decodable, selectively | that the model uses it |
+# | is the direction *used*? | steer / ablate along it vs random | causal role of one direction | the whole mechanism |
+# | which components are *necessary* / *sufficient*? | noising / denoising patching, joint and complement | the circuit, with intervals | behaviour off the pairs' distribution |
+#
+# Probes need no matched pairs and scale to many concepts: use them to *find* candidates. Patching needs
+# pairs that isolate one factor (here: allergen, negation, drug), and answers the audit question — does
+# this component carry the decision? Attention maps answer neither.
 #
 # ## What this means for the clinic
 #
-# The issue that motivated this module hoped for one "allergy-checking head" that could be audited or
-# monitored. **This model has none.** The head that *looks* like it (L0H0, attention on the allergen) is
-# nearly dispensable; the decision is spread over four heads and two positions. An audit built on
-# attention maps would have certified the wrong component. Even in a 2-layer toy trained on an 18-token
-# template, explanations must be interventions (ablation, patching) checked against each other — and
-# claims of a single responsible unit must be measured, not assumed. QK/OV circuits and sparse
-# autoencoders are left for the lab (OV read-out) and a follow-up notebook.
+# The issue that motivated this module hoped for one "allergy-checking head" to audit or monitor. **This
+# model has none.** Its answers follow the prompt on combinations it never saw (Section 1), but the
+# decision is carried by a few heads together (the circuit C restores most of the answer jointly, no
+# single head restores it alone; one head is sufficient without being necessary), and attention maps
+# do not rank tokens the way their occlusion effect does. An audit built on attention would have
+# certified a picture, not the mechanism; claims of a single responsible unit must be measured — with
+# joint patches, complements and nulls — not assumed. QK/OV circuits and sparse autoencoders follow in
+# module 05b.
