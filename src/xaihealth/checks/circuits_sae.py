@@ -365,3 +365,55 @@ def check_answer_4(answer: object) -> None:
     """Exercise 4: choosing λ and trusting a latent; marked by a person with the rubric."""
     with exercise("Exercise 4 (choosing λ and trusting a latent)") as ex:
         _written(ex, answer, "answer_4", [("variance", "fve"), ("l0", "sparse"), ("seed", "initial")], 60)
+
+
+# ------------------------------------------------------------------ lecture and script helpers (not graded)
+
+
+def notes_concepts(notes) -> dict[str, np.ndarray]:
+    """Boolean concept labels of each note, with the subset on which each is scored (deconfounded).
+
+    Returns ``{name: (y, mask)}``: ``y`` the label, ``mask`` the notes on which the concept is scored.
+    "allergen is c" is scored only on notes whose prescribed drug is NOT of class c, and "drug is c" only
+    on notes whose allergen is NOT of class c: the two are correlated by construction (an "avoid" note
+    pairs an allergen with a drug of the same class), so a latent for one would otherwise look like a
+    latent for both.
+    """
+    from xaihealth.data.notes import CLASS_NAMES, POSITIONS
+
+    a, d = POSITIONS["allergen"], POSITIONS["prescribed"]
+    allergen, drug = notes.concepts["drug_class"][:, a], notes.concepts["drug_class"][:, d]
+    everyone = np.ones(len(notes.labels), dtype=bool)
+    out = {
+        "negated allergy": (notes.concepts["negation"][:, 3] == 1, everyone),
+        "answer avoid": (notes.labels == 1, everyone),
+    }
+    for cid, cname in enumerate(CLASS_NAMES):
+        out[f"allergen is {cname}"] = (allergen == cid, drug != cid)
+        out[f"drug is {cname}"] = (drug == cid, allergen != cid)
+    return out
+
+
+def _prf(fire, y):
+    tp = (fire & y[:, None]).sum(0)
+    precision = tp / np.maximum(fire.sum(0), 1)
+    recall = tp / max(int(y.sum()), 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return precision, recall, f1
+
+
+def concept_scores(fire_train, fire_test, concepts_train, concepts_test) -> dict[str, dict[str, float]]:
+    """Per concept: the latent with the best F1 on the training notes, scored on the test notes.
+
+    ``fire_*`` are boolean (notes, latents) arrays (latent > 0); ``concepts_*`` come from
+    :func:`notes_concepts`. Returns ``{name: {"latent", "precision", "recall", "f1", "train_f1"}}``.
+    """
+    out = {}
+    for name, (y_tr, mask_tr) in concepts_train.items():
+        y_te, mask_te = concepts_test[name]
+        _, _, f1_tr = _prf(fire_train[mask_tr], y_tr[mask_tr])
+        j = int(f1_tr.argmax())
+        p, r, f = _prf(fire_test[mask_te][:, [j]], y_te[mask_te])
+        out[name] = {"latent": j, "precision": float(p[0]), "recall": float(r[0]), "f1": float(f[0]),
+                     "train_f1": float(f1_tr[j])}  # fmt: skip
+    return out

@@ -62,3 +62,30 @@ def tradeoff(
     ax.set_xscale("log")
     fig.tight_layout()
     return fig
+
+
+def phase_diagram(phase: np.ndarray, importances: Sequence[float], densities: Sequence[float]) -> Figure:
+    """The 2-feature, 1-dimension toy model's outcome per (relative importance, feature density).
+
+    ``phase[i, j]`` is 0 (the extra feature is not represented), 1 (it gets the dimension alone) or 2
+    (both features share the dimension: superposition).
+    """
+    phase = np.asarray(phase)
+    if phase.shape != (len(importances), len(densities)):
+        raise ValueError(
+            f"phase has shape {phase.shape}; expected (len(importances), len(densities)) = "
+            f"({len(importances)}, {len(densities)})"
+        )
+    from matplotlib.colors import ListedColormap
+
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    ax.imshow(phase, cmap=ListedColormap(["#d9d9d9", "tab:blue", "tab:red"]), vmin=0, vmax=2, origin="lower")
+    ax.set_xticks(range(len(densities)), [f"{d:.2g}" for d in densities], fontsize=8)
+    ax.set_yticks(range(len(importances)), [f"{r:.2g}" for r in importances], fontsize=8)
+    ax.set_xlabel("feature density p (both features)")
+    ax.set_ylabel("importance of feature 2 / feature 1")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("#d9d9d9", "tab:blue", "tab:red")]
+    ax.legend(handles, ["feature 2 dropped", "feature 2 alone", "superposition"], fontsize=7,
+              loc="upper left", bbox_to_anchor=(1.02, 1))  # fmt: skip
+    fig.tight_layout()
+    return fig
