@@ -283,12 +283,13 @@ compare = pd.DataFrame({"vs everybody": phi_all, "vs patients under 50": phi_you
 print(f"patient aged {patient[0]:.0f}; base value: everybody {tree_all.expected_value:.3f}, "
       f"under 50 {tree_young.expected_value:.3f}")
 print(compare.round(3).to_string())
-assert phi_young[0] > phi_all[0] + 0.3, "against young patients, age carries much more of the risk"
+assert phi_young[0] > phi_all[0] and tree_young.expected_value < tree_all.expected_value, "against young patients, age carries more"
 for e, p in ((tree_all, phi_all), (tree_young, phi_young)):
     assert abs(e.expected_value + p.sum() - f(patient[None])[0]) < 1e-6
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Against a young reference group, this patient's age explains much more of the risk. Neither answer is
+# Against a young reference group, this patient's age carries more of the risk (by 0.26 to 1.27 log-odds on
+# base seeds 0–5, depending on the patient drawn), and the base value is lower. Neither answer is
 # wrong; a report must say which reference population it used.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -399,14 +400,15 @@ del model_raw, explainer_raw
 
 # %% slideshow={"slide_type": "fragment"}
 cohort_test = X[2000:2500]
-sv = tree_all(cohort_test)
+sv = tree_all(cohort_test, check_additivity=False)  # checked per patient in section 3 (gap_jit): we show exact ones
 sv.feature_names = features
 sv.data = cohort.X[features].to_numpy(float)[2000:2500]  # show the recorded values, without the jitter
-shap.plots.waterfall(sv[1], max_display=8)
-bars = pd.Series(sv.values[1], index=features).sort_values(key=abs, ascending=False)
-print(f"base value {sv.base_values[1]:+.2f} -> this patient's log-odds {f(cohort_test[1:2])[0]:+.2f}; largest bars: "
-      + ", ".join(f"{name} = {sv.data[1, features.index(name)]:.0f} ({v:+.2f})" for name, v in bars.head(3).items()))
-assert abs(sv.base_values[1] + bars.sum() - f(cohort_test[1:2])[0]) < 1e-6  # the bars add up
+one = int(np.flatnonzero(gap_jit < 1e-6)[1])  # the second test patient whose values add up (patient 1 on most draws)
+shap.plots.waterfall(sv[one], max_display=8)
+bars = pd.Series(sv.values[one], index=features).sort_values(key=abs, ascending=False)
+print(f"base value {sv.base_values[one]:+.2f} -> this patient's log-odds {f(cohort_test[one:one + 1])[0]:+.2f}; largest bars: "
+      + ", ".join(f"{name} = {sv.data[one, features.index(name)]:.0f} ({v:+.2f})" for name, v in bars.head(3).items()))
+assert abs(sv.base_values[one] + bars.sum() - f(cohort_test[one:one + 1])[0]) < 1e-6  # the bars add up
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Read it as a clinician would: each bar is how much that value moves *this* patient's log-odds away
@@ -445,14 +447,16 @@ print(score.round(2).to_string())
 no_effect = np.abs(sv.values[:, [features.index("qt_drug"), features.index("noise_1")]]).mean(axis=0)
 print(f"mean |SHAP| of qt_drug {no_effect[0]:.3f}, of noise_1 {no_effect[1]:.3f} (truth: 0); of age "
       f"{np.abs(sv.values[:, 0]).mean():.3f}")
-assert (score["corr(SHAP, truth)"].drop("qtc") > 0.75).all() and score.loc["qtc", "corr(SHAP, truth)"] > 0.3
+assert (score["corr(SHAP, truth)"].drop(["qtc", "male"]) > 0.7).all() and (score.loc[["qtc", "male"], "corr(SHAP, truth)"] > 0.3).all()
 assert no_effect.max() < 0.25 * np.abs(sv.values[:, 0]).mean()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# SHAP recovers the planted effects with correlations of 0.79–0.97 — except QTc (about 0.45): its true
-# effect is a hinge that only the 10 % of patients above 450 ms feel, and 2,000 training patients give the
-# model little to learn it from; below the hinge the true contribution is a constant while the model's
-# SHAP value wobbles. The zero-effect columns are small but
+# SHAP recovers the planted effects with correlations of 0.79–0.97 on this draw — except QTc (about 0.45):
+# its true effect is a hinge that only the 10 % of patients above 450 ms feel, and 2,000 training patients
+# give the model little to learn it from; below the hinge the true contribution is a constant while the
+# model's SHAP value wobbles. Across base seeds 0–5 the larger effects stay at 0.73–0.97, QTc ranges from
+# 0.45 to 0.87, and sex — a small effect — fell to 0.38 on seed 4 (the model learned it poorly there): the
+# assert checks 0.7 for the others and only 0.3 for those two. The zero-effect columns are small but
 # **not zero**: the model has fitted some noise, and SHAP faithfully reports what the *model* does, not
 # what is true. SHAP explains the model; only validation tells you whether the model is right.
 
@@ -768,7 +772,8 @@ assert np.abs(inter_phi[:, 1]).max() < 1e-12 and ci_share[0] > 0.25, "interventi
 X_pair = np.column_stack([X, sbp2])
 names_pair = [*features, "sbp_repeat"]
 model_pair = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=derived_seed(0)).fit(X_pair[:2000], cohort.y[:2000])
-sv_pair = shap.TreeExplainer(model_pair, data=X_pair[2000:2050], feature_perturbation="interventional").shap_values(X_pair[2000:2300])
+sv_pair = shap.TreeExplainer(model_pair, data=X_pair[2000:2050], feature_perturbation="interventional").shap_values(
+    X_pair[2000:2300], check_additivity=False)  # a threshold tie (section 3) can put one of 300 patients off; a correlation over 300 keeps it
 true_sbp = cohort.contributions["sbp"].to_numpy()[2000:2300]
 s1, s2 = sv_pair[:, 3], sv_pair[:, -1]
 share = np.abs(s2).mean() / (np.abs(s1).mean() + np.abs(s2).mean())
@@ -785,19 +790,23 @@ for i in range(2000, 2010):
     w = dict(lime_pair.explain_instance(X_pair[i], model_pair.predict_proba, num_features=11, num_samples=1000).as_map()[1])
     lime_share.append(abs(w[10]) / (abs(w[3]) + abs(w[10])))
 print(f"share of LIME weight given to the redundant reading (10 patients): {np.mean(lime_share):.2f}")
-assert share > 0.2 and np.mean(lime_share) > 0.2
-assert np.corrcoef(s1 + s2, true_sbp)[0, 1] > np.corrcoef(s1, true_sbp)[0, 1]
+corr_single = min(np.corrcoef(s1, true_sbp)[0, 1], np.corrcoef(s2, true_sbp)[0, 1])
+assert share > 0.1  # LIME's share is printed, not asserted: below 0.1 on base seeds 3 and 4
+assert np.corrcoef(s1 + s2, true_sbp)[0, 1] > max(corr_single, 0.5), "the pair's sum is the reliable reading"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** Both methods hand a large share of the blood-pressure credit to the repeat reading. For
+# **Reading.** Both methods hand a share of the blood-pressure credit to the repeat reading. For
 # interventional SHAP that is not an error of the explainer: the trained model splits on the repeat
 # reading (changing it moves the log-odds, printed above), and SHAP is faithful to that model — the
-# *data-generating* truth puts all the credit on the first reading, the *model* does not. SHAP of the first
-# reading alone correlates only weakly with the true SBP effect, the sum of the two tracks it better: with
-# correlated inputs (BMI and waist, creatinine and eGFR, two readings) read explanations for **groups** of
-# features. LIME's continuous mode draws the two readings independently (from the training mean and SD),
-# so its slopes are fitted on patients whose readings disagree — patients who do not exist. That opening
-# is what the next section exploits.
+# *data-generating* truth puts all the credit on the first reading, the *model* does not. How the credit is
+# split is an accident of training: on base seeds 0–5 the repeat reading's share of SHAP credit ranged from
+# 0.19 to 0.69, and the reading that correlates worse with the true SBP effect ranged from −0.45 to 0.51,
+# while the **sum** of the two stayed at 0.66–0.87 (asserted: the sum beats the worse single reading and
+# 0.5). With correlated inputs (BMI and waist, creatinine and eGFR, two readings) read explanations for
+# **groups** of features. LIME's share swings even more with the draw (printed above; below 0.1 on base
+# seeds 3 and 4). LIME's continuous mode draws the two readings independently (from the training mean and
+# SD), so its slopes are fitted on patients whose readings disagree — patients who do not exist. That
+# opening is what the next section exploits.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Fooling the auditors (Slack et al., 2020)
@@ -969,7 +978,7 @@ lime_cohort = LimeTabularExplainer(X[:2000], feature_names=features, random_stat
 permutation = permutation_importance(model, X[2000:2500], cohort.y[2000:2500], n_repeats=3, random_state=derived_seed(0),
                                      scoring="roc_auc").importances_mean
 rankings = {
-    "SHAP": [np.argsort(-np.abs(row)) for row in tree_all.shap_values(explained)],
+    "SHAP": [np.argsort(-np.abs(row)) for row in tree_all.shap_values(explained, check_additivity=False)],  # ranks only
     "LIME": [np.argsort(-np.abs([w for _, w in sorted(lime_cohort.explain_instance(
         x, model.predict_proba, num_features=10, num_samples=500).as_map()[1])])) for x in explained],
     "permutation": [np.argsort(-permutation)] * len(explained),
@@ -998,7 +1007,7 @@ record(module="03", method="TreeSHAP ranking (interventional), deletion curve", 
             "permutation importance and random orders fixed); SHAP's interventional game and deletion by substitution "
             "ask nearly the same question: a home advantage")
 assert d_del["SHAP", "random"][1] < 0 and d_del["LIME", "random"][1] < 0, "both rankings beat random orders"
-assert d_del["SHAP", "permutation"][1] < 0, "per-patient SHAP beats one global ranking, paired"
+# SHAP − global ranking is not asserted: its paired interval includes 0 on base seed 5
 
 fig, ax = plt.subplots()
 for name, curve in curves.items():
@@ -1009,8 +1018,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** Per-patient SHAP rankings remove the prediction fastest; compared patient by patient, the
-# paired intervals of SHAP − random and SHAP − global ranking lie below 0, and LIME beats random orders
-# too. SHAP − LIME is printed but not asserted (its interval is what to read). A caveat that keeps us honest: SHAP with an
+# paired intervals of SHAP − random and LIME − random lie below 0 (asserted). SHAP − global ranking lies
+# below 0 on this draw but not on base seed 5, so it is not asserted; SHAP − LIME is printed, not asserted. A caveat that keeps us honest: SHAP with an
 # interventional background and deletion by substitution ask nearly the same question, so SHAP has a
 # home advantage here; a deletion curve measures faithfulness *to the model*, never correctness.
 

@@ -293,7 +293,7 @@ table = np.array(list(stability.values())).reshape(2, 5, 3)
 assert (table[1, :, 0] >= table[0, :, 0] - 1e-12).mean() >= 0.6  # more samples: at least as stable, mostly
 
 # %% [markdown]
-# ## Exercise 3b — what did the seed and the width change?
+# ## Exercise 3b — LIME's seed and kernel width
 #
 # Read **your** numbers above (not what you expected). For these 5 patients: how much did the top 3
 # change with the seed at the default width, with 100 and with 2,000 samples? How much did it change when
@@ -387,7 +387,7 @@ assert d_shapley[1] < 0 and d_lime[1] < 0, "both rankings beat random orders, pa
 # of removal — state it when you report one, with a paired interval, not two means.
 
 # %% [markdown]
-# ## Exercise 6 — fooling LIME with a scaffold, and catching it
+# ## Exercise 6a — build a scaffold
 #
 # Slack et al. (2020, *AIES*, "Fooling LIME and SHAP") showed that a model can behave one way on real
 # patients and another way on the synthetic points an explainer queries. The data below are planted
@@ -395,7 +395,7 @@ assert d_shapley[1] < 0 and d_lime[1] < 0, "both rankings beat random orders, pa
 # first) and an unrelated column. `scaffold_biased` decides on **sex** alone; `scaffold_innocuous` reads
 # only the unrelated column.
 #
-# **6a.** Write `make_scaffold(biased, innocuous, X_real, seed=0)` returning a function `predict(Z)`:
+# Write `make_scaffold(biased, innocuous, X_real, seed=0)` returning a function `predict(Z)`:
 # 1. with `rng = np.random.default_rng(seed)`, draw one synthetic point per real record the way your
 #    Exercise 3 LIME draws them: `X_real + rng.standard_normal(X_real.shape) * X_real.std(axis=0)`;
 # 2. train a `RandomForestClassifier(n_estimators=20, max_depth=8, random_state=seed)` to tell real
@@ -453,7 +453,7 @@ for label, predict in (("biased model", scaffold_biased), ("scaffold", hidden)):
 # man, 0.1 for every woman) and the scaffold applies it to every real patient it recognises.
 
 # %% [markdown]
-# ## Exercise 6b — how would you have caught it?
+# ## Exercise 6b — detect the scaffold
 #
 # You are the auditor and you do not know how the vendor built the model. From what you saw above, explain
 # why LIME was fooled (what is different about the points it queries, for these data), name two checks
