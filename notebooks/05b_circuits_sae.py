@@ -185,8 +185,8 @@ assert max(ov_rows["untrained"][f"L0H{h}"][0] for h in range(4)) < tr["input"]
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** The trained embeddings already group drugs by class (Fisher ratio ≈ 1.4; the untrained
 # model's ≈ 0.25), and a random map of the same rank *keeps* about that much (its median is close to the
-# input's). **L0H3's OV circuit goes far beyond it**: its output separates the classes about 7× better
-# than its input, with a subsampling interval far above the 95th percentile of the random maps. So for
+# input's). **L0H3's OV circuit goes far beyond it**: its output separates the classes 7–8× better than
+# its input, with a subsampling interval far above the 95th percentile of the random maps. So for
 # L0H3 "preserves rather than creates" is wrong: it *sharpens* the class of the drug it reads. The other
 # three heads also lift the ratio above the random maps' 95th percentile, but only modestly (to about
 # 2.3–2.9, from 1.4). The untrained model's heads keep or lose the little class structure their input has.
@@ -514,7 +514,7 @@ assert true_l0 < best["l0"] < 2 * true_l0
 # (L0 ≈ 11) made of mixtures: few directions are recovered. A **larger λ** kills latents and loses most
 # features. Variance explained alone would have picked the worst dictionary for interpretation. Two
 # corrections to this notebook's earlier version: it reported 31–32 directions found at λ = 0.1 — an
-# artefact of the seed leak above; with an independent initialisation λ = 0.1 finds about two thirds —
+# artefact of the seed leak above; with an independent initialisation λ = 0.1 finds about three quarters —
 # and it counted dead latents on the training samples. Duplicated latents (feature splitting's simplest
 # form: a second latent close to an already matched feature) stay rare at λ = 0.3.
 
