@@ -65,8 +65,9 @@ def ln1(resid, m=model, layer=0):
 
 
 def mean_ci(values, k):
-    """95 % percentile-bootstrap interval of a mean (scipy.stats.bootstrap, 9999 resamples)."""
-    res = stats.bootstrap((np.asarray(values, dtype=float),), np.mean, method="percentile",
+    """95 % percentile-bootstrap interval of a mean (scipy.stats.bootstrap, 9999 resamples, computed in
+    batches of 500 resamples to keep memory low)."""
+    res = stats.bootstrap((np.asarray(values, dtype=float),), np.mean, method="percentile", batch=500,
                           random_state=derived_seed(k))  # fmt: skip
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
@@ -201,17 +202,24 @@ assert max(ov_rows["untrained"][f"L0H{h}"][0] for h in range(4)) < tr["input"]
 # %% slideshow={"slide_type": "fragment"}
 dla_notes = make_notes(1000, seed=derived_seed(124))
 names = ["ln_final.hook_scale"] + [f"blocks.{l}.attn.hook_z" for l in range(2)]
-logits, c = model.run_with_cache(torch.from_numpy(dla_notes.tokens[:, : POSITIONS["answer"]]), names_filter=names)
+parts = []
+for chunk in torch.from_numpy(dla_notes.tokens[:, : POSITIONS["answer"]]).split(250):  # batches keep memory low
+    out_chunk, c_chunk = model.run_with_cache(chunk, names_filter=names)
+    parts.append((out_chunk[:, -1], {k: c_chunk[k][:, Q] for k in names}))
+    del out_chunk, c_chunk
+logits = torch.cat([p_[0] for p_ in parts])[:, None]  # (n, 1, vocab): the logits at ':'
+c = {k: torch.cat([p_[1][k] for p_ in parts]) for k in names}  # each at ':' only
+del parts
 avoid, safe = tok.token_id("avoid"), tok.token_id("safe")
 sign = torch.from_numpy(np.where(dla_notes.labels == 1, 1.0, -1.0)).float()
 ld = (logits[:, -1, avoid] - logits[:, -1, safe]) * sign  # signed logit difference, > 0 when right
 direction = model.ln_final.weight * (model.W_U[:, avoid] - model.W_U[:, safe])
 dla = {}
 for layer in range(2):
-    z = c[f"blocks.{layer}.attn.hook_z"][:, Q]  # (n, heads, 16)
+    z = c[f"blocks.{layer}.attn.hook_z"]  # (n, heads, 16), at ':'
     for h in range(4):
         out = z[:, h] @ model.W_O[layer, h]
-        out = (out - out.mean(-1, keepdim=True)) / c["ln_final.hook_scale"][:, Q]
+        out = (out - out.mean(-1, keepdim=True)) / c["ln_final.hook_scale"]
         share = (out @ direction) * sign / ld
         dla[f"L{layer}H{h}"] = (share.mean().item(), *mean_ci(share.numpy(), 60 + 4 * layer + h))
 del c
@@ -535,10 +543,12 @@ model64 = copy.deepcopy(model).double()  # the same weights in float64
 streams = []
 for k in (11, 12):
     n_k = make_notes(2000, seed=derived_seed(k))
-    _, c = model64.run_with_cache(torch.from_numpy(n_k.tokens[:, : POSITIONS["answer"]]),
-                                  names_filter="blocks.1.hook_resid_pre")  # fmt: skip
-    streams.append((n_k, c["blocks.1.hook_resid_pre"][:, Q]))
-    del c
+    chunks = []
+    for chunk in torch.from_numpy(n_k.tokens[:, : POSITIONS["answer"]]).split(250):  # batches keep memory low
+        _, c = model64.run_with_cache(chunk, names_filter="blocks.1.hook_resid_pre")
+        chunks.append(c["blocks.1.hook_resid_pre"][:, Q].clone())
+        del c
+    streams.append((n_k, torch.cat(chunks)))
 (train_notes, r_train), (test_notes, r_test) = streams
 centre, spread = r_train.mean(0), (r_train - r_train.mean(0)).norm(dim=1).mean()
 r_train, r_test = (r_train - centre) / spread, (r_test - centre) / spread  # unit average norm
