@@ -251,6 +251,48 @@ def scores_alternative_unravel(attr, masks):
     return {"share": share, "hit": np.array(hit)}
 
 
+# --- Exercise 6a: every parameterised layer ------------------------------------------------------------
+
+
+def layers_convs_only(model):
+    """Keeps convolutions and linear layers, forgets batch normalisation."""
+    return [n for n, c in model.named_children() if isinstance(c, torch.nn.Conv2d | torch.nn.Linear)]
+
+
+def layers_all_children(model):
+    """Every child, parameterless ReLU and pooling included."""
+    return [n for n, _ in model.named_children()]
+
+
+def layers_reversed(model):
+    return gr.reference_parameterised_layers(model)[::-1]
+
+
+def layers_parameter_names(model):
+    """Dotted parameter names instead of layer names."""
+    return [n for n, _ in model.named_parameters()]
+
+
+def layers_hard_coded(model):
+    """The ResNet list of the lecture's first draft, whatever the model (and without bn1)."""
+    return ["conv1", "layer1", "layer2", "layer3", "layer4", "fc"]
+
+
+def layers_hard_coded_tiny(model):
+    """The tiny BN network's list, whatever the model."""
+    return ["conv1", "bn1", "conv2", "fc"]
+
+
+def layers_sorted(model):
+    """Alphabetical, not the model's order."""
+    return sorted(gr.reference_parameterised_layers(model))
+
+
+def layers_alternative_modules(model):
+    """A correct alternative via named_modules at depth 1 (must be accepted)."""
+    return [n for n, m in model.named_modules() if n and "." not in n and len(list(m.parameters())) > 0]
+
+
 CASES = (
     mutation_cases(
         gr.check_integrated_gradients,
@@ -276,6 +318,13 @@ CASES = (
         [scores_absolute, scores_area_normalised, scores_area_ratio, scores_argmin, scores_abs_argmax,
          scores_transposed_peak, scores_square_assumed],
     )
+    + mutation_cases(
+        gr.check_parameterised_layers,
+        gr.reference_parameterised_layers,
+        [layers_convs_only, layers_all_children, layers_reversed, layers_parameter_names, layers_hard_coded,
+         layers_hard_coded_tiny, layers_sorted],
+    )
+    + [(gr.check_parameterised_layers, layers_alternative_modules, True)]
     + [(gr.check_integrated_gradients, ig_alternative_vectorised, True),
        (gr.check_mask_scores, scores_alternative_unravel, True)]
 )
@@ -297,3 +346,22 @@ def test_randomise_layer_is_deterministic_and_validates():
         gr.randomise_layer(a, "nope")
     with pytest.raises(TypeError):
         gr.randomise_layer(a, 3)
+
+
+GOOD = (
+    "IG explains f(x) minus f(baseline), a comparison, so the baseline is part of the question we ask. "
+    "With enough steps the sums are complete and the marker share rises from the blurred baseline. "
+    "The layer bn1 has batch parameters and the floor of two random init models matters here. "
+    "The shuffled model memorised permuted labels, and layer3 has a finer resolution than layer4 "
+    "on the marker."
+)
+
+
+@pytest.mark.parametrize("checker", [gr.check_answer_5, gr.check_answer_6, gr.check_answer_7])
+def test_written_answers(checker, capsys):
+    checker(GOOD)
+    assert "passed" in capsys.readouterr().out
+    for bad in (None, "too short.", "baseline complete marker question " * 20, GOOD.replace("marker", "x")
+                .replace("bn1", "y").replace("batch", "z").replace("layer3", "w").replace("baseline", "v")):
+        with pytest.raises(AssertionError):
+            checker(bad)

@@ -8,6 +8,7 @@ with Captum or with a plain reference implementation kept here. Checkers never p
 from __future__ import annotations
 
 import copy
+import re
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -19,9 +20,13 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from xaihealth import validate
-from xaihealth.checks._core import exercise
+from xaihealth.checks._core import describe, exercise
 
 __all__ = [
+    "check_answer_5",
+    "check_answer_6",
+    "check_answer_7",
+    "check_parameterised_layers",
     "check_cascading_randomisation",
     "check_grad_cam",
     "check_integrated_gradients",
@@ -45,6 +50,23 @@ class TinyCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.conv2(torch.relu(self.conv1(x))))
         return self.fc(h.mean(dim=(2, 3)))
+
+
+class TinyBNCNN(nn.Module):
+    """conv1 -> bn1 -> ReLU (a module without weights) -> conv2 -> ReLU -> pool -> fc: for exercise 6."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.act = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.conv2(self.act(self.bn1(self.conv1(x)))))
+        return self.fc(self.pool(h).flatten(1))
 
 
 def tiny_cnn(seed: int = 0) -> TinyCNN:
@@ -134,6 +156,10 @@ def reference_mask_scores(attributions: np.ndarray, masks: np.ndarray) -> dict[s
     peak = attributions.reshape(len(attributions), -1).argmax(axis=1)
     hit = masks.reshape(len(masks), -1)[np.arange(len(masks)), peak]
     return {"share": share, "hit": hit}
+
+
+def reference_parameterised_layers(model: nn.Module) -> list[str]:
+    return [name for name, child in model.named_children() if any(True for _ in child.parameters())]
 
 
 def _gradient_maps(model: nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -331,3 +357,75 @@ def check_mask_scores(mask_scores: Callable[..., dict]) -> None:
             "wrong on non-square images (8 x 12): the peak's row indexes the first image axis and its "
             "column the second (np.unravel_index(argmax, (H, W)) gives (row, column) in that order)",
         )
+
+
+def check_parameterised_layers(parameterised_layers: Callable[[nn.Module], list]) -> None:
+    """Exercise 6, part a: ``parameterised_layers(model)`` -> names of top-level layers with parameters."""
+    with exercise("Exercise 6 (every parameterised layer)") as ex:
+        torch.manual_seed(0)
+        model = TinyBNCNN().eval()
+        out = ex.call(parameterised_layers, model)
+        ex.returns(out, (list, tuple), "a list of submodule names, e.g. ['conv1', ...]")
+        out = list(out)
+        ex.expect(all(isinstance(n, str) for n in out), "return the names (strings) of the submodules")
+        ex.expect(
+            "." not in "".join(out),
+            "give top-level layer names ('conv1', 'bn1', ...), not parameter names ('conv1.weight')",
+        )
+        ex.expect(
+            "bn1" in out,
+            "a batch-normalisation layer has parameters too (weight and bias, and running statistics): "
+            "'bn1' must be in the list",
+        )
+        ex.expect(
+            "act" not in out and "pool" not in out,
+            "list only the layers that own parameters: ReLU and pooling layers have none",
+        )
+        ref = reference_parameterised_layers(model)
+        ex.expect(out == ref, "list them in the order the model defines them, from the input to the output")
+        tiny = tiny_cnn(0)
+        out2 = ex.call(parameterised_layers, tiny)
+        ex.expect(
+            isinstance(out2, (list, tuple)) and list(out2) == reference_parameterised_layers(tiny),
+            "wrong on another model (conv1, conv2, fc): read the layers from the model you are given",
+        )
+
+
+def _written(ex, answer: object, name: str, keywords: Sequence[Sequence[str]], words: int) -> None:
+    """Checks only that a written answer is a string, long enough, and touches each group of keywords."""
+    ex.expect(
+        isinstance(answer, str),
+        f'write your answer as a string, {name} = """...""" (yours: {describe(answer)})',
+    )
+    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
+    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
+    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
+    ex.expect(
+        len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
+        "write your answer in sentences (three or more, each of five words or more), not a list of keywords",
+    )
+    text = answer.lower()
+    missing = [group[0] for group in keywords if not any(k in text for k in group)]
+    ex.expect(not missing, f"your answer does not address: {missing}")
+    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
+
+
+def check_answer_5(answer: object) -> None:
+    """Exercise 5: which IG baseline, defended with a measurement; marked by a person with the rubric."""
+    with exercise("Exercise 5 (choose an IG baseline)") as ex:
+        _written(ex, answer, "answer_5", [("baseline",), ("complete", "sum"), ("marker", "lesion"),
+                                          ("question", "compare", "rather than")], 60)
+
+
+def check_answer_6(answer: object) -> None:
+    """Exercise 6, part b: reading the randomisation tests; marked by a person with the rubric."""
+    with exercise("Exercise 6 (every parameterised layer)") as ex:
+        _written(ex, answer, "answer_6", [("bn1", "batch"), ("floor", "random init", "untrained"),
+                                          ("shuffled", "permuted")], 60)
+
+
+def check_answer_7(answer: object) -> None:
+    """Exercise 7: which Grad-CAM layer; marked by a person with the rubric."""
+    with exercise("Exercise 7 (choose a Grad-CAM layer)") as ex:
+        _written(ex, answer, "answer_7", [("layer3", "layer 3"), ("layer4", "layer 4"),
+                                          ("resolution", "8 x 8", "8 × 8", "16"), ("marker",)], 50)
