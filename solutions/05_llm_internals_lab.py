@@ -10,12 +10,16 @@
 # # Lab 05 · Opening the notes transformer by hand
 #
 # In the lecture, library calls probed, patched and ablated the 2-layer notes transformer. Here you build
-# three of those tools yourself, so that you know what each number means:
+# five of those tools yourself, so that you know what each number means:
 #
 # 1. a linear probe with a Hewitt & Liang (2019) **control task** and its selectivity,
-# 2. **activation patching** of the residual stream with a forward hook, checked against
-#    `transformer_lens.patching`,
-# 3. an **OV-circuit read-out** from the weights, used to ask whether a head copies drug *classes*.
+# 2. **activation patching** of the residual stream with **raw PyTorch forward hooks**
+#    (`register_forward_hook`, no TransformerLens hook API), checked against `transformer_lens.patching`,
+# 3. an **OV-circuit read-out** from the weights, used to ask whether a head copies drug *classes*,
+# 4. the **attention pattern** from Q and K with the causal mask,
+# 5. **word occlusion** on a note, the surface-level alternative to opening the model,
+#
+# and answer one written question (Exercise 6).
 #
 # Each exercise is followed by a check cell: it prints a ✔ line when your function is right, or tells you
 # what to fix. Replace each `raise NotImplementedError(...)` with your code.
@@ -29,7 +33,10 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from xaihealth.checks.llm_internals import check_ov_readout, check_patch_resid_pre, check_probe_selectivity
+from xaihealth.checks.llm_internals import (
+    check_answer_6, check_attention_pattern, check_ov_readout, check_patch_resid_pre, check_probe_selectivity,
+    check_word_occlusion,
+)  # fmt: skip
 from xaihealth.data.notes import ALL_DRUGS, DRUG_TO_CLASS, POSITIONS, NotesTokenizer, make_notes, make_patching_pairs
 from xaihealth.models.notes_transformer import load_notes_transformer
 from xaihealth.notebook import derived_seed, setup
@@ -48,8 +55,10 @@ AVOID, SAFE = tok.token_id("avoid"), tok.token_id("safe")
 # - fit `LogisticRegression(max_iter=2000)` on the **training** activations and concept labels, and
 #   score it on the **test** ones: that is `accuracy`;
 # - build the control task: give every word type (the values in `types_train` / `types_test`) **one
-#   random label** drawn from the concept's label set (`np.random.default_rng(seed)`), the same label
-#   wherever the word occurs; fit and score a second probe on those labels: that is `control`;
+#   random label** drawn from the concept's **own** label set (`np.unique(y_train)`: four labels for a
+#   4-class concept, not two) with `np.random.default_rng(seed)`, the same label wherever the word
+#   occurs; fit a second probe on the **training** activations with those labels and score it on the
+#   **test** activations: that is `control` (never score a probe on the split it was fitted on);
 # - return `{"accuracy": ..., "control": ..., "selectivity": accuracy - control}`.
 #
 # *Hint:* a dict `{word_type: random_label}` and a list comprehension turn types into control labels.
@@ -77,56 +86,83 @@ def probe_selectivity(acts_train, y_train, types_train, acts_test, y_test, types
 # the probe selective? The word type is the allergen token (position 6).
 
 # %%
-train, test = make_notes(600, seed=derived_seed(7)), make_notes(300, seed=derived_seed(123))
+train = make_notes(600, seed=derived_seed(7), split="train")
+test = make_notes(300, seed=derived_seed(123), split="heldout")  # combinations the model never saw
 _, cache_train = model.run_with_cache(torch.from_numpy(train.tokens[:, :-1]))
 _, cache_test = model.run_with_cache(torch.from_numpy(test.tokens[:, :-1]))
 A, Q = POSITIONS["allergen"], POSITIONS["query"]
-result = probe_selectivity(
+args = (
     cache_train["blocks.1.hook_resid_pre"][:, Q].numpy(), train.concepts["drug_class"][:, A], train.tokens[:, A],
     cache_test["blocks.1.hook_resid_pre"][:, Q].numpy(), test.concepts["drug_class"][:, A], test.tokens[:, A],
-    seed=derived_seed(0),
 )  # fmt: skip
-print({k: round(v, 3) for k, v in result.items()})
-assert result["accuracy"] > 0.95 and result["selectivity"] > 0.05
+draws = [probe_selectivity(*args, seed=derived_seed(20 + d)) for d in range(10)]  # 10 control draws
+sel = np.array([r["selectivity"] for r in draws])
+print(f"accuracy {draws[0]['accuracy']:.3f}; control over 10 draws "
+      f"{min(r['control'] for r in draws):.3f}–{max(r['control'] for r in draws):.3f}; "
+      f"selectivity mean {sel.mean():+.3f} (range {sel.min():+.3f} … {sel.max():+.3f})")
+assert draws[0]["accuracy"] > 0.8 and sel.mean() > 0
+
+# %% [markdown]
+# One control draw is one random relabelling of 19 allergen words: its accuracy varies from draw to
+# draw (printed above), so a selectivity from a single draw can be close to 0 by chance. Report the mean
+# over several draws, as the lecture does.
 
 # %%
 check_probe_selectivity(probe_selectivity)
 
 
 # %% [markdown]
-# ## Exercise 2 — activation patching by hooks
+# ## Exercise 2 — activation patching with raw PyTorch hooks
 #
-# Write `patch_resid_pre(model, clean, corrupt, layer, position)` returning the **recovery** of patching
-# `blocks.{layer}.hook_resid_pre` at one `position`:
-# 1. run the clean prompts with `model.run_with_cache(clean)` and keep the activation of that hook;
-# 2. run the corrupted prompts with `model.run_with_hooks(corrupt, fwd_hooks=[(name, hook)])`, where
-#    `hook(act, hook)` overwrites `act[:, position]` with the clean activation and returns `act`;
+# TransformerLens hook points are ordinary `torch.nn.Module`s (identity functions), so plain PyTorch can
+# read and overwrite them. Write `patch_resid_pre(model, clean, corrupt, layer, position)` returning the
+# **recovery** of patching the input of block `layer` (`model.blocks[layer].hook_resid_pre`) at one
+# `position`, **without** the TransformerLens hook API (`run_with_hooks`, `run_with_cache` and
+# `hooks` are switched off by the checker):
+# 1. register a forward hook `fn(module, inputs, output)` on that hook point that stores
+#    `output.detach().clone()`; run `model(clean)`; remove the hook (`handle.remove()`);
+# 2. register a second forward hook that returns a copy of `output` whose `[:, position]` is the stored
+#    clean activation (a forward hook's return value *replaces* the module's output); run
+#    `model(corrupt)`; remove the hook — in a `finally:` block, so that no hook stays on the model;
 # 3. with `ld(logits) = mean over prompts of logits[:, -1, AVOID] - logits[:, -1, SAFE]`, return
 #    `(ld(patched) - ld(corrupt)) / (ld(clean) - ld(corrupt))` as a float (0 = no effect, 1 = full).
 
 # %%
 def patch_resid_pre(model, clean, corrupt, layer, position):
     ### BEGIN SOLUTION
-    name = f"blocks.{layer}.hook_resid_pre"
+    point = model.blocks[layer].hook_resid_pre
 
     def ld(logits):
         return (logits[:, -1, AVOID] - logits[:, -1, SAFE]).mean().item()
 
-    clean_logits, clean_cache = model.run_with_cache(clean)
+    stored = {}
 
-    def hook(act, hook):
-        act[:, position] = clean_cache[name][:, position]
-        return act
+    def store(module, inputs, output):
+        stored["clean"] = output.detach().clone()
 
-    patched = model.run_with_hooks(corrupt, fwd_hooks=[(name, hook)])
+    def paste(module, inputs, output):
+        output = output.clone()
+        output[:, position] = stored["clean"][:, position]
+        return output
+
+    handle = point.register_forward_hook(store)
+    try:
+        clean_ld = ld(model(clean))
+    finally:
+        handle.remove()
     corrupt_ld = ld(model(corrupt))
-    return (ld(patched) - corrupt_ld) / (ld(clean_logits) - corrupt_ld)
+    handle = point.register_forward_hook(paste)
+    try:
+        patched_ld = ld(model(corrupt))
+    finally:
+        handle.remove()
+    return (patched_ld - corrupt_ld) / (clean_ld - corrupt_ld)
     ### END SOLUTION
 
 
-pairs = make_patching_pairs(64, seed=derived_seed(3))
+pairs = make_patching_pairs(64, seed=derived_seed(3), kind="allergen", split="heldout")
 clean, corrupt = torch.from_numpy(pairs.clean_tokens), torch.from_numpy(pairs.corrupt_tokens)
-for layer, position in ((0, A), (1, A), (1, Q)):
+for layer, position in ((0, A), (1, A), (1, 15), (1, Q)):
     print(f"resid_pre layer {layer}, position {position}: recovery "
           f"{patch_resid_pre(model, clean, corrupt, layer, position):.2f}")
 
@@ -153,8 +189,8 @@ def ov_readout(model, layer, head, x):
 check_ov_readout(ov_readout)
 
 # %% [markdown]
-# **Use it.** L0H1 attends from `:` to the prescribed drug (position 15). What does it write for each of
-# the 23 drugs? The input of layer 0 at position 15 is the drug's embedding plus the position embedding,
+# **Use it.** L0H3 attends from `:` to the prescribed drug (position 15) in about half of the notes
+# (lecture, Section 2). What does it write for each of the 23 drugs? The input of layer 0 at position 15 is the drug's embedding plus the position embedding,
 # normalised by `ln1`. We ask whether drugs of the **same class** get similar outputs: classify each drug
 # by the nearest class centroid of the *other* drugs (leave-one-out), and compare with the same test on
 # the normalised input itself.
@@ -182,14 +218,117 @@ def nearest_centroid_loo(vectors, labels):
 
 
 acc_input = nearest_centroid_loo(x, classes)
-acc_ov = nearest_centroid_loo(ov_readout(model, 0, 1, x), classes)
-print(f"drug class from the layer-0 input: {acc_input:.3f}; from L0H1's OV output: {acc_ov:.3f} "
+acc_ov = nearest_centroid_loo(ov_readout(model, 0, 3, x), classes)
+print(f"drug class from the layer-0 input: {acc_input:.3f}; from L0H3's OV output: {acc_ov:.3f} "
       f"(chance about {np.bincount(classes).max() / len(classes):.3f})")
-assert acc_input == 1.0 and acc_ov == 1.0
+assert acc_input > 0.9 and acc_ov > 0.9
 
 # %% [markdown]
-# **Reading.** The drug embeddings are already grouped by class (leave-one-out accuracy 1.0), and L0H1's
-# OV circuit keeps that grouping in what it writes to `:` (also 1.0): the head copies a class-consistent
+# **Reading.** The drug embeddings are already grouped by class (leave-one-out accuracy 22 of 23 drugs),
+# and L0H3's OV circuit keeps that grouping in what it writes to `:` (the same 22 of 23, printed above;
+# chance is about a third): the head copies a class-consistent
 # signal about the prescribed drug, which the layer-1 heads can compare with the allergen. Note what the
 # test does *not* show: that the class is *created* by the head — the embedding already had it, which is
 # why a baseline on the input belongs next to every circuit read-out.
+
+
+# %% [markdown]
+# ## Exercise 4 — attention from Q and K with the causal mask
+#
+# Write `attention_pattern(q, k)` for `q`, `k` of shape `(n, pos, head, d_head)` (the layout of
+# `hook_q` / `hook_k`) that returns the pattern `A` of shape `(n, head, query position, key position)`:
+#
+# $$A = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_\text{head}}} + M\right), \qquad
+#   M_{ij} = -\infty \text{ for } j > i \text{ (later keys), else } 0,$$
+#
+# with the softmax over the **key** axis (each query's row sums to 1). Take `d_head` from the input's
+# shape; do not use the model. *Hint:* `torch.einsum("nqhd,nkhd->nhqk", q, k)`, `torch.triu(...,
+# diagonal=1)`, `masked_fill`.
+
+# %%
+def attention_pattern(q, k):
+    ### BEGIN SOLUTION
+    scores = torch.einsum("nqhd,nkhd->nhqk", q, k) / q.shape[-1] ** 0.5
+    later = torch.triu(torch.ones(q.shape[1], q.shape[1], dtype=torch.bool), diagonal=1)
+    return scores.masked_fill(later, float("-inf")).softmax(dim=-1)
+    ### END SOLUTION
+
+
+_, cache_pairs = model.run_with_cache(clean[:8])
+mine = attention_pattern(cache_pairs["blocks.0.attn.hook_q"], cache_pairs["blocks.0.attn.hook_k"])
+print(f"largest difference from the model's hook_pattern: "
+      f"{(mine - cache_pairs['blocks.0.attn.hook_pattern']).abs().max():.1e}")
+
+# %%
+check_attention_pattern(attention_pattern)
+
+
+# %% [markdown]
+# ## Exercise 5 — word occlusion on a note
+#
+# The surface-level alternative to opening the model: hide one word and see how much the answer moves.
+# Write `word_occlusion(model, tokens, positions, fill_id)` for prompts `tokens` of shape `(n, L)`
+# (ending at `:`) returning a numpy array of shape `(n, len(positions))`: for each note and each
+# position `p` in `positions`, the logit difference `avoid − safe` at the last position of the original
+# prompt **minus** that of the prompt with only token `p` replaced by `fill_id`. Occlude one position at
+# a time, on a copy: the `tokens` you were given must not change.
+
+# %%
+def word_occlusion(model, tokens, positions, fill_id):
+    ### BEGIN SOLUTION
+    def ld(t):
+        logits = model(t)
+        return logits[:, -1, AVOID] - logits[:, -1, SAFE]
+
+    base = ld(tokens)
+    columns = []
+    for p in positions:
+        occluded = tokens.clone()
+        occluded[:, p] = fill_id
+        columns.append((base - ld(occluded)).numpy())
+    return np.stack(columns, axis=1)
+    ### END SOLUTION
+
+
+note = torch.from_numpy(test.tokens[:1, :-1])
+slots = [2, 3, 6, 9, 12, 15]
+effects = word_occlusion(model, note, slots, tok.pad_id)[0]
+print(test.texts[0])
+for p, e in zip(slots, effects, strict=True):
+    print(f"  occlude position {p:2d} ({tok.words[int(note[0, p])]:>14s}): logit difference moves by {-e:+.2f}")
+
+# %%
+check_word_occlusion(word_occlusion)
+
+# %% [markdown]
+# ## Exercise 6 — which evidence would you put in an audit?
+#
+# A hospital asks whether this model's allergy answers can be audited by watching one component. Using
+# what the lecture and this lab measured, say what attention maps, word occlusion, probes and
+# activation patching each showed about this model, what each cannot show, and which you would base
+# the audit on. Write 60 words or more as a string `answer_6 = """..."""`.
+
+# %%
+### BEGIN SOLUTION
+answer_6 = """
+Attention maps show where a head reads from the query position, but here no head's attention ranks the
+tokens the way their occlusion effect does, and a head can attend to the allergen without being needed.
+Word occlusion shows that the cue, the allergen and the drug move the answer most; it is surface-level and
+says nothing about which component uses them, and the pad token is an input the model never saw. A probe
+shows that negation and the allergen's class are decodable at the query after layer 0 and selective against
+a control task, yet steering along the negation direction moved the margin only a little. Activation
+patching tests necessity and sufficiency: the four-head circuit restores almost all of the answer jointly
+and its complement little, while no single head does. I would base the audit on joint patching of the
+circuit and its complement, with intervals and random-head nulls, and use probes only to find candidates.
+"""
+# Marking rubric (8 points):
+# - 2: attention: where a head reads, not what it contributes; disagrees with occlusion / is not faithful
+#      (Jain & Wallace 2019); a head can look at the allergen without being necessary.
+# - 2: occlusion: which input words matter (cue, allergen, drug), model-agnostic, says nothing about
+#      components; out-of-distribution fill token as a caveat.
+# - 2: probes: decodable and selective (control task), not proof of use; the steering test showed a small
+#      causal effect only.
+# - 2: patching: necessary vs sufficient (noising vs denoising), joint patch of the circuit and its
+#      complement with nulls as the audit's evidence; no single head carries the decision.
+### END SOLUTION
+check_answer_6(answer_6)

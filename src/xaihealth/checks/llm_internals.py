@@ -2,9 +2,14 @@
 
 Exercise 1 (linear probe with a Hewitt & Liang control task) is graded on planted activations whose
 answer is known: word identities that any probe can memorise, a concept with no identity information,
-and pure noise. Exercise 2 (activation patching by hooks) is compared with ``transformer_lens.patching``
-on the shipped notes transformer. Exercise 3 (OV read-out) is compared with the weights' ``OV``
-``FactoredMatrix``. References live here; hints never print the solution.
+and pure noise (a probe scored on its own training split, or fitted on train + test, is caught there; a
+binary control for a 4-class concept is caught by its control accuracy averaged over seeds). Exercise 2
+(activation patching with raw PyTorch forward hooks) is compared with ``transformer_lens.patching`` on the
+shipped notes transformer, with the TransformerLens hook API switched off. Exercise 3 (OV read-out) is
+compared with the weights' ``OV`` ``FactoredMatrix``. Exercise 4 (attention from Q and K with the causal
+mask) is compared with the model's ``hook_pattern`` and with random Q, K of another head size. Exercise 5
+(word occlusion) is compared with a reference on real notes, with two fill tokens. Exercise 6 is a
+written answer, checked for completeness only. References live here; hints never print the solution.
 """
 
 from __future__ import annotations
@@ -45,21 +50,64 @@ def _answer_ids():
 
 
 def reference_patch_resid_pre(model, clean, corrupt, layer, position):
+    """Raw PyTorch: one forward hook stores the clean activation, a second one pastes it in."""
     avoid, safe = _answer_ids()
 
     def ld(logits):
         return (logits[:, -1, avoid] - logits[:, -1, safe]).mean().item()
 
-    name = f"blocks.{layer}.hook_resid_pre"
-    clean_logits, clean_cache = model.run_with_cache(clean, names_filter=name)
+    point = model.blocks[layer].hook_resid_pre
+    stored = {}
+    handle = point.register_forward_hook(
+        lambda module, inputs, output: stored.update(act=output.detach().clone())
+    )
+    try:
+        clean_ld = ld(model(clean))
+    finally:
+        handle.remove()
+
+    def paste(module, inputs, output):
+        output = output.clone()
+        output[:, position] = stored["act"][:, position]
+        return output
+
     corrupt_ld = ld(model(corrupt))
+    handle = point.register_forward_hook(paste)
+    try:
+        patched_ld = ld(model(corrupt))
+    finally:
+        handle.remove()
+    return (patched_ld - corrupt_ld) / (clean_ld - corrupt_ld)
 
-    def hook(act, hook):
-        act[:, position] = clean_cache[name][:, position]
-        return act
 
-    patched = model.run_with_hooks(corrupt, fwd_hooks=[(name, hook)])
-    return (ld(patched) - corrupt_ld) / (ld(clean_logits) - corrupt_ld)
+def reference_attention_pattern(q, k):
+    """q, k: (n, pos, head, d_head) -> A: (n, head, query pos, key pos), causal, softmax over keys."""
+    import torch
+
+    scores = torch.einsum("nqhd,nkhd->nhqk", q, k) / q.shape[-1] ** 0.5
+    n_pos = q.shape[1]
+    future = torch.triu(torch.ones(n_pos, n_pos, dtype=torch.bool), diagonal=1)
+    return scores.masked_fill(future, float("-inf")).softmax(dim=-1)
+
+
+def reference_word_occlusion(model, tokens, positions, fill_id):
+    """(n, len(positions)): logit difference of the prompt minus that with one token replaced by fill_id."""
+    import torch
+
+    avoid, safe = _answer_ids()
+
+    def ld(t):
+        with torch.no_grad():
+            logits = model(t)
+        return logits[:, -1, avoid] - logits[:, -1, safe]
+
+    base = ld(tokens)
+    out = []
+    for p in positions:
+        occluded = tokens.clone()
+        occluded[:, p] = fill_id
+        out.append(base - ld(occluded))
+    return torch.stack(out, dim=1).numpy()
 
 
 def reference_ov_readout(model, layer, head, x):
@@ -101,7 +149,7 @@ def _model_and_pairs():
 
     model = load_notes_transformer()
     model.requires_grad_(False)  # the checker only reads the model; no global grad switch (it would leak)
-    pairs = make_patching_pairs(32, seed=11)
+    pairs = make_patching_pairs(32, seed=11, kind="allergen")
     return model, torch.from_numpy(pairs.clean_tokens), torch.from_numpy(pairs.corrupt_tokens)
 
 
@@ -169,6 +217,26 @@ def check_probe_selectivity(probe_selectivity: Callable) -> None:
             "the control labels must be a RANDOM label per word type, not the concept itself",
         )
         ex.expect(
+            out["noise"]["control"] < 0.75,
+            f"on pure-noise activations your CONTROL probe scores {out['noise']['control']:.2f}: fit the "
+            "control probe on the training activations only and score it on the test activations (not on "
+            "its own training split, and not fitted on train + test)",
+        )
+        concept_data = _planted_probe_data("concept")
+        controls = [_as_float(ex.call(probe_selectivity, *concept_data, seed=s)["control"]) for s in range(4)]
+        ex.expect(
+            float(np.mean(controls)) < 0.55,
+            f"averaged over seeds 0..3, your control accuracy on a 4-class concept is "
+            f"{np.mean(controls):.2f}; "
+            "a control with 4 labels scores about 0.4 there. Draw each word type's control label from the "
+            "concept's OWN label set (np.unique(y_train)), not from {0, 1}",
+        )
+        ex.expect(
+            len({round(c, 6) for c in controls}) > 1,
+            "your control accuracy does not change with the seed: draw the control labels with "
+            "np.random.default_rng(seed)",
+        )
+        ex.expect(
             out["identity"]["control"] > 0.85,
             f"control accuracy {out['identity']['control']:.2f} where every word has its own vector: "
             "give each word TYPE one random label (the same label every time the word occurs), do not "
@@ -176,8 +244,32 @@ def check_probe_selectivity(probe_selectivity: Callable) -> None:
         )
 
 
+def _tl_hook_api(model):
+    """The TransformerLens calls Exercise 2 forbids: (owner, attribute) pairs for :func:`replaced`."""
+    cls = type(model)
+    return [
+        (cls, name)
+        for name in ("run_with_hooks", "run_with_cache", "hooks", "add_hook")
+        if hasattr(cls, name)
+    ]
+
+
+def _forbidden(*args, **kwargs):
+    raise RuntimeError(
+        "Exercise 2 asks for raw PyTorch hooks: use module.register_forward_hook(fn) on "
+        "model.blocks[layer].hook_resid_pre (and handle.remove() afterwards), not the TransformerLens "
+        "hook API (run_with_hooks / run_with_cache / hooks)"
+    )
+
+
+def _leftover_hooks(model) -> int:
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
 def check_patch_resid_pre(patch_resid_pre: Callable) -> None:
-    """Exercise 2: hand-written residual-stream patching agrees with transformer_lens.patching."""
+    """Exercise 2: residual-stream patching with raw torch forward hooks agrees with transformer_lens."""
+    from xaihealth.checks._core import replaced
+
     model, clean, corrupt = _model_and_pairs()
     grid = _tl_patching_grid()
 
@@ -187,21 +279,37 @@ def check_patch_resid_pre(patch_resid_pre: Callable) -> None:
             return f"return one number, the recovery (yours: {describe(got)})"
         return (
             f"your recovery is {value:.3f}; transformer_lens.patching disagrees. Check that you patch the "
-            "clean activation of THAT hook (blocks.<layer>.hook_resid_pre, not resid_post) at THAT position "
-            "only, and that the recovery is (patched − corrupted) / (clean − corrupted) on the mean logit "
-            "difference avoid − safe"
+            "clean activation of THAT hook point (blocks[layer].hook_resid_pre, not hook_resid_post) at THAT "
+            "position only, into the CORRUPTED run, and that the recovery is (patched − corrupted) / "
+            "(clean − corrupted) on the mean logit difference avoid − safe"
         )
 
-    with exercise("Exercise 2 (activation patching by hooks)") as ex:
-        ex.over(
-            patch_resid_pre,
-            model,
-            clean,
-            corrupt,
-            cases=[{"layer": a, "position": b} for a, b in ((0, 6), (0, 3), (1, 6), (1, 16), (1, 15))],
-            reference=lambda model, clean, corrupt, layer, position: float(grid[layer, position]),
-            compare=lambda got, want: abs(_as_float(got) - want) < 1e-3,  # False for NaN
-            hint=hint,
+    with exercise("Exercise 2 (activation patching with raw PyTorch hooks)") as ex:
+        before = _leftover_hooks(model)
+        try:
+            with replaced(_tl_hook_api(model), _forbidden):
+                ex.over(
+                    patch_resid_pre,
+                    model,
+                    clean,
+                    corrupt,
+                    cases=[
+                        {"layer": a, "position": b}
+                        for a, b in ((0, 6), (0, 3), (1, 6), (1, 16), (1, 15), (1, 8))
+                    ],
+                    reference=lambda model, clean, corrupt, layer, position: float(grid[layer, position]),
+                    compare=lambda got, want: abs(_as_float(got) - want) < 1e-3,  # False for NaN
+                    hint=hint,
+                )
+        finally:
+            left = _leftover_hooks(model) - before
+            if left:  # clean up, so that the next run starts from a bare model
+                for m in model.modules():
+                    m._forward_hooks.clear()
+        ex.expect(
+            left == 0,
+            f"{left} forward hook(s) were still attached to the model after your function returned: keep "
+            "the handle of register_forward_hook and call handle.remove() (in a finally: block)",
         )
 
 
@@ -227,3 +335,108 @@ def check_ov_readout(ov_readout: Callable) -> None:
                 "weights (not the query weights), multiply row vectors on the left (x @ W), and leave "
                 "out the biases",
             )
+
+
+def check_attention_pattern(attention_pattern: Callable) -> None:
+    """Exercise 4: A = softmax(QKᵀ/√d_head + causal mask) over the keys, checked against the model."""
+    import torch
+
+    model, clean, _ = _model_and_pairs()
+    with torch.no_grad():
+        _, cache = model.run_with_cache(clean[:8])
+    g = torch.Generator().manual_seed(5)
+    random_qk = torch.randn(3, 7, 2, 9, generator=g) * 2, torch.randn(3, 7, 2, 9, generator=g) * 2
+    with exercise("Exercise 4 (attention from Q and K with the causal mask)") as ex:
+        layers = [
+            (
+                f"layer {layer} of the notes model",
+                (cache[f"blocks.{layer}.attn.hook_q"], cache[f"blocks.{layer}.attn.hook_k"]),
+            )
+            for layer in (0, 1)
+        ]
+        layers.append(("random Q, K with d_head = 9 and 7 positions", random_qk))
+        for label, (q, k) in layers:
+            out = ex.call(attention_pattern, q.clone(), k.clone())
+            ex.returns(out, torch.Tensor, "a tensor of shape (n, head, query position, key position)")
+            want = reference_attention_pattern(q, k)
+            ex.expect(
+                tuple(out.shape) == tuple(want.shape),
+                f"{label}: return shape (n, head, query, key) = {tuple(want.shape)}; yours is "
+                f"{tuple(out.shape)}",
+            )
+            ex.expect(
+                bool(torch.isfinite(out).all()) and bool(torch.triu(out.abs(), diagonal=1).amax() < 1e-6),
+                f"{label}: a query must give weight exactly 0 to later keys (the causal mask: set the "
+                "scores above the diagonal to -inf BEFORE the softmax; the diagonal itself stays)",
+            )
+            ex.expect(
+                torch.allclose(out.sum(-1), torch.ones_like(out.sum(-1)), atol=1e-4),
+                f"{label}: each row (one query) must sum to 1 over the KEYS: softmax over the last axis",
+            )
+            ex.expect(
+                torch.allclose(out, want, atol=1e-4),
+                f"{label}: your pattern differs from softmax(QKᵀ/√d_head) with the causal mask. Scale by the "
+                "square root of the head size (q.shape[-1]), not by a fixed number",
+            )
+        mine = ex.call(attention_pattern, cache["blocks.0.attn.hook_q"], cache["blocks.0.attn.hook_k"])
+        ex.expect(
+            torch.allclose(mine, cache["blocks.0.attn.hook_pattern"], atol=1e-4),
+            "your pattern differs from the model's own blocks.0.attn.hook_pattern",
+        )
+
+
+def check_word_occlusion(word_occlusion: Callable) -> None:
+    """Exercise 5: per note and position, logit difference of the prompt minus the occluded prompt."""
+    import torch
+
+    from xaihealth.data.notes import NotesTokenizer
+
+    model, clean, corrupt = _model_and_pairs()
+    tok = NotesTokenizer()
+    tokens = torch.cat([clean[:6], corrupt[:6]])
+    with exercise("Exercise 5 (word occlusion on a note)") as ex:
+        for positions, fill in (([3, 6, 15], tok.pad_id), ([1, 2, 3, 6, 9, 15], tok.token_id("fever"))):
+            original = tokens.clone()
+            out = ex.call(word_occlusion, model, tokens, positions, fill)
+            ex.expect(
+                torch.equal(tokens, original),
+                "your function changed the tokens it was given: occlude a COPY (tokens.clone())",
+            )
+            arr = np.asarray(out.detach().numpy() if isinstance(out, torch.Tensor) else out, dtype=float)
+            want = reference_word_occlusion(model, tokens, positions, fill)
+            ex.expect(
+                arr.shape == want.shape,
+                f"return one value per note and position, shape (n, len(positions)) = {want.shape}; yours "
+                f"has shape {arr.shape}",
+            )
+            ex.expect(
+                np.allclose(arr, want, atol=1e-3),
+                f"positions {positions}, fill token {fill}: your occlusion effects differ. Occlude ONE "
+                "position at a time (start from the original prompt each time), replace it by fill_id, and "
+                "return the original logit difference minus the occluded one (signed, per note)",
+            )
+
+
+def _written(ex, answer: object, name: str, keywords: list[tuple[str, ...]], words: int) -> None:
+    """Checks only that a written answer is a string, long enough, in sentences, touching each topic."""
+    import re
+
+    ex.expect(isinstance(answer, str), f'write your answer as a string, {name} = """...""" '
+                                       f"(yours: {describe(answer)})")  # fmt: skip
+    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
+    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
+    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
+    ex.expect(len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
+              "write your answer in sentences (three or more, each of five words or more), not a list of "
+              "keywords")  # fmt: skip
+    text = answer.lower()
+    missing = [group[0] for group in keywords if not any(k in text for k in group)]
+    ex.expect(not missing, f"your answer does not address: {missing}")
+    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
+
+
+def check_answer_6(answer: object) -> None:
+    """Exercise 6: attention, occlusion, probing and patching in an audit; marked with the rubric."""
+    with exercise("Exercise 6 (which evidence would you put in an audit?)") as ex:
+        _written(ex, answer, "answer_6", [("attention",), ("occlusion", "occlud"), ("probe", "probing"),
+                                          ("patch",)], 60)  # fmt: skip
