@@ -143,6 +143,71 @@ def kernel_includes_empty_and_full(value, n, n_coalitions, seed=0):
     return np.append(rest, (v1 - v0) - rest.sum())
 
 
+def _lab_draw(rng, n, n_coalitions):
+    sizes = np.arange(1, n)
+    masks = np.zeros((n_coalitions, n), dtype=bool)
+    p = _kernel_mass(n) / _kernel_mass(n).sum()
+    for row, size in zip(masks, rng.choice(sizes, size=n_coalitions, p=p), strict=True):
+        row[rng.choice(n, size=size, replace=False)] = True
+    return masks
+
+
+def kernel_unconstrained_then_spread(value, n, n_coalitions, seed=0):
+    """The lab's draw, unconstrained least squares, then the efficiency residual spread evenly (review)."""
+    masks = _lab_draw(np.random.default_rng(seed), n, n_coalitions)
+    v0, v1 = value(np.zeros(n, bool)), value(np.ones(n, bool))
+    phi = np.linalg.lstsq(masks.astype(float), np.array([value(m) for m in masks]) - v0, rcond=None)[0]
+    return phi + ((v1 - v0) - phi.sum()) / n
+
+
+def kernel_intercept_then_spread(value, n, n_coalitions, seed=0):
+    """Least squares on v(S) with a free intercept (v(empty) never subtracted), then spread (review)."""
+    masks = _lab_draw(np.random.default_rng(seed), n, n_coalitions)
+    v0, v1 = value(np.zeros(n, bool)), value(np.ones(n, bool))
+    D = np.column_stack([np.ones(n_coalitions), masks])
+    phi = np.linalg.lstsq(D, np.array([value(m) for m in masks]), rcond=None)[0][1:]
+    return phi + ((v1 - v0) - phi.sum()) / n
+
+
+def kernel_ignores_budget_cached(value, n, n_coalitions, seed=0):
+    """20,000 coalitions whatever n_coalitions says, with the value function cached (review)."""
+    cache = {}
+
+    def cached(mask):
+        key = tuple(np.asarray(mask, bool))
+        if key not in cache:
+            cache[key] = value(mask)
+        return cache[key]
+
+    return sh.reference_kernel_shap(cached, n, 20000, seed=seed)
+
+
+def kernel_first_features(value, n, n_coalitions, seed=0):
+    """Sizes from the kernel, but always the first s features (not s features drawn uniformly)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.choice(np.arange(1, n), size=n_coalitions, p=_kernel_mass(n) / _kernel_mass(n).sum())
+    masks = np.arange(n)[None, :] < sizes[:, None]
+    v0, v1 = value(np.zeros(n, bool)), value(np.ones(n, bool))
+    Z = masks.astype(float)
+    y = np.array([value(m) for m in masks]) - v0
+    rest = np.linalg.lstsq(Z[:, :-1] - Z[:, [-1]], y - Z[:, -1] * (v1 - v0), rcond=None)[0]
+    return np.append(rest, (v1 - v0) - rest.sum())
+
+
+def kernel_legacy_global_seed(value, n, n_coalitions, seed=0):
+    """A valid other generator: np.random.seed(seed) and the legacy functions (must be accepted)."""
+    np.random.seed(seed)
+    sizes = np.random.choice(np.arange(1, n), size=n_coalitions, p=_kernel_mass(n) / _kernel_mass(n).sum())
+    masks = np.zeros((n_coalitions, n), dtype=bool)
+    for row, size in zip(masks, sizes, strict=True):
+        row[np.random.choice(n, size=size, replace=False)] = True
+    v0, v1 = value(np.zeros(n, bool)), value(np.ones(n, bool))
+    Z = masks.astype(float)
+    y = np.array([value(m) for m in masks]) - v0
+    rest = np.linalg.lstsq(Z[:, :-1] - Z[:, [-1]], y - Z[:, -1] * (v1 - v0), rcond=None)[0]
+    return np.append(rest, (v1 - v0) - rest.sum())
+
+
 def kernel_sizes_drawn_row_by_row(value, n, n_coalitions, seed=0):
     """A valid other draw: size and features drawn row by row from the same generator (must be accepted)."""
     rng = np.random.default_rng(seed)
@@ -431,8 +496,11 @@ CASES = (
     + mutation_cases(sh.check_kernel_shap, sh.reference_kernel_shap,
                      [kernel_uniform_sizes, kernel_no_efficiency_constraint, kernel_size_off_by_one,
                       kernel_weighted_twice, kernel_size_mass_without_binomial, kernel_forgets_empty,
-                      kernel_ignores_seed, kernel_ignores_budget, kernel_includes_empty_and_full])
-    + [(sh.check_kernel_shap, kernel_sizes_drawn_row_by_row, True)]
+                      kernel_ignores_seed, kernel_ignores_budget, kernel_includes_empty_and_full,
+                      kernel_unconstrained_then_spread, kernel_intercept_then_spread,
+                      kernel_ignores_budget_cached, kernel_first_features])
+    + [(sh.check_kernel_shap, kernel_sizes_drawn_row_by_row, True),
+       (sh.check_kernel_shap, kernel_legacy_global_seed, True)]
     + mutation_cases(sh.check_lime_tabular, sh.reference_lime_tabular,
                      [lime_no_kernel, lime_kernel_without_sqrt, lime_raw_units, lime_raw_distance,
                       lime_unweighted_r2, lime_default_width_sqrt_m, lime_default_width_075,

@@ -222,29 +222,42 @@ def check_shapley_values(shapley_values: Callable[[Value, int], np.ndarray]) -> 
                   "background (interventional): check the weights again")  # fmt: skip
 
 
+def _constrained_solution(coalitions: np.ndarray, y: np.ndarray, v_empty: float, v_full: float) -> np.ndarray:
+    """The lab's least squares on the given coalitions (weight 1 each) under sum(phi) = v(N) - v(empty)."""
+    Z = np.asarray(coalitions, dtype=float)
+    A = Z[:, :-1] - Z[:, [-1]]
+    b = (np.asarray(y, dtype=float) - v_empty) - Z[:, -1] * (v_full - v_empty)
+    rest = np.linalg.lstsq(A, b, rcond=None)[0]
+    return np.append(rest, (v_full - v_empty) - rest.sum())
+
+
+def _recording(game: Value, n: int) -> tuple[Value, list[np.ndarray]]:
+    calls: list[np.ndarray] = []
+
+    def value(mask: np.ndarray) -> float:
+        calls.append(np.asarray(mask, dtype=bool).reshape(-1).copy())
+        return game(mask)
+
+    return value, calls
+
+
 def check_kernel_shap(kernel_shap: Callable[..., np.ndarray]) -> None:
     """Exercise 2: KernelSHAP from sampled coalitions converges to the exact values and is efficient.
 
-    The games have v(empty) far from 0 (about 4), so forgetting to subtract v(empty) biases the values; the
-    seed must change the draw and the number of coalitions must be the one asked for (calls are counted).
+    Every call to the value function is recorded. On the coalitions your function drew (any valid draw),
+    its values must equal the lab's constrained least squares exactly (1e-9); there must be exactly
+    ``n_coalitions`` of them; their sizes must follow the Shapley kernel (n = 7, 3,000 coalitions); the
+    seed must change the draw; and on games with v(empty) far from 0 (about 10) the average of 3 seeds must
+    be close to the exact Shapley values.
     """
     with exercise("Exercise 2 (KernelSHAP from scratch)") as ex:
         n = 5
         game = table_game(n, seed=11)
         gap = game(np.ones(n, bool)) - game(np.zeros(n, bool))
-        calls = []
-
-        def counted(mask: np.ndarray) -> float:
-            calls.append(1)
-            return game(mask)
-
-        out = ex.call(kernel_shap, counted, n, 40, seed=0)
+        out = ex.call(kernel_shap, game, n, 40, seed=0)
         small = _as_vector(out, n)
         ex.expect(small is not None,
                   f"return an array of n finite numbers, one value per feature (yours: {describe(out)})")
-        ex.expect(len(calls) <= 40 + 2,
-                  f"with n_coalitions=40 your function evaluated the value function {len(calls)} times: draw "
-                  "exactly n_coalitions coalitions, plus the empty and the full one")  # fmt: skip
         ex.expect(abs(small.sum() - gap) < 1e-8,
                   "efficiency must hold exactly, whatever the number of coalitions: solve the least squares "
                   "*under the constraint* sum(phi) = v(all) - v(none) (substitute the last "
@@ -258,8 +271,49 @@ def check_kernel_shap(kernel_shap: Callable[..., np.ndarray]) -> None:
             ex.expect(other is not None and not np.allclose(small, other),
                       f"seed={other_seed} gave the same values as seed=0: use the seed argument, "
                       "np.random.default_rng(seed), for every draw")  # fmt: skip
-        for n_big, game_seed, budget in ((6, 12, 6000), (4, 13, 3000)):
-            big_game = table_game(n_big, seed=game_seed)
+        exact_cases = ((5, 40, 0, 11), (6, 200, 3, 12), (4, 60, 9, 13), (7, 40, 2, 14))
+        for n_game, budget, seed, game_seed in exact_cases:
+            counted, calls = _recording(table_game(n_game, seed=game_seed, offset=10.0), n_game)
+            got = _as_vector(ex.call(kernel_shap, counted, n_game, budget, seed=seed), n_game)
+            ex.expect(got is not None, "return an array of n finite numbers")
+            sizes = np.array([c.sum() for c in calls])
+            drawn = [c for c, size in zip(calls, sizes, strict=True) if 0 < size < n_game]
+            ex.expect(len(drawn) == budget,
+                      f"with n={n_game}, n_coalitions={budget} your function evaluated the value function on "
+                      f"{len(drawn)} coalitions that are neither empty nor full: draw exactly n_coalitions "
+                      "coalitions (sizes 1..n-1) and evaluate value once on each, plus once on the empty "
+                      "and once on the full coalition")  # fmt: skip
+            ex.expect((sizes == 0).any() and (sizes == n_game).any(),
+                      "evaluate the value function on the empty and on the full coalition (v(empty) is "
+                      "subtracted, v(all) - v(empty) is the efficiency constraint)")  # fmt: skip
+            game_ = table_game(n_game, seed=game_seed, offset=10.0)
+            want = _constrained_solution(np.array(drawn), np.array([game_(c) for c in drawn]),
+                                         game_(np.zeros(n_game, bool)), game_(np.ones(n_game, bool)))
+            ex.expect(np.allclose(got, want, atol=1e-8),
+                      f"with n={n_game}, n_coalitions={budget}, seed={seed}: on the coalitions your function "
+                      f"drew, the lab's least squares gives {np.round(want, 4)}, yours {np.round(got, 4)}: "
+                      "regress v(S) - v(empty) on the 0/1 coalition matrix with weight 1 per drawn "
+                      "coalition, no intercept, under the constraint sum(phi) = v(all) - v(empty) "
+                      "(substitute the last feature's value; do not spread a residual "
+                      "afterwards)")  # fmt: skip
+        n7, budget7 = 7, 3000
+        counted, calls = _recording(table_game(n7, seed=15), n7)
+        ex.call(kernel_shap, counted, n7, budget7, seed=4)
+        masks7 = np.array([c for c in calls if 0 < c.sum() < n7]).reshape(-1, n7)
+        sizes = masks7.sum(axis=1)
+        kernel = (n7 - 1) / (np.arange(1, n7) * (n7 - np.arange(1, n7)))
+        freq = np.bincount(sizes, minlength=n7)[1:n7] / max(len(sizes), 1)
+        ex.expect(np.abs(freq - kernel / kernel.sum()).max() < 0.03,
+                  f"with n=7 and 3,000 coalitions the sizes 1..6 of your coalitions occur with frequencies "
+                  f"{np.round(freq, 3)}; the Shapley kernel gives {np.round(kernel / kernel.sum(), 3)}: draw "
+                  "the size s with probability proportional to (n-1)/(s(n-s))")  # fmt: skip
+        tilt = np.abs((masks7 - sizes[:, None] / n7).mean(axis=0)).max() if len(masks7) else np.inf
+        ex.expect(tilt < 0.04,
+                  f"with n=7 and 3,000 coalitions some feature is in your coalitions {tilt:.2f} more (or "
+                  "less) often than its size allows: given the size s, draw s distinct features uniformly, "
+                  "rng.choice(n, size=s, replace=False)")  # fmt: skip
+        for n_big, game_seed, budget in ((6, 12, 6000),):
+            big_game = table_game(n_big, seed=game_seed, offset=10.0)
             exact_big = reference_shapley_values(big_game, n_big)
             runs = []
             for seed in range(3):
