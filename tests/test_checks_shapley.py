@@ -427,16 +427,28 @@ def deletion_mean_not_trapezoid(predict, x, baseline, order):
 # --- Exercise 6a: scaffold -----------------------------------------------------------------------------
 
 
-def _scaffold(biased, innocuous, X_real, seed, synthetic="lime", invert=False, always=None):
+def _scaffold(biased, innocuous, X_real, seed, synthetic="lime", invert=False, always=None, soft=False,
+              rng_seed=None, via_predict=False):
     from sklearn.ensemble import RandomForestClassifier
 
     X_real = np.asarray(X_real, float)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed if rng_seed is None else rng_seed)
     if synthetic == "lime":
-        fake = X_real + rng.standard_normal(X_real.shape) * X_real.std(0)
+        fake = sh.scaffold_synthetic(X_real, X_real, rng)
+    elif synthetic == "normal":  # rng.normal(size=...) draws the same numbers as standard_normal
+        fake = X_real + rng.normal(size=X_real.shape) * X_real.std(0)
+        fake[:, 1] = (rng.random(len(X_real)) < X_real[:, 1].mean()).astype(float)
     elif synthetic == "twice":  # two LIME-style points per real record
         doubled = np.vstack([X_real, X_real])
-        fake = doubled + rng.standard_normal(doubled.shape) * X_real.std(0)
+        fake = sh.scaffold_synthetic(doubled, X_real, rng)
+    elif synthetic == "gaussian_sex":  # the old draw: Gaussian noise on the 0/1 sex column too
+        fake = X_real + rng.standard_normal(X_real.shape) * X_real.std(0)
+    elif synthetic == "unit_noise":  # standard-deviation scaling dropped
+        fake = X_real + rng.standard_normal(X_real.shape)
+        fake[:, 1] = (rng.random(len(X_real)) < X_real[:, 1].mean()).astype(float)
+    elif synthetic == "half_men":  # sex drawn with probability 0.5, not its frequency
+        fake = X_real + rng.standard_normal(X_real.shape) * X_real.std(0)
+        fake[:, 1] = (rng.random(len(X_real)) < 0.5).astype(float)
     elif synthetic == "kernel":  # KernelSHAP-style hybrids: half the features from another patient
         swap = rng.random(X_real.shape) < 0.5
         fake = np.where(swap, X_real[rng.permutation(len(X_real))], X_real)
@@ -447,7 +459,10 @@ def _scaffold(biased, innocuous, X_real, seed, synthetic="lime", invert=False, a
         Z = np.asarray(Z, float)
         if always is not None:
             return (biased if always == "biased" else innocuous)(Z)
-        real = detector.predict_proba(Z)[:, 1] > 0.5
+        p_real = detector.predict_proba(Z)[:, 1]
+        if soft:
+            return p_real * biased(Z) + (1 - p_real) * innocuous(Z)
+        real = detector.predict(Z) == 1 if via_predict else p_real > 0.5
         if invert:
             real = ~real
         return np.where(real, biased(Z), innocuous(Z))
@@ -485,8 +500,47 @@ def scaffold_hard_coded_rule(biased, innocuous, X_real, seed=0):
 
 
 def scaffold_two_points_per_record(biased, innocuous, X_real, seed=0):
-    """A valid other choice: two LIME-style points per real record (must be accepted)."""
+    """Two LIME-style points per real record: the lab fixes one per record (and the draw), so rejected."""
     return _scaffold(biased, innocuous, X_real, seed, synthetic="twice")
+
+
+def scaffold_ignores_seed(biased, innocuous, X_real, seed=0):
+    """default_rng(0) for the synthetic points whatever the seed (review)."""
+    return _scaffold(biased, innocuous, X_real, seed, rng_seed=0)
+
+
+def scaffold_unit_noise(biased, innocuous, X_real, seed=0):
+    """Perturbations of standard deviation 1 in raw units: the std scaling dropped (review)."""
+    return _scaffold(biased, innocuous, X_real, seed, synthetic="unit_noise")
+
+
+def scaffold_gaussian_sex(biased, innocuous, X_real, seed=0):
+    """Gaussian noise on the 0/1 sex column too (the old draw: the detector learns 'sex is not 0/1')."""
+    return _scaffold(biased, innocuous, X_real, seed, synthetic="gaussian_sex")
+
+
+def scaffold_half_men(biased, innocuous, X_real, seed=0):
+    """Sex of the synthetic points drawn with probability 0.5, not its frequency in the records."""
+    return _scaffold(biased, innocuous, X_real, seed, synthetic="half_men")
+
+
+def scaffold_soft_mixture(biased, innocuous, X_real, seed=0):
+    """P(real) * biased + (1 - P(real)) * innocuous instead of the detector's decision."""
+    return _scaffold(biased, innocuous, X_real, seed, soft=True)
+
+
+def scaffold_binary_sex_rule(biased, innocuous, X_real, seed=0):
+    """No detector, X_real unused: 'real' whenever sex is exactly 0 or 1 (review)."""
+    def predict(Z):
+        Z = np.asarray(Z, float)
+        return np.where(np.isin(Z[:, 1], [0.0, 1.0]), biased(Z), innocuous(Z))
+
+    return predict
+
+
+def scaffold_with_normal_and_predict(biased, innocuous, X_real, seed=0):
+    """A valid other spelling: rng.normal(size=...) and detector.predict(Z) == 1 (must be accepted)."""
+    return _scaffold(biased, innocuous, X_real, seed, synthetic="normal", via_predict=True)
 
 
 CASES = (
@@ -517,8 +571,10 @@ CASES = (
     + [(sh.check_deletion_curve, deletion_vectorised, True)]
     + mutation_cases(sh.check_make_scaffold, sh.reference_make_scaffold,
                      [scaffold_no_scaffold, scaffold_always_innocuous, scaffold_inverted_detector,
-                      scaffold_kernel_shap_points, scaffold_hard_coded_rule])
-    + [(sh.check_make_scaffold, scaffold_two_points_per_record, True)]
+                      scaffold_kernel_shap_points, scaffold_hard_coded_rule, scaffold_two_points_per_record,
+                      scaffold_ignores_seed, scaffold_unit_noise, scaffold_gaussian_sex, scaffold_half_men,
+                      scaffold_soft_mixture, scaffold_binary_sex_rule])
+    + [(sh.check_make_scaffold, scaffold_with_normal_and_predict, True)]
 )  # fmt: skip
 
 

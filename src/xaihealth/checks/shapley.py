@@ -491,7 +491,10 @@ def scaffold_data(n: int, seed: int) -> np.ndarray:
     """Planted 'real' records for the scaffold exercise: age, male (0/1), sbp, sbp_repeat, unrelated.
 
     The two blood-pressure readings agree within a few mmHg (correlation about 0.98), which independent
-    perturbations break: that is what a scaffold's detector can learn.
+    perturbations break. Sex is binary: Gaussian noise on it (as Exercise 3's LIME adds) would give every
+    perturbed point away by a non-binary value, so the lab draws the synthetic points' sex from its
+    frequency in the records, as the ``lime`` package does for a declared categorical feature; the
+    disagreement of the two readings is then the cue left for a detector.
     """
     if not isinstance(n, int | np.integer) or n < 10:
         raise ValueError(f"n must be an integer >= 10, got {n!r}")
@@ -514,6 +517,19 @@ def scaffold_innocuous(Z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-2 * np.asarray(Z, dtype=float)[:, SCAFFOLD_UNRELATED]))
 
 
+def scaffold_synthetic(around: np.ndarray, X_real: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One LIME-style point per row of ``around``, drawn as the lab's step 1 says (in this rng order).
+
+    Continuous columns: ``around + rng.standard_normal(around.shape) * X_real.std(axis=0)``; then the sex
+    column is replaced by ``rng.random(len(around)) < X_real[:, 1].mean()`` (0/1, its frequency in the
+    records).
+    """
+    around, X_real = np.asarray(around, dtype=float), np.asarray(X_real, dtype=float)
+    synthetic = around + rng.standard_normal(around.shape) * X_real.std(axis=0)
+    synthetic[:, SCAFFOLD_MALE] = (rng.random(len(around)) < X_real[:, SCAFFOLD_MALE].mean()).astype(float)
+    return synthetic
+
+
 def reference_make_scaffold(
     biased: Callable[[np.ndarray], np.ndarray],
     innocuous: Callable[[np.ndarray], np.ndarray],
@@ -524,8 +540,7 @@ def reference_make_scaffold(
     from sklearn.ensemble import RandomForestClassifier
 
     X_real = np.asarray(X_real, dtype=float)
-    rng = np.random.default_rng(seed)
-    synthetic = X_real + rng.standard_normal(X_real.shape) * X_real.std(axis=0)
+    synthetic = scaffold_synthetic(X_real, X_real, np.random.default_rng(seed))
     detector = RandomForestClassifier(n_estimators=20, max_depth=8, random_state=seed).fit(
         np.vstack([X_real, synthetic]), np.r_[np.ones(len(X_real)), np.zeros(len(synthetic))])
 
@@ -540,37 +555,53 @@ def reference_make_scaffold(
 def check_make_scaffold(make_scaffold: Callable[..., Callable[[np.ndarray], np.ndarray]]) -> None:
     """Exercise 6a: the scaffold answers with the biased model on real records and hides it from LIME.
 
-    Two planted data sets (other seeds): on new real records the scaffold must follow the biased model, on
-    the points the lab's LIME draws it must follow the innocuous one, and LIME (Exercise 3's reference,
-    default width) must then name the unrelated column, not sex, for most patients.
+    Two planted data sets (other seeds; the second shifted in age and blood pressure, so a rule tuned by
+    hand on one data set fails): on new real records the scaffold must follow the biased model, on
+    LIME-style points (sex drawn from its frequency) the innocuous one; since the lab fixes the draw and the
+    forest, its answers must equal the reference's on a probe of real and synthetic points (99 %); and LIME
+    (Exercise 3's reference, default width) must then name the unrelated column, not sex, for most patients.
     """
     with exercise("Exercise 6a (build a scaffold)") as ex:
-        for data_seed in (31, 32):
+        for data_seed, shift in ((31, 0.0), (32, 25.0)):
             X_real = scaffold_data(1000, data_seed)
             new_real = scaffold_data(300, data_seed + 100)
+            for data in (X_real, new_real):
+                data[:, [0, 2, 3]] += shift
             predict = ex.call(make_scaffold, scaffold_biased, scaffold_innocuous, X_real, seed=data_seed)
             ex.expect(callable(predict), f"return a function predict(Z) (yours: {describe(predict)})")
             on_real = np.asarray(ex.call(predict, new_real), dtype=float).reshape(-1)
             ex.expect(on_real.shape == (300,), "predict(Z) must return one number per row of Z")
             follows_biased = float(np.mean(np.isclose(on_real, scaffold_biased(new_real))))
-            ex.expect(follows_biased >= 0.85,
+            ex.expect(follows_biased >= 0.8,
                       f"on new real records your scaffold follows the biased model for only "
-                      f"{follows_biased:.0%} of them (want 85 % or more): train the detector to say 'real' "
+                      f"{follows_biased:.0%} of them (want 80 % or more): train the detector to say 'real' "
                       "for the real records (label 1) and 'synthetic' for the perturbed ones")  # fmt: skip
-            rng = np.random.default_rng(data_seed + 200)
-            queried = new_real[:100] + rng.standard_normal((100, 5)) * X_real.std(axis=0)
+            queried = scaffold_synthetic(new_real[:150], X_real, np.random.default_rng(data_seed + 200))
             on_fake = np.asarray(ex.call(predict, queried), dtype=float).reshape(-1)
             follows_innocuous = float(np.mean(np.isclose(on_fake, scaffold_innocuous(queried))))
-            ex.expect(follows_innocuous >= 0.85,
-                      f"on the points LIME queries your scaffold follows the innocuous model for only "
-                      f"{follows_innocuous:.0%} of them (want 85 % or more): draw the synthetic examples "
-                      "as the lab's LIME draws them, x + standard_normal * X_real.std(axis=0)")  # fmt: skip
+            ex.expect(follows_innocuous >= 0.55,
+                      f"on LIME-style points your scaffold follows the innocuous model for only "
+                      f"{follows_innocuous:.0%} of them (want 55 % or more; the reference: 64 %; their sex "
+                      "is 0 or 1, drawn from its frequency): train the detector on the records and on "
+                      "synthetic points drawn as step 1 says, and let it decide")  # fmt: skip
+            probe = np.vstack([new_real[150:], queried])
+            want = reference_make_scaffold(scaffold_biased, scaffold_innocuous, X_real, seed=data_seed)(probe)
+            got = np.asarray(ex.call(predict, probe), dtype=float).reshape(-1)
+            agree = float(np.mean(np.isclose(got, want))) if got.shape == want.shape else 0.0
+            ex.expect(agree >= 0.99,
+                      f"the lab fixes the draw and the forest, yet your scaffold (seed={data_seed}) agrees "
+                      f"with the reference on only {agree:.0%} of 300 probe points: rng = "
+                      "np.random.default_rng(seed); X_real + rng.standard_normal(X_real.shape) * "
+                      "X_real.std(axis=0); then the sex column from rng.random(n) < X_real[:, 1].mean(); "
+                      "RandomForestClassifier(n_estimators=20, max_depth=8, random_state=seed) on the "
+                      "records (label 1) and the synthetic points (label 0); biased where "
+                      "P(real) > 0.5")  # fmt: skip
             tops = [int(np.argmax(np.abs(reference_lime_tabular(predict, row, X_real, 500, None, seed=k)[0])))
-                    for k, row in enumerate(new_real[:5])]
-            hidden = sum(t != SCAFFOLD_MALE for t in tops)
-            ex.expect(hidden >= 4,
-                      f"LIME still names sex as the top feature for {5 - hidden} of 5 patients: the scaffold "
-                      "does not hide the biased model from it")  # fmt: skip
+                    for k, row in enumerate(new_real[:10])]
+            named = sum(t == SCAFFOLD_MALE for t in tops)
+            ex.expect(named <= 5,
+                      f"LIME still names sex as the top feature for {named} of 10 patients (the plain biased "
+                      "model: all 10): the scaffold does not hide the biased model from it")  # fmt: skip
 
 
 def _written(ex: object, answer: object, name: str, keywords: list[tuple[str, ...]], words: int) -> None:
