@@ -67,7 +67,8 @@ def metrics_other_valid_formula(x, x_hat, latents):  # same quantities, written 
 
 
 def _train(x, n_latents, l1_coeff, steps, lr, seed, *, normalise=True, penalty="latents", subtract=True,
-           b_dec0="mean", mse="sum", l1_mean=True, init="generator", axis=1):  # fmt: skip
+           b_dec0="mean", mse="sum", l1_mean=True, init="generator", axis=1, tied=False, train_b_dec=True,
+           relu=True, renorm="step", unit_init=True):  # fmt: skip
     if init == "generator":
         g = torch.Generator().manual_seed(seed)
         W0 = torch.randn(n_latents, x.shape[1], generator=g)
@@ -76,14 +77,17 @@ def _train(x, n_latents, l1_coeff, steps, lr, seed, *, normalise=True, penalty="
         W0 = torch.randn(n_latents, x.shape[1])
     else:  # unseeded global RNG
         W0 = torch.randn(n_latents, x.shape[1])
-    init_dirs = F.normalize(W0, dim=1)
+    init_dirs = F.normalize(W0, dim=1) if unit_init else W0 * 0.5
     W_enc, W_dec = torch.nn.Parameter(init_dirs.T.clone()), torch.nn.Parameter(init_dirs.clone())
     b_enc = torch.nn.Parameter(torch.zeros(n_latents))
     b_dec = torch.nn.Parameter(x.mean(0).clone() if b_dec0 == "mean" else torch.zeros(x.shape[1]))
-    opt = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=lr)
+    params = [b_enc, W_dec] + ([] if tied else [W_enc]) + ([b_dec] if train_b_dec else [])
+    opt = torch.optim.Adam(params, lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
-            latents = torch.relu(((x - b_dec) if subtract else x) @ W_enc + b_enc)
+            enc = W_dec.T if tied else W_enc
+            pre = ((x - b_dec) if subtract else x) @ enc + b_enc
+            latents = torch.relu(pre) if relu else pre
             err = (x - latents @ W_dec - b_dec) ** 2
             loss = err.sum(1).mean() if mse == "sum" else err.mean()
             if penalty == "latents":
@@ -91,14 +95,26 @@ def _train(x, n_latents, l1_coeff, steps, lr, seed, *, normalise=True, penalty="
                 loss = loss + l1_coeff * (l1.mean() if l1_mean else l1.sum())
             elif penalty == "decoder":
                 loss = loss + l1_coeff * W_dec.abs().sum()
+            elif penalty == "encoder":
+                loss = loss + l1_coeff * W_enc.abs().sum()
+            elif penalty == "pre":
+                loss = loss + l1_coeff * pre.abs().sum(1).mean()
+            elif penalty == "mean_latents":
+                loss = loss + l1_coeff * latents.abs().mean()
+            elif penalty == "l2":
+                loss = loss + l1_coeff * latents.pow(2).sum(1).mean()
             elif penalty == "fixed":
                 loss = loss + 0.1 * latents.abs().sum(1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-            if normalise:
+            if normalise and renorm == "step":
                 with torch.no_grad():
                     W_dec.data = F.normalize(W_dec.data, dim=axis)
+    if renorm == "end":
+        W_dec.data = F.normalize(W_dec.data, dim=axis)
+    if tied:
+        W_enc = W_dec.T
     return {
         "W_enc": W_enc.detach(),
         "b_enc": b_enc.detach(),
@@ -149,6 +165,96 @@ def train_seed_ignored(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
 
 def train_lr_ignored(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
     return _train(x, n_latents, l1_coeff, steps, 1e-3, seed)
+
+
+def train_lr_hard_coded(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # the review's mutant
+    return _train(x, n_latents, l1_coeff, steps, 1e-2, seed)
+
+
+def train_steps_doubled(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # honours steps=0 only
+    return _train(x, n_latents, l1_coeff, 2 * steps, lr, seed)
+
+
+def train_steps_hard_coded(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, 300 if steps else 0, lr, seed)
+
+
+def train_b_dec_frozen(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, train_b_dec=False)
+
+
+def train_tied_weights(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, tied=True)
+
+
+def train_without_relu(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, relu=False)
+
+
+def train_l1_on_pre_activations(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, penalty="pre")
+
+
+def train_l1_on_encoder(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, penalty="encoder")
+
+
+def train_l1_mean_over_latents(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, penalty="mean_latents")
+
+
+def train_l2_penalty(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, penalty="l2")
+
+
+def train_renormalised_at_end(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, renorm="end")
+
+
+def train_non_unit_init(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
+    return _train(x, n_latents, l1_coeff, steps, lr, seed, unit_init=False)
+
+
+def train_adam_weight_decay(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # AdamW(0.01) is not Adam
+    sae0 = cs.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
+    ps = {k: torch.nn.Parameter(v.clone()) for k, v in sae0.items()}
+    opt = torch.optim.Adam(list(ps.values()), lr=lr, weight_decay=0.1)
+    with torch.enable_grad():
+        for _ in range(steps):
+            lat = torch.relu((x - ps["b_dec"]) @ ps["W_enc"] + ps["b_enc"])
+            loss = ((x - lat @ ps["W_dec"] - ps["b_dec"]) ** 2).sum(1).mean() + l1_coeff * lat.sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            ps["W_dec"].data = F.normalize(ps["W_dec"].data, dim=1)
+    return {k: v.detach() for k, v in ps.items()}
+
+
+def train_other_valid_formula(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: accepted
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(n_latents, x.shape[1], generator=g)
+    w = w / w.norm(dim=1, keepdim=True)
+    W_dec, W_enc = torch.nn.Parameter(w.clone()), torch.nn.Parameter(w.T.contiguous().clone())
+    b_enc, b_dec = torch.nn.Parameter(torch.zeros(n_latents)), torch.nn.Parameter(x.mean(dim=0))
+    opt = torch.optim.Adam([W_dec, W_enc, b_dec, b_enc], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            h = F.relu(torch.addmm(b_enc, x - b_dec, W_enc))
+            loss = (
+                F.mse_loss(h @ W_dec + b_dec, x, reduction="sum") / len(x)
+                + l1_coeff * h.norm(p=1, dim=1).mean()
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                W_dec /= W_dec.norm(dim=1, keepdim=True)
+    return {
+        "W_enc": W_enc.detach(),
+        "b_enc": b_enc.detach(),
+        "W_dec": W_dec.detach(),
+        "b_dec": b_dec.detach(),
+    }
 
 
 def train_global_seeded_rng(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: accepted
@@ -223,6 +329,12 @@ def recovery_hungarian_minimised(true_dirs, learned_dirs, threshold=0.9):
     return _result(cos, threshold, matched=matched)
 
 
+def recovery_at_or_above_threshold(true_dirs, learned_dirs, threshold=0.9):  # the review's mutant
+    cos = _unit(true_dirs) @ _unit(learned_dirs).T
+    out = _result(cos, threshold)
+    return {**out, "n_recovered": int((out["max_cos"] >= threshold).sum())}
+
+
 def recovery_other_valid_formula(true_dirs, learned_dirs, threshold=0.9):  # numpy, another route: accepted
     t = true_dirs.numpy() / np.linalg.norm(true_dirs.numpy(), axis=1, keepdims=True)
     s = learned_dirs.numpy() / np.linalg.norm(learned_dirs.numpy(), axis=1, keepdims=True)
@@ -264,10 +376,24 @@ CASES = [
             train_l1_summed_over_samples,
             train_seed_ignored,
             train_lr_ignored,
+            train_lr_hard_coded,
+            train_steps_doubled,
+            train_steps_hard_coded,
+            train_b_dec_frozen,
+            train_tied_weights,
+            train_without_relu,
+            train_l1_on_pre_activations,
+            train_l1_on_encoder,
+            train_l1_mean_over_latents,
+            train_l2_penalty,
+            train_renormalised_at_end,
+            train_non_unit_init,
+            train_adam_weight_decay,
         ],
     ),
     (cs.check_train_sae, train_global_seeded_rng, True),
-    *[(cs.check_train_sae, _other_draw(k), True) for k in range(1, 6)],
+    (cs.check_train_sae, train_other_valid_formula, True),
+    *[(cs.check_train_sae, _other_draw(k), True) for k in range(1, 11)],
     *mutation_cases(
         cs.check_feature_recovery,
         cs.reference_feature_recovery,
@@ -280,6 +406,7 @@ CASES = [
             recovery_threshold_hard_coded,
             recovery_greedy_not_one_to_one,
             recovery_hungarian_minimised,
+            recovery_at_or_above_threshold,
         ],
     ),
     (cs.check_feature_recovery, recovery_other_valid_formula, True),
