@@ -696,7 +696,9 @@ normal = make_ecgs(64, seed=derived_seed(11), qtc=410.0)  # the same records wit
 signals, signals_cf = torch.tensor(ecgs.signals), torch.tensor(normal.signals)
 p_lqt = ecg_model.predict_proba(signals).numpy()
 chosen = np.flatnonzero((p_lqt > 0.5) & (ecgs.labels["long_qt"].to_numpy() == 1))[:8]
-assert all(np.array_equal(ecgs.beats(i).qrs_on, normal.beats(i).qrs_on) for i in chosen)  # same beats
+# same beats: every QRS of the record is in its counterfactual (the long-QT record can lose a last beat
+# whose T wave runs past the end of the record, so the counterfactual may list one beat more)
+assert all(np.isin(ecgs.beats(i).qrs_on, normal.beats(i).qrs_on).all() for i in chosen)
 untrained_ecg = []
 for k in range(5):
     torch.manual_seed(derived_seed(60 + k))
