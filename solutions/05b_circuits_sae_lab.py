@@ -24,9 +24,11 @@
 # `x_hat = latents @ W_dec + b_dec`.
 #
 # Each exercise is followed by a check cell: it prints a ✔ line when your code is right, or tells you what
-# to fix. The checker trains your SAE on its own off-centre planted data, at two penalties and from
-# initialisation seeds of its own: any correct implementation passes, whatever its random draw. The
-# written answer (Exercise 4) is checked only for completeness; a person marks it with the rubric.
+# to fix. For Exercise 2 the checker reads your initialisation (`steps=0`) on its own off-centre planted
+# data, then runs a few steps of your training at two settings of (`l1_coeff`, `lr`, `steps`) and compares
+# every tensor with the expected Adam update started from *your* initialisation: any correct
+# implementation passes, whatever its random draw, and an ignored argument does not. The written answer
+# (Exercise 4) is checked only for completeness; a person marks it with the rubric.
 
 # %%
 import torch
