@@ -449,7 +449,7 @@ no_effect = np.abs(sv.values[:, [features.index("qt_drug"), features.index("nois
 print(f"mean |SHAP| of qt_drug {no_effect[0]:.3f}, of noise_1 {no_effect[1]:.3f} (truth: 0); of age "
       f"{np.abs(sv.values[:, 0]).mean():.3f}")
 assert (score["corr(SHAP, truth)"].drop(["qtc", "male"]) > 0.7).all() and (score.loc[["qtc", "male"], "corr(SHAP, truth)"] > 0.3).all()
-assert no_effect.max() < 0.25 * np.abs(sv.values[:, 0]).mean()
+assert no_effect.max() < np.abs(sv.values[:, 0]).mean()  # below the strongest effect; not "near 0" (see below)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # SHAP recovers the planted effects with correlations of 0.79–0.97 on this draw — except QTc (about 0.45):
@@ -457,9 +457,11 @@ assert no_effect.max() < 0.25 * np.abs(sv.values[:, 0]).mean()
 # give the model little to learn it from; below the hinge the true contribution is a constant while the
 # model's SHAP value wobbles. Across base seeds 0–5 the larger effects stay at 0.73–0.97, QTc ranges from
 # 0.45 to 0.87, and sex — a small effect — fell to 0.38 on seed 4 (the model learned it poorly there): the
-# assert checks 0.7 for the others and only 0.3 for those two. The zero-effect columns are small but
-# **not zero**: the model has fitted some noise, and SHAP faithfully reports what the *model* does, not
-# what is true. SHAP explains the model; only validation tells you whether the model is right.
+# assert checks 0.7 for the others and only 0.3 for those two. The zero-effect columns are **not zero**:
+# the QT-drug flag gets almost nothing (mean |SHAP| ≤ 0.03 log-odds on base seeds 0–10), but the noise
+# column gets 0.08–0.17 — as much as weak true effects such as sex or smoking on several draws, and 28 %
+# of age's credit on base seed 10 (an earlier assert, "below a quarter of age's", failed there). The
+# model has fitted noise, and SHAP faithfully reports what the *model* does, not what is true. SHAP explains the model; only validation tells you whether the model is right.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # #### Scorecard: slope and R² against the truth
