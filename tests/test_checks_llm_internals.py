@@ -22,12 +22,13 @@ def probe_trained_on_test(acts_train, y_train, types_train, acts_test, y_test, t
         acts_train, y_train, types_train, acts_test, y_test, types_test, seed
     )
     acc = _score(acts_test, y_test, acts_test, y_test)
-    return {"accuracy": acc, "control": ref["control"], "selectivity": acc - ref["control"]}
+    return {"accuracy": acc, "control": ref["control"], "selectivity": acc - ref["control"],
+            "control_labels": ref["control_labels"]}
 
 
 def probe_control_not_shuffled(acts_train, y_train, types_train, acts_test, y_test, types_test, seed=0):
     acc = _score(acts_train, y_train, acts_test, y_test)
-    return {"accuracy": acc, "control": acc, "selectivity": 0.0}
+    return {"accuracy": acc, "control": acc, "selectivity": 0.0, "control_labels": y_test}
 
 
 def probe_control_shuffled_per_sample(
@@ -35,16 +36,17 @@ def probe_control_shuffled_per_sample(
 ):
     rng = np.random.default_rng(seed)
     acc = _score(acts_train, y_train, acts_test, y_test)
-    ctrl = _score(acts_train, rng.permutation(y_train), acts_test, rng.permutation(y_test))
-    return {"accuracy": acc, "control": ctrl, "selectivity": acc - ctrl}
+    c_test = rng.permutation(y_test)
+    ctrl = _score(acts_train, rng.permutation(y_train), acts_test, c_test)
+    return {"accuracy": acc, "control": ctrl, "selectivity": acc - ctrl, "control_labels": c_test}
 
 
-def _control_variant(label_draw, train_on="train"):
+def _control_variant(label_draw, train_on="train", rng_of=np.random.default_rng, order=np.unique):
     """A probe_selectivity whose control labels come from label_draw(labels, n_types, rng)."""
 
     def f(acts_train, y_train, types_train, acts_test, y_test, types_test, seed=0):
-        rng = np.random.default_rng(seed)
-        uniq = np.unique(np.concatenate([types_train, types_test]))
+        rng = rng_of(seed)
+        uniq = order(np.concatenate([types_train, types_test]))
         lookup = dict(
             zip(uniq.tolist(), label_draw(np.unique(y_train), len(uniq), rng).tolist(), strict=True)
         )
@@ -59,7 +61,7 @@ def _control_variant(label_draw, train_on="train"):
             ctrl = _score(
                 np.concatenate([acts_train, acts_test]), np.concatenate([c_tr, c_te]), acts_test, c_te
             )
-        return {"accuracy": acc, "control": ctrl, "selectivity": acc - ctrl}
+        return {"accuracy": acc, "control": ctrl, "selectivity": acc - ctrl, "control_labels": c_te}
 
     return f
 
@@ -72,6 +74,31 @@ probe_control_fit_on_all = _control_variant(lambda labels, m, rng: rng.choice(la
 probe_control_fit_on_all.__name__ = "probe_control_fit_on_all"
 probe_binary_control = _control_variant(lambda labels, m, rng: rng.integers(0, 2, m))
 probe_binary_control.__name__ = "probe_binary_control"  # 2 control labels for a 4-class concept
+# review 05, finding 5: these passed before the checker saw the control labels
+probe_unseeded_rng = _control_variant(lambda labels, m, rng: rng.choice(labels, m),
+                                      rng_of=lambda seed: np.random.default_rng())  # fmt: skip
+probe_unseeded_rng.__name__ = "probe_unseeded_rng"  # the seed parameter is ignored
+probe_control_three_labels = _control_variant(lambda labels, m, rng: rng.choice(labels[:3], m))
+probe_control_three_labels.__name__ = "probe_control_three_labels"  # a 3-label control for 4 classes
+probe_control_arange_labels = _control_variant(
+    lambda labels, m, rng: rng.choice(np.arange(len(labels)), m)
+)
+probe_control_arange_labels.__name__ = "probe_control_arange_labels"  # wrong unless labels are 0..K-1
+probe_control_seed_plus_one = _control_variant(
+    lambda labels, m, rng: rng.choice(labels, m), rng_of=lambda seed: np.random.default_rng(seed + 1)
+)
+probe_control_seed_plus_one.__name__ = "probe_control_seed_plus_one"  # another valid draw: accepted
+
+
+def _first_seen(values):
+    _, idx = np.unique(values, return_index=True)
+    return np.asarray(values)[np.sort(idx)]
+
+
+probe_control_first_seen_order = _control_variant(
+    lambda labels, m, rng: rng.choice(labels, m), order=_first_seen
+)
+probe_control_first_seen_order.__name__ = "probe_control_first_seen_order"  # valid: types in another order
 
 
 def probe_control_ignores_seed(acts_train, y_train, types_train, acts_test, y_test, types_test, seed=0):
@@ -148,6 +175,31 @@ def patch_noising_direction(model, clean, corrupt, layer, position):
 
 def patch_leaves_hook(model, clean, corrupt, layer, position):
     return _raw_patch(model, clean, corrupt, layer, position, remove=False)
+
+
+def patch_with_hookpoint_add_hook(model, clean, corrupt, layer, position):
+    """The TransformerLens hook API through HookPoint.add_hook (review 05, finding 5: passed before)."""
+    avoid, safe = li._answer_ids()
+    ld = lambda lg: (lg[:, -1, avoid] - lg[:, -1, safe]).mean().item()  # noqa: E731
+    point, stored = model.blocks[layer].hook_resid_pre, {}
+    point.add_hook(lambda a, hook: stored.update(a=a.clone()))
+    c = ld(model(clean))
+    point.remove_hooks()
+    k = ld(model(corrupt))
+
+    def paste(a, hook):
+        a[:, position] = stored["a"][:, position]
+        return a
+
+    point.add_hook(paste)
+    p = ld(model(corrupt))
+    point.remove_hooks()
+    return (p - k) / (c - k)
+
+
+def patch_per_pair_alternative(model, clean, corrupt, layer, position):
+    """A valid alternative (review 05, finding 6): the mean of the per-pair recoveries."""
+    return li.reference_patch_resid_pre(model, clean, corrupt, layer, position, per_pair=True)
 
 
 def patch_with_transformer_lens(model, clean, corrupt, layer, position):
@@ -238,6 +290,13 @@ def attention_masks_the_diagonal(q, k):
     return s.softmax(-1)
 
 
+def attention_sdpa_shortcut(q, k):
+    """The library shortcut (review 05, finding 5): an identity V makes sdpa return the pattern itself."""
+    qh, kh = q.transpose(1, 2), k.transpose(1, 2)
+    eye = torch.eye(q.shape[1]).expand(*qh.shape[:2], -1, -1)
+    return torch.nn.functional.scaled_dot_product_attention(qh, kh, eye, is_causal=True)
+
+
 def attention_mask_after_softmax(q, k):
     a = _scores(q, k, math.sqrt(q.shape[-1])).softmax(-1)
     return a.masked_fill(_mask(q.shape[1]), 0.0)  # zeroed but not renormalised
@@ -322,16 +381,21 @@ CASES = [
         li.reference_probe_selectivity,
         [probe_trained_on_test, probe_control_not_shuffled, probe_control_shuffled_per_sample,
          probe_selectivity_as_ratio, probe_control_on_own_split, probe_control_fit_on_all,
-         probe_binary_control, probe_control_ignores_seed],
+         probe_binary_control, probe_control_ignores_seed, probe_unseeded_rng, probe_control_three_labels,
+         probe_control_arange_labels],
     ),
     (li.check_probe_selectivity, probe_control_balanced, True),
+    (li.check_probe_selectivity, probe_control_seed_plus_one, True),
+    (li.check_probe_selectivity, probe_control_first_seen_order, True),
     *mutation_cases(
         li.check_patch_resid_pre,
         li.reference_patch_resid_pre,
         [patch_wrong_position, patch_wrong_normalisation, patch_wrong_layer, patch_all_positions,
-         patch_noising_direction, patch_leaves_hook, patch_with_transformer_lens],
+         patch_noising_direction, patch_leaves_hook, patch_with_transformer_lens,
+         patch_with_hookpoint_add_hook],
     ),
     (li.check_patch_resid_pre, patch_alternative_capture, True),
+    (li.check_patch_resid_pre, patch_per_pair_alternative, True),
     *mutation_cases(
         li.check_ov_readout,
         li.reference_ov_readout,
@@ -343,7 +407,7 @@ CASES = [
         li.reference_attention_pattern,
         [attention_softmax_over_queries, attention_no_scaling, attention_hard_coded_scale,
          attention_scaled_by_d_head, attention_no_mask, attention_masks_the_diagonal,
-         attention_mask_after_softmax],
+         attention_mask_after_softmax, attention_sdpa_shortcut],
     ),
     (li.check_attention_pattern, attention_tril_alternative, True),
     *mutation_cases(
@@ -381,3 +445,33 @@ def test_reference_patching_matches_the_library():
     assert abs(grid[0, 6] - 1) < 1e-4 and abs(grid[1, 6]) < 0.05 and grid[1, 16] > 0.2
     assert abs(li.reference_patch_resid_pre(model, clean, corrupt, 1, 16) - grid[1, 16]) < 1e-4
     assert sum(len(m._forward_hooks) for m in model.modules()) == 0
+
+
+def test_each_checker_first_call_is_under_two_seconds():
+    """DESIGN §9: a check cell takes <= 2 s. First call of each checker (its own data and references
+    built from scratch), with the lab's model passed in (as the lab does) and 1 BLAS / torch thread.
+    CPU time of this process is asserted (wall time on a shared, loaded machine can be several times it)."""
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    model = li._model_and_pairs()[0]  # the lab has its model already; loading is not part of a check cell
+    li._pairs.cache_clear()
+    calls = [(li.check_probe_selectivity, (li.reference_probe_selectivity,), {}),
+             (li.check_patch_resid_pre, (li.reference_patch_resid_pre,), {"model": model}),
+             (li.check_ov_readout, (li.reference_ov_readout,), {"model": model}),
+             (li.check_attention_pattern, (li.reference_attention_pattern,), {"model": model}),
+             (li.check_word_occlusion, (li.reference_word_occlusion,), {"model": model}),
+             (li.check_answer_6, (GOOD_6,), {})]  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            for checker, args, kwargs in calls:
+                cpu, wall = time.process_time(), time.perf_counter()
+                checker(*args, **kwargs)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                print(f"{checker.__name__}: {cpu:.2f} s CPU, {wall:.2f} s wall")
+                assert cpu < 2.0, f"{checker.__name__} took {cpu:.2f} s CPU"
+    finally:
+        torch.set_num_threads(threads)

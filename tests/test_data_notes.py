@@ -237,6 +237,24 @@ def test_heldout_split_never_meets_the_training_split():
     assert in_heldout(pairs.clean_tokens).all() and in_heldout(pairs.corrupt_tokens).all()
 
 
+def test_strict_heldout_meaning_never_occurs_in_training():
+    """split="heldout_strict" (review 05, finding 3): no training note has its (negation, allergen, drug)."""
+    train = make_notes(20000, seed=0, split="train")
+    strict = make_notes(500, seed=2, split="heldout_strict")
+    assert in_heldout(strict.tokens, strict=True).all() and in_heldout(strict.tokens).all()
+    assert not in_heldout(make_notes(500, seed=2, split="heldout").tokens, strict=True).all()
+
+    negated = {NotesTokenizer().token_id(w) for w in ("no", "any")}
+
+    def meaning(tokens):
+        return {(int(r[3]) in negated, int(r[6]), int(r[15])) for r in tokens}
+
+    assert not meaning(strict.tokens) & meaning(train.tokens)
+    assert set(strict.labels.tolist()) == {0, 1}
+    with pytest.raises(TypeError, match="strict"):
+        in_heldout(strict.tokens, strict="yes")
+
+
 def test_split_default_is_everything_and_in_heldout_rejects_bad_tokens():
     a, b = make_notes(300, seed=9), make_notes(300, seed=9, split="all")
     assert a.tokens.tobytes() == b.tokens.tobytes()

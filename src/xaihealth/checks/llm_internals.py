@@ -39,7 +39,8 @@ def reference_probe_selectivity(acts_train, y_train, types_train, acts_test, y_t
         return LogisticRegression(max_iter=2000).fit(acts_train, y_tr).score(acts_test, y_te)
 
     accuracy, control_accuracy = fit_score(y_train, y_test), fit_score(c_train, c_test)
-    return {"accuracy": accuracy, "control": control_accuracy, "selectivity": accuracy - control_accuracy}
+    return {"accuracy": accuracy, "control": control_accuracy, "selectivity": accuracy - control_accuracy,
+            "control_labels": c_test}
 
 
 def _answer_ids():
@@ -49,12 +50,16 @@ def _answer_ids():
     return tok.token_id("avoid"), tok.token_id("safe")
 
 
-def reference_patch_resid_pre(model, clean, corrupt, layer, position):
-    """Raw PyTorch: one forward hook stores the clean activation, a second one pastes it in."""
+def reference_patch_resid_pre(model, clean, corrupt, layer, position, per_pair=False):
+    """Raw PyTorch: one forward hook stores the clean activation, a second one pastes it in.
+
+    The recovery is the ratio of the mean logit differences; ``per_pair=True`` returns the mean of the
+    per-pair recoveries instead (the lecture's metric), which the checker accepts too.
+    """
     avoid, safe = _answer_ids()
 
     def ld(logits):
-        return (logits[:, -1, avoid] - logits[:, -1, safe]).mean().item()
+        return logits[:, -1, avoid] - logits[:, -1, safe]
 
     point = model.blocks[layer].hook_resid_pre
     stored = {}
@@ -77,7 +82,9 @@ def reference_patch_resid_pre(model, clean, corrupt, layer, position):
         patched_ld = ld(model(corrupt))
     finally:
         handle.remove()
-    return (patched_ld - corrupt_ld) / (clean_ld - corrupt_ld)
+    if per_pair:
+        return ((patched_ld - corrupt_ld) / (clean_ld - corrupt_ld)).mean().item()
+    return ((patched_ld.mean() - corrupt_ld.mean()) / (clean_ld.mean() - corrupt_ld.mean())).item()
 
 
 def reference_attention_pattern(q, k):
@@ -117,8 +124,11 @@ def reference_ov_readout(model, layer, head, x):
 # ---------------------------------------------------------------------------------------- planted data
 
 
-def _planted_probe_data(kind: str, seed: int = 3):
-    """Activations (n, d), concept labels, word types; 20 types, concept = type % 4."""
+def _planted_probe_data(kind: str, seed: int = 3, labels=(0, 1, 2, 3)):
+    """Activations (n, d), concept labels, word types; 20 types, concept = labels[type % 4].
+
+    200 training and 80 test points (small, so that the checker stays well under 2 s).
+    """
     rng = np.random.default_rng(seed)
     n_types, d = 20, 32
     if kind == "noise":
@@ -126,7 +136,7 @@ def _planted_probe_data(kind: str, seed: int = 3):
         types = rng.integers(0, n_types, 180)
         y = rng.integers(0, 2, 180)
         return x[:120], y[:120], types[:120], x[120:], y[120:], types[120:]
-    types = np.tile(np.arange(n_types), 30)
+    types = np.tile(np.arange(n_types), 14)
     rng.shuffle(types)
     y = types % 4
     if kind == "identity":  # each word has its own random vector: any partition is learnable
@@ -136,21 +146,42 @@ def _planted_probe_data(kind: str, seed: int = 3):
         centres = rng.normal(size=(4, d)) * 3
         x = centres[y]
     x = x + rng.normal(size=x.shape) * 0.5
-    cut = 400
+    y = np.asarray(labels)[y]
+    cut = 200
     return x[:cut], y[:cut], types[:cut], x[cut:], y[cut:], types[cut:]
 
 
 @lru_cache(maxsize=1)
-def _model_and_pairs():
+def _pairs():
     import torch
 
     from xaihealth.data.notes import make_patching_pairs
+
+    pairs = make_patching_pairs(32, seed=11, kind="allergen")
+    return torch.from_numpy(pairs.clean_tokens), torch.from_numpy(pairs.corrupt_tokens)
+
+
+@lru_cache(maxsize=1)
+def _own_model():
     from xaihealth.models.notes_transformer import load_notes_transformer
 
     model = load_notes_transformer()
     model.requires_grad_(False)  # the checker only reads the model; no global grad switch (it would leak)
-    pairs = make_patching_pairs(32, seed=11, kind="allergen")
-    return model, torch.from_numpy(pairs.clean_tokens), torch.from_numpy(pairs.corrupt_tokens)
+    return model
+
+
+def _model_and_pairs(model=None):
+    """The lab's notes transformer if it is passed (loading one costs ~7 s), else the checker's own."""
+    if model is None:
+        model = _own_model()
+    else:
+        from transformer_lens.model_bridge import TransformerBridge
+
+        if not isinstance(model, TransformerBridge):
+            raise TypeError(
+                f"model must be the notes transformer (a TransformerBridge), got {describe(model)}"
+            )
+    return (model, *_pairs())
 
 
 @lru_cache(maxsize=1)
@@ -187,18 +218,28 @@ def _as_float(value):
 
 def check_probe_selectivity(probe_selectivity: Callable) -> None:
     """Exercise 1: probe accuracy, control-task accuracy and selectivity on planted activations."""
-    with exercise("Exercise 1 (linear probe with a control task)") as ex:
-        out = {}
-        for kind in ("identity", "concept", "noise"):
-            res = ex.call(probe_selectivity, *_planted_probe_data(kind), seed=0)
-            keys = ("accuracy", "control", "selectivity")
-            ex.returns(res, dict, "a dict with the keys 'accuracy', 'control' and 'selectivity'", keys=keys)
-            out[kind] = {k: _as_float(res[k]) for k in ("accuracy", "control", "selectivity")}
+    from threadpoolctl import threadpool_limits
+
+    keys = ("accuracy", "control", "selectivity", "control_labels")
+    with exercise("Exercise 1 (linear probe with a control task)") as ex, threadpool_limits(1):
+
+        def call(data, seed):
+            res = ex.call(probe_selectivity, *data, seed=seed)
+            ex.returns(res, dict, "a dict with the keys " + ", ".join(repr(k) for k in keys), keys=keys)
+            labels = np.asarray(res["control_labels"])
+            ex.expect(
+                labels.shape == np.shape(data[4]),
+                "'control_labels' must hold the control label of each TEST note, shape "
+                f"{np.shape(data[4])}; yours has shape {labels.shape}",
+            )
+            return {**{k: _as_float(res[k]) for k in keys[:3]}, "control_labels": labels}
+
+        out = {kind: call(_planted_probe_data(kind), 0) for kind in ("identity", "concept", "noise")}
         for kind, res in out.items():
             ex.expect(
                 abs(res["selectivity"] - (res["accuracy"] - res["control"])) < 1e-9,
                 f"selectivity must be accuracy − control (a difference of test accuracies); on the {kind!r} "
-                f"data you returned {res}",
+                f"data you returned { {k: res[k] for k in keys[:3]} }",
             )
         ex.expect(
             out["noise"]["accuracy"] < 0.75,
@@ -222,43 +263,67 @@ def check_probe_selectivity(probe_selectivity: Callable) -> None:
             "control probe on the training activations only and score it on the test activations (not on "
             "its own training split, and not fitted on train + test)",
         )
-        concept_data = _planted_probe_data("concept")
-        controls = [_as_float(ex.call(probe_selectivity, *concept_data, seed=s)["control"]) for s in range(4)]
-        ex.expect(
-            float(np.mean(controls)) < 0.55,
-            f"averaged over seeds 0..3, your control accuracy on a 4-class concept is "
-            f"{np.mean(controls):.2f}; "
-            "a control with 4 labels scores about 0.4 there. Draw each word type's control label from the "
-            "concept's OWN label set (np.unique(y_train)), not from {0, 1}",
-        )
-        ex.expect(
-            len({round(c, 6) for c in controls}) > 1,
-            "your control accuracy does not change with the seed: draw the control labels with "
-            "np.random.default_rng(seed)",
-        )
         ex.expect(
             out["identity"]["control"] > 0.85,
             f"control accuracy {out['identity']['control']:.2f} where every word has its own vector: "
             "give each word TYPE one random label (the same label every time the word occurs), do not "
             "shuffle the labels sample by sample",
         )
+        # a 4-class concept whose labels are {1, 2, 5, 7}, not 0..3: the control draws from that set
+        odd = _planted_probe_data("concept", labels=(1, 2, 5, 7))
+        runs = [call(odd, s) for s in (0, 1, 2, 3, 0)]
+        types_test = odd[5]
+        for r in runs[:4]:
+            ex.expect(
+                all(len(set(r["control_labels"][types_test == t].tolist())) == 1
+                    for t in np.unique(types_test)),  # fmt: skip
+                "every occurrence of a word type must get the SAME control label (one random label per type)",
+            )
+        used = set(np.concatenate([r["control_labels"] for r in runs[:4]]).tolist())
+        ex.expect(
+            used == {1, 2, 5, 7},
+            f"for a concept with the labels [1, 2, 5, 7] your control labels (seeds 0..3) take the values "
+            f"{sorted(used)}: draw each word type's control label from the concept's OWN label set "
+            "(np.unique(y_train)), all of it, not from {0, 1} or range(number of labels)",
+        )
+        ex.expect(
+            len({tuple(r["control_labels"].tolist()) for r in runs[:4]}) > 1,
+            "your control labels do not change with the seed: draw them with np.random.default_rng(seed)",
+        )
+        ex.expect(
+            np.array_equal(runs[0]["control_labels"], runs[4]["control_labels"])
+            and runs[0]["control"] == runs[4]["control"],
+            "two calls with seed=0 gave different control labels: draw them with "
+            "np.random.default_rng(seed), not with an unseeded generator",
+        )
+        ex.expect(
+            float(np.mean([r["control"] for r in runs[:4]])) < 0.6,
+            f"averaged over seeds 0..3, your control accuracy on a 4-class concept is "
+            f"{np.mean([r['control'] for r in runs[:4]]):.2f}; a control with 4 labels scores about 0.4 "
+            "there",
+        )
 
 
 def _tl_hook_api(model):
-    """The TransformerLens calls Exercise 2 forbids: (owner, attribute) pairs for :func:`replaced`."""
-    cls = type(model)
-    return [
-        (cls, name)
-        for name in ("run_with_hooks", "run_with_cache", "hooks", "add_hook")
-        if hasattr(cls, name)
-    ]
+    """The TransformerLens calls Exercise 2 forbids: (owner, attribute) pairs for :func:`replaced`.
+
+    The model class's hook methods, the same names on the instance (in case they were bound there), and
+    ``HookPoint.add_hook`` / ``add_perma_hook`` / ``hooks`` (a TransformerLens hook attached to one point).
+    """
+    from transformer_lens.hook_points import HookPoint
+
+    names = ("run_with_hooks", "run_with_cache", "hooks", "add_hook", "add_perma_hook", "reset_hooks")
+    targets = [(type(model), n) for n in names if hasattr(type(model), n)]
+    targets += [(model, n) for n in names if n in vars(model)]
+    targets += [(HookPoint, n) for n in ("add_hook", "add_perma_hook", "hooks") if hasattr(HookPoint, n)]
+    return targets
 
 
 def _forbidden(*args, **kwargs):
     raise RuntimeError(
         "Exercise 2 asks for raw PyTorch hooks: use module.register_forward_hook(fn) on "
         "model.blocks[layer].hook_resid_pre (and handle.remove() afterwards), not the TransformerLens "
-        "hook API (run_with_hooks / run_with_cache / hooks)"
+        "hook API (run_with_hooks / run_with_cache / hooks / HookPoint.add_hook)"
     )
 
 
@@ -266,19 +331,31 @@ def _leftover_hooks(model) -> int:
     return sum(len(m._forward_hooks) for m in model.modules())
 
 
-def check_patch_resid_pre(patch_resid_pre: Callable) -> None:
-    """Exercise 2: residual-stream patching with raw torch forward hooks agrees with transformer_lens."""
+def check_patch_resid_pre(patch_resid_pre: Callable, model=None) -> None:
+    """Exercise 2: residual-stream patching with raw torch forward hooks agrees with the raw reference.
+
+    ``model``: the lab's notes transformer (else the checker loads its own, ~7 s). The reference is
+    :func:`reference_patch_resid_pre` on 6 (layer, position) cells; its agreement with
+    ``transformer_lens.patching.get_act_patch_resid_pre`` is a unit test. Both the ratio of mean logit
+    differences and the mean of the per-pair recoveries are accepted.
+    """
+    import torch
+
     from xaihealth.checks._core import replaced
 
-    model, clean, corrupt = _model_and_pairs()
-    grid = _tl_patching_grid()
+    model, clean, corrupt = _model_and_pairs(model)
+    cells = ((0, 6), (0, 3), (1, 6), (1, 16), (1, 15), (1, 8))
+    with torch.no_grad():
+        want = {c: (reference_patch_resid_pre(model, clean, corrupt, *c),
+                    reference_patch_resid_pre(model, clean, corrupt, *c, per_pair=True))
+                for c in cells}  # fmt: skip
 
     def hint(got: object, want: float) -> str:
         value = _as_float(got)
         if np.isnan(value):
             return f"return one number, the recovery (yours: {describe(got)})"
         return (
-            f"your recovery is {value:.3f}; transformer_lens.patching disagrees. Check that you patch the "
+            f"your recovery is {value:.3f}; the reference disagrees. Check that you patch the "
             "clean activation of THAT hook point (blocks[layer].hook_resid_pre, not hook_resid_post) at THAT "
             "position only, into the CORRUPTED run, and that the recovery is (patched − corrupted) / "
             "(clean − corrupted) on the mean logit difference avoid − safe"
@@ -293,13 +370,10 @@ def check_patch_resid_pre(patch_resid_pre: Callable) -> None:
                     model,
                     clean,
                     corrupt,
-                    cases=[
-                        {"layer": a, "position": b}
-                        for a, b in ((0, 6), (0, 3), (1, 6), (1, 16), (1, 15), (1, 8))
-                    ],
-                    reference=lambda model, clean, corrupt, layer, position: float(grid[layer, position]),
-                    compare=lambda got, want: abs(_as_float(got) - want) < 1e-3,  # False for NaN
-                    hint=hint,
+                    cases=[{"layer": a, "position": b} for a, b in cells],
+                    reference=lambda model, clean, corrupt, layer, position: want[layer, position],
+                    compare=lambda got, want: min(abs(_as_float(got) - w) for w in want) < 1e-3,  # NaN: no
+                    hint=lambda got, want: hint(got, want[0]),
                 )
         finally:
             left = _leftover_hooks(model) - before
@@ -313,11 +387,11 @@ def check_patch_resid_pre(patch_resid_pre: Callable) -> None:
         )
 
 
-def check_ov_readout(ov_readout: Callable) -> None:
+def check_ov_readout(ov_readout: Callable, model=None) -> None:
     """Exercise 3: a head's OV read-out equals x @ W_V @ W_O (the OV FactoredMatrix), no biases."""
     import torch
 
-    model, _, _ = _model_and_pairs()
+    model, _, _ = _model_and_pairs(model)
     x = torch.randn(7, model.cfg.d_model, generator=torch.Generator().manual_seed(0))
     with exercise("Exercise 3 (OV-circuit read-out)") as ex:
         for layer, head in ((0, 1), (1, 2)):
@@ -337,16 +411,25 @@ def check_ov_readout(ov_readout: Callable) -> None:
             )
 
 
-def check_attention_pattern(attention_pattern: Callable) -> None:
+def check_attention_pattern(attention_pattern: Callable, model=None) -> None:
     """Exercise 4: A = softmax(QKᵀ/√d_head + causal mask) over the keys, checked against the model."""
     import torch
 
-    model, clean, _ = _model_and_pairs()
+    model, clean, _ = _model_and_pairs(model)
     with torch.no_grad():
         _, cache = model.run_with_cache(clean[:8])
     g = torch.Generator().manual_seed(5)
     random_qk = torch.randn(3, 7, 2, 9, generator=g) * 2, torch.randn(3, 7, 2, 9, generator=g) * 2
-    with exercise("Exercise 4 (attention from Q and K with the causal mask)") as ex:
+    from xaihealth.checks._core import replaced
+
+    def no_sdpa(*args, **kwargs):
+        raise RuntimeError(
+            "Exercise 4 asks you to build the pattern yourself: scaled_dot_product_attention returns the "
+            "heads' outputs, not A, and is switched off here; use einsum (or @), a causal mask and softmax"
+        )
+
+    sdpa = [(torch.nn.functional, "scaled_dot_product_attention")]
+    with exercise("Exercise 4 (attention from Q and K with the causal mask)") as ex, replaced(sdpa, no_sdpa):
         layers = [
             (
                 f"layer {layer} of the notes model",
@@ -385,13 +468,13 @@ def check_attention_pattern(attention_pattern: Callable) -> None:
         )
 
 
-def check_word_occlusion(word_occlusion: Callable) -> None:
+def check_word_occlusion(word_occlusion: Callable, model=None) -> None:
     """Exercise 5: per note and position, logit difference of the prompt minus the occluded prompt."""
     import torch
 
     from xaihealth.data.notes import NotesTokenizer
 
-    model, clean, corrupt = _model_and_pairs()
+    model, clean, corrupt = _model_and_pairs(model)
     tok = NotesTokenizer()
     tokens = torch.cat([clean[:6], corrupt[:6]])
     with exercise("Exercise 5 (word occlusion on a note)") as ex:

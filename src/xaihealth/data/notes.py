@@ -17,9 +17,13 @@ name that covers it; otherwise ``safe``. A model can only answer by moving infor
 word is written for negated statements too): they never change the answer and carry no information about
 it, but they are labelled so that a probe can look for them.
 
-Held-out combinations. A fixed fifth of the (cue, allergen, prescribed drug) combinations is reserved
-(:func:`in_heldout`): ``make_notes(..., split="train")`` never writes them and ``split="heldout"`` writes
-only them, so a held-out note can never appear verbatim in a training set, whatever the seeds.
+Held-out combinations. About a fifth (``HELDOUT_FRACTION = 0.2`` of the covered and of the uncovered drugs
+of every (cue, allergen) row, rounded, at least one) of the (cue, allergen, prescribed drug) combinations is
+reserved (:func:`in_heldout`): ``make_notes(..., split="train")`` never writes them and ``split="heldout"``
+writes only them, so a held-out note can never appear verbatim in a training set, whatever the seeds. The
+reservation is drawn per cue phrase, so most held-out notes have their *meaning* in training under the
+other cue verb ("has an" / "reports an"); ``split="heldout_strict"`` keeps only combinations reserved for
+both cue phrases of the polarity (meaning never in training; few combinations, see ``_HELDOUT_STRICT``).
 
 The drug classes are a teaching simplification, not prescribing guidance (see the datasheet).
 """
@@ -300,7 +304,7 @@ def _other_class_drug(allergen_class: np.ndarray, rng: np.random.Generator) -> n
 #: The four cues in a fixed order (affirmed first): index ``cue + 2 * negated``.
 ALL_CUES: tuple[tuple[str, str], ...] = AFFIRMED_CUES + NEGATED_CUES
 ALLERGEN_WORDS: tuple[str, ...] = CLASS_NAMES + CLASS_DRUGS
-SPLITS: tuple[str, ...] = ("all", "train", "heldout")
+SPLITS: tuple[str, ...] = ("all", "train", "heldout", "heldout_strict")
 #: Fraction of (cue, allergen, prescribed drug) combinations reserved for held-out evaluation.
 HELDOUT_FRACTION = 0.2
 
@@ -327,6 +331,12 @@ def _heldout_table() -> np.ndarray:
 
 
 _HELDOUT = _heldout_table()
+#: Reserved for BOTH cue phrases of its polarity: the (negation, allergen, drug) meaning of such a note never
+#: occurs in ``split="train"`` (a plain held-out note usually has its meaning in training under the other
+#: cue verb, "has an" vs "reports an"). 82 of the 380 reserved combinations; only 10 of them are "avoid"
+#: notes (5 affirmed (allergen, drug) meanings). The training split is unchanged by this option.
+_HELDOUT_STRICT = _HELDOUT & _HELDOUT[[1, 0, 3, 2]]
+_HELDOUT_STRICT.setflags(write=False)
 _ALLERGEN_INDEX = {w: i for i, w in enumerate(ALLERGEN_WORDS)}
 
 
@@ -335,17 +345,21 @@ def _allergen_index(notes: _Notes) -> np.ndarray:
     return np.where(notes.allergen_is_class, notes.allergen_class, drug_allergen)
 
 
-def _heldout_rows(notes: _Notes) -> np.ndarray:
+def _heldout_rows(notes: _Notes, strict: bool = False) -> np.ndarray:
     cue = notes.cue + 2 * notes.negated.astype(np.int64)
-    return _HELDOUT[cue, _allergen_index(notes), notes.drug]
+    return (_HELDOUT_STRICT if strict else _HELDOUT)[cue, _allergen_index(notes), notes.drug]
 
 
-def in_heldout(tokens: np.ndarray) -> np.ndarray:
+def in_heldout(tokens: np.ndarray, strict: bool = False) -> np.ndarray:
     """Which notes use a reserved (cue, allergen, drug) combination: bool ``(n,)``.
 
     ``tokens`` is ``(n, L)`` with ``L >= 16`` (``NotesSet.tokens`` or patching prompts). A note for which
-    this is False can appear in a ``split="train"`` set; one for which it is True never can.
+    this is False can appear in a ``split="train"`` set; one for which it is True never can. With
+    ``strict=True``: whether the combination is reserved for both cue phrases of its polarity, so that no
+    training note has the same (negation, allergen, drug) meaning.
     """
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict must be True or False, got {strict!r}")
     t = np.asarray(tokens)
     if t.ndim != 2 or t.shape[1] <= POSITIONS["prescribed"] or not np.issubdtype(t.dtype, np.integer):
         raise ValueError(
@@ -362,13 +376,16 @@ def in_heldout(tokens: np.ndarray) -> np.ndarray:
         allergen, drug = words[row[POSITIONS["allergen"]]], words[row[POSITIONS["prescribed"]]]
         if cue not in cue_index or allergen not in _ALLERGEN_INDEX or drug not in drug_index:
             raise ValueError(f"tokens row {i} is not a note of the template: {tok.decode(row)!r}")
-        out[i] = _HELDOUT[cue_index[cue], _ALLERGEN_INDEX[allergen], drug_index[drug]]
+        table = _HELDOUT_STRICT if strict else _HELDOUT
+        out[i] = table[cue_index[cue], _ALLERGEN_INDEX[allergen], drug_index[drug]]
     return out
 
 
 def _keep(split: str, notes: _Notes) -> np.ndarray:
     if split == "all":
         return np.ones(len(notes.label), dtype=bool)
+    if split == "heldout_strict":
+        return _heldout_rows(notes, strict=True)
     held = _heldout_rows(notes)
     return held if split == "heldout" else ~held
 
@@ -476,7 +493,9 @@ def make_notes(
         prescribe a drug outside the class (half of them negated).
     split:
         ``"all"`` (default): every combination; ``"train"``: never a reserved (cue, allergen, drug)
-        combination (see :func:`in_heldout`); ``"heldout"``: only reserved combinations. A note outside the
+        combination (see :func:`in_heldout`); ``"heldout"``: only reserved combinations;
+        ``"heldout_strict"``: only combinations reserved for both cue phrases of the polarity (their
+        (negation, allergen, drug) meaning never occurs in ``"train"``; 82 combinations). A note outside the
         split is redrawn with the same label, so the label balance is kept exactly; the other slot
         distributions are then those of the split (conditioned on it).
 
