@@ -61,6 +61,14 @@ def ig_gauss_legendre_default(model, x, baseline, target, n_steps):
     return IntegratedGradients(model).attribute(x, baselines=baseline, target=target, n_steps=n_steps)
 
 
+def ig_captum_midpoint(model, x, baseline, target, n_steps):
+    """The library shortcut with the right rule: the exercise is "from scratch" (review 04, 7c)."""
+    from captum.attr import IntegratedGradients
+
+    return IntegratedGradients(model).attribute(x, baselines=baseline, target=target, n_steps=n_steps,
+                                                method="riemann_middle")
+
+
 def ig_alternative_vectorised(model, x, baseline, target, n_steps):
     """A correct alternative: all path points in one batch (must be accepted)."""
     alphas = (torch.arange(n_steps, dtype=x.dtype) + 0.5) / n_steps
@@ -126,6 +134,35 @@ def cam_fixed_layer(model, layer, x, target):
 
 def cam_target_ignored(model, layer, x, target):
     return gr.reference_grad_cam(model, layer, x, 1)
+
+
+def cam_captum_shortcut(model, layer, x, target):
+    """The library shortcut: the exercise is "with hooks" (review 04, 7d)."""
+    from captum.attr import LayerGradCam
+
+    return LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)[:, 0].detach()
+
+
+def cam_captum_layer_activation(model, layer, x, target):
+    """Captum's LayerActivation and autograd.grad instead of hooks."""
+    from captum.attr import LayerActivation
+
+    act = LayerActivation(model, layer).attribute(x)
+    return torch.relu(act.sum(dim=1)).detach()
+
+
+def cam_alternative_full_backward_hook(model, layer, x, target):
+    """A correct alternative: forward hook for activations, full backward hook for gradients (accepted)."""
+    store = {}
+    h1 = layer.register_forward_hook(lambda m, i, o: store.__setitem__("act", o))
+    h2 = layer.register_full_backward_hook(lambda m, gi, go: store.__setitem__("grad", go[0]))
+    try:
+        model(x)[:, target].sum().backward()
+    finally:
+        h1.remove()
+        h2.remove()
+    weights = store["grad"].mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * store["act"]).sum(dim=1)).detach()
 
 
 # --- Exercise 3: cascading randomisation -----------------------------------------------------------------
@@ -288,6 +325,16 @@ def layers_sorted(model):
     return sorted(gr.reference_parameterised_layers(model))
 
 
+def layers_hasattr_weight(model):
+    """Top-level children with a .weight attribute: drops containers such as ResNet's layer1-4 (review 7a)."""
+    return [n for n, c in model.named_children() if hasattr(c, "weight")]
+
+
+def layers_hard_coded_both(model):
+    """Hard-codes both checker models' answers (review 04, 7b)."""
+    return ["conv1", "bn1", "conv2", "fc"] if hasattr(model, "bn1") else ["conv1", "conv2", "fc"]
+
+
 def layers_alternative_modules(model):
     """A correct alternative via named_modules at depth 1 (must be accepted)."""
     return [n for n, m in model.named_modules() if n and "." not in n and len(list(m.parameters())) > 0]
@@ -298,13 +345,13 @@ CASES = (
         gr.check_integrated_gradients,
         gr.reference_integrated_gradients,
         [ig_no_input_factor, ig_alpha_grid_off_by_one, ig_wrong_path_scaling, ig_baseline_ignored,
-         ig_steps_hard_coded, ig_target_ignored, ig_gauss_legendre_default],
+         ig_steps_hard_coded, ig_target_ignored, ig_gauss_legendre_default, ig_captum_midpoint],
     )
     + mutation_cases(
         gr.check_grad_cam,
         gr.reference_grad_cam,
         [cam_no_relu, cam_pool_over_channels, cam_activations_only, cam_hooks_left_behind, cam_fixed_layer,
-         cam_target_ignored],
+         cam_target_ignored, cam_captum_shortcut, cam_captum_layer_activation],
     )
     + mutation_cases(
         gr.check_cascading_randomisation,
@@ -322,9 +369,10 @@ CASES = (
         gr.check_parameterised_layers,
         gr.reference_parameterised_layers,
         [layers_convs_only, layers_all_children, layers_reversed, layers_parameter_names, layers_hard_coded,
-         layers_hard_coded_tiny, layers_sorted],
+         layers_hard_coded_tiny, layers_sorted, layers_hasattr_weight, layers_hard_coded_both],
     )
     + [(gr.check_parameterised_layers, layers_alternative_modules, True)]
+    + [(gr.check_grad_cam, cam_alternative_full_backward_hook, True)]
     + [(gr.check_integrated_gradients, ig_alternative_vectorised, True),
        (gr.check_mask_scores, scores_alternative_unravel, True)]
 )

@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
+import captum.attr
 import numpy as np
 import pandas as pd
 import torch
@@ -20,7 +22,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from xaihealth import validate
-from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._core import describe, exercise, replaced
 
 __all__ = [
     "check_answer_5",
@@ -67,6 +69,56 @@ class TinyBNCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.conv2(self.act(self.bn1(self.conv1(x)))))
         return self.fc(self.pool(h).flatten(1))
+
+
+class NestedCNN(nn.Module):
+    """Other names and nested containers: stem, norm, act, blocks (Sequential), flat (no weights), head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 3, 3, padding=1)
+        self.norm = nn.BatchNorm2d(3)
+        self.act = nn.ReLU()
+        self.blocks = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+        self.flat = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.flat(self.blocks(self.act(self.norm(self.stem(x))))))
+
+
+def _forbidden(what: str) -> Callable[..., None]:
+    def stub(*args, **kwargs):
+        raise RuntimeError(f"{what} is switched off while the checker runs your function: this exercise "
+                           "asks you to write it yourself")
+    return stub
+
+
+_CAPTUM_IG = [(captum.attr.IntegratedGradients, "attribute")]
+_CAPTUM_CAM = [(captum.attr.LayerGradCam, "attribute"), (captum.attr.GuidedGradCam, "attribute"),
+               (captum.attr.LayerActivation, "attribute"),
+               (captum.attr.LayerGradientXActivation, "attribute")]
+_HOOKS = ("register_forward_hook", "register_full_backward_hook", "register_backward_hook",
+          "register_forward_pre_hook")
+
+
+@contextmanager
+def _hook_log(layer: nn.Module) -> Iterator[list]:
+    """Record which hook methods are called on ``layer`` (instance attributes shadow the class methods)."""
+    calls: list[str] = []
+    for name in _HOOKS:
+        original = getattr(layer, name)
+
+        def wrapper(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        object.__setattr__(layer, name, wrapper)
+    try:
+        yield calls
+    finally:
+        for name in _HOOKS:
+            object.__delattr__(layer, name)
 
 
 def tiny_cnn(seed: int = 0) -> TinyCNN:
@@ -184,7 +236,8 @@ def check_integrated_gradients(integrated_gradients: Callable[..., torch.Tensor]
     with exercise("Exercise 1 (Integrated Gradients from scratch)") as ex:
         model, x = tiny_cnn(1), _inputs(1)
         zeros = torch.zeros_like(x)
-        raw = ex.call(integrated_gradients, model, x.clone(), zeros.clone(), 1, 8)
+        with replaced(_CAPTUM_IG, _forbidden("captum's IntegratedGradients")):
+            raw = ex.call(integrated_gradients, model, x.clone(), zeros.clone(), 1, 8)
         out = _as_tensor(ex.returns(raw, (torch.Tensor, np.ndarray), "a tensor with the shape of x"))
         ex.expect(
             out is not None and tuple(out.shape) == tuple(x.shape),
@@ -218,12 +271,12 @@ def check_integrated_gradients(integrated_gradients: Callable[..., torch.Tensor]
             "right with 8 steps but wrong with n_steps=5: use the n_steps you are given for the "
             "midpoints alpha = (k + 0.5) / n_steps, do not fix the number of steps",
         )
-        out_long = _as_tensor(ex.call(integrated_gradients, model, x.clone(), baseline.clone(), 0, 64))
+        out_long = _as_tensor(ex.call(integrated_gradients, model, x.clone(), baseline.clone(), 0, 32))
         with torch.no_grad():
             gap = model(x)[:, 0] - model(baseline)[:, 0]
         ex.expect(
             out_long is not None and torch.allclose(out_long.sum(dim=(1, 2, 3)), gap, rtol=0.02, atol=1e-4),
-            "completeness fails: with 64 steps the attributions of each input must add up to "
+            "completeness fails: with 32 steps the attributions of each input must add up to "
             "f(x) - f(baseline) for the requested target",
         )
 
@@ -233,8 +286,15 @@ def check_grad_cam(grad_cam: Callable[..., torch.Tensor]) -> None:
     with exercise("Exercise 2 (Grad-CAM with hooks)") as ex:
         for seed, target in ((3, 1), (4, 0)):
             model, x = tiny_cnn(seed), _inputs(seed, n=4)
-            raw = ex.call(grad_cam, model, model.conv2, x.clone(), target)
+            no_captum = replaced(_CAPTUM_CAM, _forbidden("captum's layer attribution"))
+            with no_captum, _hook_log(model.conv2) as hooks:
+                raw = ex.call(grad_cam, model, model.conv2, x.clone(), target)
             out = _as_tensor(ex.returns(raw, (torch.Tensor, np.ndarray), "a tensor of maps (n, h, w)"))
+            ex.expect(
+                bool(hooks),
+                "no hook was registered on the layer: catch its activations with "
+                "layer.register_forward_hook (and their gradients with a tensor or backward hook)",
+            )
             ex.expect(
                 out is not None and tuple(out.shape) == (4, 6, 6),
                 "return one map per image at the layer's resolution, shape (n, height, width) = "
@@ -255,7 +315,8 @@ def check_grad_cam(grad_cam: Callable[..., torch.Tensor]) -> None:
                 "remove your hooks after use (handle.remove()), or they pile up on every call",
             )
         model, x = tiny_cnn(6), _inputs(6, n=2)
-        out1 = _as_tensor(ex.call(grad_cam, model, model.conv1, x.clone(), 1))
+        with replaced(_CAPTUM_CAM, _forbidden("captum's layer attribution")):
+            out1 = _as_tensor(ex.call(grad_cam, model, model.conv1, x.clone(), 1))
         ref1 = LayerGradCam(model, model.conv1).attribute(x, target=1, relu_attributions=True)[:, 0]
         ex.expect(
             out1 is not None and tuple(out1.shape) == (2, 12, 12) and torch.allclose(out1, ref1.detach(),
@@ -287,8 +348,10 @@ def check_cascading_randomisation(cascading_randomisation: Callable[..., pd.Seri
         ref = reference_cascading_randomisation(model, layers, _gradient_maps, x)
         ex.expect(
             np.allclose(out.loc[ref.index].astype(float), ref, atol=1e-6),
-            "the similarities are off: compare absolute values of the maps (Spearman rank correlation "
-            "per image, then the mean), and keep the layers randomised so far randomised (cascading)",
+            "the similarities are off. Re-initialise each layer with randomise_layer(model_copy, name) "
+            "(the checker compares exact numbers, so another random draw fails), compare absolute values "
+            "of the maps (Spearman rank correlation per image, then the mean), and keep the layers "
+            "randomised so far randomised (cascading)",
         )
         short = ["conv2", "fc"]
         out_short = ex.call(cascading_randomisation, model, short, _gradient_maps, x.clone())
@@ -388,6 +451,16 @@ def check_parameterised_layers(parameterised_layers: Callable[[nn.Module], list]
         ex.expect(
             isinstance(out2, (list, tuple)) and list(out2) == reference_parameterised_layers(tiny),
             "wrong on another model (conv1, conv2, fc): read the layers from the model you are given",
+        )
+        torch.manual_seed(1)
+        nested = NestedCNN().eval()
+        out3 = ex.call(parameterised_layers, nested)
+        ex.expect(
+            isinstance(out3, (list, tuple)) and list(out3) == reference_parameterised_layers(nested),
+            "wrong on a model with nested containers (stem, norm, act, blocks = Sequential(conv, bn, relu), "
+            "flat = Sequential(pool, flatten), head): a container owns the parameters of its children "
+            "(count child.parameters(), do not look for a .weight attribute), and a container without "
+            "parameters is not listed",
         )
 
 
