@@ -71,7 +71,8 @@ print(f"{len(x)} pneumonia radiographs that carry the marker")
 #
 # *Hint:* for each α, build the point, `detach().requires_grad_(True)`, call
 # `model(point)[:, target].sum().backward()` and read `point.grad` (summing over the batch is fine: each
-# image's logit depends only on that image).
+# image's logit depends only on that image). The checker compares with Captum, but switches Captum's
+# `IntegratedGradients` off while it runs your function: write the sum yourself.
 
 # %%
 def integrated_gradients(model, x, baseline, target, n_steps):
@@ -94,7 +95,8 @@ check_integrated_gradients(integrated_gradients)
 # ## Exercise 2 — Grad-CAM with hooks
 #
 # Write `grad_cam(model, layer, x, target)` returning one map per image **at the layer's resolution**,
-# shape `(n, h, w)` (Selvaraju et al., 2017):
+# shape `(n, h, w)` (Selvaraju et al., 2017). Captum's layer methods (`LayerGradCam`, `LayerActivation`,
+# ...) are switched off while the checker runs your function, and it checks that you hooked `layer`:
 #
 # 1. register a forward hook on `layer` that keeps its output `A` (shape `(n, c, h, w)`) and registers a
 #    tensor hook on it to keep the gradient `∂f_target/∂A`;
@@ -266,6 +268,8 @@ check_answer_5(answer_5)
 #
 # **6a.** Write `parameterised_layers(model)`: the names of the model's **top-level** submodules
 # (`model.named_children()`) that own at least one parameter, in the order the model defines them.
+# A container (the ResNet's `layer1`, an `nn.Sequential` of blocks) owns the parameters of its children,
+# even though it has no `.weight` of its own; a container of parameter-free modules owns none.
 # A randomisation test that skips a layer with weights (batch-normalisation layers have them too) does
 # not randomise the whole model.
 
