@@ -326,12 +326,13 @@ print(f"strongest: {'QKV'[top[0]]}-composition L0H{top[1]} → L1H{top[2]} = {co
       f"untrained {n_above_untrained} of 48")
 print(f"for comparison, isotropic Gaussian pairs (100 disjoint): median {np.median(gauss):.3f}, 99th percentile "
       f"{np.percentile(gauss, 99):.3f}; trained pairs above it: {(comp > np.percentile(gauss, 99)).sum()} of 48")
-assert comp.max() > 1.5 * comp_hi[top] and n_above > 12 and n_above_untrained <= 4
+assert comp.max() > 1.5 * comp_hi[top] and n_above >= 18 and n_above_untrained <= 4  # measured: 19–30 and 0–1
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** Trained heads compose more than their own spectra explain: about half of the layer-0 →
-# layer-1 pairs (24–27 of 48 on base seeds 0, 1 and 7) lie above the 99th percentile of their rotation
-# null, against 0–2 of 48 for the untrained model (about 0.5 by chance). With the weaker isotropic
+# layer-1 pairs (19–30 of 48 on base seeds 0–10; the weights are fixed, only the null's rotations change)
+# lie above the 99th percentile of their rotation null, against 0–1 of 48 for the untrained model (about
+# 0.5 by chance). The assert asks for at least 18. With the weaker isotropic
 # Gaussian null the count is higher (printed above): part of what looked like composition was only the
 # matrices' uneven spectra. Training aligns many head pairs, so a high score alone does not single out a
 # circuit. The strongest pair reads **L0H3** (the drug-and-negation head whose OV sharpens
@@ -685,8 +686,10 @@ data_null = {kind: [float(np.mean(match_latents(data_dictionary(kind), data_dict
 print(f"seed-to-seed one-to-one cosine of the SAEs: {min(all_stab):.2f}–{max(all_stab):.2f}; two dictionaries of random "
       f"held-out stream vectors: {min(data_null['stream']):.2f}–{max(data_null['stream']):.2f}; of random directions in "
       f"the top-{k95} principal subspace: {min(data_null['pca']):.2f}–{max(data_null['pca']):.2f}")
-# the SAEs overlap more than isotropic random dictionaries but LESS than dictionaries drawn from the data:
-# the seed-to-seed cosine is no evidence of shared features (dead latents keep their random 64-D directions)
+# the SAEs overlap more than isotropic random dictionaries but LESS than dictionaries drawn from the data.
+# Sanity ordering only: the second half holds by construction (128 directions in a k95-dimensional subspace
+# nearly coincide whatever the SAEs do), so it tests nothing about the SAEs. We suspect, without having
+# measured it, that the dead latents keep random 64-D directions and pull the SAEs' overlap down.
 assert max(rand_stab) < min(all_stab) and max(all_stab) < min(data_null["stream"] + data_null["pca"])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -704,8 +707,10 @@ assert max(rand_stab) < min(all_stab) and max(all_stab) < min(data_null["stream"
 # 0.30 for two isotropic random dictionaries. That null is too weak: the stream at `:` is nearly
 # low-dimensional (95 % of its variance in a few principal directions, printed above), and two
 # dictionaries that merely lie where the data lie — random held-out stream vectors, or random directions
-# in that principal subspace — overlap far *more* (0.8–0.9) than two SAEs do. The SAEs' dead latents keep
-# their random 64-D initial directions and pull the overlap down; we have not measured the overlap of the
+# in that principal subspace — overlap far *more* (0.80–0.94 on base seed 0) than two SAEs do. That ordering
+# is guaranteed by construction — random directions in a few dimensions nearly coincide whatever the SAEs
+# learned — so the assert above is only a sanity check. We suspect that the SAEs' dead latents keep their
+# random 64-D initial directions and pull the overlap down, but we have not measured the overlap of the
 # live latents alone, so the seed-to-seed number says nothing either way about shared features. After
 # deconfounding, the best latents for "allergen is c" and "drug is c" are rarely the same (count above),
 # so the earlier claim of a latent "mixing" the two classes does not survive on this checkpoint. A latent

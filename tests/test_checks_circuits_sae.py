@@ -46,6 +46,11 @@ def metrics_fve_sklearn_average_r2(x, x_hat, latents):  # the per-dimension R² 
     return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": r2_score(x.numpy(), x_hat.numpy())}
 
 
+def metrics_fve_around_x_hat_mean(x, x_hat, latents):  # verification M16: centred on the reconstruction
+    fve = 1 - ((x - x_hat) ** 2).sum().item() / ((x - x_hat.mean(0)) ** 2).sum().item()
+    return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": fve}
+
+
 def metrics_dead_over_samples(x, x_hat, latents):
     dead = int(((latents > 0).sum(1) == 0).sum().item())
     return {**cs.reference_sae_metrics(x, x_hat, latents), "dead": dead}
@@ -230,6 +235,49 @@ def train_adam_weight_decay(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
     return {k: v.detach() for k, v in ps.items()}
 
 
+def _train_schedule(x, n_latents, l1_coeff, steps, lr, seed, *, cap=None, gamma=None):
+    sae0 = cs.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
+    ps = {k: torch.nn.Parameter(v.clone()) for k, v in sae0.items()}
+    opt = torch.optim.Adam(list(ps.values()), lr=lr)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma) if gamma else None
+    with torch.enable_grad():
+        for _ in range(steps if cap is None else min(steps, cap)):
+            lat = torch.relu((x - ps["b_dec"]) @ ps["W_enc"] + ps["b_enc"])
+            loss = ((x - lat @ ps["W_dec"] - ps["b_dec"]) ** 2).sum(1).mean() + l1_coeff * lat.sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            with torch.no_grad():
+                ps["W_dec"].data = F.normalize(ps["W_dec"].data, dim=1)
+    return {k: v.detach() for k, v in ps.items()}
+
+
+def train_steps_capped_at_100(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # verification M19
+    return _train_schedule(x, n_latents, l1_coeff, steps, lr, seed, cap=100)
+
+
+def train_lr_decay(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # verification M18: not constant lr
+    return _train_schedule(x, n_latents, l1_coeff, steps, lr, seed, gamma=0.995)
+
+
+def train_in_place_div_eps(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: accepted
+    sae0 = cs.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
+    ps = {k: torch.nn.Parameter(v.clone()) for k, v in sae0.items()}
+    opt = torch.optim.Adam(list(ps.values()), lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            lat = torch.relu((x - ps["b_dec"]) @ ps["W_enc"] + ps["b_enc"])
+            loss = ((x - lat @ ps["W_dec"] - ps["b_dec"]) ** 2).sum(1).mean() + l1_coeff * lat.sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                ps["W_dec"].div_(ps["W_dec"].norm(dim=1, keepdim=True) + 1e-8)
+    return {k: v.detach() for k, v in ps.items()}
+
+
 def train_other_valid_formula(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: accepted
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(n_latents, x.shape[1], generator=g)
@@ -356,6 +404,7 @@ CASES = [
             metrics_fve_not_centred,
             metrics_fve_global_mean,
             metrics_fve_sklearn_average_r2,
+            metrics_fve_around_x_hat_mean,
             metrics_dead_over_samples,
             metrics_dead_zero_somewhere,
         ],
@@ -389,10 +438,13 @@ CASES = [
             train_renormalised_at_end,
             train_non_unit_init,
             train_adam_weight_decay,
+            train_steps_capped_at_100,
+            train_lr_decay,
         ],
     ),
     (cs.check_train_sae, train_global_seeded_rng, True),
     (cs.check_train_sae, train_other_valid_formula, True),
+    (cs.check_train_sae, train_in_place_div_eps, True),
     *[(cs.check_train_sae, _other_draw(k), True) for k in range(1, 11)],
     *mutation_cases(
         cs.check_feature_recovery,

@@ -441,6 +441,9 @@ def _scaffold(biased, innocuous, X_real, seed, synthetic="lime", invert=False, a
     elif synthetic == "twice":  # two LIME-style points per real record
         doubled = np.vstack([X_real, X_real])
         fake = sh.scaffold_synthetic(doubled, X_real, rng)
+    elif synthetic == "rounded_sex":  # Gaussian noise on sex, rounded back to 0/1: leaks the record's sex
+        fake = X_real + rng.standard_normal(X_real.shape) * X_real.std(0)
+        fake[:, 1] = np.clip(np.round(fake[:, 1]), 0, 1)
     elif synthetic == "gaussian_sex":  # the old draw: Gaussian noise on the 0/1 sex column too
         fake = X_real + rng.standard_normal(X_real.shape) * X_real.std(0)
     elif synthetic == "unit_noise":  # standard-deviation scaling dropped
@@ -519,6 +522,12 @@ def scaffold_gaussian_sex(biased, innocuous, X_real, seed=0):
     return _scaffold(biased, innocuous, X_real, seed, synthetic="gaussian_sex")
 
 
+def scaffold_rounded_gaussian_sex(biased, innocuous, X_real, seed=0):
+    """Verification M8: Gaussian sex rounded to 0/1 passes the behavioural thresholds (real 87-88 %, fake
+    63 %); only the 99 % agreement gate rejects it (98 % and 95.7 %)."""
+    return _scaffold(biased, innocuous, X_real, seed, synthetic="rounded_sex")
+
+
 def scaffold_half_men(biased, innocuous, X_real, seed=0):
     """Sex of the synthetic points drawn with probability 0.5, not its frequency in the records."""
     return _scaffold(biased, innocuous, X_real, seed, synthetic="half_men")
@@ -573,7 +582,7 @@ CASES = (
                      [scaffold_no_scaffold, scaffold_always_innocuous, scaffold_inverted_detector,
                       scaffold_kernel_shap_points, scaffold_hard_coded_rule, scaffold_two_points_per_record,
                       scaffold_ignores_seed, scaffold_unit_noise, scaffold_gaussian_sex, scaffold_half_men,
-                      scaffold_soft_mixture, scaffold_binary_sex_rule])
+                      scaffold_soft_mixture, scaffold_binary_sex_rule, scaffold_rounded_gaussian_sex])
     + [(sh.check_make_scaffold, scaffold_with_normal_and_predict, True)]
 )  # fmt: skip
 
