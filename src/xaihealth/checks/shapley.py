@@ -281,8 +281,9 @@ def check_kernel_shap(kernel_shap: Callable[..., np.ndarray]) -> None:
             ex.expect(len(drawn) == budget,
                       f"with n={n_game}, n_coalitions={budget} your function evaluated the value function on "
                       f"{len(drawn)} coalitions that are neither empty nor full: draw exactly n_coalitions "
-                      "coalitions (sizes 1..n-1) and evaluate value once on each, even when a coalition is "
-                      "drawn twice (do not cache), plus once on the empty and once on the full coalition")  # fmt: skip
+                      "coalitions (sizes 1..n-1) and evaluate value once on each, even when a coalition "
+                      "is drawn twice (do not cache), plus once on the empty and once on the full "
+                      "coalition")  # fmt: skip
             ex.expect((sizes == 0).any() and (sizes == n_game).any(),
                       "evaluate the value function on the empty and on the full coalition (v(empty) is "
                       "subtracted, v(all) - v(empty) is the efficiency constraint)")  # fmt: skip
