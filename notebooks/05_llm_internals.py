@@ -31,6 +31,7 @@
 import ctypes
 import os
 from functools import lru_cache
+from itertools import combinations
 
 os.environ["TQDM_DISABLE"] = "1"  # before transformer_lens imports tqdm: no progress bars in the outputs
 
@@ -42,7 +43,10 @@ from sklearn.linear_model import LogisticRegression
 from transformer_lens import patching
 
 from xaihealth.checkpoints import checkpoint_entry
-from xaihealth.data.notes import PAIR_KINDS, POSITIONS, NotesTokenizer, make_notes, make_patching_pairs
+import json
+from pathlib import Path
+
+from xaihealth.data.notes import PAIR_KINDS, POSITIONS, NotesTokenizer, in_heldout, make_notes, make_patching_pairs
 from xaihealth.models.notes_transformer import load_notes_transformer
 from xaihealth.notebook import derived_seed, setup
 from xaihealth.plots.llm_internals import heatmap
@@ -59,7 +63,7 @@ model = load_notes_transformer()
 tok = NotesTokenizer()
 AVOID, SAFE, Q = tok.token_id("avoid"), tok.token_id("safe"), POSITIONS["query"]
 HEADS = [f"L{l}H{h}" for l in range(2) for h in range(4)]
-N_BOOT = 2000  # bootstrap resamples for every 95 % percentile interval below
+N_BOOT = 1000  # bootstrap resamples for every 95 % percentile interval below
 
 
 def ci(values, statistic=np.mean, k=50):
@@ -95,18 +99,35 @@ def answer_ld(logits):
 # The generator now draws it independently and the model was retrained.)
 #
 # **Held-out notes.** The template allows few distinct notes: a fresh seed mostly repeats training
-# notes. The generator therefore reserves a fixed quarter of the (cue, allergen, drug) combinations; the
-# model was trained on `split="train"` only and we test on `split="heldout"`.
+# notes. The generator therefore reserves about a fifth of the (cue, allergen, drug) combinations
+# (`HELDOUT_FRACTION = 0.2` of the covered and of the uncovered drugs of every (cue, allergen) row); the
+# model was trained on `split="train"` only and we test on `split="heldout"`. **Held out only in
+# wording:** the reservation is drawn per cue *phrase*, so a reserved "has an … X … Y" usually has "reports
+# an … X … Y" — the same meaning — in training. We measure this *meaning-level* overlap next to the
+# verbatim one, and evaluate the claims that need novelty on the **strict** subset: notes whose
+# (negation, allergen, drug) combination never occurs in training (`in_heldout(tokens, strict=True)`).
 
 # %% slideshow={"slide_type": "fragment"}
 training_seed = checkpoint_entry("notes_transformer")["data_seed"]  # the shipped model's training notes
 train_notes = make_notes(20000, seed=training_seed, split="train")
 seen = {note.tobytes() for note in train_notes.tokens}
+NEG_IDS = {tok.token_id("no"), tok.token_id("any")}
+
+
+def meaning(rows, full=False):
+    """(negated, allergen, drug) of each note; full=True adds severity and finding (all but the cue verb)."""
+    return [(r[3] in NEG_IDS, r[6], r[15], *((r[9], r[12]) if full else ())) for r in rows.tolist()]
+
+
+seen_meaning, seen_full = set(meaning(train_notes.tokens)), set(meaning(train_notes.tokens, full=True))
 del train_notes
 test = make_notes(1000, seed=derived_seed(123), split="heldout")
 fresh_any = make_notes(1000, seed=derived_seed(124))  # a new seed but any combination: for comparison
 overlap = {"held-out": np.mean([r.tobytes() in seen for r in test.tokens]),
            "new seed, any combination": np.mean([r.tobytes() in seen for r in fresh_any.tokens])}  # fmt: skip
+same_meaning = np.array([m in seen_meaning for m in meaning(test.tokens)])
+same_but_cue = np.mean([m in seen_full for m in meaning(test.tokens, full=True)])
+strict = in_heldout(test.tokens, strict=True)  # meaning reserved for both cue phrases: never in training
 prompts = torch.from_numpy(test.tokens[:, : POSITIONS["answer"]])  # stop at ':'
 NEEDED = ("hook_v", "hook_pattern", "hook_z", "hook_resid_pre", "hook_resid_post",
           "hook_attn_out", "hook_embed", "hook_pos_embed", "ln_final.hook_scale")  # memory: not all ~60 hooks
@@ -117,14 +138,23 @@ margin = (ld * sign).numpy()  # > 0: right; its size is the model's confidence
 right = margin > 0
 trap = (test.concepts["negation"][:, 3] == 1) & (test.concepts["drug_class"][:, 6] == test.concepts["drug_class"][:, 15])
 acc, acc_trap = ci(right, k=1), ci(right[trap], k=2)
+acc_strict, margin_strict = ci(right[strict], k=3), ci(margin[strict], k=4)
 for name, value in overlap.items():
     print(f"verbatim in the 20,000 training notes: {name}: {value:.1%}")
+print(f"held-out notes whose (negation, allergen, drug) occurs in training: {same_meaning.mean():.1%}; identical "
+      f"to a training note apart from the cue verb: {same_but_cue:.1%}; strict subset (meaning never in "
+      f"training): {strict.sum()} of {len(strict)} notes, {test.labels[strict].sum()} of them 'avoid' (from only "
+      f"{len(set(meaning(test.tokens[strict & (test.labels == 1)])))} distinct meanings)")
 print(f"held-out accuracy {acc[0]:.3f} [{acc[1]:.3f}, {acc[2]:.3f}]; on the {trap.sum()} negated "
       f"same-class traps {acc_trap[0]:.3f} [{acc_trap[1]:.3f}, {acc_trap[2]:.3f}]; smallest margin "
       f"{margin.min():.1f}, mean {margin.mean():.1f}")
+print(f"strict subset: accuracy {acc_strict[0]:.3f} [{acc_strict[1]:.3f}, {acc_strict[2]:.3f}], mean margin "
+      f"{fmt(margin_strict)} (all held-out: {margin.mean():.1f})")
 print(test.texts[0])
 assert overlap["held-out"] == 0.0 and overlap["new seed, any combination"] > 0.2
-assert acc[1] >= 0.98 and acc_trap[1] >= 0.95
+assert same_meaning.mean() > 0.5, "held out in wording only: most meanings occur in training"
+assert not same_meaning[strict].any() and strict.sum() >= 100
+assert acc[1] >= 0.98 and acc_trap[1] >= 0.95 and acc_strict[1] >= 0.95
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Prompt or memorised bias?** A model that answers from a memorised prior ("nsaids → avoid") would
@@ -144,15 +174,19 @@ for i, kind in enumerate(PAIR_KINDS):
                            corrupt_ld=answer_ld(model(corrupt_t)))  # fmt: skip
     s = pair_sets[kind]
     follows = ((s["clean_ld"] > 0) & (s["corrupt_ld"] < 0)).numpy()
+    novel = in_heldout(p.clean_tokens, strict=True) & in_heldout(p.corrupt_tokens, strict=True)
     print(f"{kind:8s} swap (differs at {PAIR_KINDS[kind]}): the answer follows the prompt in "
           f"{follows.mean():.1%} of {N_PAIRS} pairs; mean logit difference clean {s['clean_ld'].mean():+.1f}, "
-          f"corrupted {s['corrupt_ld'].mean():+.1f}")
-    assert follows.mean() >= 0.99
+          f"corrupted {s['corrupt_ld'].mean():+.1f}; strict pairs (both meanings never in training): "
+          f"{novel.sum()}, followed in {follows[novel].mean() if novel.any() else float('nan'):.1%}")
+    assert follows.mean() >= 0.99 and (not novel.any() or follows[novel].mean() >= 0.95)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# On combinations it never saw, the answer follows the note: every one-word change that flips the rule
-# flips the answer. This tells us *that* the prompt drives the answer, not *how*. The rest of the module
-# asks how — and which explanation methods would have told us the truth.
+# On held-out combinations the answer follows the note: every one-word change that flips the rule
+# flips the answer, and the same holds on the strict subset, whose meaning the model never saw (printed
+# below the pair counts). This tells us *that* the prompt drives the answer, not *how*. The rest of the
+# module asks how — and which explanation methods would have told us the truth. (The intervention
+# analyses below use all held-out pairs: they ask how the model computes, not whether it generalises.)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Attention, written out — and why it is not an explanation
@@ -211,27 +245,41 @@ for h, name in enumerate(HEADS):
 # attention weights with gradient- and leave-one-out importance of each input token (Kendall τ, per
 # example) and found the two often disagree. We do the same for each head: per note, Kendall τ between
 # the head's attention from `:` over positions 1–15 and the **occlusion effect** of each of those
-# tokens (replace the token by `<pad>`, a token the model never saw in training, and take the absolute
-# change of the logit difference). A mean τ near 1 would make the attention map a faithful importance
-# map for that head; the 95 % intervals are over notes (200 notes, to keep the cell fast).
+# tokens (replace the token and take the absolute change of the logit difference), with two fills:
+# `<pad>`, a token the model never saw in training (off-distribution), and the word another note has in
+# that slot (in-distribution; a template word is then unchanged, effect 0). A mean τ near 1 would make
+# the attention map a faithful importance map for that head; the 95 % intervals are over notes (200
+# notes, to keep the cell fast; all 15 occluded copies of each note go through the model in one batch).
 
 # %% slideshow={"slide_type": "fragment"}
 N_OCC = 200
 occ_prompts = prompts[:N_OCC]
 base_ld = ld[:N_OCC]
-occlusion = np.zeros((N_OCC, 16))
-for pos in range(1, 16):
-    occluded = occ_prompts.clone()
-    occluded[:, pos] = tok.pad_id
-    occlusion[:, pos] = (answer_ld(model(occluded)) - base_ld).abs().numpy()
-taus = np.array([[kendalltau(att_from_q[i, h, 1:16], occlusion[i, 1:16]).statistic for h in range(8)]
-                 for i in range(N_OCC)])  # fmt: skip
-tau_ci = {name: ci(taus[:, h], k=60 + h) for h, name in enumerate(HEADS)}
-for name, v in tau_ci.items():
-    print(f"{name}: Kendall τ (attention from ':' vs occlusion effect) {fmt(v)}")
-mean_occ = occlusion[:, 1:16].mean(0)
-print("mean occlusion effect per position: " + ", ".join(f"{p} {e:.1f}" for p, e in enumerate(mean_occ, start=1) if e > 0.5))
-assert max(v[2] for v in tau_ci.values()) < 0.5, "no head's attention is a faithful occlusion map"
+
+
+def occlusion_effects(fill):
+    """|Δ logit difference| per note and position 1..15; fill (N_OCC, 16) holds the replacement tokens."""
+    batch = occ_prompts.repeat(15, 1)  # block b occludes position b + 1 of every note
+    block = torch.arange(15).repeat_interleave(N_OCC)
+    batch[torch.arange(len(batch)), block + 1] = fill[:, 1:16].T.reshape(-1)
+    return (answer_ld(model(batch)).view(15, N_OCC).T - base_ld[:, None]).abs().numpy()
+
+
+fills = {"<pad>": torch.full_like(occ_prompts, tok.pad_id),
+         "another note's word": occ_prompts[torch.from_numpy(np.random.default_rng(derived_seed(59)).permutation(N_OCC))]}
+tau_ci = {}
+for f, (fill_name, fill) in enumerate(fills.items()):
+    occlusion = occlusion_effects(fill)
+    taus = np.array([[kendalltau(att_from_q[i, h, 1:16], occlusion[i]).statistic for h in range(8)]
+                     for i in range(N_OCC)])  # fmt: skip
+    taus = np.nan_to_num(taus)  # a note whose effects are all tied has no τ: counted as 0
+    for h, name in enumerate(HEADS):
+        tau_ci[fill_name, name] = ci(taus[:, h], k=60 + h + 8 * f)
+    print(f"fill {fill_name}: Kendall τ (attention from ':' vs occlusion effect): "
+          + ", ".join(f"{name} {fmt(tau_ci[fill_name, name])}" for name in HEADS))
+    print(f"  mean occlusion effect per position: "
+          + ", ".join(f"{p} {e:.1f}" for p, e in enumerate(occlusion.mean(0), start=1) if e > 0.5))
+assert max(v[2] for v in tau_ci.values()) < 0.5, "with either fill, no head's attention is a faithful occlusion map"
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Reading.** Occluding the negation word of the cue (3), the allergen (6) or the drug (15) moves the
@@ -282,9 +330,10 @@ def drop_ci(after, k):
 
 
 HOW = ("mean", "zero", "resample")
-ablation = {(name, how): drop_ci(ablate([(i // 4, i % 4)], how), k=70 + 3 * i + j)
+ablated = {(name, how): ablate([(i // 4, i % 4)], how) for i, name in enumerate(HEADS) for how in HOW}
+ablation = {(name, how): drop_ci(ablated[name, how], k=70 + 3 * i + j)
             for i, name in enumerate(HEADS) for j, how in enumerate(HOW)}  # fmt: skip
-flips = {name: (ablate([(i // 4, i % 4)], "mean") < 0).mean() for i, name in enumerate(HEADS)}
+flips = {name: (ablated[name, "mean"] < 0).mean() for name in HEADS}
 for name in HEADS:
     print(f"{name}: " + " | ".join(f"{how} {fmt(ablation[name, how])}" for how in HOW)
           + f" | answers flipped (mean) {flips[name]:.1%}")
@@ -295,19 +344,26 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** The three ablations agree on which heads matter (L0H0, L0H3, L1H1, L1H3) and disagree on
-# the size. Resample ablation removes the most here: it hands the head another note's information, often
-# the opposite answer's, where the mean is an uninformative average. Zero ablation is off-distribution
-# in both directions: it can remove less than the mean (L0H3 on this draw) or even *raise* the margin
-# (L1H2, a negative drop). (Numbers printed above for this draw; the asserts below state only what held
-# on base seeds 0..5.) And L1H1 loses about a quarter of the margin while flipping very few answers — a
-# flip count would have called it unimportant.
+# the size — and the size changes the conclusion. Under **mean** ablation no head removes most of the
+# margin; under **resample** ablation L0H3 alone removes most of it (printed below): resampling hands the
+# head another note's information, often the opposite answer's, where the mean is an uninformative
+# average. Zero ablation is off-distribution in both directions: it can remove less than the mean or
+# even *raise* the margin (a negative drop; compare the zero and mean columns above). And a head can lose
+# a sizeable share of the margin while flipping almost no answers (compare the mean-ablation drop with
+# the flip count printed above) — a flip count would have called it unimportant. "Which single head
+# matters how much" is therefore a statement *per metric*; the asserts below state what held on base
+# seeds 0..5, 7 and 9.
 
 # %% slideshow={"slide_type": "fragment"}
 mean_drop = {n: ablation[n, "mean"] for n in HEADS}
 important = {n for n, v in mean_drop.items() if v[1] > 0.1}
 print(f"heads whose mean-ablation drop is > 0.1 with its whole interval: {sorted(important)}")
-assert {"L0H0", "L0H3", "L1H1"} <= important, "the three main heads (datasheet) each carry > 10 % of the margin"
-assert max(v[0] for v in mean_drop.values()) < 0.6, "no single head carries most of the margin"
+resample_l0h3, max_flips = ablation["L0H3", "resample"], max(flips.values())
+print(f"largest mean-ablation drop {max(v[0] for v in mean_drop.values()):.2f}; L0H3 under resample ablation "
+      f"{fmt(resample_l0h3)}; largest share of answers flipped by a mean ablation {max_flips:.1%}")
+assert {"L0H0", "L0H3", "L1H1"} <= important, "the three main heads each carry > 10 % of the margin"
+assert max(v[0] for v in mean_drop.values()) < 0.6, "under MEAN ablation no single head removes most of the margin"
+assert resample_l0h3[1] > 0.5, "under RESAMPLE ablation L0H3 alone removes most of the margin"
 assert mean_drop["L1H2"][2] < 0.05, "L1H2 is dispensable"
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -347,7 +403,8 @@ torch.testing.assert_close(rebuilt, ld, atol=1e-3, rtol=1e-3)  # the decompositi
 stack = cache.decompose_resid(layer=-1, pos_slice=Q)  # embed, pos_embed, 0_attn_out, 1_attn_out
 naive = (cache.apply_ln_to_stack(stack, layer=-1, pos_slice=Q) @ direction).sum(0)
 ratio = ci((naive / (ld - model.ln_final.bias @ direction)).numpy(), k=90)
-print(f"apply_ln_to_stack (γ dropped) / true logit difference: {ratio[0]:.3f} [{ratio[1]:.3f}, {ratio[2]:.3f}]")
+print(f"apply_ln_to_stack (γ dropped) / true logit difference: {ratio[0]:.3f} [{ratio[1]:.3f}, {ratio[2]:.3f}], "
+      f"i.e. {1 - ratio[0]:.0%} low")
 assert ratio[2] < 0.97, "the naive attribution is measurably low"
 
 avoid = torch.from_numpy(test.labels == 1)
@@ -361,8 +418,8 @@ print(f"largest direct writers: {top_direct}")
 assert max(separation.values()) / total.item() < 0.6, "no single component writes most of the answer"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** With γ dropped the attributions come out about 11 % low (ratio above; the issue estimated
-# about 8 % for the earlier model) — a silent error,
+# **Reading.** With γ dropped the attributions come out too low by the share printed above (the issue
+# estimated about 8 % for the earlier model) — a silent error,
 # since every number still looks plausible. Done correctly they add up exactly. The *separation* (how
 # much more a component pushes towards `avoid` on avoid notes than on safe notes) is split over several
 # components; direct attribution measures only the last step, so a layer-0 head that feeds layer 1
@@ -459,8 +516,11 @@ assert "majority class" in verdicts["allergen class", "':' embeddings"]
 # **Reading.** At `:` the embeddings are the same in every note (same token, same position), so a probe
 # there can only predict one label: it does not beat the majority class (its "selectivity" against a
 # control can still be positive when the control's majority label happens to be rarer — one more reason
-# to report both nulls). After layer 0 both negation
-# and the allergen's class are decoded far above both nulls: the layer-0 heads have moved them to `:`.
+# to report both nulls). After layer 0 both negation and the allergen's class beat both nulls: the
+# layer-0 heads have moved them to `:`. Negation is decoded almost perfectly; the allergen's class is
+# only **modestly selective** (accuracy and control printed above: the control, which can memorise the
+# 19 allergen words, already scores well above chance), so "the class is represented at `:`" rests
+# more on beating the majority class than on selectivity.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Is the probe direction used? A causal test.** Decodable is not used. We take the negation probe's
@@ -509,7 +569,8 @@ del cache, train_cache, acts_q  # memory: the test notes' activations are not ne
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Reading.** Stepping along the probe direction lowers the `avoid` margin more than the same step along
 # random directions (the paired interval lies above 0): layer 1 does read this direction. But the effect
-# is **small** — a few per cent of the margin, no answer flipped. Decodable at `:` and causally *used*
+# is **small** — the drop and the share of flipped answers are printed above, both far from a reversal
+# of the answer. Decodable at `:` and causally *used*
 # at `:` are different things: layer 0 also writes the negation to several other positions (Section 6),
 # and the layer-1 heads read it there too. A probe found a direction the model uses a little, not the
 # place where the decision is made.
@@ -574,36 +635,101 @@ heatmap(ax, grid, rows=[f"{k} · {d}" for k in PAIR_KINDS for d in ("denoise", "
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **The strongest evidence: patch the claimed circuit jointly, and its complement.** From Sections 3 and
-# the single-head grid we claim the circuit C = {L0H0, L0H3, L1H1, L1H3}. If C is the mechanism,
-# denoising C alone should bring back most of the answer and denoising the complement (the other four
-# heads) little; noising C should destroy most of it, noising the complement little. A null for "four
-# heads": 10 random sets of four heads (per pair, the mean over the sets).
+# **The strongest evidence: patch a candidate circuit jointly, and its complement — and compare it with
+# every other set.** From Section 3 the earlier version of this module claimed the circuit
+# C = {L0H0, L0H3, L1H1, L1H3}. Denoising C alone should bring back most of the answer and its complement
+# (the other four heads) little; noising C should destroy most of it. That test passes (below), but it is
+# weak: a null of a few random 4-head sets, or the complement, does not say whether C is *special*. So we
+# score **all 162 head sets of size 1 to 4** (8 + 28 + 56 + 70) in both directions on the first 60 pairs
+# of each kind (for time; the frozen run below uses 300 pairs and 8 seeds), and report C's **rank among
+# the 70 four-head sets** and the **best set of each size**.
+# (Patching all four layer-0 heads at every position replaces everything downstream except the
+# embeddings, so a recovery of ~1 for that set is trivial.)
 
 # %% slideshow={"slide_type": "fragment"}
 CIRCUIT = ["L0H0", "L0H3", "L1H1", "L1H3"]
 COMPLEMENT = [n for n in HEADS if n not in CIRCUIT]
-set_rng = np.random.default_rng(derived_seed(150))
-random_sets = [sorted(set_rng.choice(HEADS, size=4, replace=False).tolist()) for _ in range(10)]
-joint = {}
+SETS = [s for r in (1, 2, 3, 4) for s in combinations(range(8), r)]
+N_RANK = 60
+joint, ranking = {}, {}
 for kind in PAIR_KINDS:
+    s = pair_sets[kind]
+    clean_cache, corrupt_cache = pair_caches(kind)
+    c_ld, k_ld = s["clean_ld"][:N_RANK], s["corrupt_ld"][:N_RANK]
     for d in ("denoise", "noise"):
         c, comp = effect(kind, d, z_sites(CIRCUIT)), effect(kind, d, z_sites(COMPLEMENT))
-        rnd = np.mean([effect(kind, d, z_sites(rs)) for rs in random_sets], axis=0)
-        joint[kind, d] = c, comp, rnd
-        print(f"{kind:8s} {d:7s}: circuit {fmt(ci(c, k=151))} | complement {fmt(ci(comp, k=152))} | "
-              f"random 4 heads {fmt(ci(rnd, k=153))}")
-for kind in PAIR_KINDS:
-    c, comp, rnd = joint[kind, "denoise"]
-    diff = paired_difference(c, rnd, seed=derived_seed(154), n_resamples=N_BOOT)
-    cc = ci(c, k=155)
-    record(module="05", method=f"joint denoising patch of the claimed circuit ({kind} swap)",
-           data="synthetic notes (held-out pairs), 2-layer transformer", truth=f"{kind} swap flips the answer (planted)",
-           metric="normalised recovery of the logit difference (1,000 pairs)", score=cc[0], interval=cc[1:],
-           baselines={"random 4-head set (10 sets)": {"score": float(rnd.mean()), "interval": ci(rnd, k=156)[1:],
-                                                     "paired": diff}})  # fmt: skip
-    assert diff[0] > 0 and ci(c, k=157)[1] > ci(comp, k=158)[2], "the circuit beats its complement and random sets"
+        joint[kind, d] = c, comp
+        run_on, source = (s["corrupt"], clean_cache) if d == "denoise" else (s["clean"], corrupt_cache)
+        per_pair = []
+        for start in range(0, len(SETS), 12):  # 12 head sets per forward pass: one mask per copy of the pairs
+            chunk = SETS[start: start + 12]
+            masks = torch.zeros(len(chunk), 8, dtype=torch.bool)
+            for j, hs in enumerate(chunk):
+                masks[j, list(hs)] = True
+            hooks = []
+            for layer in range(2):
+                name = f"blocks.{layer}.attn.hook_z"
+                m = masks[:, 4 * layer: 4 * layer + 4].repeat_interleave(N_RANK, 0)[:, None, :, None]
+                src = source[name][:N_RANK].repeat(len(chunk), 1, 1, 1)
+                hooks.append((name, lambda z, hook, m=m, src=src: torch.where(m, src, z)))
+            pl = answer_ld(model.run_with_hooks(run_on[:N_RANK].repeat(len(chunk), 1), fwd_hooks=hooks))
+            pl = pl.view(len(chunk), N_RANK)
+            per_pair.append(((pl - k_ld) / (c_ld - k_ld) if d == "denoise" else (c_ld - pl) / (c_ld - k_ld)).numpy())
+        ranking[kind, d] = np.concatenate(per_pair)  # (162 sets, N_RANK pairs)
+        print(f"{kind:8s} {d:7s}: C {fmt(ci(c, k=151))} | complement {fmt(ci(comp, k=152))} (1,000 pairs)")
 
+names = ["+".join(HEADS[i] for i in hs) for hs in SETS]
+i_c, four = names.index("+".join(CIRCUIT)), [i for i, hs in enumerate(SETS) if len(hs) == 4]
+best = {}
+for (kind, d), eff in ranking.items():
+    means = eff.mean(1)
+    rank = int((means[four] > means[i_c]).sum()) + 1
+    best[kind, d] = {r: max((i for i, hs in enumerate(SETS) if len(hs) == r), key=lambda i: means[i]) for r in (1, 2, 3, 4)}
+    print(f"{kind:8s} {d:7s}: C {means[i_c]:.2f}, rank {rank}/70 (mean of the 70 four-head sets {means[four].mean():.2f}); "
+          + "; ".join(f"best {r}: {names[i]} {means[i]:.2f}" for r, i in best[kind, d].items()))
+    best_small = max((best[kind, d][r] for r in (1, 2, 3)), key=lambda i: means[i])
+    assert 2 <= rank <= 35, "C is in the top half of the 4-head sets but never the best"
+    assert means[best_small] >= means[i_c] - 0.05, "a set of at most 3 heads does about as well as C"
+    assert ci(joint[kind, d][0], k=157)[1] > ci(joint[kind, d][1], k=158)[2], "C beats its complement"
+    if kind in ("allergen", "drug"):
+        assert names[best[kind, d][2]] == "L0H3+L1H1"
+    else:
+        assert means[names.index("L0H0+L0H3")] >= means[best[kind, d][2]] - 0.05
+
+for kind in PAIR_KINDS:
+    eff = ranking[kind, "denoise"]
+    c_pairs, avg_pairs = eff[i_c], eff[four].mean(0)
+    small = eff[max((best[kind, "denoise"][r] for r in (2, 3)), key=lambda i: eff[i].mean())]
+    cc = ci(c_pairs, k=155)
+    record(module="05", method=f"joint denoising patch of the earlier claimed circuit C ({kind} swap)",
+           data="synthetic notes (held-out pairs), 2-layer transformer", truth=f"{kind} swap flips the answer (planted)",
+           metric=f"normalised recovery of the logit difference ({N_RANK} pairs)", score=cc[0], interval=cc[1:],
+           baselines={"average 4-head set (all 70)": {"score": float(avg_pairs.mean()), "interval": ci(avg_pairs, k=156)[1:],
+                                                      "paired": paired_difference(c_pairs, avg_pairs, seed=derived_seed(154), n_resamples=N_BOOT)},
+                      "best 2- or 3-head set (chosen on these pairs)": {
+                          "score": float(small.mean()), "interval": ci(small, k=159)[1:],
+                          "paired": paired_difference(c_pairs, small, seed=derived_seed(153), n_resamples=N_BOOT)}},
+           note="C ranks in the top half of the 70 four-head sets, not first; smaller sets do as well")  # fmt: skip
+
+frozen = json.loads(Path("../datasets/results/05_circuit_ranking.json").read_text())
+for key in frozen["seeds"]["0"]:
+    ranks = [int((np.array(v[key]["effects"])[four] > v[key]["effects"][i_c]).sum()) + 1 for v in frozen["seeds"].values()]
+    at_q = [v[key]["localisation"]["C"]["at ':' only"] for v in frozen["seeds"].values()]
+    other = [v[key]["localisation"]["C"]["other positions only"] for v in frozen["seeds"].values()]
+    print(f"frozen ({frozen['n_pairs']} pairs x {len(ranks)} seeds, scripts/05_circuit_ranking.py) {key}: C's rank "
+          f"{min(ranks)}-{max(ranks)}/70; C patched at ':' only {min(at_q):.2f}-{max(at_q):.2f}, at the other "
+          f"positions only {min(other):.2f}-{max(other):.2f}")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# **Reading: per-kind circuits, not one circuit C.** C passes the complement test but is not special:
+# it ranks in the top half of the 70 four-head sets and never first (ranks printed; over 8 seeds of 300
+# pairs in the frozen run it ranked 4–18 of 70), while **smaller sets do as well**. For allergen and drug
+# swaps the best pair is {L0H3, L1H1} in both directions, and adding L0H2 (outside C) brings it to about
+# 0.95–1.0; for negation swaps the best pair is {L0H0, L0H3}: **L0H0 matters mainly for negation**.
+# So what the data support is: *L0H3 and L1H1 carry the allergen–drug comparison, L0H0 with L0H3 the
+# negation, L0H2 and L1H3 help*. Where: patching C's heads only at `:` recovers most of the effect
+# (frozen run, printed), patching them at the other positions much less — the decision is read out at
+# the query position, after layer 0 has moved the slots' information there and to a few later positions.
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Sufficient or necessary: a teaching case.** Compare, per head, the denoising recovery (is its clean
 # value *sufficient* to bring the answer back?) with the noising drop (is it *necessary*?). The issue
@@ -611,9 +737,11 @@ for kind in PAIR_KINDS:
 # the answer while corrupting it costs little, because other heads carry the same information
 # redundantly (a "backup" head, Wang et al., 2023). **This model has no such head**: measured below, no
 # head's recovery exceeds its drop by more than 0.1 on any pair kind. The opposite case is clear
-# instead: **L0H0 is necessary but not sufficient** — corrupting it in the clean run removes a large part
-# of the answer, yet pasting its clean value into the corrupted run restores much less, because what it
-# writes is only useful together with the other circuit heads (the layer-1 heads read it).
+# instead, for two heads. **No single head is sufficient** (the largest single-head denoising recovery is
+# printed; it stays well below 1), but **L0H3 alone is close to necessary** on negation and drug swaps:
+# corrupting it in the clean run removes most of the answer, while its clean value alone restores much
+# less. **L0H0** shows the same gap on a smaller scale: what these heads write is only useful together
+# with the others (the layer-1 heads read it).
 
 # %% slideshow={"slide_type": "fragment"}
 gaps = {n: max(single[k, "denoise", n].mean() - single[k, "noise", n].mean() for k in PAIR_KINDS) for n in HEADS}
@@ -625,13 +753,23 @@ for kind in PAIR_KINDS:
     print(f"L0H0, {kind:8s} swap: necessary (noise drop) {fmt(ns)} vs sufficient (denoise recovery) {fmt(dn)}; "
           f"paired Δ [{gap[0]:+.2f}, {gap[1]:+.2f}]")
     assert gap[0] > 0.05, "L0H0 is more necessary than sufficient"
+for kind in ("negation", "drug"):
+    dn, ns = ci(single[kind, "denoise", "L0H3"], k=163), ci(single[kind, "noise", "L0H3"], k=164)
+    gap = paired_difference(single[kind, "noise", "L0H3"], single[kind, "denoise", "L0H3"], seed=derived_seed(165),
+                            n_resamples=N_BOOT)  # fmt: skip
+    print(f"L0H3, {kind:8s} swap: necessary (noise drop) {fmt(ns)} vs sufficient (denoise recovery) {fmt(dn)}; "
+          f"paired Δ [{gap[0]:+.2f}, {gap[1]:+.2f}]")
+    assert ns[1] > 0.6 and gap[0] > 0.05, "L0H3 alone is close to necessary, and more necessary than sufficient"
+max_denoise = max(single[k, "denoise", n].mean() for k in PAIR_KINDS for n in HEADS)
+print(f"largest single-head denoising recovery (any kind): {max_denoise:.2f}")
+assert max_denoise < 0.7, "no single head is sufficient"
 assert max(gaps.values()) < 0.1, "no head here is sufficient but not necessary"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Patterns or values? And at which position?** A head's output depends on *where* it looks (the
 # pattern A) and *what* it reads there (the values V). Denoising only `hook_pattern` or only `hook_v`
 # of one head separates the two. Then `transformer_lens.patching.get_act_patch_resid_pre` patches the
-# residual stream one (layer, position) at a time (on the first 300 pairs of each kind, for time).
+# residual stream one (layer, position) at a time (on the first 200 pairs of each kind, for time).
 
 # %% slideshow={"slide_type": "fragment"}
 pv = np.array([[effect(kind, "denoise", [(f"blocks.{int(n[1])}.attn.hook_{what}", int(n[3]))]).mean()
@@ -642,10 +780,10 @@ heatmap(axes[0], pv, rows=[f"{k} · {w}" for k in PAIR_KINDS for w in ("pattern"
 by_position = {}
 for kind in PAIR_KINDS:
     s = pair_sets[kind]
-    c_ld, k_ld = s["clean_ld"][:300].mean(), s["corrupt_ld"][:300].mean()
-    _, sub_cache = model.run_with_cache(s["clean"][:300], names_filter=lambda n: n.endswith("hook_resid_pre"))
+    c_ld, k_ld = s["clean_ld"][:200].mean(), s["corrupt_ld"][:200].mean()
+    _, sub_cache = model.run_with_cache(s["clean"][:200], names_filter=lambda n: n.endswith("hook_resid_pre"))
     by_position[kind] = patching.get_act_patch_resid_pre(
-        model, s["corrupt"][:300], sub_cache, lambda lg: (answer_ld(lg).mean() - k_ld) / (c_ld - k_ld))
+        model, s["corrupt"][:200], sub_cache, lambda lg: (answer_ld(lg).mean() - k_ld) / (c_ld - k_ld))
 heatmap(axes[1], np.concatenate([by_position[k].numpy() for k in PAIR_KINDS]),
         rows=[f"{k} · L{l}" for k in PAIR_KINDS for l in range(2)], cols=cols, title="denoise resid_pre at one position",
         fmt="{:.1f}")  # fmt: skip
@@ -716,11 +854,15 @@ print(f"L1H1 denoising recovery with a raw torch forward hook: {raw_recovery.mea
 # ## What this means for the clinic
 #
 # The issue that motivated this module hoped for one "allergy-checking head" to audit or monitor. **This
-# model has none.** Its answers follow the prompt on combinations it never saw (Section 1), but the
-# decision is carried by a few heads together (the circuit C restores almost all of the answer jointly,
-# its complement little, no single head restores it alone; L0H0 is necessary without being sufficient),
-# and attention maps
-# do not rank tokens the way their occlusion effect does. An audit built on attention would have
+# model has none that is *sufficient*, and whether one is *necessary* depends on the metric.** Its answers
+# follow the prompt on held-out combinations, also on the strict subset whose meaning never occurs in
+# training (Section 1; held out in wording for most notes, so the strict subset is the one that tests
+# novelty). No single head restores the answer alone (denoising), but L0H3 alone is close to necessary
+# (noising and resample ablation remove most of the margin), while mean ablation would have called every
+# head minor. The earlier "circuit" C of four heads beats its complement, yet it is not special among the
+# 70 four-head sets, and two or three heads per kind do as well ({L0H3, L1H1} for the allergen–drug
+# comparison, {L0H0, L0H3} for negation). Attention maps do not rank tokens the way their occlusion
+# effect does. An audit built on attention would have
 # certified a picture, not the mechanism; claims of a single responsible unit must be measured — with
 # joint patches, complements and nulls — not assumed. QK/OV circuits and sparse autoencoders follow in
 # module 05b.

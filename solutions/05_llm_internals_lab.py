@@ -59,7 +59,10 @@ AVOID, SAFE = tok.token_id("avoid"), tok.token_id("safe")
 #   4-class concept, not two) with `np.random.default_rng(seed)`, the same label wherever the word
 #   occurs; fit a second probe on the **training** activations with those labels and score it on the
 #   **test** activations: that is `control` (never score a probe on the split it was fitted on);
-# - return `{"accuracy": ..., "control": ..., "selectivity": accuracy - control}`.
+# - return `{"accuracy": ..., "control": ..., "selectivity": accuracy - control, "control_labels": ...}`,
+#   where `control_labels` is the array of the control labels of the **test** notes (the checker looks at
+#   them: the same seed must give the same labels, and they must come from the concept's label set, which
+#   need not be 0..K−1).
 #
 # *Hint:* a dict `{word_type: random_label}` and a list comprehension turn types into control labels.
 
@@ -77,7 +80,7 @@ def probe_selectivity(acts_train, y_train, types_train, acts_test, y_test, types
         return clf.score(acts_test, labels_test)
 
     accuracy, ctrl = fit_score(y_train, y_test), fit_score(c_train, c_test)
-    return {"accuracy": accuracy, "control": ctrl, "selectivity": accuracy - ctrl}
+    return {"accuracy": accuracy, "control": ctrl, "selectivity": accuracy - ctrl, "control_labels": c_test}
     ### END SOLUTION
 
 
@@ -87,7 +90,7 @@ def probe_selectivity(acts_train, y_train, types_train, acts_test, y_test, types
 
 # %%
 train = make_notes(600, seed=derived_seed(7), split="train")
-test = make_notes(300, seed=derived_seed(123), split="heldout")  # combinations the model never saw
+test = make_notes(300, seed=derived_seed(123), split="heldout")  # (cue, allergen, drug) never trained on
 _, cache_train = model.run_with_cache(torch.from_numpy(train.tokens[:, :-1]))
 _, cache_test = model.run_with_cache(torch.from_numpy(test.tokens[:, :-1]))
 A, Q = POSITIONS["allergen"], POSITIONS["query"]
@@ -117,8 +120,8 @@ check_probe_selectivity(probe_selectivity)
 # TransformerLens hook points are ordinary `torch.nn.Module`s (identity functions), so plain PyTorch can
 # read and overwrite them. Write `patch_resid_pre(model, clean, corrupt, layer, position)` returning the
 # **recovery** of patching the input of block `layer` (`model.blocks[layer].hook_resid_pre`) at one
-# `position`, **without** the TransformerLens hook API (`run_with_hooks`, `run_with_cache` and
-# `hooks` are switched off by the checker):
+# `position`, **without** the TransformerLens hook API (`run_with_hooks`, `run_with_cache`, `hooks` and
+# a hook point's own `add_hook` are switched off by the checker):
 # 1. register a forward hook `fn(module, inputs, output)` on that hook point that stores
 #    `output.detach().clone()`; run `model(clean)`; remove the hook (`handle.remove()`);
 # 2. register a second forward hook that returns a copy of `output` whose `[:, position]` is the stored
@@ -126,6 +129,8 @@ check_probe_selectivity(probe_selectivity)
 #    `model(corrupt)`; remove the hook — in a `finally:` block, so that no hook stays on the model;
 # 3. with `ld(logits) = mean over prompts of logits[:, -1, AVOID] - logits[:, -1, SAFE]`, return
 #    `(ld(patched) - ld(corrupt)) / (ld(clean) - ld(corrupt))` as a float (0 = no effect, 1 = full).
+#    This ratio of means is the required metric; the mean of the per-pair recoveries (the lecture's
+#    §6 metric) is accepted too.
 
 # %%
 def patch_resid_pre(model, clean, corrupt, layer, position):
@@ -167,7 +172,7 @@ for layer, position in ((0, A), (1, A), (1, 15), (1, Q)):
           f"{patch_resid_pre(model, clean, corrupt, layer, position):.2f}")
 
 # %%
-check_patch_resid_pre(patch_resid_pre)
+check_patch_resid_pre(patch_resid_pre, model=model)  # the lab's model: no second load
 
 
 # %% [markdown]
@@ -176,7 +181,9 @@ check_patch_resid_pre(patch_resid_pre)
 # A head's OV circuit says what it **writes** into the residual stream when it attends to a token:
 # `x @ W_V[layer, head] @ W_O[layer, head]` for a (normalised) residual vector `x` of shape
 # `(n, d_model)` — row vectors, weights on the right, biases left out. Write
-# `ov_readout(model, layer, head, x)` returning that `(n, d_model)` tensor.
+# `ov_readout(model, layer, head, x)` returning that `(n, d_model)` tensor. (TransformerLens also
+# offers the product as `model.OV[layer, head].AB`; it is the same matrix and is accepted, but write
+# the product from `W_V` and `W_O` yourself.)
 
 # %%
 def ov_readout(model, layer, head, x):
@@ -186,7 +193,7 @@ def ov_readout(model, layer, head, x):
 
 
 # %%
-check_ov_readout(ov_readout)
+check_ov_readout(ov_readout, model=model)
 
 # %% [markdown]
 # **Use it.** L0H3 attends from `:` to the prescribed drug (position 15) in about half of the notes
@@ -242,8 +249,9 @@ assert acc_input > 0.9 and acc_ov > 0.9
 #   M_{ij} = -\infty \text{ for } j > i \text{ (later keys), else } 0,$$
 #
 # with the softmax over the **key** axis (each query's row sums to 1). Take `d_head` from the input's
-# shape; do not use the model. *Hint:* `torch.einsum("nqhd,nkhd->nhqk", q, k)`, `torch.triu(...,
-# diagonal=1)`, `masked_fill`.
+# shape; do not use the model, and do not call `torch.nn.functional.scaled_dot_product_attention`
+# (it returns the heads' outputs, not A; the checker switches it off). *Hint:*
+# `torch.einsum("nqhd,nkhd->nhqk", q, k)`, `torch.triu(..., diagonal=1)`, `masked_fill`.
 
 # %%
 def attention_pattern(q, k):
@@ -260,7 +268,7 @@ print(f"largest difference from the model's hook_pattern: "
       f"{(mine - cache_pairs['blocks.0.attn.hook_pattern']).abs().max():.1e}")
 
 # %%
-check_attention_pattern(attention_pattern)
+check_attention_pattern(attention_pattern, model=model)
 
 
 # %% [markdown]
@@ -298,7 +306,7 @@ for p, e in zip(slots, effects, strict=True):
     print(f"  occlude position {p:2d} ({tok.words[int(note[0, p])]:>14s}): logit difference moves by {-e:+.2f}")
 
 # %%
-check_word_occlusion(word_occlusion)
+check_word_occlusion(word_occlusion, model=model)
 
 # %% [markdown]
 # ## Exercise 6 — which evidence would you put in an audit?
@@ -317,9 +325,10 @@ Word occlusion shows that the cue, the allergen and the drug move the answer mos
 says nothing about which component uses them, and the pad token is an input the model never saw. A probe
 shows that negation and the allergen's class are decodable at the query after layer 0 and selective against
 a control task, yet steering along the negation direction moved the margin only a little. Activation
-patching tests necessity and sufficiency: the four-head circuit restores almost all of the answer jointly
-and its complement little, while no single head does. I would base the audit on joint patching of the
-circuit and its complement, with intervals and random-head nulls, and use probes only to find candidates.
+patching tests necessity and sufficiency: no single head restores the answer alone, but L0H3 alone is close
+to necessary when it is noised, and a four-head set beats its complement without being special, because
+two or three heads per pair kind do as well. I would base the audit on joint patching ranked against every
+head set of the same size, in both directions, with intervals, and use probes only to find candidates.
 """
 # Marking rubric (8 points):
 # - 2: attention: where a head reads, not what it contributes; disagrees with occlusion / is not faithful
@@ -328,7 +337,10 @@ circuit and its complement, with intervals and random-head nulls, and use probes
 #      components; out-of-distribution fill token as a caveat.
 # - 2: probes: decodable and selective (control task), not proof of use; the steering test showed a small
 #      causal effect only.
-# - 2: patching: necessary vs sufficient (noising vs denoising), joint patch of the circuit and its
-#      complement with nulls as the audit's evidence; no single head carries the decision.
+# - 2: patching: necessary vs sufficient (noising vs denoising) give different answers (no head is
+#      sufficient, L0H3 is close to necessary); a joint patch must be compared with its complement AND
+#      with the other sets of its size (the lecture's four-head C ranks in the top half, not first;
+#      {L0H3, L1H1} and {L0H0, L0H3} per kind do as well). "Beats its complement / a few random sets" alone
+#      earns 1 point.
 ### END SOLUTION
 check_answer_6(answer_6)
