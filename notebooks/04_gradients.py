@@ -38,7 +38,7 @@ from captum.attr import (
     NoiseTunnel,
     Saliency,
 )
-from captum.metrics import infidelity, sensitivity_max
+from captum.metrics import sensitivity_max
 from scipy.ndimage import gaussian_filter, sobel
 from scipy.stats import bootstrap, spearmanr
 from skimage.feature import hog
@@ -59,7 +59,7 @@ SEED = setup(seed=0)
 import warnings  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*(require gradients|backward hooks).*")
-IG_BATCH = 32  # IntegratedGradients evaluates n_steps x batch images: in chunks of 32 to bound memory
+IG_BATCH = 16  # IntegratedGradients evaluates n_steps x batch images: in chunks of 16 to bound memory
 
 
 def sg_batch(inputs):
@@ -885,8 +885,11 @@ plt.show()
 # **ceiling**, not a null one can lose to. We therefore report `R² = 1 − infidelity / E[Δf²]` (the share
 # of the output change the map predicts; 0 = nothing) and compare with the null that matters, a
 # **random** map (uniform noise), per film and paired. Infidelity: the twelve films and maps of
-# section 4 (shortcut model; IG at 32 steps), 16 perturbations each; max-sensitivity: two films, fixed
-# seeds.
+# section 4 (shortcut model; IG at 32 steps), 64 perturbations per film, drawn once and shared by every
+# map; we evaluate Captum's normalised-infidelity formula directly on them, so the network runs once per
+# perturbation rather than once per perturbation and map. (With 16 perturbations the fitted β overfits:
+# on base seed 1 a random map then scored as high an R² as the gradient.) Max-sensitivity: two films,
+# `captum.metrics.sensitivity_max`, fixed seeds.
 
 # %% slideshow={"slide_type": "fragment"}
 xq = x[:2]
@@ -901,21 +904,25 @@ methods = {
 }
 
 
-def perturb(inputs):
-    noise = 0.02 * torch.randn_like(inputs)
-    return noise, inputs - noise
+N_PERTURB = 64  # with 16, a random map's fitted R² is often as high as the gradient's (beta overfits)
+noise = 0.02 * torch.randn((N_PERTURB, *x.shape), generator=torch.Generator().manual_seed(derived_seed(20)))
+with torch.no_grad():  # f(x) - f(x - I): computed once, shared by every explanation
+    delta_f = torch.stack([model(x)[:, 1] - model(x - noise[k])[:, 1] for k in range(N_PERTURB)]).numpy()
+noise_np = noise.numpy()[:, :, 0]  # (perturbation, film, H, W)
 
 
 def infid(a):
-    torch.manual_seed(derived_seed(20))  # the same perturbations for every explanation
-    return infidelity(model, perturb, x, a, target=1, n_perturb_samples=16, normalize=True,
-                      max_examples_per_batch=IG_BATCH).numpy()
+    """Captum's infidelity with normalize=True (captum 0.9, metrics/_core/infidelity.py), per film:
+    E[(beta * sum(a * I) - delta_f)²] with the least-squares beta = E[sum(a*I) * delta_f] / E[sum(a*I)²]."""
+    a_dot_i = (np.asarray(a)[None] * noise_np).sum((2, 3))  # (perturbation, film)
+    denom = (a_dot_i ** 2).mean(0)
+    beta = np.divide((a_dot_i * delta_f).mean(0), denom, out=np.zeros_like(denom), where=denom > 0)
+    return ((beta * a_dot_i - delta_f) ** 2).mean(0)
 
 
-ceiling = infid(torch.zeros_like(x))  # the all-zero map: beta = 0, infidelity = E[Δf²] per film
-r2 = {name: 1 - infid(torch.tensor(maps12["cxr_shortcut"][name])[:, None]) / ceiling for name in methods}
-r2["null: random map"] = 1 - infid(torch.rand(x.shape, generator=torch.Generator().manual_seed(
-    derived_seed(23)))) / ceiling
+ceiling = infid(np.zeros(films.shape))  # the all-zero map: beta = 0, infidelity = E[Δf²] per film
+r2 = {name: 1 - infid(maps12["cxr_shortcut"][name]) / ceiling for name in methods}
+r2["null: random map"] = 1 - infid(np.random.default_rng(derived_seed(23)).random(films.shape)) / ceiling
 robust = {}
 for name, fn in methods.items():
     torch.manual_seed(derived_seed(22))
@@ -943,11 +950,12 @@ assert self_noise > 0.8 * robust.loc["SmoothGrad", "max-sensitivity"]
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** Infidelity as an R², against the random map on the same twelve films: the plain gradient
-# predicts a clear share of the output change better than a random map does (paired interval above 0 —
-# asserted); SmoothGrad, IG and Guided Backprop do not separate from the random map on this draw (their
-# intervals include 0; the table prints them). Even the random map gets an R² above 0, because β is fitted
-# to each film: a least-squares factor finds some correlation in any map. The all-zero map is not a null
-# here: its R² is 0 by construction and no map can score below it. What the measure rewards: with small
+# predicts more of the output change than a random map does (paired interval above 0 — asserted; it held
+# on every base seed we ran, 0–5, 7 and 9). The other maps' intervals are printed; we assert nothing about
+# them. Every R² is small (the gradient's about 0.05–0.15 across those seeds): a sum of 4 096 pixel
+# attributions times independent noise predicts little of how a ReLU network's logit moves. Even the
+# random map gets an R² above 0, because β is fitted to each film. The all-zero map is not a null here:
+# its R² is 0 by construction and no map can score below it. What the measure rewards: with small
 # Gaussian perturbations (σ = 0.02), `f(x) − f(x − I)` is almost linear in `I`, and the local gradient is
 # exactly that linear term — so infidelity at this noise level measures "how gradient-like", not "how
 # correct". Guided Backprop is the most *stable* map (lowest max-sensitivity) — the same property that
@@ -972,8 +980,8 @@ assert self_noise > 0.8 * robust.loc["SmoothGrad", "max-sensitivity"]
 #   randomisation is the floor that the input imposes, and vanishes with sign. Check that a test can
 #   fail: the data-randomisation test rejects a true-label model by the gradient and IG, but not by
 #   Grad-CAM or the guided methods, whose random-model floor is too wide here.
-# - Infidelity's all-zero map is a ceiling no map can exceed; the null is a random map. Only the plain
-#   gradient beats it here, since small-noise infidelity rewards the local linear term.
+# - Infidelity's all-zero map is a ceiling no map can exceed; the null is a random map, which the plain
+#   gradient beats (small-noise infidelity rewards the local linear term), with R² of only 0.05–0.15.
 # - On ECGs, the zero-baseline "IG sits in the QT window" holds for untrained networks too; the
 #   counterfactual baseline (the same patient with a normal QTc) separates the trained model, once the
 #   gain is put in each network's own logit units.
