@@ -723,7 +723,7 @@ for key in frozen["seeds"]["0"]:
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Reading: per-kind circuits, not one circuit C.** C passes the complement test but is not special:
 # it ranks in the top half of the 70 four-head sets and never first (ranks printed; over 8 seeds of 300
-# pairs in the frozen run it ranked 4–18 of 70), while **smaller sets do as well**. For allergen and drug
+# pairs in the frozen run it ranked 5–18 of 70), while **smaller sets do as well**. For allergen and drug
 # swaps the best pair is {L0H3, L1H1} in both directions, and adding L0H2 (outside C) brings it to about
 # 0.95–1.0; for negation swaps the best pair is {L0H0, L0H3}: **L0H0 matters mainly for negation**.
 # So what the data support is: *L0H3 and L1H1 carry the allergen–drug comparison, L0H0 with L0H3 the
