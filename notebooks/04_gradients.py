@@ -741,8 +741,9 @@ assert "Sobel edge magnitude" in card[MASS, "gradient"]  # the raw gradient conc
 assert not any(card[MASS, m] for m in ("IG (black)", "IG (blurred)", "Guided Backprop", "Guided Grad-CAM"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading.** Every method beats the random map, the same method on an **untrained** network and, by
-# far, the same method on the control model: on the same films, the shortcut model's maps single out the
+# **Reading.** Every method beats the random map, the same method on an **untrained** network (for the
+# gradient, Grad-CAM and the guided methods, the highest-scoring of three initialisations) and, by far,
+# the same method on the control model: on the same films, the shortcut model's maps single out the
 # marker and the other models' maps do not. Against the model-free maps the picture is humbler. By
 # **pixel AUROC no map beats the film itself**: the marker is the brightest object on the film, so
 # brightness alone ranks it first (AUROC 1), and every method's paired Δ to it is negative. The
