@@ -597,30 +597,31 @@ def pair_caches(kind):
     return clean_cache, corrupt_cache
 
 
-def patched_ld(kind, direction, sites):
-    """Per pair logit difference after patching; sites = [(hook name, head)]."""
+def patched_ld(kind, direction, sites, n=None):
+    """Per pair logit difference after patching the first n pairs (all if None); sites = [(hook name, head)]."""
     s = pair_sets[kind]
     clean_cache, corrupt_cache = pair_caches(kind)
     run_on, source = (s["corrupt"], clean_cache) if direction == "denoise" else (s["clean"], corrupt_cache)
+    run_on = run_on[:n]
 
     def make_hook(name, head):  # the name is passed in: in this bridge hook.name is an alias
         def hook(act, hook):
             if name.endswith("hook_pattern"):  # (n, head, query, key)
-                act[:, head] = source[name][:, head]
+                act[:, head] = source[name][:n, head]
             else:  # hook_z, hook_v: (n, pos, head, d_head)
-                act[:, :, head] = source[name][:, :, head]
+                act[:, :, head] = source[name][:n, :, head]
             return act
         return hook
 
     return answer_ld(model.run_with_hooks(run_on, fwd_hooks=[(n, make_hook(n, h)) for n, h in sites]))
 
 
-def effect(kind, direction, sites):
+def effect(kind, direction, sites, n=None):
     """Per pair: recovery (denoise) or drop (noise), normalised by clean − corrupted."""
     s = pair_sets[kind]
-    p = patched_ld(kind, direction, sites)
-    span = s["clean_ld"] - s["corrupt_ld"]
-    return ((p - s["corrupt_ld"]) / span if direction == "denoise" else (s["clean_ld"] - p) / span).numpy()
+    p = patched_ld(kind, direction, sites, n)
+    c_ld, k_ld = s["clean_ld"][:n], s["corrupt_ld"][:n]
+    return ((p - k_ld) / (c_ld - k_ld) if direction == "denoise" else (c_ld - p) / (c_ld - k_ld)).numpy()
 
 
 def z_sites(heads):
@@ -769,10 +770,11 @@ assert max(gaps.values()) < 0.1, "no head here is sufficient but not necessary"
 # **Patterns or values? And at which position?** A head's output depends on *where* it looks (the
 # pattern A) and *what* it reads there (the values V). Denoising only `hook_pattern` or only `hook_v`
 # of one head separates the two. Then `transformer_lens.patching.get_act_patch_resid_pre` patches the
-# residual stream one (layer, position) at a time (on the first 200 pairs of each kind, for time).
+# residual stream one (layer, position) at a time (for time: the pattern/value grid on the first 300 pairs of
+# each kind, the position grid on the first 200).
 
 # %% slideshow={"slide_type": "fragment"}
-pv = np.array([[effect(kind, "denoise", [(f"blocks.{int(n[1])}.attn.hook_{what}", int(n[3]))]).mean()
+pv = np.array([[effect(kind, "denoise", [(f"blocks.{int(n[1])}.attn.hook_{what}", int(n[3]))], n=300).mean()
                 for n in HEADS] for kind in PAIR_KINDS for what in ("pattern", "v")])  # fmt: skip
 fig, axes = plt.subplots(1, 2, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 2.2]})
 heatmap(axes[0], pv, rows=[f"{k} · {w}" for k in PAIR_KINDS for w in ("pattern", "value")], cols=HEADS,
