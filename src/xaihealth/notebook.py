@@ -1,7 +1,8 @@
 """One call at the top of every notebook: reproducible, quiet, readable.
 
 ``setup()`` fixes the random seeds and the number of threads (so two runs print the same numbers), keeps
-progress bars and library chatter out of the outputs, and sets a plotting style with readable sizes.
+progress bars and library chatter out of the outputs, and sets the course's figure style
+(:mod:`xaihealth.plots.style`: 110 dpi, Okabe-Ito colours, text >= 10 px).
 
 **One base seed per notebook.** ``setup(seed=0)`` returns the notebook's base seed; the environment
 variable ``XAIHEALTH_SEED`` overrides it (``make robustness`` re-runs every notebook with seeds 1..5).
@@ -100,20 +101,11 @@ def setup(seed: int = 0, threads: int = 1) -> int:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(True, warn_only=True)
 
-    import matplotlib as mpl
     import pandas as pd
 
-    mpl.rcParams.update(
-        {
-            "figure.figsize": (6.4, 3.6),
-            "figure.dpi": 80,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "font.size": 10,
-        }
-    )
+    from xaihealth.plots import style
+
+    style.apply()  # 110 dpi, Okabe-Ito colour cycle, fonts >= 10 px (xaihealth.plots.style)
     pd.set_option("display.precision", 3)
     pd.set_option("display.width", 110)
     return seed

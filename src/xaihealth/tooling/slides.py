@@ -3,6 +3,17 @@
 Slides come from the slide metadata of ``notebooks/NN_topic.ipynb`` (executed, with outputs) and are
 written to ``slides/NN_topic.slides.html``. They load reveal.js from ``slides/reveal.js/`` (shipped in the
 repository), never from a CDN, so they open in a browser with no network. Figures are embedded.
+
+Cell conventions of the lecture sources (the notebook keeps every cell; only the slides change):
+
+* ``slideshow={"slide_type": "notes"}`` on a markdown cell: a speaker note (``aside.notes``; press S in
+  the deck for reveal.js's speaker view, from the local ``slides/reveal.js/plugin/notes``);
+* ``slideshow={"slide_type": "skip"}``: not on the slides;
+* tag ``remove-input``: the cell's output is on the slide, its code is not (plumbing, assertions);
+  tag ``remove-cell``: neither (nbconvert's ``TagRemovePreprocessor``);
+* ``$...$`` and ``$$...$$`` in markdown cells are left as written and rendered in the browser by KaTeX
+  (``slides/katex/``, auto-render), the same delimiters JupyterLab renders;
+* figures are scaled to fit the ``WIDTH`` x ``HEIGHT`` slide; shown code and text outputs wrap.
 """
 
 from __future__ import annotations
@@ -14,10 +25,14 @@ from pathlib import Path
 
 import nbformat
 from nbconvert import SlidesExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 
 TEMPLATES = Path(__file__).with_name("templates")
 REVEAL_PREFIX = "reveal.js"
 CSS_FILE = "notebook.css"
+WIDTH, HEIGHT = 1280, 720  # the slide canvas (16:9 projector); reveal.js scales it to the window
+REMOVE_INPUT_TAGS = frozenset({"remove-input"})
+REMOVE_CELL_TAGS = frozenset({"remove-cell"})
 _CSS_PARTS = ("static/index.css", "static/theme-light.css", "static/custom_reveal.css")
 _REMOTE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 _REMOTE_CSS = re.compile(r"""@import\s+(?:url\()?\s*["']?\s*(?:https?:)?//""", re.I)
@@ -31,15 +46,24 @@ def remote_references(html: str) -> list[str]:
 
 
 def _exporter() -> SlidesExporter:
-    return SlidesExporter(
+    exporter = SlidesExporter(
         extra_template_paths=[str(TEMPLATES)],
         template_file="offline_slides.html.j2",
         reveal_url_prefix=REVEAL_PREFIX,
         reveal_theme="white",
         reveal_scroll=True,
+        reveal_width=str(WIDTH),
+        reveal_height=str(HEIGHT),
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(
+            remove_input_tags=set(REMOVE_INPUT_TAGS), remove_cell_tags=set(REMOVE_CELL_TAGS), enabled=True
+        ),
+        enabled=True,
+    )
+    return exporter
 
 
 def notebook_css() -> str:
