@@ -18,6 +18,7 @@ _LAZY = {
     "make_ecgs": "xaihealth.data.ecg",
     "make_chest_xrays": "xaihealth.data.cxr",
     "make_notes": "xaihealth.data.notes",
+    "make_trust_cohort": "xaihealth.data.trust",
 }
 
 __all__ = ["FEATURES", "SITES", "load_heart_disease", *_LAZY]

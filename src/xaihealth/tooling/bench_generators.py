@@ -21,6 +21,14 @@ GENERATORS = [
     ("ECGs (10 s, 250 Hz)", "xaihealth.data.ecg", "make_ecgs", 1_000, 200, "ECGs"),
     ("chest radiographs (64×64)", "xaihealth.data.cxr", "make_chest_xrays", 5_000, 1_000, "images"),
     ("clinical notes", "xaihealth.data.notes", "make_notes", 20_000, None, "notes"),
+    (
+        "trust cohort (patients, 1-5 records each)",
+        "xaihealth.data.trust",
+        "make_trust_cohort",
+        20_000,
+        None,
+        "patients",
+    ),
 ]
 
 
