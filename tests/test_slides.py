@@ -36,3 +36,64 @@ def test_remote_reference_detector_catches_cdns():
 
 def test_lectures_exist():
     assert LECTURES, "no lecture notebook found"
+
+
+def _tiny_notebook(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    slide = {"slideshow": {"slide_type": "slide"}}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title\n\nInline $\\phi_i$ and display\n\n$$\\sum_i \\phi_i = f(x)$$",
+                                      metadata=slide),
+        nbformat.v4.new_markdown_cell("Say: the clinical point of $p$.",
+                                      metadata={"slideshow": {"slide_type": "notes"}}),
+        nbformat.v4.new_code_cell(
+            "assert secret_plumbing == 42",
+            metadata={"tags": ["remove-input"]},
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="shown output\n")],
+        ),
+        nbformat.v4.new_code_cell("visible_code = 1", metadata={"slideshow": {"slide_type": "subslide"}}),
+        nbformat.v4.new_code_cell("hidden_cell = 2", metadata={"tags": ["remove-cell"]}),
+        nbformat.v4.new_markdown_cell("skipped text", metadata={"slideshow": {"slide_type": "skip"}}),
+    ]
+    path = tmp_path / "99_tiny.ipynb"
+    nbformat.write(nb, path)
+    return nbformat.read(path, as_version=4), path
+
+
+def test_exporter_cell_conventions(tmp_path):
+    from bs4 import BeautifulSoup
+
+    nb, path = _tiny_notebook(tmp_path)
+    html = slides.render(path)
+    soup = BeautifulSoup(html, "html.parser")
+    notes = soup.select("aside.notes")
+    assert len(notes) == 1 and "clinical point" in notes[0].get_text(), "notes cell -> aside.notes"
+    assert "secret_plumbing" not in html and "shown output" in html, "remove-input hides code, keeps output"
+    assert "visible_code" in html, "code without the tag stays on the slide"
+    assert "hidden_cell" not in html and "skipped text" not in html, "remove-cell and skip leave the slides"
+    text = soup.get_text()
+    assert "$\\phi_i$" in text and "$$\\sum_i \\phi_i = f(x)$$" in text, "maths left as written for KaTeX"
+    scripts = [s.get("src") for s in soup.find_all("script") if s.get("src")]
+    needed = {"katex/katex.min.js", "katex/contrib/auto-render.min.js", "reveal.js/plugin/notes/notes.js"}
+    assert needed <= set(scripts)
+    assert "RevealNotes" in html and "renderMathInElement" in html
+    assert f"width: {slides.WIDTH}" in html and f"height: {slides.HEIGHT}" in html
+    assert slides.remote_references(html) == []
+    assert [c.source for c in nb.cells][2] == "assert secret_plumbing == 42", "the notebook keeps every cell"
+
+
+def test_katex_is_shipped_with_its_licence():
+    katex = SLIDES / "katex"
+    for asset in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js", "LICENSE", "README.md"):
+        assert (katex / asset).is_file(), f"slides/katex/{asset} is not shipped"
+    assert "MIT" in (katex / "LICENSE").read_text(encoding="utf-8")
+    fonts = sorted((katex / "fonts").iterdir())
+    assert fonts and all(f.suffix == ".woff2" for f in fonts)
+    import re
+
+    css = (katex / "katex.min.css").read_text(encoding="utf-8")
+    woff2 = set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css))
+    assert woff2 and all((katex / name).is_file() for name in woff2), "a woff2 font of katex.css is missing"
