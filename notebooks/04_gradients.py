@@ -75,20 +75,45 @@ def sg_batch(inputs):
 # unrelated to the label. We test both on *fresh* images from the same hospital (`test_id`) and from a
 # hospital where the marker is independent of disease (`test_shifted`).
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Two shipped ResNets: `cxr_shortcut`, trained where an "L" marker flagged most pneumonia films,
+# and `cxr_control`, trained where the marker is unrelated. On fresh films from the same hospital the
+# shortcut model looks excellent; at a hospital where the marker is independent of disease it drops to about
+# chance (printed table, asserted drop > 0.25). The control model does not move.
+#
+# **Clinical point:** accuracy alone cannot tell *why* a model fails at a new site; the masks of the lesion
+# and of the marker let us check what the maps point at.
+#
+# **Expected question:** "Is this realistic?" — *Answer:* yes; Zech et al. (2018) and DeGrave et al. (2021)
+# found radiograph models reading hospital tokens and text markers.
+
 # %% slideshow={"slide_type": "fragment"}
-splits = standard_splits(seed=derived_seed(1), n_train=1, n_test=200)  # seed 1: images the models never saw
-models = {name: load_cxr_resnet(name) for name in ("cxr_shortcut", "cxr_control", "cxr_shuffled")}
+# seed 1: images the models never saw
+splits = standard_splits(seed=derived_seed(1), n_train=1, n_test=200)
+models = {
+    name: load_cxr_resnet(name)
+    for name in ("cxr_shortcut", "cxr_control", "cxr_shuffled")
+}
 
 
 def accuracy(model, data):
-    return float(((predict_proba(model, data.images, batch_size=50).numpy() > 0.5) == data.labels).mean())
+    return float(
+        (
+            (predict_proba(model, data.images, batch_size=50).numpy() > 0.5)
+            == data.labels
+        ).mean()
+    )
 
 
 acc = pd.DataFrame(
-    {s: {m: accuracy(models[m], splits[s]) for m in ("cxr_shortcut", "cxr_control")} for s in
-     ("test_id", "test_shifted")}
+    {
+        s: {m: accuracy(models[m], splits[s]) for m in ("cxr_shortcut", "cxr_control")}
+        for s in ("test_id", "test_shifted")
+    }
 )
 print(acc.round(3).to_string())
+
+# %% slideshow={"slide_type": "skip"}
 assert acc.loc["cxr_shortcut", "test_id"] - acc.loc["cxr_shortcut", "test_shifted"] > 0.25
 assert abs(acc.loc["cxr_control", "test_id"] - acc.loc["cxr_control", "test_shifted"]) < 0.05
 
@@ -97,7 +122,7 @@ assert abs(acc.loc["cxr_control", "test_id"] - acc.loc["cxr_control", "test_shif
 # model does not. Accuracy alone cannot tell us *why*. The ground truth can: every pneumonia image lists
 # the pixels of its opacity (green outline below) and of the marker (red).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["remove-input"]
 shifted = splits["test_shifted"]
 pick = np.flatnonzero((shifted.labels == 1) & (shifted.has_marker == 1))  # pneumonia AND marker
 x = torch.tensor(shifted.images[pick[:12]])
@@ -116,6 +141,19 @@ plt.show()
 # **saturation**. Take `f(x) = ReLU(1 − ReLU(1 − x))`, i.e. `min(x, 1)` for `x ≥ 0`. At `x = 2` the
 # feature fully "switched on" the output, yet the gradient is 0.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** The gradient says how the score moves for a tiny change of a pixel; its blind spot is saturation
+# (the toy `min(x, 1)` has gradient 0 at x = 2). On this CNN the logit rises late along the black-to-film
+# path, but gradient × input at the film still accounts for only about two thirds of the logit change
+# (median ratio, interval below 1, asserted). Integrated Gradients averages the gradient along the path and
+# is complete.
+#
+# **Clinical point:** a gradient map describes the model at one point; it does not add up to the effect of
+# the image.
+#
+# **Expected question:** "Then why use plain gradients at all?" — *Answer:* they are cheap and local; read
+# them as sensitivity, not as contribution.
+
 # %% slideshow={"slide_type": "fragment"}
 def f(x):
     return torch.relu(1 - torch.relu(1 - x))
@@ -124,10 +162,21 @@ def f(x):
 x_toy = torch.tensor([2.0], requires_grad=True)
 f(x_toy).backward()
 ig_toy = IntegratedGradients(lambda z: f(z)).attribute(
-    torch.tensor([2.0]), baselines=torch.tensor([0.0]), n_steps=32, method="riemann_middle"
+    torch.tensor([2.0]),
+    baselines=torch.tensor([0.0]),
+    n_steps=32,
+    method="riemann_middle",
 )
-print(f"f(2) = {f(torch.tensor([2.0])).item():.3f}, f(0) = {f(torch.tensor([0.0])).item():.3f}")
-print(f"gradient at x = 2: {abs(x_toy.grad.item()):.3f}; Integrated Gradients from 0: {ig_toy.item():.3f}")
+print(
+    f"f(2) = {f(torch.tensor([2.0])).item():.3f}, f(0) = "
+    f"{f(torch.tensor([0.0])).item():.3f}"
+)
+print(
+    f"gradient at x = 2: {abs(x_toy.grad.item()):.3f}; Integrated Gradients from 0: "
+    f"{ig_toy.item():.3f}"
+)
+
+# %% slideshow={"slide_type": "skip"}
 assert x_toy.grad.item() == 0.0 and abs(ig_toy.item() - 1.0) < 1e-2
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -142,22 +191,37 @@ assert x_toy.grad.item() == 0.0 and abs(ig_toy.item() - 1.0) < 1e-2
 model = models["cxr_shortcut"]
 alphas = np.linspace(0, 1, 21)
 with torch.no_grad():
-    path_logits = np.stack([model(float(a) * x)[:, 1].numpy() for a in alphas])  # (alpha, film)
+    # (alpha, film)
+    path_logits = np.stack([model(float(a) * x)[:, 1].numpy() for a in alphas])
 xg = x.clone().requires_grad_(True)
 model(xg)[:, 1].sum().backward()
 grad_x_input = (xg.grad * x).sum((1, 2, 3)).numpy()
 total_change = path_logits[-1] - path_logits[0]
 ratio = grad_x_input / total_change
-print(f"logit rise in the first half of the path (alpha 0 -> 0.5): "
-      f"{np.median((path_logits[10] - path_logits[0]) / total_change):.0%} of the total (median of 12 films)")
+print(
+    f"logit rise in the first half of the path (alpha 0 -> 0.5): "
+    f"{np.median((path_logits[10] - path_logits[0]) / total_change):.0%} of the total "
+    f"(median of 12 films)"
+)
 print("gradient x input at the film / (f(x) - f(0)), per film:", np.round(ratio, 2))
 fig, ax = plt.subplots(figsize=(4.2, 2.6))
-ax.plot(alphas, path_logits, color="C0", alpha=0.5, lw=0.8)
-ax.set(xlabel="α (image = α · film)", ylabel="pneumonia logit", title="cxr_shortcut, 12 films")
+ax.plot(alphas, path_logits, color="#0072B2", alpha=0.5, lw=0.8)
+ax.set(
+    xlabel="α (image = α · film)",
+    ylabel="pneumonia logit",
+    title="cxr_shortcut, 12 films",
+)
 plt.show()
-sat_ci = bootstrap((ratio,), np.median, method="percentile", rng=np.random.default_rng(derived_seed(2)))
-print(f"median ratio {np.median(ratio):.2f}, 95 % CI [{sat_ci.confidence_interval.low:.2f}, "
-      f"{sat_ci.confidence_interval.high:.2f}]")
+sat_ci = bootstrap(
+    (ratio,), np.median, method="percentile", rng=np.random.default_rng(derived_seed(2))
+)
+print(
+    f"median ratio {np.median(ratio):.2f}, 95 % CI "
+    f"[{sat_ci.confidence_interval.low:.2f}, "
+    f"{sat_ci.confidence_interval.high:.2f}]"
+)
+
+# %% slideshow={"slide_type": "skip"}
 assert sat_ci.confidence_interval.high < 1.0  # the local gradient under-reports the change on these films
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -188,28 +252,70 @@ assert sat_ci.confidence_interval.high < 1.0  # the local gradient under-reports
 # - **SmoothGrad around IG** (`NoiseTunnel(IntegratedGradients)`): IG from black averaged over 8 noisy
 #   copies (σ = 0.15), 16 steps each (a display: this map is not scored below).
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** The same films under gradient, SmoothGrad, Grad-CAM and IG from two baselines. IG's completeness
+# error falls with the number of steps (printed table; under 1 % at 128 midpoint steps, asserted). From
+# black, IG explains "why this film rather than nothing"; from a blurred copy, "why this film rather than a
+# smoothed one", so it concentrates on small sharp things like the marker.
+#
+# **Clinical point:** the baseline is part of the question you ask; a report must name it.
+#
+# **Expected question:** "Which baseline is right?" — *Answer:* the one that encodes the clinical contrast;
+# section 7 builds one for ECGs (the same patient with a normal QTc).
+
 # %% slideshow={"slide_type": "fragment"}
 xs = x[:4]
 blurred = torch.tensor(gaussian_filter(xs.numpy(), sigma=(0, 0, 4, 4)))
 ig = IntegratedGradients(model)
-ig_black = ig.attribute(xs, baselines=torch.zeros_like(xs), target=1, n_steps=128, method="riemann_middle",
-                        internal_batch_size=IG_BATCH)
-ig_blur = ig.attribute(xs, baselines=blurred, target=1, n_steps=128, method="riemann_middle",
-                       internal_batch_size=IG_BATCH)
+ig_black = ig.attribute(
+    xs,
+    baselines=torch.zeros_like(xs),
+    target=1,
+    n_steps=128,
+    method="riemann_middle",
+    internal_batch_size=IG_BATCH,
+)
+ig_blur = ig.attribute(
+    xs,
+    baselines=blurred,
+    target=1,
+    n_steps=128,
+    method="riemann_middle",
+    internal_batch_size=IG_BATCH,
+)
 torch.manual_seed(derived_seed(3))
 maps4 = {
     "gradient": Saliency(model).attribute(xs, target=1, abs=False),
     "SmoothGrad": NoiseTunnel(Saliency(model)).attribute(
-        xs, target=1, nt_type="smoothgrad", nt_samples=50, nt_samples_batch_size=sg_batch(xs), stdevs=0.15,
-        abs=False),
+        xs,
+        target=1,
+        nt_type="smoothgrad",
+        nt_samples=50,
+        nt_samples_batch_size=sg_batch(xs),
+        stdevs=0.15,
+        abs=False,
+    ),
     "Grad-CAM": LayerAttribution.interpolate(
-        LayerGradCam(model, model.layer4).attribute(xs, target=1, relu_attributions=True), (64, 64),
-        "bilinear"),
+        LayerGradCam(model, model.layer4).attribute(
+            xs, target=1, relu_attributions=True
+        ),
+        (64, 64),
+        "bilinear",
+    ),
     "IG (black)": ig_black,
     "IG (blurred)": ig_blur,
     "SmoothGrad-IG": NoiseTunnel(ig).attribute(
-        xs, target=1, nt_type="smoothgrad", nt_samples=8, nt_samples_batch_size=1, stdevs=0.15,
-        baselines=torch.zeros_like(xs), n_steps=16, method="riemann_middle", internal_batch_size=IG_BATCH),
+        xs,
+        target=1,
+        nt_type="smoothgrad",
+        nt_samples=8,
+        nt_samples_batch_size=1,
+        stdevs=0.15,
+        baselines=torch.zeros_like(xs),
+        n_steps=16,
+        method="riemann_middle",
+        internal_batch_size=IG_BATCH,
+    ),
 }
 show_maps(xs, maps4, lesion_masks=lesion[:4], marker_masks=marker[:4], n=3)
 plt.show()
@@ -221,10 +327,19 @@ plt.show()
 
 # %% slideshow={"slide_type": "fragment"}
 ig_control = IntegratedGradients(models["cxr_control"]).attribute(
-    xs[:1], baselines=torch.zeros_like(xs[:1]), target=1, n_steps=128, method="riemann_middle",
-    internal_batch_size=IG_BATCH)
-show_signed(xs[:1], {"IG (black), cxr_shortcut": ig_black[:1], "IG (black), cxr_control": ig_control},
-            marker_masks=marker[:1], lesion_masks=lesion[:1])
+    xs[:1],
+    baselines=torch.zeros_like(xs[:1]),
+    target=1,
+    n_steps=128,
+    method="riemann_middle",
+    internal_batch_size=IG_BATCH,
+)
+show_signed(
+    xs[:1],
+    {"IG (black), cxr_shortcut": ig_black[:1], "IG (black), cxr_control": ig_control},
+    marker_masks=marker[:1],
+    lesion_masks=lesion[:1],
+)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -238,26 +353,51 @@ plt.show()
 # %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
     gap_black = model(xs)[:, 1] - model(torch.zeros_like(xs))[:, 1]
-steps_study = {("riemann_middle", 128): ((ig_black.sum((1, 2, 3)) - gap_black).abs() / gap_black.abs()).max().item()}
+steps_study = {
+    ("riemann_middle", 128): (
+        (ig_black.sum((1, 2, 3)) - gap_black).abs() / gap_black.abs()
+    )
+    .max()
+    .item()
+}
 rules = (("riemann_middle", (8, 16, 32, 64, 300)), ("gausslegendre", (8, 32)))
 for method, step_counts in rules:
     for n_steps in step_counts:
-        a = ig.attribute(xs[:2], baselines=torch.zeros_like(xs[:2]), target=1, n_steps=n_steps, method=method,
-                         internal_batch_size=IG_BATCH)
-        steps_study[method, n_steps] = ((a.sum((1, 2, 3)) - gap_black[:2]).abs() / gap_black[:2].abs()).max().item()
+        a = ig.attribute(
+            xs[:2],
+            baselines=torch.zeros_like(xs[:2]),
+            target=1,
+            n_steps=n_steps,
+            method=method,
+            internal_batch_size=IG_BATCH,
+        )
+        steps_study[method, n_steps] = (
+            ((a.sum((1, 2, 3)) - gap_black[:2]).abs() / gap_black[:2].abs())
+            .max()
+            .item()
+        )
 steps_study = pd.Series(steps_study).unstack(0).sort_index()
-print("largest relative completeness error (2 films; 128 steps: the 4 films of the maps above):")
+print(
+    "largest relative completeness error (2 films; 128 steps: the 4 films of the maps "
+    "above):"
+)
 print(steps_study.round(4).to_string())
+
+# %% slideshow={"slide_type": "skip"}
 assert steps_study.loc[300, "riemann_middle"] < 0.01 and steps_study.loc[128, "riemann_middle"] < 0.01
 assert steps_study.loc[8, "riemann_middle"] > steps_study.loc[300, "riemann_middle"]
 
 # %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
     gap_blur = model(xs)[:, 1] - model(blurred)[:, 1]
-completeness = pd.DataFrame({
-    "f(x) - f(black)": gap_black.numpy(), "sum IG (black)": ig_black.sum((1, 2, 3)).detach().numpy(),
-    "f(x) - f(blurred)": gap_blur.numpy(), "sum IG (blurred)": ig_blur.sum((1, 2, 3)).detach().numpy(),
-})
+completeness = pd.DataFrame(
+    {
+        "f(x) - f(black)": gap_black.numpy(),
+        "sum IG (black)": ig_black.sum((1, 2, 3)).detach().numpy(),
+        "f(x) - f(blurred)": gap_blur.numpy(),
+        "sum IG (blurred)": ig_blur.sum((1, 2, 3)).detach().numpy(),
+    }
+)
 print(completeness.round(2).to_string())
 for gap, a in ((gap_black, ig_black), (gap_blur, ig_blur)):
     rel = ((a.sum((1, 2, 3)) - gap).abs() / gap.abs()).max().item()
@@ -290,17 +430,44 @@ for gap, a in ((gap_black, ig_black), (gap_blur, ig_blur)):
 # A score needs a null: the same scores for the **image itself** (brightness as a map), a **Sobel edge
 # map** and a **random map** (uniform noise), which know nothing of any model.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Twelve pneumonia films with the marker, four scores per map, and nulls that know no model: the
+# film itself, a Sobel edge map, a random map. The film wins the marker pointing game and has the highest
+# marker AUROC (asserted) — the marker is the brightest object. The evidence is the paired contrast: for
+# every method the shortcut model's maps put more mass per area on the marker than the control model's
+# (intervals above 0, asserted).
+#
+# **Clinical point:** a map lighting up a corner label, a ruler or a drain is a red flag worth a
+# shifted-site test, but only a comparison with a model or a site that cannot use the artefact makes it
+# evidence.
+#
+# **Expected question:** "Why is the lesion share so low for every map?" — *Answer:* the shortcut model
+# does not need the opacity; the control model's maps put more on it.
+
 # %% slideshow={"slide_type": "fragment"}
 def explain(model, x, n_steps=32):
-    gc_map = LayerGradCam(model, model.layer4).attribute(x, target=1, relu_attributions=True)
+    gc_map = LayerGradCam(model, model.layer4).attribute(
+        x, target=1, relu_attributions=True
+    )
     out = {
         "gradient": Saliency(model).attribute(x, target=1, abs=False),
         "SmoothGrad": NoiseTunnel(Saliency(model)).attribute(
-            x, target=1, nt_type="smoothgrad", nt_samples=50, nt_samples_batch_size=sg_batch(x), stdevs=0.15,
-            abs=False),
+            x,
+            target=1,
+            nt_type="smoothgrad",
+            nt_samples=50,
+            nt_samples_batch_size=sg_batch(x),
+            stdevs=0.15,
+            abs=False,
+        ),
         "Grad-CAM": LayerAttribution.interpolate(gc_map, x.shape[-2:], "bilinear"),
         "IG (black)": IntegratedGradients(model).attribute(
-            x, target=1, n_steps=n_steps, method="riemann_middle", internal_batch_size=IG_BATCH),
+            x,
+            target=1,
+            n_steps=n_steps,
+            method="riemann_middle",
+            internal_batch_size=IG_BATCH,
+        ),
     }
     return {k: v.detach().numpy()[:, 0] for k, v in out.items()}
 
@@ -316,67 +483,125 @@ def pointing(a, mask):
 
 
 def pixel_auroc(a, mask):
-    return np.array([roc_auc_score(m.ravel(), np.abs(p).ravel()) for p, m in zip(a, mask, strict=True)])
+    return np.array(
+        [
+            roc_auc_score(m.ravel(), np.abs(p).ravel())
+            for p, m in zip(a, mask, strict=True)
+        ]
+    )
 
 
 def mass_per_area(a, mask):
-    """Share of |a| in the mask ÷ the mask's share of the pixels; an all-zero map scores 1 (no concentration)."""
+    """Share of |a| in the mask ÷ the mask's share of the pixels; an all-zero map
+    scores 1 (no concentration)."""
     a = np.abs(a)
     total = a.sum((1, 2))
-    share = np.divide((a * mask).sum((1, 2)), total, out=mask.mean((1, 2)).astype(float), where=total > 0)
+    share = np.divide(
+        (a * mask).sum((1, 2)),
+        total,
+        out=mask.mean((1, 2)).astype(float),
+        where=total > 0,
+    )
     return share / mask.mean((1, 2))
 
 
 films = x.numpy()[:, 0]
 edges = np.hypot(sobel(films, axis=1), sobel(films, axis=2))
-nulls12 = {"random map": np.random.default_rng(derived_seed(41)).random(films.shape),
-           "image intensity": films, "Sobel edge magnitude": edges}
+nulls12 = {
+    "random map": np.random.default_rng(derived_seed(41)).random(films.shape),
+    "image intensity": films,
+    "Sobel edge magnitude": edges,
+}
 
 torch.manual_seed(derived_seed(0))
-rows, maps12 = [], {}  # maps12: the maps of these twelve films, kept for the scorecard (section 6)
+# maps12: the maps of these twelve films, kept for the scorecard (section 6)
+rows, maps12 = [], {}
 for name in ("cxr_shortcut", "cxr_control"):
     maps12[name] = explain(models[name], x)
-    for method, a in {**maps12[name], **{f"null: {k}": v for k, v in nulls12.items()}}.items():
+    for method, a in {
+        **maps12[name],
+        **{f"null: {k}": v for k, v in nulls12.items()},
+    }.items():
         if method.startswith("null") and name != "cxr_shortcut":
             continue  # the nulls do not depend on the model
-        rows.append({
-            "model": name if not method.startswith("null") else "-", "method": method,
-            "lesion share": mask_share(a, lesion).mean(), "marker share": mask_share(a, marker).mean(),
-            "marker mass ÷ area": mass_per_area(a, marker).mean(),
-            "marker AUROC": pixel_auroc(a, marker).mean(),
-            "points at lesion": pointing(a, lesion).mean(), "points at marker": pointing(a, marker).mean(),
-        })
+        rows.append(
+            {
+                "model": name if not method.startswith("null") else "-",
+                "method": method,
+                "lesion share": mask_share(a, lesion).mean(),
+                "marker share": mask_share(a, marker).mean(),
+                "marker mass ÷ area": mass_per_area(a, marker).mean(),
+                "marker AUROC": pixel_auroc(a, marker).mean(),
+                "points at lesion": pointing(a, lesion).mean(),
+                "points at marker": pointing(a, marker).mean(),
+            }
+        )
 scores = pd.DataFrame(rows).set_index(["model", "method"])
 print(scores.round(3).to_string())
 with torch.no_grad():  # IG (black) completeness at 32 steps, per model
     for name in maps12:
         gap = (models[name](x)[:, 1] - models[name](torch.zeros_like(x))[:, 1]).numpy()
         err = np.abs(maps12[name]["IG (black)"].sum((1, 2)) - gap) / np.abs(gap)
-        print(f"{name}: IG (black), 32 steps: relative completeness error median {np.median(err):.3f}, "
-              f"max {err.max():.2f} (|gap| {np.abs(gap).min():.2f}-{np.abs(gap).max():.2f} logits)")
-ig128 = IntegratedGradients(models["cxr_control"]).attribute(  # do the ranks move with more steps?
-    x[:2], target=1, n_steps=128, method="riemann_middle", internal_batch_size=IG_BATCH).detach().numpy()[:, 0]
-rank_32_128 = [spearmanr(np.abs(p).ravel(), np.abs(q).ravel())[0]
-               for p, q in zip(ig128, maps12["cxr_control"]["IG (black)"][:2], strict=True)]
-print(f"cxr_control, 2 films: Spearman of |IG| at 32 vs 128 steps {np.round(rank_32_128, 3)}; marker mass ÷ area "
-      f"{mass_per_area(maps12['cxr_control']['IG (black)'][:2], marker[:2]).round(2)} (32) vs "
-      f"{mass_per_area(ig128, marker[:2]).round(2)} (128)")
+        print(
+            f"{name}: IG (black), 32 steps: relative completeness error median "
+            f"{np.median(err):.3f}, "
+            f"max {err.max():.2f} (|gap| "
+            f"{np.abs(gap).min():.2f}-{np.abs(gap).max():.2f} logits)"
+        )
+# do the ranks move with more steps?
+ig128 = (
+    IntegratedGradients(models["cxr_control"])
+    .attribute(
+        x[:2],
+        target=1,
+        n_steps=128,
+        method="riemann_middle",
+        internal_batch_size=IG_BATCH,
+    )
+    .detach()
+    .numpy()[:, 0]
+)
+rank_32_128 = [
+    spearmanr(np.abs(p).ravel(), np.abs(q).ravel())[0]
+    for p, q in zip(ig128, maps12["cxr_control"]["IG (black)"][:2], strict=True)
+]
+print(
+    f"cxr_control, 2 films: Spearman of |IG| at 32 vs 128 steps "
+    f"{np.round(rank_32_128, 3)}; marker mass ÷ area "
+    f"{mass_per_area(maps12['cxr_control']['IG (black)'][:2], marker[:2]).round(2)} "
+    f"(32) vs "
+    f"{mass_per_area(ig128, marker[:2]).round(2)} (128)"
+)
 assert min(rank_32_128) > 0.9
 _ = gc.collect()
 
 # %% slideshow={"slide_type": "subslide"}
-short, ctrl, null = scores.loc["cxr_shortcut"], scores.loc["cxr_control"], scores.loc["-"]
-assert null.loc["null: image intensity", "points at marker"] == 1.0  # the brightest pixel is the marker
+short, ctrl, null = (
+    scores.loc["cxr_shortcut"],
+    scores.loc["cxr_control"],
+    scores.loc["-"],
+)
+# the brightest pixel is the marker
+assert null.loc["null: image intensity", "points at marker"] == 1.0
 assert null.loc["null: image intensity", "marker AUROC"] > short["marker AUROC"].max()
-# the shortcut-vs-control contrast, per film and paired: the evidence that the shortcut model uses the marker
+# the shortcut-vs-control contrast, per film and paired: the evidence that the shortcut
+# model uses the marker
 contrast = {}
 for method in maps12["cxr_shortcut"]:
     a_s = mass_per_area(maps12["cxr_shortcut"][method], marker)
     a_c = mass_per_area(maps12["cxr_control"][method], marker)
-    contrast[method] = (float((a_s - a_c).mean()), *paired_difference(a_s, a_c, seed=derived_seed(44)))
+    contrast[method] = (
+        float((a_s - a_c).mean()),
+        *paired_difference(a_s, a_c, seed=derived_seed(44)),
+    )
 contrast = pd.DataFrame(contrast, index=["mean Δ", "low", "high"]).T
-print("marker mass ÷ area, shortcut − control model, same 12 films (mean and 95 % paired bootstrap CI):")
+print(
+    "marker mass ÷ area, shortcut − control model, same 12 films (mean and 95 % paired "
+    "bootstrap CI):"
+)
 print(contrast.round(2).to_string())
+
+# %% slideshow={"slide_type": "skip"}
 assert (contrast["low"] > 0).all()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -432,16 +657,36 @@ print(by_baseline.round(3).to_string())
 # in the table of section 3), Grad-CAM (`layer4`), Guided Backprop (Springenberg et al., 2015, *ICLR
 # workshop*) and Guided Grad-CAM.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Adebayo et al.'s sanity checks: randomise the layers from the top down and watch the map, next to
+# a floor from pairs of random networks. Guided Backprop barely changes while the top layers are random and
+# changes once `bn1` and `conv1` are re-initialised; IG's |map| similarity equals the floor and vanishes
+# with the sign (asserted). Data randomisation: the memorising shuffled-label model passes for every
+# method, but the positive control (`cxr_control`, true labels) fails only by the gradient and IG — so here
+# the test has power only for those two.
+#
+# **Clinical point:** a test that cannot fail is no test; always run a positive control.
+#
+# **Expected question:** "So is Grad-CAM bad?" — *Answer:* not necessarily; on these films its random-model
+# floor is too wide for the data-randomisation test to say anything about it.
+
 # %% slideshow={"slide_type": "fragment"}
 xr = x[4:12]  # eight other films
 
 
 def maps_for(model):
-    gc_map = LayerGradCam(model, model.layer4).attribute(xr, target=1, relu_attributions=True)
+    gc_map = LayerGradCam(model, model.layer4).attribute(
+        xr, target=1, relu_attributions=True
+    )
     out = {
         "gradient": Saliency(model).attribute(xr, target=1, abs=False),
-        "IG (black)": IntegratedGradients(model).attribute(xr, target=1, n_steps=16, method="riemann_middle",
-                                                           internal_batch_size=IG_BATCH),
+        "IG (black)": IntegratedGradients(model).attribute(
+            xr,
+            target=1,
+            n_steps=16,
+            method="riemann_middle",
+            internal_batch_size=IG_BATCH,
+        ),
         "Grad-CAM": LayerAttribution.interpolate(gc_map, (64, 64), "bilinear"),
         "Guided Backprop": GuidedBackprop(model).attribute(xr, target=1),
         "Guided Grad-CAM": GuidedGradCam(model, model.layer4).attribute(xr, target=1),
@@ -456,35 +701,57 @@ def _unit(p):
 
 def _corr(p, q):
     if p.std() == 0 or q.std() == 0:
-        return 0.0  # a constant map (e.g. Grad-CAM all zero) carries no rank or shape information
+        # a constant map (e.g. Grad-CAM all zero) carries no rank or shape information
+        return 0.0
     return float(np.corrcoef(p, q)[0, 1])
 
 
 def _spearman(p, q):
-    return 0.0 if p.std() == 0 or q.std() == 0 else float(spearmanr(p.ravel(), q.ravel())[0])
+    return (
+        0.0
+        if p.std() == 0 or q.std() == 0
+        else float(spearmanr(p.ravel(), q.ravel())[0])
+    )
 
 
 MEASURES = {
     "Spearman |map|": lambda p, q: _spearman(np.abs(p), np.abs(q)),
     "Spearman signed": _spearman,
-    "SSIM": lambda p, q: float(structural_similarity(_unit(p), _unit(q), win_size=7, data_range=1.0)),
-    "HOG": lambda p, q: _corr(*(hog(_unit(m), orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2))
-                               for m in (p, q))),
+    "SSIM": lambda p, q: float(
+        structural_similarity(_unit(p), _unit(q), win_size=7, data_range=1.0)
+    ),
+    "HOG": lambda p, q: _corr(
+        *(
+            hog(
+                _unit(m), orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2)
+            )
+            for m in (p, q)
+        )
+    ),
 }
 
 
 def similarity(a, b):
     """{(measure, method): mean over films} for two dicts of maps."""
-    return {(measure, k): float(np.mean([fn(p, q) for p, q in zip(a[k], b[k], strict=True)]))
-            for measure, fn in MEASURES.items() for k in a}
+    return {
+        (measure, k): float(
+            np.mean([fn(p, q) for p, q in zip(a[k], b[k], strict=True)])
+        )
+        for measure, fn in MEASURES.items()
+        for k in a
+    }
 
 
 original = maps_for(models["cxr_shortcut"])
-stages = ["fc", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1"]  # every parameterised layer
+# every parameterised layer
+stages = ["fc", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1"]
 params = {n for n, p in models["cxr_shortcut"].named_parameters()}
-assert {p.split(".")[0] for p in params} == set(stages), "every parameterised layer is in the list"
+assert {p.split(".")[0] for p in params} == set(stages), (
+    "every parameterised layer is in the list"
+)
 cascade = {}
-randomised = copy.deepcopy(models["cxr_shortcut"])  # a copy: the shipped model stays intact
+# a copy: the shipped model stays intact
+randomised = copy.deepcopy(models["cxr_shortcut"])
 for stage in stages:
     randomise_layer(randomised, stage)  # cascading: earlier stages stay randomised
     cascade[stage] = similarity(original, maps_for(randomised))
@@ -496,24 +763,34 @@ for k in (0, 1):  # one pair of fresh initialisations, live
 floor = pd.Series(similarity(fresh[0], fresh[1]), name="floor: two random inits")
 _ = gc.collect()
 sweep = json.loads(Path("../datasets/results/04_randomisation.json").read_text())
-assert str(SEED) in sweep["per_seed"], f"run scripts/04_randomisation_sweep.py for base seed {SEED}"
-floors = sweep["per_seed"][str(SEED)]["floor"]  # {measure: {method: {min, median, max, pairs}}}
+assert str(SEED) in sweep["per_seed"], (
+    f"run scripts/04_randomisation_sweep.py for base seed {SEED}"
+)
+# {measure: {method: {min, median, max, pairs}}}
+floors = sweep["per_seed"][str(SEED)]["floor"]
 for measure in MEASURES:
     table = cascade.loc[measure].copy()
     table["floor (live pair)"] = floor.loc[measure]
-    table["floor, 5 pairs: min"] = pd.Series({k: v["min"] for k, v in floors[measure].items()})
+    table["floor, 5 pairs: min"] = pd.Series(
+        {k: v["min"] for k, v in floors[measure].items()}
+    )
     table["max"] = pd.Series({k: v["max"] for k, v in floors[measure].items()})
     print(f"\n{measure}, cascading randomisation (columns: randomised down to ...):")
     print(table.round(2).to_string())
-independent = pd.DataFrame({st: v["Spearman |map|"] for st, v in sweep["per_seed"]["0"]["independent"].items()})
-print("\nSpearman |map|, independent randomisation (one layer at a time; base seed 0's films, from the sweep):")
+independent = pd.DataFrame(
+    {st: v["Spearman |map|"] for st, v in sweep["per_seed"]["0"]["independent"].items()}
+)
+print(
+    "\nSpearman |map|, independent randomisation (one layer at a time; base seed 0's "
+    "films, from the sweep):"
+)
 print(independent.round(2).to_string())
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 plot_randomisation(stages, {k: cascade.loc[("Spearman |map|", k)].to_numpy() for k in original})
 plt.show()
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 rank, signed = cascade.loc["Spearman |map|"], cascade.loc["Spearman signed"]
 # Guided Backprop hardly changes while the top layers are random ...
 assert rank.loc["Guided Backprop", "layer4"] > 0.7
@@ -561,24 +838,45 @@ print("IG (black), full randomisation: Spearman |map|", round(rank.loc["IG (blac
 
 # %% slideshow={"slide_type": "fragment"}
 shuffled_fit = checkpoint_entry("cxr_shuffled")["metrics"]["train_accuracy"]
-print(f"cxr_shuffled: training accuracy on its permuted labels {shuffled_fit:.3f}; "
-      f"accuracy on new test_id films {accuracy(models['cxr_shuffled'], splits['test_id']):.3f}")
+print(
+    f"cxr_shuffled: training accuracy on its permuted labels {shuffled_fit:.3f}; "
+    f"accuracy on new test_id films "
+    f"{accuracy(models['cxr_shuffled'], splits['test_id']):.3f}"
+)
 assert shuffled_fit > 0.95
-floor_max = pd.DataFrame(sweep["floor_max_over_seeds"])  # rows: methods, columns: measures
+# rows: methods, columns: measures
+floor_max = pd.DataFrame(sweep["floor_max_over_seeds"])
 vs_shuffled = pd.Series(similarity(original, maps_for(models["cxr_shuffled"])))
 vs_control = pd.Series(similarity(original, maps_for(models["cxr_control"])))
 _ = gc.collect()
 for measure in ("Spearman |map|", "Spearman signed", "SSIM", "HOG"):
     print(f"\n{measure}:")
-    print(pd.DataFrame({"vs cxr_shuffled": vs_shuffled[measure], "vs cxr_control (true labels)": vs_control[measure],
-                        "floor: max of 55 pairs": floor_max[measure],
-                        "floor: range of this seed's 5 pairs": [f"{floors[measure][k]['min']:.2f} to "
-                                                                f"{floors[measure][k]['max']:.2f}"
-                                                                for k in floor_max.index]}).round(2).to_string())
+    print(
+        pd.DataFrame(
+            {
+                "vs cxr_shuffled": vs_shuffled[measure],
+                "vs cxr_control (true labels)": vs_control[measure],
+                "floor: max of 55 pairs": floor_max[measure],
+                "floor: range of this seed's 5 pairs": [
+                    f"{floors[measure][k]['min']:.2f} to "
+                    f"{floors[measure][k]['max']:.2f}"
+                    for k in floor_max.index
+                ],
+            }
+        )
+        .round(2)
+        .to_string()
+    )
 passes = vs_shuffled["Spearman |map|"] <= floor_max["Spearman |map|"]
 fails_control = vs_control["Spearman |map|"] > floor_max["Spearman |map|"]
-print("\nSpearman |map| above every random pair -- cxr_shuffled:", list(passes.index[~passes]) or "none",
-      "; cxr_control:", list(fails_control.index[fails_control]))
+print(
+    "\nSpearman |map| above every random pair -- cxr_shuffled:",
+    list(passes.index[~passes]) or "none",
+    "; cxr_control:",
+    list(fails_control.index[fails_control]),
+)
+
+# %% slideshow={"slide_type": "skip"}
 assert passes.all()  # the memorising model's maps: within the random-model floor, every method
 assert (vs_shuffled["Spearman signed"] <= floor_max["Spearman signed"]).all()  # GBP included, its own floor
 # the test can fail: the true-label model fails it by the gradient and IG (black) ...
@@ -633,56 +931,112 @@ assert not fails_control[["Grad-CAM", "Guided Backprop", "Guided Grad-CAM"]].any
 # excludes 0 on the better side. Pairing removes the film-to-film spread that two maps share, so it can
 # separate two maps whose own intervals overlap.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** The scorecard asks of each method on the shortcut model: does it locate the marker better than
+# maps that cannot know the model — random, the film, Sobel, the control model, untrained networks — paired
+# over the twelve films? Every method beats the random map, the control model and the untrained network
+# (asserted). By pixel AUROC none beats the film itself; by mass ÷ area the raw gradient concentrates less
+# than the Sobel map, while IG and the guided methods beat every null.
+#
+# **Clinical point:** "the map lights up the marker" is not evidence by itself, since a picture of the film
+# does so too.
+#
+# **Expected question:** "Why pair the comparisons?" — *Answer:* both maps are scored on the same films;
+# pairing removes the film-to-film spread they share.
+
 # %% slideshow={"slide_type": "subslide"}
 blur12 = torch.tensor(gaussian_filter(x.numpy(), sigma=(0, 0, 4, 4)))
 for name in maps12:  # the other methods of sections 3 and 5, on the same twelve films
     m = models[name]
-    more = {"IG (blurred)": IntegratedGradients(m).attribute(
-                x, baselines=blur12, target=1, n_steps=32, method="riemann_middle",
-                internal_batch_size=IG_BATCH),
-            "Guided Backprop": GuidedBackprop(m).attribute(x, target=1),
-            "Guided Grad-CAM": GuidedGradCam(m, m.layer4).attribute(x, target=1)}
+    more = {
+        "IG (blurred)": IntegratedGradients(m).attribute(
+            x,
+            baselines=blur12,
+            target=1,
+            n_steps=32,
+            method="riemann_middle",
+            internal_batch_size=IG_BATCH,
+        ),
+        "Guided Backprop": GuidedBackprop(m).attribute(x, target=1),
+        "Guided Grad-CAM": GuidedGradCam(m, m.layer4).attribute(x, target=1),
+    }
     maps12[name].update({k: v.detach().numpy()[:, 0] for k, v in more.items()})
 untrained_maps = []  # the untrained-model null: three fresh initialisations
 for k in range(3):
     torch.manual_seed(derived_seed(45 + k))
     u = build_cxr_resnet(DEFAULT_CONFIG).eval()
     gc_u = LayerGradCam(u, u.layer4).attribute(x, target=1, relu_attributions=True)
-    cheap = {"gradient": Saliency(u).attribute(x, target=1, abs=False),
-             "Grad-CAM": LayerAttribution.interpolate(gc_u, x.shape[-2:], "bilinear"),
-             "Guided Backprop": GuidedBackprop(u).attribute(x, target=1),
-             "Guided Grad-CAM": GuidedGradCam(u, u.layer4).attribute(x, target=1)}
+    cheap = {
+        "gradient": Saliency(u).attribute(x, target=1, abs=False),
+        "Grad-CAM": LayerAttribution.interpolate(gc_u, x.shape[-2:], "bilinear"),
+        "Guided Backprop": GuidedBackprop(u).attribute(x, target=1),
+        "Guided Grad-CAM": GuidedGradCam(u, u.layer4).attribute(x, target=1),
+    }
     if k == 0:  # the costly methods on the first initialisation only
-        cheap.update({"SmoothGrad": NoiseTunnel(Saliency(u)).attribute(
-            x, target=1, nt_type="smoothgrad", nt_samples=50, nt_samples_batch_size=sg_batch(x), stdevs=0.15,
-            abs=False),
-            "IG (black)": IntegratedGradients(u).attribute(x, target=1, n_steps=32, method="riemann_middle",
-                                                           internal_batch_size=IG_BATCH),
-            "IG (blurred)": IntegratedGradients(u).attribute(x, baselines=blur12, target=1, n_steps=32,
-                                                             method="riemann_middle", internal_batch_size=IG_BATCH)})
+        cheap.update(
+            {
+                "SmoothGrad": NoiseTunnel(Saliency(u)).attribute(
+                    x,
+                    target=1,
+                    nt_type="smoothgrad",
+                    nt_samples=50,
+                    nt_samples_batch_size=sg_batch(x),
+                    stdevs=0.15,
+                    abs=False,
+                ),
+                "IG (black)": IntegratedGradients(u).attribute(
+                    x,
+                    target=1,
+                    n_steps=32,
+                    method="riemann_middle",
+                    internal_batch_size=IG_BATCH,
+                ),
+                "IG (blurred)": IntegratedGradients(u).attribute(
+                    x,
+                    baselines=blur12,
+                    target=1,
+                    n_steps=32,
+                    method="riemann_middle",
+                    internal_batch_size=IG_BATCH,
+                ),
+            }
+        )
         with torch.no_grad():
             gap_u = (u(x)[:, 1] - u(torch.zeros_like(x))[:, 1]).numpy()
-        err_u = np.abs(cheap["IG (black)"].detach().numpy().sum((1, 2, 3)) - gap_u) / np.abs(gap_u)
-        print(f"untrained init 0: IG (black), 32 steps, relative completeness error median {np.median(err_u):.3f}, "
-              f"max {err_u.max():.2f}")
+        err_u = np.abs(
+            cheap["IG (black)"].detach().numpy().sum((1, 2, 3)) - gap_u
+        ) / np.abs(gap_u)
+        print(
+            f"untrained init 0: IG (black), 32 steps, relative completeness error "
+            f"median {np.median(err_u):.3f}, "
+            f"max {err_u.max():.2f}"
+        )
     untrained_maps.append({k2: v.detach().numpy()[:, 0] for k2, v in cheap.items()})
 zero_cam = [int((np.abs(m["Grad-CAM"]).sum((1, 2)) == 0).sum()) for m in untrained_maps]
-print(f"untrained inits: films (of 12) with an all-zero Grad-CAM: {zero_cam} (such a map scores AUROC 0.5, "
-      "mass ÷ area 1)")
+print(
+    f"untrained inits: films (of 12) with an all-zero Grad-CAM: {zero_cam} (such a map "
+    f"scores AUROC 0.5, "
+    "mass ÷ area 1)"
+)
 _ = gc.collect()
 
 
 def hardest_untrained(method, fn):
-    """Per-film scores of the untrained initialisation whose mean score is highest (the hardest null)."""
+    """Per-film scores of the untrained initialisation whose mean score is highest
+    (the hardest null)."""
     per_init = [fn(m[method], marker) for m in untrained_maps if method in m]
     return max(per_init, key=np.mean)
 
 
-
 def with_ci(per_film):
-    """Mean over the films and its 95 % percentile-bootstrap interval (the same resamples for every map)."""
-    ci = bootstrap((per_film,), np.mean, method="percentile",
-                   rng=np.random.default_rng(derived_seed(42))).confidence_interval
+    """Mean over the films and its 95 % percentile-bootstrap interval (the same
+    resamples for every map)."""
+    ci = bootstrap(
+        (per_film,),
+        np.mean,
+        method="percentile",
+        rng=np.random.default_rng(derived_seed(42)),
+    ).confidence_interval
     return float(per_film.mean()), float(ci.low), float(ci.high)
 
 
@@ -695,43 +1049,85 @@ def sig2(v):  # a difference of mass ÷ area: two significant digits (signed)
 
 
 AUROC, MASS = "pixel AUROC", "relevance mass ÷ area"
-SHORT = {"random map": "random", "image intensity": "image", "Sobel edge magnitude": "Sobel",
-         "same method, control model": "control model", "same method, untrained model": "untrained"}
+SHORT = {
+    "random map": "random",
+    "image intensity": "image",
+    "Sobel edge magnitude": "Sobel",
+    "same method, control model": "control model",
+    "same method, untrained model": "untrained",
+}
 card = {}  # (metric, method) -> the nulls it does not beat
-for metric, fn, fmt, dfmt in ((AUROC, pixel_auroc, "{:.3f}".format, "{:.3f}".format),
-                              (MASS, mass_per_area, two_digits, sig2)):
+for metric, fn, fmt, dfmt in (
+    (AUROC, pixel_auroc, "{:.3f}".format, "{:.3f}".format),
+    (MASS, mass_per_area, two_digits, sig2),
+):
+
     def show(v, fmt=fmt):
         return f"{fmt(v[0])} [{fmt(v[1])}, {fmt(v[2])}]"
 
     per_null = {k: fn(v, marker) for k, v in nulls12.items()}  # per film
-    print(f"{metric} of |attribution| vs the marker mask, mean [95 % CI] over the 12 films")
+    print(
+        f"{metric} of |attribution| vs the marker mask, mean [95 % CI] over the 12 "
+        f"films"
+    )
     for k, v in per_null.items():
         print(f"  null: {k:25s} {show(with_ci(v))}")
     table = {}
     for method, a in maps12["cxr_shortcut"].items():
         per_film = fn(a, marker)
         score, lo, hi = with_ci(per_film)
-        films_of = {**per_null, "same method, control model": fn(maps12["cxr_control"][method], marker),
-                    "same method, untrained model": hardest_untrained(method, fn)}
-        nulls = {k: {"score": float(v.mean()), "interval": with_ci(v)[1:],  # paired: the same 12 films
-                     "paired": paired_difference(per_film, v, seed=derived_seed(43))}
-                 for k, v in films_of.items()}
-        row = dict(module="04", method=method, data="synthetic radiographs, shortcut model",
-                   truth="marker mask", metric=f"{metric}, absolute attribution (mean of 12 films)",
-                   score=score, interval=(lo, hi), baselines=nulls)
+        films_of = {
+            **per_null,
+            "same method, control model": fn(maps12["cxr_control"][method], marker),
+            "same method, untrained model": hardest_untrained(method, fn),
+        }
+        # paired: the same 12 films
+        nulls = {
+            k: {
+                "score": float(v.mean()),
+                "interval": with_ci(v)[1:],
+                "paired": paired_difference(per_film, v, seed=derived_seed(43)),
+            }
+            for k, v in films_of.items()
+        }
+        row = dict(
+            module="04",
+            method=method,
+            data="synthetic radiographs, shortcut model",
+            truth="marker mask",
+            metric=f"{metric}, absolute attribution (mean of 12 films)",
+            score=score,
+            interval=(lo, hi),
+            baselines=nulls,
+        )
         built = make_row(**row)
-        card[metric, method] = missed = [b.name for b in built.baselines if not built.beats(b)]
-        record(**row, note=f"{metric}: does not beat {', '.join(missed)}" if missed else "")
-        table[method] = {"score [95 % CI]": show((score, lo, hi)),
-                         "control model": fmt(nulls["same method, control model"]["score"]),
-                         **{f"Δ {SHORT[b.name]}": f"{dfmt(score - b.score)} "
-                            f"[{dfmt(b.diff_low)}, {dfmt(b.diff_high)}]" for b in built.baselines},
-                         "not beaten": ", ".join(SHORT[k] for k in missed) or "-"}
-    print("  per method: score, the same method on the control model, and method − null on the same films:")
-    print("  mean Δ [95 % paired CI]; 'not beaten': the nulls whose Δ interval does not exclude 0")
+        card[metric, method] = missed = [
+            b.name for b in built.baselines if not built.beats(b)
+        ]
+        record(
+            **row, note=f"{metric}: does not beat {', '.join(missed)}" if missed else ""
+        )
+        table[method] = {
+            "score [95 % CI]": show((score, lo, hi)),
+            "control model": fmt(nulls["same method, control model"]["score"]),
+            **{
+                f"Δ {SHORT[b.name]}": f"{dfmt(score - b.score)} "
+                f"[{dfmt(b.diff_low)}, {dfmt(b.diff_high)}]"
+                for b in built.baselines
+            },
+            "not beaten": ", ".join(SHORT[k] for k in missed) or "-",
+        }
+    print(
+        "  per method: score, the same method on the control model, and method − null "
+        "on the same films:"
+    )
+    print(
+        "  mean Δ [95 % paired CI]; 'not beaten': the nulls whose Δ interval does not "
+        "exclude 0"
+    )
     print(pd.DataFrame(table).T.to_string())
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "skip"}
 for missed in card.values():  # every map beats the random map and the same method on the control model
     assert "random map" not in missed and "same method, control model" not in missed, missed
 assert all("image intensity" in card[AUROC, m] for m in maps12["cxr_shortcut"]), "brightness ranks it 1st"
@@ -776,15 +1172,30 @@ assert not any(card[MASS, m] for m in ("IG (black)", "IG (blurred)", "Guided Bac
 #    normal QTc of 410 ms; only the repolarisation moves. IG from that counterfactual adds up to the
 #    logit change that the QT prolongation alone causes.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** On ECGs, IG from a flat trace puts more attribution per sample in the QT window — but so do five
+# untrained networks: `(x − 0)` paints the waves whatever the weights. The counterfactual baseline (the same
+# record with QTc 410 ms) asks the clinical question; in units of each network's own logit SD, the trained
+# gain is about 2–3 SD and the untrained ones well under 1 (paired interval above 0, asserted).
+#
+# **Clinical point:** with a counterfactual baseline the map's location is fixed by construction (only the
+# T wave moves); what carries evidence is its total and sign.
+#
+# **Expected question:** "Does this prove the model measures the QT interval?" — *Answer:* no; it shows the
+# score is sensitive to the QT prolongation in this patient, not that the model measures an interval.
+
 # %% slideshow={"slide_type": "fragment"}
 ecg_model = load_ecg_cnn()
 ecgs = make_ecgs(64, seed=derived_seed(11))
-normal = make_ecgs(64, seed=derived_seed(11), qtc=410.0)  # the same records with a normal QTc
+# the same records with a normal QTc
+normal = make_ecgs(64, seed=derived_seed(11), qtc=410.0)
 signals, signals_cf = torch.tensor(ecgs.signals), torch.tensor(normal.signals)
 p_lqt = ecg_model.predict_proba(signals).numpy()
 chosen = np.flatnonzero((p_lqt > 0.5) & (ecgs.labels["long_qt"].to_numpy() == 1))[:8]
-# same beats: every QRS of the record is in its counterfactual (the long-QT record can lose a last beat
-# whose T wave runs past the end of the record, so the counterfactual may list one beat more)
+# same beats: every QRS of the record is in its counterfactual (the long-QT record can
+# lose a last beat
+# whose T wave runs past the end of the record, so the counterfactual may list one beat
+# more)
 assert all(np.isin(ecgs.beats(i).qrs_on, normal.beats(i).qrs_on).all() for i in chosen)
 untrained_ecg = []
 for k in range(5):
@@ -793,33 +1204,58 @@ for k in range(5):
 
 
 def ig_ecg(net, baseline):
-    return IntegratedGradients(net).attribute(
-        signals[chosen], baselines=baseline, target=1, n_steps=32, method="riemann_middle",
-        internal_batch_size=IG_BATCH).detach().numpy()[:, 0]
+    return (
+        IntegratedGradients(net)
+        .attribute(
+            signals[chosen],
+            baselines=baseline,
+            target=1,
+            n_steps=32,
+            method="riemann_middle",
+            internal_batch_size=IG_BATCH,
+        )
+        .detach()
+        .numpy()[:, 0]
+    )
 
 
 def qt_ratio(a, beats):
-    """|IG| per sample in QRS onset -> T end, divided by |IG| per sample in T end -> next QRS onset."""
+    """|IG| per sample in QRS onset -> T end, divided by |IG| per sample in T end ->
+    next QRS onset."""
     qt, rest = np.zeros(a.shape, bool), np.zeros(a.shape, bool)
     for k in range(len(beats)):
-        qt[beats.qrs_on[k]:beats.t_end[k]] = True
+        qt[beats.qrs_on[k] : beats.t_end[k]] = True
         if k + 1 < len(beats):
-            rest[beats.t_end[k]:beats.qrs_on[k + 1]] = True
+            rest[beats.t_end[k] : beats.qrs_on[k + 1]] = True
     return np.abs(a)[qt].mean() / np.abs(a)[rest].mean()
 
 
 zero = torch.zeros_like(signals[chosen])
-nets = {"trained": ecg_model, **{f"untrained {k}": n for k, n in enumerate(untrained_ecg)}}
-ratios = {name: [qt_ratio(a, ecgs.beats(i)) for a, i in zip(ig_ecg(net, zero), chosen, strict=True)]
-          for name, net in nets.items()}
+nets = {
+    "trained": ecg_model,
+    **{f"untrained {k}": n for k, n in enumerate(untrained_ecg)},
+}
+ratios = {
+    name: [
+        qt_ratio(a, ecgs.beats(i))
+        for a, i in zip(ig_ecg(net, zero), chosen, strict=True)
+    ]
+    for name, net in nets.items()
+}
 ratios = pd.DataFrame(ratios, index=chosen)
 log_untrained = np.log(ratios.drop(columns="trained")).mean(axis=1)
 log_gap = np.log(ratios["trained"]) - log_untrained
-lo, hi = paired_difference(np.log(ratios["trained"]), log_untrained, seed=derived_seed(12))
+lo, hi = paired_difference(
+    np.log(ratios["trained"]), log_untrained, seed=derived_seed(12)
+)
 print("QT-window / rest |IG| per sample, zero baseline (rows: records):")
 print(ratios.round(2).to_string())
-print(f"trained vs mean of 5 untrained, log ratio: Δ {log_gap.mean():.2f}, "
-      f"95 % paired CI [{lo:.2f}, {hi:.2f}]")
+print(
+    f"trained vs mean of 5 untrained, log ratio: Δ {log_gap.mean():.2f}, "
+    f"95 % paired CI [{lo:.2f}, {hi:.2f}]"
+)
+
+# %% slideshow={"slide_type": "skip"}
 assert (ratios > 1).all().all()  # the QT window is "bright" for trained AND untrained networks
 
 # %% slideshow={"slide_type": "subslide"}
@@ -829,33 +1265,53 @@ gain, logit_sd = {}, {}
 with torch.no_grad():
     for name, net in nets.items():
         gain[name] = (net(signals[chosen])[:, 1] - net(cf)[:, 1]).numpy()
-        logit_sd[name] = net(signals)[:, 1].std().item()  # the net's own logit spread over the 64 records
+        # the net's own logit spread over the 64 records
+        logit_sd[name] = net(signals)[:, 1].std().item()
 gain, logit_sd = pd.DataFrame(gain, index=chosen), pd.Series(logit_sd)
-completeness_cf = np.abs(ig_cf.sum(1) - gain["trained"].to_numpy()).max() / np.abs(gain["trained"]).min()
-z_gain = gain / logit_sd  # standardised: the gain in units of the net's own logit SD (scale-free)
+completeness_cf = (
+    np.abs(ig_cf.sum(1) - gain["trained"].to_numpy()).max()
+    / np.abs(gain["trained"]).min()
+)
+# standardised: the gain in units of the net's own logit SD (scale-free)
+z_gain = gain / logit_sd
 untrained_z = z_gain.drop(columns="trained").abs().mean(axis=1)
-glo, ghi = paired_difference(z_gain["trained"].to_numpy(), untrained_z.to_numpy(), seed=derived_seed(13))
-print("long-QT logit, record minus its normal-QTc counterfactual (= sum of IG from the counterfactual):")
+glo, ghi = paired_difference(
+    z_gain["trained"].to_numpy(), untrained_z.to_numpy(), seed=derived_seed(13)
+)
+print(
+    "long-QT logit, record minus its normal-QTc counterfactual (= sum of IG from the "
+    "counterfactual):"
+)
 print(gain.round(4).to_string())
 print("each net's long-QT logit SD over the 64 records:", logit_sd.round(4).to_dict())
-print("standardised gain (gain ÷ logit SD), mean over records:", z_gain.mean().round(2).to_dict())
-print(f"trained minus mean |untrained| standardised gain: {(z_gain['trained'] - untrained_z).mean():.2f}, "
-      f"95 % paired CI [{glo:.2f}, {ghi:.2f}]; IG completeness error {completeness_cf:.1%}")
+print(
+    "standardised gain (gain ÷ logit SD), mean over records:",
+    z_gain.mean().round(2).to_dict(),
+)
+print(
+    f"trained minus mean |untrained| standardised gain: "
+    f"{(z_gain['trained'] - untrained_z).mean():.2f}, "
+    f"95 % paired CI [{glo:.2f}, {ghi:.2f}]; IG completeness error "
+    f"{completeness_cf:.1%}"
+)
+
+# %% slideshow={"slide_type": "skip"}
 assert glo > 0 and completeness_cf < 0.05
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 i0, b0, b0n = chosen[0], ecgs.beats(chosen[0]), normal.beats(chosen[0])
 t = ecgs.time
 fig, ax = plt.subplots(figsize=(7, 2.6))
 ax.plot(t, ecgs.signals[i0, 0], color="k", lw=0.8, label="ECG (mV)")
 ax.plot(t, normal.signals[i0, 0], color="0.6", lw=0.6, label="same record, QTc 410 ms")
 scale = np.quantile(np.abs(ig_cf[0]), 0.99) + 1e-12
-ax.fill_between(t, 0, np.clip(ig_cf[0] / scale, -1, 1), color="C3", alpha=0.5,
+ax.fill_between(t, 0, np.clip(ig_cf[0] / scale, -1, 1), color="#D55E00", alpha=0.5,
                 label="IG from the counterfactual (to its 99th centile)")
 for on, off in zip(b0.qrs_on, b0.t_end, strict=True):
-    ax.axvspan(on / ecgs.fs, off / ecgs.fs, color="C0", alpha=0.10)
-ax.set(xlim=(0, 5), xlabel="time (s)", title="shaded: QRS onset to T end (the QT interval)")
-ax.legend(fontsize=7, loc="upper right")
+    ax.axvspan(on / ecgs.fs, off / ecgs.fs, color="#56B4E9", alpha=0.15)
+ax.set(xlim=(0, 5), xlabel="time (s)", ylabel="lead II (mV); IG scaled to ±1",
+       title="shaded: QRS onset to T end (the QT interval)")
+ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3, frameon=False)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -892,23 +1348,55 @@ plt.show()
 # on base seed 1 a random map then scored as high an R² as the gradient.) Max-sensitivity: two films,
 # `captum.metrics.sensitivity_max`, fixed seeds.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Infidelity and max-sensitivity (Yeh et al., 2019). Because Captum's normalised infidelity fits a
+# scale factor, the all-zero map is a ceiling, so we report an R² against a random map, paired. The plain
+# gradient beats the random map (asserted), with small R² values; Guided Backprop is the most stable map
+# (asserted) — the same property that made it fail the randomisation test. SmoothGrad's sensitivity is
+# close to its own Monte-Carlo noise.
+#
+# **Clinical point:** stability is not correctness: a stable map can still be blind to the model.
+#
+# **Expected question:** "Why does the gradient win infidelity?" — *Answer:* with small Gaussian noise the
+# output change is nearly linear, and the gradient is exactly that linear term.
+
 # %% slideshow={"slide_type": "fragment"}
 xq = x[:2]
 methods = {
-    "gradient": lambda inp, target: Saliency(model).attribute(inp, target=target, abs=False),
+    "gradient": lambda inp, target: Saliency(model).attribute(
+        inp, target=target, abs=False
+    ),
     "SmoothGrad": lambda inp, target: NoiseTunnel(Saliency(model)).attribute(
-        inp, target=target, nt_type="smoothgrad", nt_samples=50, nt_samples_batch_size=sg_batch(inp),
-        stdevs=0.15, abs=False),
+        inp,
+        target=target,
+        nt_type="smoothgrad",
+        nt_samples=50,
+        nt_samples_batch_size=sg_batch(inp),
+        stdevs=0.15,
+        abs=False,
+    ),
     "IG (black)": lambda inp, target: IntegratedGradients(model).attribute(
-        inp, target=target, n_steps=32, method="riemann_middle", internal_batch_size=IG_BATCH),
-    "Guided Backprop": lambda inp, target: GuidedBackprop(model).attribute(inp, target=target),
+        inp,
+        target=target,
+        n_steps=32,
+        method="riemann_middle",
+        internal_batch_size=IG_BATCH,
+    ),
+    "Guided Backprop": lambda inp, target: GuidedBackprop(model).attribute(
+        inp, target=target
+    ),
 }
 
 
-N_PERTURB = 64  # with 16, a random map's fitted R² is often as high as the gradient's (beta overfits)
-noise = 0.02 * torch.randn((N_PERTURB, *x.shape), generator=torch.Generator().manual_seed(derived_seed(20)))
+# with 16, a random map's fitted R² is often as high as the gradient's (beta overfits)
+N_PERTURB = 64
+noise = 0.02 * torch.randn(
+    (N_PERTURB, *x.shape), generator=torch.Generator().manual_seed(derived_seed(20))
+)
 with torch.no_grad():  # f(x) - f(x - I): computed once, shared by every explanation
-    delta_f = torch.stack([model(x)[:, 1] - model(x - noise[k])[:, 1] for k in range(N_PERTURB)]).numpy()
+    delta_f = torch.stack(
+        [model(x)[:, 1] - model(x - noise[k])[:, 1] for k in range(N_PERTURB)]
+    ).numpy()
 noise_np = noise.numpy()[:, :, 0]  # (perturbation, film, H, W)
 
 
@@ -916,35 +1404,62 @@ def infid(a):
     """Captum's infidelity with normalize=True (captum 0.9, metrics/_core/infidelity.py), per film:
     E[(beta * sum(a * I) - delta_f)²] with the least-squares beta = E[sum(a*I) * delta_f] / E[sum(a*I)²]."""
     a_dot_i = (np.asarray(a)[None] * noise_np).sum((2, 3))  # (perturbation, film)
-    denom = (a_dot_i ** 2).mean(0)
-    beta = np.divide((a_dot_i * delta_f).mean(0), denom, out=np.zeros_like(denom), where=denom > 0)
+    denom = (a_dot_i**2).mean(0)
+    beta = np.divide(
+        (a_dot_i * delta_f).mean(0), denom, out=np.zeros_like(denom), where=denom > 0
+    )
     return ((beta * a_dot_i - delta_f) ** 2).mean(0)
 
 
-ceiling = infid(np.zeros(films.shape))  # the all-zero map: beta = 0, infidelity = E[Δf²] per film
+# the all-zero map: beta = 0, infidelity = E[Δf²] per film
+ceiling = infid(np.zeros(films.shape))
 r2 = {name: 1 - infid(maps12["cxr_shortcut"][name]) / ceiling for name in methods}
-r2["null: random map"] = 1 - infid(np.random.default_rng(derived_seed(23)).random(films.shape)) / ceiling
+r2["null: random map"] = (
+    1 - infid(np.random.default_rng(derived_seed(23)).random(films.shape)) / ceiling
+)
 robust = {}
 for name, fn in methods.items():
     torch.manual_seed(derived_seed(22))
-    sens = sensitivity_max(fn, xq, target=1, perturb_radius=0.02, n_perturb_samples=4).mean().item()
-    lo_r, hi_r = paired_difference(r2[name], r2["null: random map"], seed=derived_seed(24))
-    robust[name] = {"infidelity R²": r2[name].mean(), "Δ vs random map [95 % paired CI]":
-                    f"{(r2[name] - r2['null: random map']).mean():.3f} [{lo_r:.3f}, {hi_r:.3f}]",
-                    "max-sensitivity": sens}
-robust["null: random map"] = {"infidelity R²": r2["null: random map"].mean(), "max-sensitivity": np.nan}
+    sens = (
+        sensitivity_max(fn, xq, target=1, perturb_radius=0.02, n_perturb_samples=4)
+        .mean()
+        .item()
+    )
+    lo_r, hi_r = paired_difference(
+        r2[name], r2["null: random map"], seed=derived_seed(24)
+    )
+    robust[name] = {
+        "infidelity R²": r2[name].mean(),
+        "Δ vs random map [95 % paired CI]": f"{(r2[name] - r2['null: random map']).mean():.3f} [{lo_r:.3f}, {hi_r:.3f}]",
+        "max-sensitivity": sens,
+    }
+robust["null: random map"] = {
+    "infidelity R²": r2["null: random map"].mean(),
+    "max-sensitivity": np.nan,
+}
 robust = pd.DataFrame(robust).T
 print(robust.to_string(float_format=lambda v: f"{v:.4f}"))
 _ = gc.collect()
 
 # %% slideshow={"slide_type": "fragment"}
-# Why was SmoothGrad unstable with few samples? Run it twice on the SAME films: its own Monte-Carlo noise.
+# Why was SmoothGrad unstable with few samples? Run it twice on the SAME films: its own
+# Monte-Carlo noise.
 torch.manual_seed(derived_seed(1))
-sg1, sg2 = maps4["SmoothGrad"][:2], methods["SmoothGrad"](xq, 1)  # section 3's map of these films, and a rerun
-self_noise = ((sg1 - sg2).flatten(1).norm(dim=1) / sg1.flatten(1).norm(dim=1)).mean().item()
-print(f"SmoothGrad (50 samples) vs itself on the same input: {self_noise:.3f}; its max-sensitivity "
-      f"{robust.loc['SmoothGrad', 'max-sensitivity']:.3f}")
-lo_g, _ = paired_difference(r2["gradient"], r2["null: random map"], seed=derived_seed(24))
+# section 3's map of these films, and a rerun
+sg1, sg2 = maps4["SmoothGrad"][:2], methods["SmoothGrad"](xq, 1)
+self_noise = (
+    ((sg1 - sg2).flatten(1).norm(dim=1) / sg1.flatten(1).norm(dim=1)).mean().item()
+)
+print(
+    f"SmoothGrad (50 samples) vs itself on the same input: {self_noise:.3f}; its "
+    f"max-sensitivity "
+    f"{robust.loc['SmoothGrad', 'max-sensitivity']:.3f}"
+)
+lo_g, _ = paired_difference(
+    r2["gradient"], r2["null: random map"], seed=derived_seed(24)
+)
+
+# %% slideshow={"slide_type": "skip"}
 assert lo_g > 0  # the gradient predicts the output change better than a random map (paired, 12 films)
 assert robust["max-sensitivity"].idxmin() == "Guided Backprop"
 assert self_noise > 0.8 * robust.loc["SmoothGrad", "max-sensitivity"]
@@ -989,3 +1504,14 @@ assert self_noise > 0.8 * robust.loc["SmoothGrad", "max-sensitivity"]
 #
 # **Lab:** implement gradients and IG from scratch, Grad-CAM with hooks, cascading randomisation, and the
 # mask-based scores.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Score maps next to maps that know no model; gradients are local, IG is complete and depends on
+# its baseline; run the sanity checks with every layer, a random-model floor and a positive control;
+# infidelity needs the right null; on ECGs the counterfactual baseline separates the trained model.
+#
+# **Clinical point:** the shortcut was proven by the paired contrast with a model that cannot use the
+# marker and by the shifted-site accuracy drop, not by any single map.
+#
+# **Expected question:** "What should a vendor show us?" — *Answer:* shifted-site performance and maps
+# compared with a control model and with model-free nulls, not a gallery of heat maps.
