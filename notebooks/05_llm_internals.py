@@ -107,50 +107,106 @@ def answer_ld(logits):
 # verbatim one, and evaluate the claims that need novelty on the **strict** subset: notes whose
 # (negation, allergen, drug) combination never occurs in training (`in_heldout(tokens, strict=True)`).
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** A 2-layer, 4-head attention-only transformer answers `safe` or `avoid` after "prescribe X :".
+# The rule: avoid iff the allergy is affirmed and the drug is the allergen or in its class. Because the
+# template allows few distinct notes, a fifth of the combinations is reserved; they are held out in wording
+# only — most have a same-meaning twin in training (printed share) — so the claims that need novelty use the
+# strict subset. Accuracy is essentially perfect there too, and every one-word change that flips the rule
+# flips the answer (asserted).
+#
+# **Clinical point:** the first question about a model's answer is whether it comes from this note or from
+# a memorised prior; matched one-word pairs answer *that* — not yet *how*.
+#
+# **Expected question:** "Is a fresh seed not enough for a test set?" — *Answer:* no; a new seed repeats
+# about 40 % of the training notes verbatim here (printed).
+
 # %% slideshow={"slide_type": "fragment"}
-training_seed = checkpoint_entry("notes_transformer")["data_seed"]  # the shipped model's training notes
+# the shipped model's training notes
+training_seed = checkpoint_entry("notes_transformer")["data_seed"]
 train_notes = make_notes(20000, seed=training_seed, split="train")
 seen = {note.tobytes() for note in train_notes.tokens}
 NEG_IDS = {tok.token_id("no"), tok.token_id("any")}
 
 
 def meaning(rows, full=False):
-    """(negated, allergen, drug) of each note; full=True adds severity and finding (all but the cue verb)."""
-    return [(r[3] in NEG_IDS, r[6], r[15], *((r[9], r[12]) if full else ())) for r in rows.tolist()]
+    """(negated, allergen, drug) of each note; full=True adds severity and finding
+    (all but the cue verb)."""
+    return [
+        (r[3] in NEG_IDS, r[6], r[15], *((r[9], r[12]) if full else ()))
+        for r in rows.tolist()
+    ]
 
 
-seen_meaning, seen_full = set(meaning(train_notes.tokens)), set(meaning(train_notes.tokens, full=True))
+seen_meaning, seen_full = (
+    set(meaning(train_notes.tokens)),
+    set(meaning(train_notes.tokens, full=True)),
+)
 del train_notes
 test = make_notes(1000, seed=derived_seed(123), split="heldout")
-fresh_any = make_notes(1000, seed=derived_seed(124))  # a new seed but any combination: for comparison
-overlap = {"held-out": np.mean([r.tobytes() in seen for r in test.tokens]),
-           "new seed, any combination": np.mean([r.tobytes() in seen for r in fresh_any.tokens])}  # fmt: skip
+# a new seed but any combination: for comparison
+fresh_any = make_notes(1000, seed=derived_seed(124))
+overlap = {
+    "held-out": np.mean([r.tobytes() in seen for r in test.tokens]),
+    "new seed, any combination": np.mean(
+        [r.tobytes() in seen for r in fresh_any.tokens]
+    ),
+}
 same_meaning = np.array([m in seen_meaning for m in meaning(test.tokens)])
 same_but_cue = np.mean([m in seen_full for m in meaning(test.tokens, full=True)])
-strict = in_heldout(test.tokens, strict=True)  # meaning reserved for both cue phrases: never in training
+# meaning reserved for both cue phrases: never in training
+strict = in_heldout(test.tokens, strict=True)
 prompts = torch.from_numpy(test.tokens[:, : POSITIONS["answer"]])  # stop at ':'
-NEEDED = ("hook_v", "hook_pattern", "hook_z", "hook_resid_pre", "hook_resid_post",
-          "hook_attn_out", "hook_embed", "hook_pos_embed", "ln_final.hook_scale")  # memory: not all ~60 hooks
-logits, cache = model.run_with_cache(prompts, names_filter=lambda name: name.endswith(NEEDED))
+NEEDED = (
+    "hook_v",
+    "hook_pattern",
+    "hook_z",
+    "hook_resid_pre",
+    "hook_resid_post",
+    # memory: not all ~60 hooks
+    "hook_attn_out",
+    "hook_embed",
+    "hook_pos_embed",
+    "ln_final.hook_scale",
+)
+logits, cache = model.run_with_cache(
+    prompts, names_filter=lambda name: name.endswith(NEEDED)
+)
 ld = answer_ld(logits)
 sign = torch.from_numpy(2 * test.labels - 1).float()
 margin = (ld * sign).numpy()  # > 0: right; its size is the model's confidence
 right = margin > 0
-trap = (test.concepts["negation"][:, 3] == 1) & (test.concepts["drug_class"][:, 6] == test.concepts["drug_class"][:, 15])
+trap = (test.concepts["negation"][:, 3] == 1) & (
+    test.concepts["drug_class"][:, 6] == test.concepts["drug_class"][:, 15]
+)
 acc, acc_trap = ci(right, k=1), ci(right[trap], k=2)
 acc_strict, margin_strict = ci(right[strict], k=3), ci(margin[strict], k=4)
 for name, value in overlap.items():
     print(f"verbatim in the 20,000 training notes: {name}: {value:.1%}")
-print(f"held-out notes whose (negation, allergen, drug) occurs in training: {same_meaning.mean():.1%}; identical "
-      f"to a training note apart from the cue verb: {same_but_cue:.1%}; strict subset (meaning never in "
-      f"training): {strict.sum()} of {len(strict)} notes, {test.labels[strict].sum()} of them 'avoid' (from only "
-      f"{len(set(meaning(test.tokens[strict & (test.labels == 1)])))} distinct meanings)")
-print(f"held-out accuracy {acc[0]:.3f} [{acc[1]:.3f}, {acc[2]:.3f}]; on the {trap.sum()} negated "
-      f"same-class traps {acc_trap[0]:.3f} [{acc_trap[1]:.3f}, {acc_trap[2]:.3f}]; smallest margin "
-      f"{margin.min():.1f}, mean {margin.mean():.1f}")
-print(f"strict subset: accuracy {acc_strict[0]:.3f} [{acc_strict[1]:.3f}, {acc_strict[2]:.3f}], mean margin "
-      f"{fmt(margin_strict)} (all held-out: {margin.mean():.1f})")
+print(
+    f"held-out notes whose (negation, allergen, drug) occurs in training: "
+    f"{same_meaning.mean():.1%}; identical "
+    f"to a training note apart from the cue verb: {same_but_cue:.1%}; strict subset "
+    f"(meaning never in "
+    f"training): {strict.sum()} of {len(strict)} notes, {test.labels[strict].sum()} of "
+    f"them 'avoid' (from only "
+    f"{len(set(meaning(test.tokens[strict & (test.labels == 1)])))} distinct meanings)"
+)
+print(
+    f"held-out accuracy {acc[0]:.3f} [{acc[1]:.3f}, {acc[2]:.3f}]; on the {trap.sum()} "
+    f"negated "
+    f"same-class traps {acc_trap[0]:.3f} [{acc_trap[1]:.3f}, {acc_trap[2]:.3f}]; "
+    f"smallest margin "
+    f"{margin.min():.1f}, mean {margin.mean():.1f}"
+)
+print(
+    f"strict subset: accuracy {acc_strict[0]:.3f} [{acc_strict[1]:.3f}, "
+    f"{acc_strict[2]:.3f}], mean margin "
+    f"{fmt(margin_strict)} (all held-out: {margin.mean():.1f})"
+)
 print(test.texts[0])
+
+# %% slideshow={"slide_type": "skip"}
 assert overlap["held-out"] == 0.0 and overlap["new seed, any combination"] > 0.2
 assert same_meaning.mean() > 0.5, "held out in wording only: most meanings occur in training"
 assert not same_meaning[strict].any() and strict.sum() >= 100
@@ -168,17 +224,34 @@ assert acc[1] >= 0.98 and acc_trap[1] >= 0.95 and acc_strict[1] >= 0.95
 N_PAIRS = 1000
 pair_sets = {}
 for i, kind in enumerate(PAIR_KINDS):
-    p = make_patching_pairs(N_PAIRS, seed=derived_seed(200 + i), kind=kind, split="heldout")
-    clean_t, corrupt_t = torch.from_numpy(p.clean_tokens), torch.from_numpy(p.corrupt_tokens)
-    pair_sets[kind] = dict(clean=clean_t, corrupt=corrupt_t, clean_ld=answer_ld(model(clean_t)),
-                           corrupt_ld=answer_ld(model(corrupt_t)))  # fmt: skip
+    p = make_patching_pairs(
+        N_PAIRS, seed=derived_seed(200 + i), kind=kind, split="heldout"
+    )
+    clean_t, corrupt_t = (
+        torch.from_numpy(p.clean_tokens),
+        torch.from_numpy(p.corrupt_tokens),
+    )
+    pair_sets[kind] = dict(
+        clean=clean_t,
+        corrupt=corrupt_t,
+        clean_ld=answer_ld(model(clean_t)),
+        corrupt_ld=answer_ld(model(corrupt_t)),
+    )
     s = pair_sets[kind]
     follows = ((s["clean_ld"] > 0) & (s["corrupt_ld"] < 0)).numpy()
-    novel = in_heldout(p.clean_tokens, strict=True) & in_heldout(p.corrupt_tokens, strict=True)
-    print(f"{kind:8s} swap (differs at {PAIR_KINDS[kind]}): the answer follows the prompt in "
-          f"{follows.mean():.1%} of {N_PAIRS} pairs; mean logit difference clean {s['clean_ld'].mean():+.1f}, "
-          f"corrupted {s['corrupt_ld'].mean():+.1f}; strict pairs (both meanings never in training): "
-          f"{novel.sum()}, followed in {follows[novel].mean() if novel.any() else float('nan'):.1%}")
+    novel = in_heldout(p.clean_tokens, strict=True) & in_heldout(
+        p.corrupt_tokens, strict=True
+    )
+    print(
+        f"{kind:8s} swap (differs at {PAIR_KINDS[kind]}): the answer follows the "
+        f"prompt in "
+        f"{follows.mean():.1%} of {N_PAIRS} pairs; mean logit difference clean "
+        f"{s['clean_ld'].mean():+.1f}, "
+        f"corrupted {s['corrupt_ld'].mean():+.1f}; strict pairs (both meanings never "
+        f"in training): "
+        f"{novel.sum()}, followed in "
+        f"{follows[novel].mean() if novel.any() else float('nan'):.1%}"
+    )
     assert follows.mean() >= 0.99 and (not novel.any() or follows[novel].mean() >= 0.95)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -203,7 +276,19 @@ for i, kind in enumerate(PAIR_KINDS):
 # z·W_O plus b_O is the attention output. (In this bridge `hook_attn_scores` holds the post-softmax
 # pattern too, so pre-softmax scores must be rebuilt from `hook_q`/`hook_k`.)
 
-# %% slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Attention written out: softmax of QKᵀ/√d_k with a causal mask, z = A·V, output z·W_O — checked on
+# the model's own cache. The attention from `:` is spread and differs note by note. Per note, Kendall τ
+# between a head's attention and each token's occlusion effect stays well below 1 for every head, with
+# either fill (asserted < 0.5).
+#
+# **Clinical point:** attention says where a head reads, not what it does with it; an audit built on
+# attention maps certifies a picture, not the mechanism (Jain & Wallace, 2019).
+#
+# **Expected question:** "Which fill is right for occlusion?" — *Answer:* neither is neutral; `<pad>` is an
+# input the model never saw, another note's word is in-distribution — we report both.
+
+# %% slideshow={"slide_type": "fragment"} tags=["remove-input"]
 for layer in range(2):
     A_l = cache[f"blocks.{layer}.attn.hook_pattern"]  # (n, head, query, key)
     torch.testing.assert_close(A_l.sum(-1), torch.ones_like(A_l.sum(-1)))  # rows sum to 1 over keys
@@ -219,7 +304,7 @@ print("z = A·V per head and Σ_h z_h W_O,h + b_O reproduce hook_z and hook_attn
 # averaged over the 1,000 held-out notes, then for 12 single notes of one head: an average can hide a
 # head that attends hard to one place in some notes and elsewhere in others.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["remove-input"]
 words = tok.decode(test.tokens[0, :17], skip_special=False).split()
 cols = [f"{i} {w if i not in (2, 3, 6, 9, 12, 15) else '‹' + name + '›'}" for i, (w, name) in enumerate(
     zip(words, ["", "", "cue", "cue", "", "", "allergen", "", "", "severity", "", "", "finding", "", "",
@@ -258,27 +343,48 @@ base_ld = ld[:N_OCC]
 
 
 def occlusion_effects(fill):
-    """|Δ logit difference| per note and position 1..15; fill (N_OCC, 16) holds the replacement tokens."""
+    """|Δ logit difference| per note and position 1..15; fill (N_OCC, 16) holds the
+    replacement tokens."""
     batch = occ_prompts.repeat(15, 1)  # block b occludes position b + 1 of every note
     block = torch.arange(15).repeat_interleave(N_OCC)
     batch[torch.arange(len(batch)), block + 1] = fill[:, 1:16].T.reshape(-1)
     return (answer_ld(model(batch)).view(15, N_OCC).T - base_ld[:, None]).abs().numpy()
 
 
-fills = {"<pad>": torch.full_like(occ_prompts, tok.pad_id),
-         "another note's word": occ_prompts[torch.from_numpy(np.random.default_rng(derived_seed(59)).permutation(N_OCC))]}
+fills = {
+    "<pad>": torch.full_like(occ_prompts, tok.pad_id),
+    "another note's word": occ_prompts[
+        torch.from_numpy(np.random.default_rng(derived_seed(59)).permutation(N_OCC))
+    ],
+}
 tau_ci = {}
 for f, (fill_name, fill) in enumerate(fills.items()):
     occlusion = occlusion_effects(fill)
-    taus = np.array([[kendalltau(att_from_q[i, h, 1:16], occlusion[i]).statistic for h in range(8)]
-                     for i in range(N_OCC)])  # fmt: skip
-    taus = np.nan_to_num(taus)  # a note whose effects are all tied has no τ: counted as 0
+    taus = np.array(
+        [
+            [
+                kendalltau(att_from_q[i, h, 1:16], occlusion[i]).statistic
+                for h in range(8)
+            ]
+            for i in range(N_OCC)
+        ]
+    )
+    # a note whose effects are all tied has no τ: counted as 0
+    taus = np.nan_to_num(taus)
     for h, name in enumerate(HEADS):
         tau_ci[fill_name, name] = ci(taus[:, h], k=60 + h + 8 * f)
-    print(f"fill {fill_name}: Kendall τ (attention from ':' vs occlusion effect): "
-          + ", ".join(f"{name} {fmt(tau_ci[fill_name, name])}" for name in HEADS))
-    print(f"  mean occlusion effect per position: "
-          + ", ".join(f"{p} {e:.1f}" for p, e in enumerate(occlusion.mean(0), start=1) if e > 0.5))
+    print(
+        f"fill {fill_name}: Kendall τ (attention from ':' vs occlusion effect): "
+        + ", ".join(f"{name} {fmt(tau_ci[fill_name, name])}" for name in HEADS)
+    )
+    print(
+        f"  mean occlusion effect per position: "
+        + ", ".join(
+            f"{p} {e:.1f}" for p, e in enumerate(occlusion.mean(0), start=1) if e > 0.5
+        )
+    )
+
+# %% slideshow={"slide_type": "skip"}
 assert max(v[2] for v in tau_ci.values()) < 0.5, "with either fill, no head's attention is a faithful occlusion map"
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -301,21 +407,43 @@ assert max(v[2] for v in tau_ci.values()) < 0.5, "with either fill, no head's at
 # drop** instead: 1 − mean(signed margin after) / mean(signed margin before), 0 = no effect, 1 = the
 # margin is gone, with a paired bootstrap interval over the notes.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Three ways to remove a head — mean, zero, resample — scored by the normalised drop of the
+# logit-difference margin, not by flipped answers. They agree on which heads matter (L0H0, L0H3, L1H1,
+# L1H3) and disagree on the size: under mean ablation no head removes most of the margin, under resample
+# ablation L0H3 alone does (both asserted). Zero ablation can even raise the margin.
+#
+# **Clinical point:** "how much does this component matter" is a statement per metric; a flip count would
+# have called heads that halve the margin unimportant.
+#
+# **Expected question:** "Which ablation should I trust?" — *Answer:* say which question you ask: mean asks
+# "replace by an uninformative average", resample "replace by another patient's information".
+
 # %% slideshow={"slide_type": "fragment"}
 perm = np.random.default_rng(derived_seed(30)).permutation(len(prompts))
 
 
 def ablate(heads, how):
-    """Signed margins with the given (layer, head)s' hook_z replaced ('mean', 'zero' or 'resample')."""
-    def make_hook(name, head):  # the name is passed in: in this bridge hook.name is an alias
+    """Signed margins with the given (layer, head)s' hook_z replaced ('mean', 'zero'
+    or 'resample')."""
+
+    # the name is passed in: in this bridge hook.name is an alias
+    def make_hook(name, head):
         def hook(z, hook):
             cached = cache[name][:, :, head]
-            z[:, :, head] = {"mean": cached.mean(0), "zero": torch.zeros_like(cached[0]),
-                             "resample": cached[perm]}[how]  # fmt: skip
+            z[:, :, head] = {
+                "mean": cached.mean(0),
+                "zero": torch.zeros_like(cached[0]),
+                "resample": cached[perm],
+            }[how]
             return z
+
         return hook
 
-    hooks = [(f"blocks.{l}.attn.hook_z", make_hook(f"blocks.{l}.attn.hook_z", h)) for l, h in heads]
+    hooks = [
+        (f"blocks.{l}.attn.hook_z", make_hook(f"blocks.{l}.attn.hook_z", h))
+        for l, h in heads
+    ]
     return (answer_ld(model.run_with_hooks(prompts, fwd_hooks=hooks)) * sign).numpy()
 
 
@@ -324,22 +452,51 @@ def normalised_drop(before, after, axis=-1):
 
 
 def drop_ci(after, k):
-    res = bootstrap((margin, after), normalised_drop, paired=True, vectorized=True, method="percentile",
-                    n_resamples=N_BOOT, batch=500, rng=np.random.default_rng(derived_seed(k)))  # fmt: skip
-    return normalised_drop(margin, after), res.confidence_interval.low, res.confidence_interval.high
+    res = bootstrap(
+        (margin, after),
+        normalised_drop,
+        paired=True,
+        vectorized=True,
+        method="percentile",
+        n_resamples=N_BOOT,
+        batch=500,
+        rng=np.random.default_rng(derived_seed(k)),
+    )
+    return (
+        normalised_drop(margin, after),
+        res.confidence_interval.low,
+        res.confidence_interval.high,
+    )
 
 
 HOW = ("mean", "zero", "resample")
-ablated = {(name, how): ablate([(i // 4, i % 4)], how) for i, name in enumerate(HEADS) for how in HOW}
-ablation = {(name, how): drop_ci(ablated[name, how], k=70 + 3 * i + j)
-            for i, name in enumerate(HEADS) for j, how in enumerate(HOW)}  # fmt: skip
+ablated = {
+    (name, how): ablate([(i // 4, i % 4)], how)
+    for i, name in enumerate(HEADS)
+    for how in HOW
+}
+ablation = {
+    (name, how): drop_ci(ablated[name, how], k=70 + 3 * i + j)
+    for i, name in enumerate(HEADS)
+    for j, how in enumerate(HOW)
+}
 flips = {name: (ablated[name, "mean"] < 0).mean() for name in HEADS}
 for name in HEADS:
-    print(f"{name}: " + " | ".join(f"{how} {fmt(ablation[name, how])}" for how in HOW)
-          + f" | answers flipped (mean) {flips[name]:.1%}")
+    print(
+        f"{name}: "
+        + " | ".join(f"{how} {fmt(ablation[name, how])}" for how in HOW)
+        + f" | answers flipped (mean) {flips[name]:.1%}"
+    )
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
-heatmap(ax, np.array([[ablation[n, h][0] for h in HOW] for n in HEADS]), rows=HEADS, cols=list(HOW),
-        title="normalised logit-difference drop", cmap="Reds", center=False)
+heatmap(
+    ax,
+    np.array([[ablation[n, h][0] for h in HOW] for n in HEADS]),
+    rows=HEADS,
+    cols=list(HOW),
+    title="normalised logit-difference drop",
+    cmap="Reds",
+    center=False,
+)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -357,10 +514,19 @@ plt.show()
 # %% slideshow={"slide_type": "fragment"}
 mean_drop = {n: ablation[n, "mean"] for n in HEADS}
 important = {n for n, v in mean_drop.items() if v[1] > 0.1}
-print(f"heads whose mean-ablation drop is > 0.1 with its whole interval: {sorted(important)}")
+print(
+    f"heads whose mean-ablation drop is > 0.1 with its whole interval: "
+    f"{sorted(important)}"
+)
 resample_l0h3, max_flips = ablation["L0H3", "resample"], max(flips.values())
-print(f"largest mean-ablation drop {max(v[0] for v in mean_drop.values()):.2f}; L0H3 under resample ablation "
-      f"{fmt(resample_l0h3)}; largest share of answers flipped by a mean ablation {max_flips:.1%}")
+print(
+    f"largest mean-ablation drop {max(v[0] for v in mean_drop.values()):.2f}; L0H3 "
+    f"under resample ablation "
+    f"{fmt(resample_l0h3)}; largest share of answers flipped by a mean ablation "
+    f"{max_flips:.1%}"
+)
+
+# %% slideshow={"slide_type": "skip"}
 assert {"L0H0", "L0H3", "L1H1"} <= important, "the three main heads each carry > 10 % of the margin"
 assert max(v[0] for v in mean_drop.values()) < 0.6, "under MEAN ablation no single head removes most of the margin"
 assert resample_l0h3[1] > 0.5, "under RESAMPLE ablation L0H3 alone removes most of the margin"
@@ -379,32 +545,54 @@ assert mean_drop["L1H2"][2] < 0.05, "L1H2 is dispensable"
 # (`fold_ln=True` of `HookedTransformer`). This bridge does not fold LayerNorm, so `apply_ln_to_stack`
 # divides by the scale but silently drops γ: its attributions do not add up to the logit difference.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** In an attention-only model the residual stream at `:` is a sum, and with the LayerNorm scale
+# frozen each component's direct share of the logit difference can be read off. The trap: this bridge does
+# not fold γ into W_U, so `apply_ln_to_stack` silently drops it and the attributions come out about 11 % low
+# (printed, asserted measurably low). Done correctly they add up exactly; no component writes most of the
+# separation (asserted).
+#
+# **Clinical point:** a silent 10 % error in an attribution tool looks plausible; always check that
+# attributions add up to what they claim to decompose.
+#
+# **Expected question:** "Why is L0H3 small in direct attribution but important in ablation?" — *Answer:*
+# direct attribution sees only the last step; L0H3 feeds layer 1 (an indirect effect).
+
 # %% slideshow={"slide_type": "fragment"}
 direction = model.W_U[:, AVOID] - model.W_U[:, SAFE]
-scale = cache["ln_final.hook_scale"][:, Q]  # (n, 1): the frozen LayerNorm scale per note
+# (n, 1): the frozen LayerNorm scale per note
+scale = cache["ln_final.hook_scale"][:, Q]
 
 
 def to_logit_diff(component):
-    """Share of the logit difference written by a residual-stream component (n, d_model): γ included."""
+    """Share of the logit difference written by a residual-stream component (n,
+    d_model): γ included."""
     centred = component - component.mean(-1, keepdim=True)
     return (centred / scale * model.ln_final.weight) @ direction
 
 
 components = {"embed + pos": cache["blocks.0.hook_resid_pre"][:, Q]}
 for l in range(2):
-    per_head = torch.einsum("nhe,hed->nhd", cache[f"blocks.{l}.attn.hook_z"][:, Q], model.W_O[l])
+    per_head = torch.einsum(
+        "nhe,hed->nhd", cache[f"blocks.{l}.attn.hook_z"][:, Q], model.W_O[l]
+    )
     for h in range(4):
         components[f"L{l}H{h}"] = per_head[:, h]
     components[f"L{l} bias"] = model.b_O[l].expand(len(prompts), -1)
 dla = {name: to_logit_diff(c) for name, c in components.items()}
 rebuilt = sum(dla.values()) + model.ln_final.bias @ direction
-torch.testing.assert_close(rebuilt, ld, atol=1e-3, rtol=1e-3)  # the decomposition is exact
+# the decomposition is exact
+torch.testing.assert_close(rebuilt, ld, atol=1e-3, rtol=1e-3)
 
-stack = cache.decompose_resid(layer=-1, pos_slice=Q)  # embed, pos_embed, 0_attn_out, 1_attn_out
+# embed, pos_embed, 0_attn_out, 1_attn_out
+stack = cache.decompose_resid(layer=-1, pos_slice=Q)
 naive = (cache.apply_ln_to_stack(stack, layer=-1, pos_slice=Q) @ direction).sum(0)
 ratio = ci((naive / (ld - model.ln_final.bias @ direction)).numpy(), k=90)
-print(f"apply_ln_to_stack (γ dropped) / true logit difference: {ratio[0]:.3f} [{ratio[1]:.3f}, {ratio[2]:.3f}], "
-      f"i.e. {1 - ratio[0]:.0%} low")
+print(
+    f"apply_ln_to_stack (γ dropped) / true logit difference: {ratio[0]:.3f} "
+    f"[{ratio[1]:.3f}, {ratio[2]:.3f}], "
+    f"i.e. {1 - ratio[0]:.0%} low"
+)
 assert ratio[2] < 0.97, "the naive attribution is measurably low"
 
 avoid = torch.from_numpy(test.labels == 1)
@@ -415,6 +603,8 @@ for k, v in separation.items():
 print(f"total separation: {total:.2f}")
 top_direct = sorted(separation, key=separation.get, reverse=True)[:2]
 print(f"largest direct writers: {top_direct}")
+
+# %% slideshow={"slide_type": "skip"}
 assert max(separation.values()) / total.item() < 0.6, "no single component writes most of the answer"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -442,29 +632,52 @@ assert max(separation.values()) / total.item() < 0.6, "no single component write
 # for negation is uninformative. We therefore label the **(cue, allergen) combination** (76 types) for
 # the negation control, and the allergen word (19 types, 4 labels) for the class control.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Linear probes with a control task (Hewitt & Liang). At `:` after layer 0, negation and the
+# allergen's class beat the control and the majority class (asserted); on the embeddings they do not. The
+# class probe is only modestly selective. Then the causal test: steering along the negation probe's
+# direction lowers the margin more than random directions (paired, asserted) — but by very little, and it
+# flips no answer.
+#
+# **Clinical point:** decodable is not used; a probe finds a direction the model uses a little, not the
+# place where the decision is made.
+#
+# **Expected question:** "Why label (cue, allergen) combinations for the negation control?" — *Answer:* with
+# four cue phrases there are only three balanced labellings, one of them the concept itself; the control
+# needs room to be random.
+
 # %% slideshow={"slide_type": "fragment"}
 probe_train = make_notes(1000, seed=derived_seed(7), split="train")
-_, train_cache = model.run_with_cache(torch.from_numpy(probe_train.tokens[:, :-1]),
-                                     names_filter=lambda name: name.endswith("hook_resid_pre"))
+_, train_cache = model.run_with_cache(
+    torch.from_numpy(probe_train.tokens[:, :-1]),
+    names_filter=lambda name: name.endswith("hook_resid_pre"),
+)
 
 
 def concept(notes, name):
     """Per-note concept label and the word type that the control task relabels."""
     if name == "negation":
-        return notes.concepts["negation"][:, 3], notes.tokens[:, 3] * 1000 + notes.tokens[:, 6]
+        return notes.concepts["negation"][:, 3], notes.tokens[
+            :, 3
+        ] * 1000 + notes.tokens[:, 6]
     return notes.concepts["drug_class"][:, 6], notes.tokens[:, 6]
 
 
 def control_labels(types_train, types_test, labels, rng):
-    """One Hewitt & Liang control: a random label per word type, balanced over the label set."""
+    """One Hewitt & Liang control: a random label per word type, balanced over the
+    label set."""
     uniq = np.unique(np.concatenate([types_train, types_test]))
     values = rng.permutation(np.resize(np.unique(labels), len(uniq)))
     lookup = dict(zip(uniq.tolist(), values.tolist(), strict=True))
-    return np.array([lookup[t] for t in types_train.tolist()]), np.array([lookup[t] for t in types_test.tolist()])
+    return np.array([lookup[t] for t in types_train.tolist()]), np.array(
+        [lookup[t] for t in types_test.tolist()]
+    )
 
 
 def probe(acts_train, y_train, acts_test, y_test):
-    clf = LogisticRegression(solver="newton-cholesky", max_iter=2000).fit(acts_train, y_train)
+    clf = LogisticRegression(solver="newton-cholesky", max_iter=2000).fit(
+        acts_train, y_train
+    )
     return clf, clf.predict(acts_test) == y_test
 
 
@@ -474,18 +687,32 @@ results, probes = {}, {}
 for name in ("negation", "allergen class"):
     y_tr, t_tr = concept(probe_train, name)
     y_te, t_te = concept(test, name)
-    for where, stream in (("':' after layer 0", STREAM), ("':' embeddings", "blocks.0.hook_resid_pre")):
+    for where, stream in (
+        ("':' after layer 0", STREAM),
+        ("':' embeddings", "blocks.0.hook_resid_pre"),
+    ):
         a_tr, a_te = train_cache[stream][:, Q].numpy(), cache[stream][:, Q].numpy()
         clf, hits = probe(a_tr, y_tr, a_te, y_te)
         rng = np.random.default_rng(derived_seed(100 + len(results)))
-        controls = np.array([probe(a_tr, c_tr, a_te, c_te)[1]
-                             for c_tr, c_te in (control_labels(t_tr, t_te, y_tr, rng) for _ in range(N_CONTROLS))])
-        results[name, where] = hits, controls.mean(0), y_te  # per note: hit, mean control hit over draws
+        controls = np.array(
+            [
+                probe(a_tr, c_tr, a_te, c_te)[1]
+                for c_tr, c_te in (
+                    control_labels(t_tr, t_te, y_tr, rng) for _ in range(N_CONTROLS)
+                )
+            ]
+        )
+        # per note: hit, mean control hit over draws
+        results[name, where] = hits, controls.mean(0), y_te
         probes[name, where] = clf
         sel = ci(hits.astype(float) - controls.mean(0), k=110 + len(results))
-        print(f"{name:15s} @ {where:18s}: accuracy {hits.mean():.3f}, control {controls.mean():.3f} "
-              f"(over {N_CONTROLS} draws: {controls.mean(1).min():.2f}–{controls.mean(1).max():.2f}), "
-              f"selectivity {fmt(sel)}")
+        print(
+            f"{name:15s} @ {where:18s}: accuracy {hits.mean():.3f}, control "
+            f"{controls.mean():.3f} "
+            f"(over {N_CONTROLS} draws: "
+            f"{controls.mean(1).min():.2f}–{controls.mean(1).max():.2f}), "
+            f"selectivity {fmt(sel)}"
+        )
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Scorecard: do the probes beat their nulls?** Each probe's held-out accuracy (1,000 held-out notes;
@@ -496,18 +723,45 @@ for name in ("negation", "allergen class"):
 verdicts = {}
 for (name, where), (hits, control_hits, y) in results.items():
     score, lo, hi = ci(hits, k=130)
-    null_hits = {"control task (20 draws)": control_hits, "majority class": (y == np.bincount(y).argmax()).astype(float)}
-    nulls = {k: {"score": float(v.mean()), "interval": ci(v, k=131)[1:],
-                 "paired": paired_difference(hits.astype(float), v, seed=derived_seed(132), n_resamples=N_BOOT)}
-             for k, v in null_hits.items()}  # fmt: skip
-    row = dict(module="05", method=f"linear probe: {name} at {where}",
-               data="synthetic notes (held-out combinations), 2-layer transformer", truth=f"{name} (planted)",
-               metric="held-out accuracy (1,000 notes)", score=score, interval=(lo, hi), baselines=nulls)  # fmt: skip
+    null_hits = {
+        "control task (20 draws)": control_hits,
+        "majority class": (y == np.bincount(y).argmax()).astype(float),
+    }
+    nulls = {
+        k: {
+            "score": float(v.mean()),
+            "interval": ci(v, k=131)[1:],
+            "paired": paired_difference(
+                hits.astype(float), v, seed=derived_seed(132), n_resamples=N_BOOT
+            ),
+        }
+        for k, v in null_hits.items()
+    }
+    row = dict(
+        module="05",
+        method=f"linear probe: {name} at {where}",
+        data="synthetic notes (held-out combinations), 2-layer transformer",
+        truth=f"{name} (planted)",
+        metric="held-out accuracy (1,000 notes)",
+        score=score,
+        interval=(lo, hi),
+        baselines=nulls,
+    )
     built = make_row(**row)
-    verdicts[name, where] = missed = [b.name for b in built.baselines if not built.beats(b)]
+    verdicts[name, where] = missed = [
+        b.name for b in built.baselines if not built.beats(b)
+    ]
     record(**row, note="does not beat the " + " or the ".join(missed) if missed else "")
-    print(f"{name} @ {where}: {score:.3f} [{lo:.3f}, {hi:.3f}] -> "
-          + ("beats every null" if not missed else "does not beat the " + " or the ".join(missed)))
+    print(
+        f"{name} @ {where}: {score:.3f} [{lo:.3f}, {hi:.3f}] -> "
+        + (
+            "beats every null"
+            if not missed
+            else "does not beat the " + " or the ".join(missed)
+        )
+    )
+
+# %% slideshow={"slide_type": "skip"}
 assert not verdicts["negation", "':' after layer 0"] and not verdicts["allergen class", "':' after layer 0"]
 assert "majority class" in verdicts["negation", "':' embeddings"]
 assert "majority class" in verdicts["allergen class", "':' embeddings"]
@@ -544,27 +798,53 @@ def steered_margin(vector):
         resid[:, Q] = resid[:, Q] + vector
         return resid
 
-    return answer_ld(model.run_with_hooks(prompts[targets], fwd_hooks=[(STREAM, hook)])).numpy()
+    return answer_ld(
+        model.run_with_hooks(prompts[targets], fwd_hooks=[(STREAM, hook)])
+    ).numpy()
 
 
-rand = torch.from_numpy(np.random.default_rng(derived_seed(140)).normal(size=(20, w_hat.shape[0]))).float()
+rand = torch.from_numpy(
+    np.random.default_rng(derived_seed(140)).normal(size=(20, w_hat.shape[0]))
+).float()
 rand = rand / rand.norm(dim=1, keepdim=True)
 probe_drop = 1 - steered_margin(step * w_hat) / base_margin  # per note
-random_drops = np.array([1 - steered_margin(step * r) / base_margin for r in rand])  # (20, n)
+# (20, n)
+random_drops = np.array([1 - steered_margin(step * r) / base_margin for r in rand])
 random_drop = random_drops.mean(0)
 pd_ci, rd_ci = ci(probe_drop, k=141), ci(random_drop, k=142)
-diff = paired_difference(probe_drop, random_drop, seed=derived_seed(143), n_resamples=N_BOOT)
+diff = paired_difference(
+    probe_drop, random_drop, seed=derived_seed(143), n_resamples=N_BOOT
+)
 flipped = (steered_margin(step * w_hat) < 0).mean()
-print(f"step along the probe direction: {step:.2f}; margin drop {fmt(pd_ci)}, answers flipped {flipped:.1%}")
-print(f"same step along 20 random directions: margin drop {fmt(rd_ci)} "
-      f"(per direction {random_drops.mean(1).min():+.2f} … {random_drops.mean(1).max():+.2f}); "
-      f"paired Δ [{diff[0]:+.2f}, {diff[1]:+.2f}]")
-record(module="05", method="probe direction steering: negation at ':' after layer 0",
-       data="synthetic notes (held-out combinations), 2-layer transformer", truth="negation flips the answer (planted)",
-       metric="normalised margin drop on avoid notes", score=pd_ci[0], interval=pd_ci[1:],
-       baselines={"random direction (20, same step)": {"score": rd_ci[0], "interval": rd_ci[1:], "paired": diff}})  # fmt: skip
+print(
+    f"step along the probe direction: {step:.2f}; margin drop {fmt(pd_ci)}, answers "
+    f"flipped {flipped:.1%}"
+)
+print(
+    f"same step along 20 random directions: margin drop {fmt(rd_ci)} "
+    f"(per direction {random_drops.mean(1).min():+.2f} … "
+    f"{random_drops.mean(1).max():+.2f}); "
+    f"paired Δ [{diff[0]:+.2f}, {diff[1]:+.2f}]"
+)
+record(
+    module="05",
+    method="probe direction steering: negation at ':' after layer 0",
+    data="synthetic notes (held-out combinations), 2-layer transformer",
+    truth="negation flips the answer (planted)",
+    metric="normalised margin drop on avoid notes",
+    score=pd_ci[0],
+    interval=pd_ci[1:],
+    baselines={
+        "random direction (20, same step)": {
+            "score": rd_ci[0],
+            "interval": rd_ci[1:],
+            "paired": diff,
+        }
+    },
+)
 assert diff[0] > 0, "the probe direction moves the answer more than random directions"
-del cache, train_cache, acts_q  # memory: the test notes' activations are not needed below
+# memory: the test notes' activations are not needed below
+del cache, train_cache, acts_q
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Reading.** Stepping along the probe direction lowers the `avoid` margin more than the same step along
@@ -587,33 +867,62 @@ del cache, train_cache, acts_q  # memory: the test notes' activations are not ne
 # patching*, arXiv:2404.15255) discuss why the two directions answer different questions. 1,000 held-out
 # pairs of each kind; intervals over pairs.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Activation patching in two directions: denoising asks whether a component is sufficient,
+# noising whether it is necessary. The earlier circuit C of four heads beats its complement but is not
+# special: scored against all 162 head sets, it ranks in the top half of the 70 four-head sets and never
+# first, and smaller per-kind sets do as well — {L0H3, L1H1} for allergen and drug, {L0H0, L0H3} for
+# negation (asserted). No head is sufficient alone; L0H3 is close to necessary (asserted). The decision is
+# read out at `:`.
+#
+# **Clinical point:** claims of a single responsible unit must be measured with joint patches,
+# complements and nulls — here there is no one "allergy-checking head" to monitor.
+#
+# **Expected question:** "Why no backup head as in IOI?" — *Answer:* we looked: no head's recovery exceeds
+# its drop by more than 0.1 on any pair kind (asserted).
+
 # %% slideshow={"slide_type": "fragment"}
 @lru_cache(maxsize=1)  # memory: the activations of one pair kind at a time
 def pair_caches(kind):
-    """Clean activations (hook_z, hook_pattern, hook_v) and corrupted ones (hook_z) of one pair kind."""
+    """Clean activations (hook_z, hook_pattern, hook_v) and corrupted ones (hook_z)
+    of one pair kind."""
     s = pair_sets[kind]
-    _, clean_cache = model.run_with_cache(s["clean"], names_filter=lambda n: n.endswith(("hook_z", "hook_pattern", "hook_v")))
-    _, corrupt_cache = model.run_with_cache(s["corrupt"], names_filter=lambda n: n.endswith("hook_z"))
+    _, clean_cache = model.run_with_cache(
+        s["clean"],
+        names_filter=lambda n: n.endswith(("hook_z", "hook_pattern", "hook_v")),
+    )
+    _, corrupt_cache = model.run_with_cache(
+        s["corrupt"], names_filter=lambda n: n.endswith("hook_z")
+    )
     return clean_cache, corrupt_cache
 
 
 def patched_ld(kind, direction, sites, n=None):
-    """Per pair logit difference after patching the first n pairs (all if None); sites = [(hook name, head)]."""
+    """Per pair logit difference after patching the first n pairs (all if None);
+    sites = [(hook name, head)]."""
     s = pair_sets[kind]
     clean_cache, corrupt_cache = pair_caches(kind)
-    run_on, source = (s["corrupt"], clean_cache) if direction == "denoise" else (s["clean"], corrupt_cache)
+    run_on, source = (
+        (s["corrupt"], clean_cache)
+        if direction == "denoise"
+        else (s["clean"], corrupt_cache)
+    )
     run_on = run_on[:n]
 
-    def make_hook(name, head):  # the name is passed in: in this bridge hook.name is an alias
+    # the name is passed in: in this bridge hook.name is an alias
+    def make_hook(name, head):
         def hook(act, hook):
             if name.endswith("hook_pattern"):  # (n, head, query, key)
                 act[:, head] = source[name][:n, head]
             else:  # hook_z, hook_v: (n, pos, head, d_head)
                 act[:, :, head] = source[name][:n, :, head]
             return act
+
         return hook
 
-    return answer_ld(model.run_with_hooks(run_on, fwd_hooks=[(n, make_hook(n, h)) for n, h in sites]))
+    return answer_ld(
+        model.run_with_hooks(run_on, fwd_hooks=[(n, make_hook(n, h)) for n, h in sites])
+    )
 
 
 def effect(kind, direction, sites, n=None):
@@ -621,18 +930,38 @@ def effect(kind, direction, sites, n=None):
     s = pair_sets[kind]
     p = patched_ld(kind, direction, sites, n)
     c_ld, k_ld = s["clean_ld"][:n], s["corrupt_ld"][:n]
-    return ((p - k_ld) / (c_ld - k_ld) if direction == "denoise" else (c_ld - p) / (c_ld - k_ld)).numpy()
+    return (
+        (p - k_ld) / (c_ld - k_ld)
+        if direction == "denoise"
+        else (c_ld - p) / (c_ld - k_ld)
+    ).numpy()
 
 
 def z_sites(heads):
     return [(f"blocks.{int(n[1])}.attn.hook_z", int(n[3])) for n in heads]
 
 
-single = {(kind, d, n): effect(kind, d, z_sites([n])) for kind in PAIR_KINDS for d in ("denoise", "noise") for n in HEADS}
-grid = np.array([[single[kind, d, n].mean() for n in HEADS] for kind in PAIR_KINDS for d in ("denoise", "noise")])
+single = {
+    (kind, d, n): effect(kind, d, z_sites([n]))
+    for kind in PAIR_KINDS
+    for d in ("denoise", "noise")
+    for n in HEADS
+}
+grid = np.array(
+    [
+        [single[kind, d, n].mean() for n in HEADS]
+        for kind in PAIR_KINDS
+        for d in ("denoise", "noise")
+    ]
+)
 fig, ax = plt.subplots(figsize=(8, 3.3))
-heatmap(ax, grid, rows=[f"{k} · {d}" for k in PAIR_KINDS for d in ("denoise", "noise")], cols=HEADS,
-        title="one head's hook_z patched (mean over 1,000 pairs)")
+heatmap(
+    ax,
+    grid,
+    rows=[f"{k} · {d}" for k in PAIR_KINDS for d in ("denoise", "noise")],
+    cols=HEADS,
+    title="one head's hook_z patched (mean over 1,000 pairs)",
+)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -658,40 +987,80 @@ for kind in PAIR_KINDS:
     clean_cache, corrupt_cache = pair_caches(kind)
     c_ld, k_ld = s["clean_ld"][:N_RANK], s["corrupt_ld"][:N_RANK]
     for d in ("denoise", "noise"):
-        c, comp = effect(kind, d, z_sites(CIRCUIT)), effect(kind, d, z_sites(COMPLEMENT))
+        c, comp = (
+            effect(kind, d, z_sites(CIRCUIT)),
+            effect(kind, d, z_sites(COMPLEMENT)),
+        )
         joint[kind, d] = c, comp
-        run_on, source = (s["corrupt"], clean_cache) if d == "denoise" else (s["clean"], corrupt_cache)
+        run_on, source = (
+            (s["corrupt"], clean_cache)
+            if d == "denoise"
+            else (s["clean"], corrupt_cache)
+        )
         per_pair = []
-        for start in range(0, len(SETS), 12):  # 12 head sets per forward pass: one mask per copy of the pairs
-            chunk = SETS[start: start + 12]
+        # 12 head sets per forward pass: one mask per copy of the pairs
+        for start in range(0, len(SETS), 12):
+            chunk = SETS[start : start + 12]
             masks = torch.zeros(len(chunk), 8, dtype=torch.bool)
             for j, hs in enumerate(chunk):
                 masks[j, list(hs)] = True
             hooks = []
             for layer in range(2):
                 name = f"blocks.{layer}.attn.hook_z"
-                m = masks[:, 4 * layer: 4 * layer + 4].repeat_interleave(N_RANK, 0)[:, None, :, None]
+                m = masks[:, 4 * layer : 4 * layer + 4].repeat_interleave(N_RANK, 0)[
+                    :, None, :, None
+                ]
                 src = source[name][:N_RANK].repeat(len(chunk), 1, 1, 1)
-                hooks.append((name, lambda z, hook, m=m, src=src: torch.where(m, src, z)))
-            pl = answer_ld(model.run_with_hooks(run_on[:N_RANK].repeat(len(chunk), 1), fwd_hooks=hooks))
+                hooks.append(
+                    (name, lambda z, hook, m=m, src=src: torch.where(m, src, z))
+                )
+            pl = answer_ld(
+                model.run_with_hooks(
+                    run_on[:N_RANK].repeat(len(chunk), 1), fwd_hooks=hooks
+                )
+            )
             pl = pl.view(len(chunk), N_RANK)
-            per_pair.append(((pl - k_ld) / (c_ld - k_ld) if d == "denoise" else (c_ld - pl) / (c_ld - k_ld)).numpy())
+            per_pair.append(
+                (
+                    (pl - k_ld) / (c_ld - k_ld)
+                    if d == "denoise"
+                    else (c_ld - pl) / (c_ld - k_ld)
+                ).numpy()
+            )
         ranking[kind, d] = np.concatenate(per_pair)  # (162 sets, N_RANK pairs)
-        print(f"{kind:8s} {d:7s}: C {fmt(ci(c, k=151))} | complement {fmt(ci(comp, k=152))} (1,000 pairs)")
+        print(
+            f"{kind:8s} {d:7s}: C {fmt(ci(c, k=151))} | complement "
+            f"{fmt(ci(comp, k=152))} (1,000 pairs)"
+        )
 
 names = ["+".join(HEADS[i] for i in hs) for hs in SETS]
-i_c, four = names.index("+".join(CIRCUIT)), [i for i, hs in enumerate(SETS) if len(hs) == 4]
+i_c, four = (
+    names.index("+".join(CIRCUIT)),
+    [i for i, hs in enumerate(SETS) if len(hs) == 4],
+)
 best = {}
 for (kind, d), eff in ranking.items():
     means = eff.mean(1)
     rank = int((means[four] > means[i_c]).sum()) + 1
-    best[kind, d] = {r: max((i for i, hs in enumerate(SETS) if len(hs) == r), key=lambda i: means[i]) for r in (1, 2, 3, 4)}
-    print(f"{kind:8s} {d:7s}: C {means[i_c]:.2f}, rank {rank}/70 (mean of the 70 four-head sets {means[four].mean():.2f}); "
-          + "; ".join(f"best {r}: {names[i]} {means[i]:.2f}" for r, i in best[kind, d].items()))
+    best[kind, d] = {
+        r: max((i for i, hs in enumerate(SETS) if len(hs) == r), key=lambda i: means[i])
+        for r in (1, 2, 3, 4)
+    }
+    print(
+        f"{kind:8s} {d:7s}: C {means[i_c]:.2f}, rank {rank}/70 (mean of the 70 "
+        f"four-head sets {means[four].mean():.2f}); "
+        + "; ".join(
+            f"best {r}: {names[i]} {means[i]:.2f}" for r, i in best[kind, d].items()
+        )
+    )
     best_small = max((best[kind, d][r] for r in (1, 2, 3)), key=lambda i: means[i])
     assert 2 <= rank <= 35, "C is in the top half of the 4-head sets but never the best"
-    assert means[best_small] >= means[i_c] - 0.05, "a set of at most 3 heads does about as well as C"
-    assert ci(joint[kind, d][0], k=157)[1] > ci(joint[kind, d][1], k=158)[2], "C beats its complement"
+    assert means[best_small] >= means[i_c] - 0.05, (
+        "a set of at most 3 heads does about as well as C"
+    )
+    assert ci(joint[kind, d][0], k=157)[1] > ci(joint[kind, d][1], k=158)[2], (
+        "C beats its complement"
+    )
     if kind in ("allergen", "drug"):
         assert names[best[kind, d][2]] == "L0H3+L1H1"
     else:
@@ -700,26 +1069,57 @@ for (kind, d), eff in ranking.items():
 for kind in PAIR_KINDS:
     eff = ranking[kind, "denoise"]
     c_pairs, avg_pairs = eff[i_c], eff[four].mean(0)
-    small = eff[max((best[kind, "denoise"][r] for r in (2, 3)), key=lambda i: eff[i].mean())]
+    small = eff[
+        max((best[kind, "denoise"][r] for r in (2, 3)), key=lambda i: eff[i].mean())
+    ]
     cc = ci(c_pairs, k=155)
-    record(module="05", method=f"joint denoising patch of the earlier claimed circuit C ({kind} swap)",
-           data="synthetic notes (held-out pairs), 2-layer transformer", truth=f"{kind} swap flips the answer (planted)",
-           metric=f"normalised recovery of the logit difference ({N_RANK} pairs)", score=cc[0], interval=cc[1:],
-           baselines={"average 4-head set (all 70)": {"score": float(avg_pairs.mean()), "interval": ci(avg_pairs, k=156)[1:],
-                                                      "paired": paired_difference(c_pairs, avg_pairs, seed=derived_seed(154), n_resamples=N_BOOT)},
-                      "best 2- or 3-head set (chosen on these pairs)": {
-                          "score": float(small.mean()), "interval": ci(small, k=159)[1:],
-                          "paired": paired_difference(c_pairs, small, seed=derived_seed(153), n_resamples=N_BOOT)}},
-           note="C ranks in the top half of the 70 four-head sets, not first; smaller sets do as well")  # fmt: skip
+    record(
+        module="05",
+        method=f"joint denoising patch of the earlier claimed circuit C ({kind} swap)",
+        data="synthetic notes (held-out pairs), 2-layer transformer",
+        truth=f"{kind} swap flips the answer (planted)",
+        metric=f"normalised recovery of the logit difference ({N_RANK} pairs)",
+        score=cc[0],
+        interval=cc[1:],
+        baselines={
+            "average 4-head set (all 70)": {
+                "score": float(avg_pairs.mean()),
+                "interval": ci(avg_pairs, k=156)[1:],
+                "paired": paired_difference(
+                    c_pairs, avg_pairs, seed=derived_seed(154), n_resamples=N_BOOT
+                ),
+            },
+            "best 2- or 3-head set (chosen on these pairs)": {
+                "score": float(small.mean()),
+                "interval": ci(small, k=159)[1:],
+                "paired": paired_difference(
+                    c_pairs, small, seed=derived_seed(153), n_resamples=N_BOOT
+                ),
+            },
+        },
+        note="C ranks in the top half of the 70 four-head sets, not first; smaller sets do as well",
+    )
 
 frozen = json.loads(Path("../datasets/results/05_circuit_ranking.json").read_text())
 for key in frozen["seeds"]["0"]:
-    ranks = [int((np.array(v[key]["effects"])[four] > v[key]["effects"][i_c]).sum()) + 1 for v in frozen["seeds"].values()]
-    at_q = [v[key]["localisation"]["C"]["at ':' only"] for v in frozen["seeds"].values()]
-    other = [v[key]["localisation"]["C"]["other positions only"] for v in frozen["seeds"].values()]
-    print(f"frozen ({frozen['n_pairs']} pairs x {len(ranks)} seeds, scripts/05_circuit_ranking.py) {key}: C's rank "
-          f"{min(ranks)}-{max(ranks)}/70; C patched at ':' only {min(at_q):.2f}-{max(at_q):.2f}, at the other "
-          f"positions only {min(other):.2f}-{max(other):.2f}")
+    ranks = [
+        int((np.array(v[key]["effects"])[four] > v[key]["effects"][i_c]).sum()) + 1
+        for v in frozen["seeds"].values()
+    ]
+    at_q = [
+        v[key]["localisation"]["C"]["at ':' only"] for v in frozen["seeds"].values()
+    ]
+    other = [
+        v[key]["localisation"]["C"]["other positions only"]
+        for v in frozen["seeds"].values()
+    ]
+    print(
+        f"frozen ({frozen['n_pairs']} pairs x {len(ranks)} seeds, "
+        f"scripts/05_circuit_ranking.py) {key}: C's rank "
+        f"{min(ranks)}-{max(ranks)}/70; C patched at ':' only "
+        f"{min(at_q):.2f}-{max(at_q):.2f}, at the other "
+        f"positions only {min(other):.2f}-{max(other):.2f}"
+    )
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Reading: per-kind circuits, not one circuit C.** C passes the complement test but is not special:
@@ -745,24 +1145,57 @@ for key in frozen["seeds"]["0"]:
 # with the others (the layer-1 heads read it).
 
 # %% slideshow={"slide_type": "fragment"}
-gaps = {n: max(single[k, "denoise", n].mean() - single[k, "noise", n].mean() for k in PAIR_KINDS) for n in HEADS}
-print("largest (denoise − noise) per head over the three kinds: " + ", ".join(f"{n} {g:+.2f}" for n, g in gaps.items()))
+gaps = {
+    n: max(
+        single[k, "denoise", n].mean() - single[k, "noise", n].mean()
+        for k in PAIR_KINDS
+    )
+    for n in HEADS
+}
+print(
+    "largest (denoise − noise) per head over the three kinds: "
+    + ", ".join(f"{n} {g:+.2f}" for n, g in gaps.items())
+)
 for kind in PAIR_KINDS:
-    dn, ns = ci(single[kind, "denoise", "L0H0"], k=160), ci(single[kind, "noise", "L0H0"], k=161)
-    gap = paired_difference(single[kind, "noise", "L0H0"], single[kind, "denoise", "L0H0"], seed=derived_seed(162),
-                            n_resamples=N_BOOT)  # fmt: skip
-    print(f"L0H0, {kind:8s} swap: necessary (noise drop) {fmt(ns)} vs sufficient (denoise recovery) {fmt(dn)}; "
-          f"paired Δ [{gap[0]:+.2f}, {gap[1]:+.2f}]")
+    dn, ns = (
+        ci(single[kind, "denoise", "L0H0"], k=160),
+        ci(single[kind, "noise", "L0H0"], k=161),
+    )
+    gap = paired_difference(
+        single[kind, "noise", "L0H0"],
+        single[kind, "denoise", "L0H0"],
+        seed=derived_seed(162),
+        n_resamples=N_BOOT,
+    )
+    print(
+        f"L0H0, {kind:8s} swap: necessary (noise drop) {fmt(ns)} vs sufficient "
+        f"(denoise recovery) {fmt(dn)}; "
+        f"paired Δ [{gap[0]:+.2f}, {gap[1]:+.2f}]"
+    )
     assert gap[0] > 0.05, "L0H0 is more necessary than sufficient"
 for kind in ("negation", "drug"):
-    dn, ns = ci(single[kind, "denoise", "L0H3"], k=163), ci(single[kind, "noise", "L0H3"], k=164)
-    gap = paired_difference(single[kind, "noise", "L0H3"], single[kind, "denoise", "L0H3"], seed=derived_seed(165),
-                            n_resamples=N_BOOT)  # fmt: skip
-    print(f"L0H3, {kind:8s} swap: necessary (noise drop) {fmt(ns)} vs sufficient (denoise recovery) {fmt(dn)}; "
-          f"paired Δ [{gap[0]:+.2f}, {gap[1]:+.2f}]")
-    assert ns[1] > 0.6 and gap[0] > 0.05, "L0H3 alone is close to necessary, and more necessary than sufficient"
+    dn, ns = (
+        ci(single[kind, "denoise", "L0H3"], k=163),
+        ci(single[kind, "noise", "L0H3"], k=164),
+    )
+    gap = paired_difference(
+        single[kind, "noise", "L0H3"],
+        single[kind, "denoise", "L0H3"],
+        seed=derived_seed(165),
+        n_resamples=N_BOOT,
+    )
+    print(
+        f"L0H3, {kind:8s} swap: necessary (noise drop) {fmt(ns)} vs sufficient "
+        f"(denoise recovery) {fmt(dn)}; "
+        f"paired Δ [{gap[0]:+.2f}, {gap[1]:+.2f}]"
+    )
+    assert ns[1] > 0.6 and gap[0] > 0.05, (
+        "L0H3 alone is close to necessary, and more necessary than sufficient"
+    )
 max_denoise = max(single[k, "denoise", n].mean() for k in PAIR_KINDS for n in HEADS)
 print(f"largest single-head denoising recovery (any kind): {max_denoise:.2f}")
+
+# %% slideshow={"slide_type": "skip"}
 assert max_denoise < 0.7, "no single head is sufficient"
 assert max(gaps.values()) < 0.1, "no head here is sufficient but not necessary"
 
@@ -774,32 +1207,78 @@ assert max(gaps.values()) < 0.1, "no head here is sufficient but not necessary"
 # each kind, the position grid on the first 200).
 
 # %% slideshow={"slide_type": "fragment"}
-pv = np.array([[effect(kind, "denoise", [(f"blocks.{int(n[1])}.attn.hook_{what}", int(n[3]))], n=300).mean()
-                for n in HEADS] for kind in PAIR_KINDS for what in ("pattern", "v")])  # fmt: skip
-fig, axes = plt.subplots(1, 2, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 2.2]})
-heatmap(axes[0], pv, rows=[f"{k} · {w}" for k in PAIR_KINDS for w in ("pattern", "value")], cols=HEADS,
-        title="denoise one head's pattern or value")
+pv = np.array(
+    [
+        [
+            effect(
+                kind,
+                "denoise",
+                [(f"blocks.{int(n[1])}.attn.hook_{what}", int(n[3]))],
+                n=300,
+            ).mean()
+            for n in HEADS
+        ]
+        for kind in PAIR_KINDS
+        for what in ("pattern", "v")
+    ]
+)
+fig, axes = plt.subplots(
+    1, 2, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 2.2]}
+)
+heatmap(
+    axes[0],
+    pv,
+    rows=[f"{k} · {w}" for k in PAIR_KINDS for w in ("pattern", "value")],
+    cols=HEADS,
+    title="denoise one head's pattern or value",
+)
 by_position = {}
 for kind in PAIR_KINDS:
     s = pair_sets[kind]
     c_ld, k_ld = s["clean_ld"][:200].mean(), s["corrupt_ld"][:200].mean()
-    _, sub_cache = model.run_with_cache(s["clean"][:200], names_filter=lambda n: n.endswith("hook_resid_pre"))
+    _, sub_cache = model.run_with_cache(
+        s["clean"][:200], names_filter=lambda n: n.endswith("hook_resid_pre")
+    )
     by_position[kind] = patching.get_act_patch_resid_pre(
-        model, s["corrupt"][:200], sub_cache, lambda lg: (answer_ld(lg).mean() - k_ld) / (c_ld - k_ld))
-heatmap(axes[1], np.concatenate([by_position[k].numpy() for k in PAIR_KINDS]),
-        rows=[f"{k} · L{l}" for k in PAIR_KINDS for l in range(2)], cols=cols, title="denoise resid_pre at one position",
-        fmt="{:.1f}")  # fmt: skip
+        model,
+        s["corrupt"][:200],
+        sub_cache,
+        lambda lg: (answer_ld(lg).mean() - k_ld) / (c_ld - k_ld),
+    )
+heatmap(
+    axes[1],
+    np.concatenate([by_position[k].numpy() for k in PAIR_KINDS]),
+    rows=[f"{k} · L{l}" for k in PAIR_KINDS for l in range(2)],
+    cols=cols,
+    title="denoise resid_pre at one position",
+    fmt="{:.1f}",
+)
 plt.tight_layout()
 plt.show()
 value_wins = (pv[1::2] > pv[0::2]).mean()
-print(f"value patch > pattern patch for {value_wins:.0%} of the 24 (kind, head) cells; largest pattern effect "
-      f"{pv[0::2].max():.2f}, largest value effect {pv[1::2].max():.2f}")
+print(
+    f"value patch > pattern patch for {value_wins:.0%} of the 24 (kind, head) cells; "
+    f"largest pattern effect "
+    f"{pv[0::2].max():.2f}, largest value effect {pv[1::2].max():.2f}"
+)
 for kind in PAIR_KINDS:
     diffpos = list(PAIR_KINDS[kind])
-    assert by_position[kind][0, diffpos].sum() > 0.9 or by_position[kind][0, diffpos].max() > 0.9
-    assert by_position[kind][0, [p for p in range(17) if p not in diffpos]].abs().max() < 1e-3
-    print(f"{kind:8s}: layer-1 input, recovery by position: "
-          + ", ".join(f"{p} {v:.2f}" for p, v in enumerate(by_position[kind][1].tolist()) if abs(v) > 0.05))
+    assert (
+        by_position[kind][0, diffpos].sum() > 0.9
+        or by_position[kind][0, diffpos].max() > 0.9
+    )
+    assert (
+        by_position[kind][0, [p for p in range(17) if p not in diffpos]].abs().max()
+        < 1e-3
+    )
+    print(
+        f"{kind:8s}: layer-1 input, recovery by position: "
+        + ", ".join(
+            f"{p} {v:.2f}"
+            for p, v in enumerate(by_position[kind][1].tolist())
+            if abs(v) > 0.05
+        )
+    )
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** At the model's input the difference sits only where the prompts differ (recovery 1 there,
@@ -824,7 +1303,8 @@ clean_z = pair_caches("allergen")[0]["blocks.1.attn.hook_z"]
 def torch_hook(module, inputs, output):
     print(f"the raw hook point's output has shape {tuple(output.shape)}")
     output = output.clone()
-    per_head = output.view(*output.shape[:2], model.cfg.n_heads, model.cfg.d_head)  # a view: same memory
+    # a view: same memory
+    per_head = output.view(*output.shape[:2], model.cfg.n_heads, model.cfg.d_head)
     per_head[:, :, 1] = clean_z[:, :, 1]  # head 1 of layer 1
     return output  # a forward hook's return value replaces the module's output
 
@@ -835,9 +1315,14 @@ try:
 finally:
     handle.remove()  # always remove a raw hook, or it stays on the model
 raw_recovery = ((raw - s["corrupt_ld"]) / (s["clean_ld"] - s["corrupt_ld"])).numpy()
-np.testing.assert_allclose(raw_recovery, single["allergen", "denoise", "L1H1"], atol=1e-5)
-print(f"L1H1 denoising recovery with a raw torch forward hook: {raw_recovery.mean():.3f} (TransformerLens: "
-      f"{single['allergen', 'denoise', 'L1H1'].mean():.3f})")
+np.testing.assert_allclose(
+    raw_recovery, single["allergen", "denoise", "L1H1"], atol=1e-5
+)
+print(
+    f"L1H1 denoising recovery with a raw torch forward hook: {raw_recovery.mean():.3f} "
+    f"(TransformerLens: "
+    f"{single['allergen', 'denoise', 'L1H1'].mean():.3f})"
+)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Probing or patching in an audit?
@@ -868,3 +1353,15 @@ print(f"L1H1 denoising recovery with a raw torch forward hook: {raw_recovery.mea
 # certified a picture, not the mechanism; claims of a single responsible unit must be measured — with
 # joint patches, complements and nulls — not assumed. QK/OV circuits and sparse autoencoders follow in
 # module 05b.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** The audit table: occlusion for input sensitivity, probes to find candidates, steering for the
+# causal role of a direction, patching for necessity and sufficiency — attention answers none of these.
+# Then the clinical conclusion: answers follow the note, no single head is sufficient, L0H3 is close to
+# necessary depending on the metric, and the four-head circuit is not special.
+#
+# **Clinical point:** an audit of a clinical language model needs matched pairs that isolate the factor a
+# clinician cares about (allergen, negation, drug).
+#
+# **Expected question:** "Does this scale to real LLMs?" — *Answer:* the methods do (with cost), the
+# certainty does not: a 2-layer toy with a planted rule is where we can check the answers.
