@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from xaihealth.plots.style import OKABE_ITO
+
 
 def superposition_panels(
     grams: Sequence[np.ndarray], norms: Sequence[np.ndarray], titles: Sequence[str]
@@ -29,7 +31,7 @@ def superposition_panels(
         axes[0, j].set_title(title, fontsize=9)
         axes[0, j].set_xticks([])
         axes[0, j].set_yticks([])
-        axes[1, j].bar(range(len(norm)), np.asarray(norm), color="tab:blue")
+        axes[1, j].bar(range(len(norm)), np.asarray(norm), color="C0")
         axes[1, j].axhline(0.5, color="grey", lw=0.8, ls="--")
         axes[1, j].set_ylim(0, 1.3)
         axes[1, j].set_xlabel("feature (by importance)", fontsize=8)
@@ -49,14 +51,15 @@ def tradeoff(
     """L0 against fraction of variance explained, each point labelled with its L1 coefficient."""
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.plot(l0, fve, "o-")
-    for x, y, r, c in zip(l0, fve, recovered, coeffs, strict=True):
-        ax.annotate(
+    for k, (x, y, r, c) in enumerate(zip(l0, fve, recovered, coeffs, strict=True)):
+        ax.annotate(  # labels alternate below and above the curve so neighbours do not overlap
             f"λ={c:g}\n{r}/{n_features} found",
             (x, y),
             textcoords="offset points",
-            xytext=(5, -22),
+            xytext=(5, -24 if k % 2 == 0 else 8),
             fontsize=8,
         )
+    ax.margins(x=0.12, y=0.25)
     ax.set_xlabel("L0 (latents active per sample)")
     ax.set_ylabel("fraction of variance explained")
     ax.set_xscale("log")
@@ -79,13 +82,14 @@ def phase_diagram(phase: np.ndarray, importances: Sequence[float], densities: Se
     from matplotlib.colors import ListedColormap
 
     fig, ax = plt.subplots(figsize=(4.6, 3.4))
-    ax.imshow(phase, cmap=ListedColormap(["#d9d9d9", "tab:blue", "tab:red"]), vmin=0, vmax=2, origin="lower")
+    colours = ("#d9d9d9", OKABE_ITO["blue"], OKABE_ITO["vermillion"])  # grey / blue / vermillion
+    ax.imshow(phase, cmap=ListedColormap(list(colours)), vmin=0, vmax=2, origin="lower")
     ax.set_xticks(range(len(densities)), [f"{d:.2g}" for d in densities], fontsize=8)
     ax.set_yticks(range(len(importances)), [f"{r:.2g}" for r in importances], fontsize=8)
     ax.set_xlabel("feature density p (both features)")
     ax.set_ylabel("importance of feature 2 / feature 1")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("#d9d9d9", "tab:blue", "tab:red")]
-    ax.legend(handles, ["feature 2 dropped", "feature 2 alone", "superposition"], fontsize=7,
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours]
+    ax.legend(handles, ["feature 2 dropped", "feature 2 alone", "superposition"], fontsize=8,
               loc="upper left", bbox_to_anchor=(1.02, 1))  # fmt: skip
     fig.tight_layout()
     return fig

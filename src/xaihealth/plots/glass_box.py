@@ -26,12 +26,18 @@ def plot_shape_function(
     label: str = "EBM",
     xlabel: str = "",
     color: str = "C0",
+    risk_at: float | None = None,
 ) -> Axes:
     """Draw a binned shape function as steps, with an optional band and the true curve.
 
     ``edges`` has one more entry than ``scores`` (bin ``i`` spans ``edges[i]`` to ``edges[i+1]``), which is
     the layout of ``ebm.explain_global().data(i)`` (``names``, ``scores``, ``lower_bounds``,
     ``upper_bounds``). ``truth`` is a vectorised function drawn on the same range, centred by the caller.
+
+    ``risk_at``: a log-odds baseline (e.g. the EBM's ``intercept_[0]``). When given, a right-hand axis reads
+    the same curve as a predicted risk, ``sigmoid(risk_at + contribution)``: the probability for a patient
+    whose other terms all contribute 0 (an EBM centres each term on the training cohort), the scale a
+    clinician reads. See :func:`add_risk_axis`.
     """
     edges = np.asarray(edges, dtype=float)
     scores = np.asarray(scores, dtype=float)
@@ -51,7 +57,37 @@ def plot_shape_function(
         ax.plot(grid, truth(grid), "k--", linewidth=1.2, label="planted")
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set(xlabel=xlabel, ylabel="contribution (log-odds)")
+    if risk_at is not None:
+        add_risk_axis(ax, risk_at)
     return ax
+
+
+RISK_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+
+
+def add_risk_axis(ax: Axes, baseline: float, *, label: str = "risk if all else average") -> Axes:
+    """A right-hand axis reading a log-odds contribution ``c`` as the probability ``sigmoid(baseline + c)``.
+
+    ``baseline`` is the log-odds of the reference patient (for an EBM, ``intercept_[0]``: every other
+    term at its cohort-average contribution of 0). The axis is exact for that patient only: log-odds add,
+    probabilities do not. Returns the secondary axis.
+    """
+    baseline = float(baseline)
+    if not np.isfinite(baseline):
+        raise ValueError(f"baseline={baseline!r} must be a finite log-odds value (e.g. ebm.intercept_[0])")
+
+    def to_risk(c):
+        return 1.0 / (1.0 + np.exp(-(baseline + np.asarray(c, dtype=float))))
+
+    def to_logodds(p):
+        p = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+        return np.log(p / (1 - p)) - baseline
+
+    risk = ax.secondary_yaxis("right", functions=(to_risk, to_logodds))
+    risk.set_yticks(RISK_TICKS, [f"{100 * t:g} %" for t in RISK_TICKS])
+    risk.set_ylabel(label)
+    ax.spines["right"].set_visible(True)
+    return risk
 
 
 def plot_auc_intervals(

@@ -36,8 +36,11 @@ def heatmap(
     ax.set_yticks(range(len(rows)), rows)
     ax.grid(False)
     if values.size <= 80:
-        for (i, j), v in np.ndenumerate(values):
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8)
+        for (i, j), v in np.ndenumerate(values):  # white text on dark cells, black on light ones
+            r, g, b, _ = im.cmap(im.norm(v))
+            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+            colour = "white" if dark else "black"
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8, color=colour)
     ax.set_title(title)
     ax.figure.colorbar(im, ax=ax, shrink=0.8)
     return ax
