@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export TQDM_DISABLE := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup lab test labs slides execute bench robustness scorecard models verify-models lint clean
+.PHONY: setup lab test test-slides labs slides execute bench robustness scorecard models verify-models lint clean
 
 setup: $(STAMP)   ## build .venv from requirements.txt and install xaihealth (editable)
 
@@ -27,6 +27,10 @@ lab: setup        ## start JupyterLab on the course (paired .py files open as no
 
 test: setup       ## run the whole suite: package tests, notebooks (nbval), labs, slides, environment
 	$(PY) -m pytest
+
+SHOTS ?=
+test-slides: setup  ## only the slide tests: build + headless-Chromium walk of every deck (SHOTS=dir saves screenshots)
+	XAIHEALTH_SLIDE_SHOTS=$(SHOTS) $(PY) -m pytest -p no:cacheprovider -o addopts="" -q tests/test_slides.py tests/test_slides_browser.py
 
 labs: setup       ## regenerate labs/*.ipynb from solutions/*.py
 	$(PY) -m xaihealth.tooling.labs
