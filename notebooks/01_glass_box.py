@@ -246,7 +246,11 @@ for ax, f, label in zip(axes, ["age", "bmi", "qtc"], ["age (years)", "BMI (kg/m�
     ax.plot(grid, centred(beta[X.columns.get_loc(f)] * grid), color="#0072B2", label="logistic (a line)")
     ax.plot(grid, centred(gam_term(gam, f, grid)), color="#E69F00", label="spline GAM")
     ax.set(xlabel=label, ylabel="contribution (log-odds)")
-    ax.secondary_yaxis("right", functions=(np.exp, np.log)).set_ylabel("odds ratio (×)")
+    odds = ax.secondary_yaxis(
+        "right", functions=(np.exp, lambda v: np.log(np.clip(v, 1e-9, None)))
+    )
+    odds.set_yticks([0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4], labels=["0.25", "0.5", "0.75", "1", "1.5", "2", "3", "4"])
+    odds.set_ylabel("odds ratio (×)")
 axes[0].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
@@ -951,7 +955,11 @@ plot_shape_function(ax, edges, d["scores"], lower=d["lower_bounds"], upper=d["up
 ax.annotate("cholesterol recorded as 0", (0, zero_bin_score), (120, zero_bin_score + 0.1),
             arrowprops={"arrowstyle": "->"})  # fmt: skip
 ax.axhline(hidden.loc["chol", "missing-bin score"], color="#0072B2", linestyle=":", label="missing (NaN), not plotted by interpret")
-ax.secondary_yaxis("right", functions=(np.exp, np.log)).set_ylabel("odds ratio vs the average patient (×)")
+odds = ax.secondary_yaxis(
+    "right", functions=(np.exp, lambda v: np.log(np.clip(v, 1e-9, None)))
+)
+odds.set_yticks([0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4], labels=["0.25", "0.5", "0.75", "1", "1.5", "2", "3", "4"])
+odds.set_ylabel("odds ratio vs the average patient (×)")
 ax.legend(loc="lower right", fontsize=8)
 plt.show()
 

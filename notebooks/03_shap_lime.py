@@ -881,7 +881,14 @@ ax.scatter(
     label="recorded as 0",
 )
 ax.legend(loc="upper right")
-ax.secondary_yaxis("right", functions=(np.exp, np.log)).set_ylabel("odds ratio (×)")
+odds = ax.secondary_yaxis(
+    "right", functions=(np.exp, lambda v: np.log(np.clip(v, 1e-9, None)))
+)
+odds.set_yticks(
+    [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4],
+    labels=["0.25", "0.5", "0.75", "1", "1.5", "2", "3", "4"],
+)
+odds.set_ylabel("odds ratio (×)")
 ax.set(
     xlabel="serum cholesterol (mg/dL)",
     ylabel="SHAP value of chol (log-odds)",
