@@ -322,7 +322,8 @@ fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
 for ax, f, label in zip(axes, ["age", "bmi", "qtc"], ["age (years)", "BMI (kg/m²)", "QTc (ms)"], strict=True):
     d = explanation.data(ebm.term_names_.index(f))  # bin edges, score per bin, bagged band
     plot_shape_function(ax, d["names"], d["scores"], lower=d["lower_bounds"], upper=d["upper_bounds"],
-                        truth=cohort.shape_functions[f], xlabel=label)  # fmt: skip
+                        truth=cohort.shape_functions[f], xlabel=label,
+                        risk_at=ebm.intercept_[0])  # fmt: skip
     ax.set_xlim(np.quantile(X[f], [0.005, 0.995]))
 axes[0].legend(fontsize=8)
 plt.tight_layout()
@@ -951,15 +952,11 @@ fig, ax = plt.subplots()
 edges = np.array(d["names"], dtype=float)
 edges[0] = -25.0  # draw the zero bin with a visible width
 plot_shape_function(ax, edges, d["scores"], lower=d["lower_bounds"], upper=d["upper_bounds"],
-                    xlabel="serum cholesterol (mg/dL)", color="#D55E00")  # fmt: skip
+                    xlabel="serum cholesterol (mg/dL)", color="#D55E00",
+                    risk_at=ebm_heart.intercept_[0])  # fmt: skip
 ax.annotate("cholesterol recorded as 0", (0, zero_bin_score), (120, zero_bin_score + 0.1),
             arrowprops={"arrowstyle": "->"})  # fmt: skip
 ax.axhline(hidden.loc["chol", "missing-bin score"], color="#0072B2", linestyle=":", label="missing (NaN), not plotted by interpret")
-odds = ax.secondary_yaxis(
-    "right", functions=(np.exp, lambda v: np.log(np.clip(v, 1e-9, None)))
-)
-odds.set_yticks([0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4], labels=["0.25", "0.5", "0.75", "1", "1.5", "2", "3", "4"])
-odds.set_ylabel("odds ratio vs the average patient (×)")
 ax.legend(loc="lower right", fontsize=8)
 plt.show()
 

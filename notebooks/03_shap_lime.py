@@ -44,6 +44,7 @@ from sklearn.linear_model import LogisticRegression
 
 from xaihealth.data import FEATURES, load_heart_disease, make_cardio_cohort
 from xaihealth.notebook import derived_seed, setup
+from xaihealth.plots.glass_box import add_risk_axis
 from xaihealth.scorecard import paired_difference, record
 
 SEED = setup(seed=0)
@@ -881,14 +882,7 @@ ax.scatter(
     label="recorded as 0",
 )
 ax.legend(loc="upper right")
-odds = ax.secondary_yaxis(
-    "right", functions=(np.exp, lambda v: np.log(np.clip(v, 1e-9, None)))
-)
-odds.set_yticks(
-    [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4],
-    labels=["0.25", "0.5", "0.75", "1", "1.5", "2", "3", "4"],
-)
-odds.set_ylabel("odds ratio (×)")
+add_risk_axis(ax, sv_heart.base_values[0], label="risk if all else at the base value")
 ax.set(
     xlabel="serum cholesterol (mg/dL)",
     ylabel="SHAP value of chol (log-odds)",

@@ -120,7 +120,7 @@ assert abs(acc.loc["cxr_control", "test_id"] - acc.loc["cxr_control", "test_shif
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The shortcut model loses most of its accuracy when the marker stops predicting the label; the control
 # model does not. Accuracy alone cannot tell us *why*. The ground truth can: every pneumonia image lists
-# the pixels of its opacity (green outline below) and of the marker (red).
+# the pixels of its opacity (sky-blue solid outline below) and of the marker (yellow, dashed).
 
 # %% slideshow={"slide_type": "fragment"} tags=["remove-input"]
 shifted = splits["test_shifted"]
@@ -322,8 +322,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Signed IG on the radiograph, both models.** Red pixels raise the pneumonia logit, blue ones lower
-# it (IG from black, 128 steps, first film; symmetric colour scale at the 99th centile of |IG|; black
-# outline: the marker, green: the opacity).
+# it (IG from black, 128 steps, first film; symmetric colour scale at the 99th centile of |IG|; yellow
+# dashed outline: the marker, sky-blue solid: the opacity).
 
 # %% slideshow={"slide_type": "fragment"}
 ig_control = IntegratedGradients(models["cxr_control"]).attribute(
