@@ -1,0 +1,869 @@
+"""Checkers for lab 06, *Can we trust the confidence?*
+
+Each checker builds its own data with a planted truth (a known calibration error, a known temperature, a
+known leaked fraction, annotators with known flip rates, a site with a planted shift), compares the
+student's function exactly with the plain reference implementation below wherever the draw is fixed, and
+tests properties on varied inputs (coverage of conformal sets over many fresh draws, the monotonicity of
+PPV in prevalence, kappa against its theoretical value). Every reference validates its inputs and raises a
+``ValueError``/``TypeError`` naming the parameter.
+
+Conventions: binary problems use ``y`` in {0, 1} and ``p`` = the predicted probability of class 1;
+multiclass problems use integer labels ``0..K-1`` and arrays of shape ``(n, K)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from xaihealth import validate
+from xaihealth.checks._core import describe, exercise, grid
+
+# ---------------------------------------------------------------------------------------------- validation
+
+
+def _binary(y_true: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true, dtype=float).reshape(-1) if not isinstance(y_true, str) else None
+    if y is None or np.asarray(y_true).ndim != 1:
+        raise ValueError(f"y_true must be a 1-d array of 0/1 labels, got {describe(y_true)}")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError(f"y_true must contain only 0 and 1, got the values {np.unique(y)[:5]}")
+    q = np.asarray(p, dtype=float)
+    if q.shape != y.shape:
+        raise ValueError(f"p must have the shape of y_true {y.shape}, got {describe(p)}")
+    if not (np.isfinite(q).all() and (q >= 0).all() and (q <= 1).all()):
+        raise ValueError("p must hold probabilities in [0, 1] (no NaN)")
+    if len(y) == 0:
+        raise ValueError("y_true and p must not be empty")
+    return y, q
+
+
+def _multiclass(logits: Any, y: Any, name: str = "logits") -> tuple[np.ndarray, np.ndarray]:
+    z = np.asarray(logits, dtype=float)
+    if z.ndim != 2 or z.shape[1] < 2 or not np.isfinite(z).all():
+        raise ValueError(f"{name} must be a finite array of shape (n, K) with K >= 2, got {describe(logits)}")
+    labels = np.asarray(y)
+    if labels.shape != (len(z),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"y must be integer labels of shape ({len(z)},), got {describe(y)}")
+    if labels.min() < 0 or labels.max() >= z.shape[1]:
+        raise ValueError(f"y must hold labels 0..{z.shape[1] - 1}, got {labels.min()}..{labels.max()}")
+    return z, labels.astype(int)
+
+
+def _probability(name: str, value: Any, *, open_interval: bool = True) -> float:
+    value = validate.number(name, value, minimum=0.0, maximum=1.0)
+    if open_interval and value in (0.0, 1.0):
+        raise ValueError(f"{name}={value!r} must lie strictly between 0 and 1")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- references
+
+
+def reference_expected_calibration_error(y_true: Any, p: Any, n_bins: int = 10) -> float:
+    """ECE with ``n_bins`` equal-width bins on [0, 1], the last one closed at 1.0, weighted by counts.
+
+    ``sum_b (n_b / n) |mean(y in b) - mean(p in b)|`` over the non-empty bins b. Bin b is
+    ``[b/n_bins, (b+1)/n_bins)``, except the last, ``[1 - 1/n_bins, 1]``.
+    """
+    y, q = _binary(y_true, p)
+    n_bins = validate.integer("n_bins", n_bins, minimum=1)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    index = np.digitize(q, edges[1:-1])  # 0..n_bins-1; p = 1.0 falls in the last bin
+    ece = 0.0
+    for b in range(n_bins):
+        inside = index == b
+        if inside.any():
+            ece += inside.mean() * abs(y[inside].mean() - q[inside].mean())
+    return float(ece)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable (the maximum is subtracted first)."""
+    z = np.asarray(logits, dtype=float)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nll(logits: Any, y: Any, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of ``softmax(logits / temperature)`` at the labels ``y``."""
+    z, labels = _multiclass(logits, y)
+    t = validate.number("temperature", temperature, minimum=1e-12)
+    z = z / t
+    z = z - z.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z).sum(axis=1))
+    return float(np.mean(lse - z[np.arange(len(z)), labels]))
+
+
+def reference_fit_temperature(logits: Any, y: Any) -> float:
+    """The T > 0 minimising the NLL of softmax(logits / T): bounded search on log T in [1/100, 100].
+
+    The NLL is convex in 1/T (a log-sum-exp of a linear function minus a linear one), so the minimum is
+    unique.
+    """
+    from scipy.optimize import minimize_scalar
+
+    z, labels = _multiclass(logits, y)
+    result = minimize_scalar(
+        lambda s: nll(z, labels, math.exp(s)),
+        bounds=(math.log(0.01), math.log(100.0)),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    return float(math.exp(result.x))
+
+
+def reference_temperature_report(
+    logits_cal: Any, y_cal: Any, logits_test: Any, y_test: Any
+) -> dict[str, float]:
+    """T fitted on the calibration set; the test set's NLL before (T = 1) and after scaling."""
+    t = reference_fit_temperature(logits_cal, y_cal)
+    _multiclass(logits_test, y_test, "logits_test")
+    return {"T": t, "nll_before": nll(logits_test, y_test, 1.0), "nll_after": nll(logits_test, y_test, t)}
+
+
+def reference_conformal_quantile(scores: Any, alpha: float) -> float:
+    """The ceil((n + 1)(1 - alpha))-th smallest score; infinity when that rank exceeds n."""
+    s = np.asarray(scores, dtype=float)
+    if s.ndim != 1 or len(s) == 0 or not np.isfinite(s).all():
+        raise ValueError(f"scores must be a non-empty 1-d array of finite numbers, got {describe(scores)}")
+    alpha = _probability("alpha", alpha)
+    n = len(s)
+    rank = math.ceil((n + 1) * (1 - alpha))
+    return float("inf") if rank > n else float(np.sort(s)[rank - 1])
+
+
+def reference_prediction_sets(probs_cal: Any, y_cal: Any, probs_test: Any, alpha: float) -> np.ndarray:
+    """Split-conformal sets: score 1 - p(true class) on the calibration set; keep classes with 1 - p <= q."""
+    p_cal, labels = _multiclass(probs_cal, y_cal, "probs_cal")
+    p_test = np.asarray(probs_test, dtype=float)
+    if p_test.ndim != 2 or p_test.shape[1] != p_cal.shape[1]:
+        raise ValueError(f"probs_test must have shape (m, {p_cal.shape[1]}), got {describe(probs_test)}")
+    q = reference_conformal_quantile(1.0 - p_cal[np.arange(len(p_cal)), labels], alpha)
+    return (1.0 - p_test) <= q
+
+
+def reference_predictive_values(
+    sensitivity: float, specificity: float, prevalence: float
+) -> dict[str, float]:
+    """PPV and NPV by Bayes' rule at ``prevalence``; the likelihood ratios LR+ and LR-."""
+    se = _probability("sensitivity", sensitivity)
+    sp = _probability("specificity", specificity)
+    pi = _probability("prevalence", prevalence)
+    return {
+        "ppv": se * pi / (se * pi + (1 - sp) * (1 - pi)),
+        "npv": sp * (1 - pi) / (sp * (1 - pi) + (1 - se) * pi),
+        "lr_plus": se / (1 - sp),
+        "lr_minus": (1 - se) / sp,
+    }
+
+
+def reference_leaked_fraction(train_idx: Any, test_idx: Any, patient: Any) -> float:
+    """Share of the test *records* whose patient also has a record in the training set."""
+    patient = np.asarray(patient)
+    if patient.ndim != 1:
+        raise ValueError(
+            f"patient must be a 1-d array of patient ids, one per record, got {describe(patient)}"
+        )
+    idx = []
+    for name, value in (("train_idx", train_idx), ("test_idx", test_idx)):
+        arr = np.asarray(value)
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or len(arr) == 0:
+            raise ValueError(
+                f"{name} must be a non-empty 1-d array of integer record positions, got {describe(value)}"
+            )
+        if arr.min() < 0 or arr.max() >= len(patient):
+            raise ValueError(f"{name} holds positions outside 0..{len(patient) - 1}")
+        idx.append(arr)
+    return float(np.isin(patient[idx[1]], patient[idx[0]]).mean())
+
+
+def reference_cohen_kappa(table: Any) -> float:
+    """Cohen's kappa of a K x K confusion matrix of counts (rows: rater A, columns: rater B)."""
+    t = np.asarray(table, dtype=float)
+    if t.ndim != 2 or t.shape[0] != t.shape[1] or t.shape[0] < 2 or (t < 0).any() or t.sum() <= 0:
+        raise ValueError(
+            f"table must be a square K x K matrix of non-negative counts (K >= 2), got {describe(table)}"
+        )
+    n = t.sum()
+    observed = np.trace(t) / n
+    chance = float(t.sum(axis=1) @ t.sum(axis=0)) / n**2
+    return float((observed - chance) / (1 - chance))
+
+
+THRESHOLD_KEYS = ("max_ece", "min_coverage")
+
+
+def reference_fit_for_site(y: Any, p: Any, covered: Any, thresholds: Mapping[str, float]) -> dict[str, Any]:
+    """Fit for the site when its ECE (10 bins) <= max_ece and its conformal coverage >= min_coverage."""
+    ece = reference_expected_calibration_error(y, p, 10)
+    cov = np.asarray(covered)
+    if cov.shape != np.shape(p) or cov.dtype != bool:
+        raise ValueError(f"covered must be a boolean array of the shape of p, got {describe(covered)}")
+    if not isinstance(thresholds, Mapping) or any(k not in thresholds for k in THRESHOLD_KEYS):
+        raise ValueError(
+            f"thresholds must be a dict with the keys {THRESHOLD_KEYS}, got {describe(thresholds)}"
+        )
+    coverage = float(cov.mean())
+    reasons = []
+    if ece > thresholds["max_ece"]:
+        reasons.append(f"ECE {ece:.3f} is above the limit {thresholds['max_ece']}")
+    if coverage < thresholds["min_coverage"]:
+        reasons.append(f"coverage {coverage:.3f} is below the limit {thresholds['min_coverage']}")
+    return {"fit": not reasons, "ece": ece, "coverage": coverage, "reasons": reasons}
+
+
+# ---------------------------------------------------------------------------------------------- planted data
+
+
+def _off_edges(p: np.ndarray, bins: tuple[int, ...]) -> np.ndarray:
+    """Move probabilities that sit within 1e-6 of an interior bin edge (floor and digitize may disagree)."""
+    p = p.copy()
+    for k in bins:
+        near = np.abs(p * k - np.round(p * k)) < 1e-6 * k
+        interior = near & (p > 0) & (p < 1)
+        p[interior] += 3e-6
+    return p
+
+
+def calibration_data(n: int, seed: int, kind: str = "overconfident") -> tuple[np.ndarray, np.ndarray]:
+    """Binary labels and predicted probabilities with a planted miscalibration.
+
+    ``kind``: ``"calibrated"`` (y drawn from p), ``"overconfident"`` (y drawn from a flattened p),
+    ``"skewed"`` (most p near 0, as in screening), ``"saturated"`` (a third of the cases at exactly
+    p = 1.0, of which only 70 % are positive) or ``"balanced_in_the_large"`` (p in {0.2, 0.8} with
+    y ~ Bernoulli(0.5) in both: mean(y) = mean(p), yet ECE = 0.3).
+    """
+    n = validate.integer("n", n, minimum=20)
+    validate.one_of(
+        "kind", kind, ("calibrated", "overconfident", "skewed", "saturated", "balanced_in_the_large")
+    )
+    rng = np.random.default_rng(seed)
+    if kind == "balanced_in_the_large":
+        p = np.where(rng.random(n) < 0.5, 0.2, 0.8)
+        return (rng.random(n) < 0.5).astype(int), _off_edges(p, (3, 4, 5, 7, 10, 15))
+    p = rng.beta(0.6, 4.0, n) if kind == "skewed" else rng.beta(1.2, 1.2, n)
+    p = _off_edges(p, (3, 4, 5, 7, 10, 15))
+    if kind == "overconfident":
+        truth = 0.5 + 0.6 * (p - 0.5)
+    elif kind == "skewed":
+        truth = np.clip(1.4 * p, 0, 1)
+    else:
+        truth = p
+    y = (rng.random(n) < truth).astype(int)
+    if kind == "saturated":
+        ones = rng.random(n) < 1 / 3
+        p[ones] = 1.0
+        y[ones] = (rng.random(ones.sum()) < 0.7).astype(int)
+    p[:3] = (0.0, 1.0, 1.0)  # both ends of [0, 1] are always present
+    return y, p
+
+
+def temperature_data(n: int, n_classes: int, scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Logits ``scale * Z`` with y ~ softmax(Z): the true temperature is ``scale`` (logits / T = Z)."""
+    n = validate.integer("n", n, minimum=10)
+    n_classes = validate.integer("n_classes", n_classes, minimum=2)
+    scale = validate.number("scale", scale, minimum=0.05, maximum=20)
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0.0, 1.5, (n, n_classes)) + rng.normal(0.0, 0.5, n_classes)
+    p = softmax(z)
+    y = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    return scale * z, np.minimum(y, n_classes - 1)
+
+
+def conformal_data(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exchangeable cases: true class probabilities, labels drawn from them, a model's noisy probabilities."""
+    n = validate.integer("n", n, minimum=1)
+    n_classes = validate.integer("n_classes", n_classes, minimum=2)
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0.0, 1.2, (n, n_classes))
+    truth = softmax(z)
+    y = np.minimum((rng.random(n)[:, None] > np.cumsum(truth, axis=1)).sum(axis=1), n_classes - 1)
+    return softmax(1.6 * z + rng.normal(0.0, 0.7, (n, n_classes))), y
+
+
+def planted_split(
+    n_patients: int, leaked: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Records of patients with 1..4 records each, a split and its known leaked fraction of test records.
+
+    A quarter of the patients go to the test set. A share ``leaked`` of them (chosen among those with two
+    records or more) have one record moved to the training set: their remaining test records are leaked.
+    Patient ids are non-contiguous strings and the records are shuffled.
+    """
+    n_patients = validate.integer("n_patients", n_patients, minimum=8)
+    leaked = validate.number("leaked", leaked, minimum=0.0, maximum=1.0)
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(2 if leaked == 1.0 else 1, 5, n_patients)
+    ids = np.array([f"P{v:05d}" for v in rng.choice(90_000, n_patients, replace=False) + 10_000])
+    patient = np.repeat(ids, counts)
+    order = rng.permutation(len(patient))
+    patient = patient[order]
+    test_patients = rng.choice(ids, max(2, n_patients // 4), replace=False)
+    multi = [pid for pid in test_patients if counts[np.flatnonzero(ids == pid)[0]] >= 2]
+    chosen = set(rng.choice(multi, round(leaked * len(multi)), replace=False)) if multi else set()
+    in_test = np.isin(patient, test_patients)
+    for pid in chosen:
+        first = np.flatnonzero(patient == pid)[0]
+        in_test[first] = False  # one record of this test patient goes to training
+    train_idx, test_idx = np.flatnonzero(~in_test), np.flatnonzero(in_test)
+    truth = float(np.isin(patient[test_idx], list(chosen)).mean()) if chosen else 0.0
+    return train_idx, test_idx, patient, truth
+
+
+def annotators(
+    n: int, flip_rates: tuple[float, ...], seed: int, n_classes: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced true labels and one column of labels per annotator, with known flip rates.
+
+    Each annotator independently replaces a true label, with probability ``rate``, by another class chosen
+    uniformly (symmetric noise). On two balanced classes, kappa(annotator, truth) = 1 - 2 rate and kappa
+    between two annotators = (1 - 2 rate_1)(1 - 2 rate_2). Returns ``(truth, labels)``, ``labels`` of shape
+    ``(n, len(flip_rates))``.
+    """
+    n = validate.integer("n", n, minimum=2)
+    n_classes = validate.integer("n_classes", n_classes, minimum=2)
+    rates = [validate.number("flip_rates", r, minimum=0.0, maximum=0.5) for r in flip_rates]
+    rng = np.random.default_rng(seed)
+    truth = rng.permutation(np.arange(n) % n_classes)
+    labels = np.empty((n, len(rates)), dtype=int)
+    for j, rate in enumerate(rates):
+        flip = rng.random(n) < rate
+        shift = rng.integers(1, n_classes, n)
+        labels[:, j] = np.where(flip, (truth + shift) % n_classes, truth)
+    return truth, labels
+
+
+def confusion(a: np.ndarray, b: np.ndarray, n_classes: int) -> np.ndarray:
+    """The K x K table of counts of (a, b) label pairs (rows: a)."""
+    table = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(table, (np.asarray(a, dtype=int), np.asarray(b, dtype=int)), 1)
+    return table
+
+
+def site_data(kind: str, n: int, seed: int, alpha: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One site: labels, the model's probabilities, and whether each case's conformal set covered it.
+
+    ``kind``: ``"healthy"`` (y drawn from p, coverage drawn at 1 - alpha), ``"shifted"`` (overconfident:
+    y drawn from a flattened p, coverage about 0.70), ``"miscalibrated"`` (overconfident, coverage kept at
+    1 - alpha) or ``"undercovered"`` (calibrated, coverage about 0.72).
+    """
+    validate.one_of("kind", kind, ("healthy", "shifted", "miscalibrated", "undercovered"))
+    n = validate.integer("n", n, minimum=50)
+    rng = np.random.default_rng(seed)
+    p = _off_edges(rng.beta(0.9, 0.9, n), (10,))
+    truth = 0.5 + 0.45 * (p - 0.5) if kind in ("shifted", "miscalibrated") else p
+    y = (rng.random(n) < truth).astype(int)
+    rate = {"healthy": 1 - alpha, "miscalibrated": 1 - alpha, "shifted": 0.70, "undercovered": 0.72}[kind]
+    return y, p, rng.random(n) < rate
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _scalar(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        if isinstance(value, np.ndarray) and value.shape == ():
+            return float(value)
+        return None
+    return float(value)
+
+
+def _close(got: Any, want: float, rtol: float = 1e-9, atol: float = 1e-12) -> bool:
+    value = _scalar(got)
+    if value is None:
+        return False
+    if math.isinf(want):
+        return value == want
+    return math.isfinite(value) and abs(value - want) <= atol + rtol * abs(want)
+
+
+def _a_number(ex: Any, value: Any, what: str) -> float:
+    number = _scalar(value)
+    ex.expect(
+        number is not None and not math.isnan(number),
+        f"return {what} as one number (a float); yours: {describe(value)}",
+    )
+    return float(number)
+
+
+def _ece_mistakes(y: np.ndarray, p: np.ndarray, n_bins: int) -> dict[str, float]:
+    """The values of the usual wrong ECEs on (y, p), each with the hint that names the mistake."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    index = np.digitize(p, edges[1:-1])
+    gaps = [
+        (float((index == b).mean()), abs(y[index == b].mean() - p[index == b].mean()))
+        for b in range(n_bins)
+        if (index == b).any()
+    ]
+    half_open = np.digitize(p, edges) - 1  # p = 1.0 lands in bin n_bins and is lost
+    keep = half_open < n_bins
+    dropped = (
+        reference_expected_calibration_error(y[keep], p[keep], n_bins) * keep.mean() if keep.any() else 0.0
+    )
+    dropped_renormalised = (
+        reference_expected_calibration_error(y[keep], p[keep], n_bins) if keep.any() else 0.0
+    )
+    q_edges = np.quantile(p, np.linspace(0, 1, n_bins + 1))
+    q_index = np.clip(np.searchsorted(q_edges, p, side="right") - 1, 0, n_bins - 1)
+    quantile = sum(
+        float((q_index == b).mean()) * abs(y[q_index == b].mean() - p[q_index == b].mean())
+        for b in range(n_bins)
+        if (q_index == b).any()
+    )
+    closed = "the last bin is closed, [1 - 1/n_bins, 1]: cases with p = 1.0 belong to it"
+    return {
+        closed: dropped,
+        closed + " (they were dropped)": dropped_renormalised,
+        "weight each bin by its share of the cases (n_b / n), not a plain mean over bins": float(
+            np.mean([g for _, g in gaps])
+        ),
+        "empty bins add nothing: weight by n_b / n instead of averaging over all n_bins bins": float(
+            sum(g for _, g in gaps) / n_bins
+        ),
+        "compare mean(y) and mean(p) bin by bin; over all cases at once it is calibration-in-the-large, not "
+        "the ECE": float(abs(y.mean() - p.mean())),
+        "bins are equal-width on [0, 1] (edges np.linspace(0, 1, n_bins + 1)), not quantiles of p": float(
+            quantile
+        ),
+        "use the n_bins you are given (yours looks like 10 bins)": reference_expected_calibration_error(
+            y, p, 10
+        ),
+    }
+
+
+def _ece_hint(got: float | None, y: np.ndarray, p: np.ndarray, n_bins: int, want: float) -> str:
+    shown = "not a number" if got is None else f"{got:.6f}"
+    named = [
+        hint
+        for hint, value in _ece_mistakes(y, p, n_bins).items()
+        if got is not None and abs(value - want) > 1e-9 and abs(got - value) <= 1e-9 * max(1, abs(value))
+    ]
+    advice = (
+        named[0]
+        if named
+        else (
+            "sum over the non-empty equal-width bins of (bin count / n) * |mean(y) - mean(p)|, "
+            "the last bin closed at 1.0"
+        )
+    )
+    return f"{advice} (n_bins={n_bins}: yours {shown}, expected {want:.6f})"
+
+
+# ---------------------------------------------------------------------------------------------- checkers
+
+
+def check_expected_calibration_error(expected_calibration_error: Callable[..., float]) -> None:
+    """Exercise 1: ECE with equal-width bins, the last closed at 1.0, weighted by counts; exact."""
+    with exercise("Exercise 1 (expected calibration error)") as ex:
+        y, p = calibration_data(400, 1, "overconfident")
+        value = _a_number(ex, ex.call(expected_calibration_error, y.copy(), p.copy(), n_bins=10), "the ECE")
+        ex.expect(0 <= value <= 1, f"an ECE lies in [0, 1]; yours is {value:.4g}")
+        for kind, n, seed in (
+            ("saturated", 300, 2),
+            ("balanced_in_the_large", 500, 3),
+            ("skewed", 600, 4),
+            ("overconfident", 350, 5),
+            ("calibrated", 250, 6),
+        ):
+            y, p = calibration_data(n, seed, kind)
+            for n_bins in (3, 7, 10, 15):
+                got = ex.call(expected_calibration_error, y.copy(), p.copy(), n_bins=n_bins)
+                want = reference_expected_calibration_error(y, p, n_bins)
+                same = _close(got, want)
+                ex.expect(same, "" if same else _ece_hint(_scalar(got), y, p, n_bins, want))
+        y, p = calibration_data(200, 7, "overconfident")
+        one = _a_number(ex, ex.call(expected_calibration_error, y, p, n_bins=1), "the ECE")
+        ex.expect(
+            _close(one, abs(y.mean() - p.mean())),
+            "with n_bins=1 the ECE is |mean(y) - mean(p)|: is n_bins used?",
+        )
+        perm = np.random.default_rng(8).permutation(len(y))
+        again = ex.call(expected_calibration_error, y[perm], p[perm], n_bins=10)
+        ex.expect(
+            _close(again, reference_expected_calibration_error(y, p, 10)),
+            "the ECE must not depend on the order of the cases",
+        )
+
+
+def check_fit_temperature(fit_temperature: Callable[..., float]) -> None:
+    """Exercise 2: T minimising the NLL of softmax(logits / T), within 0.1 % of the reference's optimum."""
+    with exercise("Exercise 2 (temperature scaling by NLL)") as ex:
+        logits, y = temperature_data(3000, 3, 2.0, seed=11)
+        t = _a_number(ex, ex.call(fit_temperature, logits.copy(), y.copy()), "the temperature T")
+        ex.expect(t > 0 and math.isfinite(t), f"T must be a positive finite number; yours is {t!r}")
+        want = reference_fit_temperature(logits, y)
+        ex.expect(
+            abs(t - want) <= 1e-3 * want,
+            f"T = {t:.4f}, but the NLL of softmax(logits / T) is lowest at T = {want:.4f} (within 0.1 %): "
+            "minimise the NLL, not the ECE or the error rate, return T itself (not 1/T), and search finely "
+            "(a bounded scalar optimiser, not a coarse grid)",
+        )
+        ex.expect(
+            abs(t - 2.0) < 0.15,
+            f"the logits are 2 x the true logits, so T should be close to 2; yours is {t:.3f}",
+        )
+        for n, k, scale, seed in (
+            (800, 2, 0.5, 12),
+            (1500, 5, 3.0, 13),
+            (600, 4, 1.0, 14),
+            (400, 2, 1.7, 15),
+        ):
+            logits, y = temperature_data(n, k, scale, seed)
+            got = ex.call(fit_temperature, logits.copy(), y.copy())
+            want = reference_fit_temperature(logits, y)
+            value = _scalar(got)
+            ex.expect(
+                value is not None and abs(value - want) <= 1e-3 * want,
+                f"T = {value if value is None else round(value, 4)} but the NLL optimum is {want:.4f} "
+                f"(n={n}, K={k} classes, logits = {scale} x the true ones): one T for all classes, "
+                "applied as softmax(logits / T)",
+            )
+        probs_before = softmax(logits).argmax(axis=1)
+        ex.expect(
+            (softmax(logits / want).argmax(axis=1) == probs_before).all(), "temperature keeps the argmax"
+        )
+
+
+def check_temperature_report(temperature_report: Callable[..., Mapping[str, float]]) -> None:
+    """Exercise 2: T fitted on the calibration set only; the test set's NLL before and after."""
+    with exercise("Exercise 2 (temperature scaling by NLL)") as ex:
+        for n, k, cal_scale, test_scale, seed in ((1500, 3, 2.5, 1.2, 21), (900, 2, 0.6, 1.5, 22)):
+            logits_cal, y_cal = temperature_data(n, k, cal_scale, seed)
+            logits_test, y_test = temperature_data(n, k, test_scale, seed + 100)
+            out = ex.returns(
+                ex.call(
+                    temperature_report, logits_cal.copy(), y_cal.copy(), logits_test.copy(), y_test.copy()
+                ),
+                Mapping,
+                "a dict with the keys 'T', 'nll_before', 'nll_after'",
+                keys=("T", "nll_before", "nll_after"),
+            )
+            want = reference_temperature_report(logits_cal, y_cal, logits_test, y_test)
+            t = _scalar(out["T"])
+            test_t = reference_fit_temperature(logits_test, y_test)
+            ex.expect(
+                t is not None and abs(t - want["T"]) <= 1e-3 * want["T"],
+                f"T = {t} but the calibration set's NLL optimum is {want['T']:.4f}"
+                + (
+                    " and the *test* set's is yours: fit on the calibration set only"
+                    if t is not None and abs(t - test_t) <= 1e-3 * test_t
+                    else ""
+                ),
+            )
+            ex.expect(
+                _close(out["nll_before"], want["nll_before"], rtol=1e-6),
+                f"nll_before must be the test set's mean NLL at T = 1 ({want['nll_before']:.5f}); "
+                f"yours: {out['nll_before']!r}",
+            )
+            ex.expect(
+                _close(out["nll_after"], want["nll_after"], rtol=1e-4),
+                f"nll_after must be the test set's mean NLL of softmax(logits_test / T) with the T fitted "
+                f"on the calibration set ({want['nll_after']:.5f}); yours: {out['nll_after']!r}",
+            )
+
+
+def check_conformal_quantile(conformal_quantile: Callable[..., float]) -> None:
+    """Exercise 3: the ceil((n+1)(1-alpha))-th smallest score, infinity past n; exact."""
+    with exercise("Exercise 3 (split-conformal quantile)") as ex:
+        rng = np.random.default_rng(31)
+        # (n + 1)(1 - alpha) is never within 0.04 of an integer here, so ceil and floor always differ
+        for n, alpha in ((30, 0.1), (50, 0.1), (12, 0.2), (98, 0.05), (200, 0.33), (7, 0.3), (40, 0.15)):
+            scores = rng.random(n)
+            got = ex.call(conformal_quantile, scores.copy(), alpha)
+            want = reference_conformal_quantile(scores, alpha)
+            ex.expect(
+                _close(got, want, rtol=0, atol=0),
+                f"yours {_scalar(got)!r}, expected the {math.ceil((n + 1) * (1 - alpha))}-th smallest score "
+                f"{want:.6f}: the rank is ceil((n + 1)(1 - alpha)), an actual score (no "
+                f"interpolation) (n={n}, alpha={alpha})",
+            )
+        for n, alpha in ((10, 0.05), (3, 0.2)):
+            scores = rng.random(n)
+            got = ex.call(conformal_quantile, scores, alpha)
+            ex.expect(
+                _close(got, math.inf),
+                f"with n={n} and alpha={alpha} the rank ceil((n + 1)(1 - alpha)) = "
+                f"{math.ceil((n + 1) * (1 - alpha))} exceeds n: return float('inf') (every set is the full "
+                f"set); yours: {_scalar(got)!r}",
+            )
+        scores = rng.random(50)
+        ex.expect(
+            _close(
+                ex.call(conformal_quantile, scores[::-1].copy(), 0.1),
+                reference_conformal_quantile(scores, 0.1),
+            ),
+            "sort the scores: the quantile must not depend on their order",
+        )
+
+
+def check_prediction_sets(prediction_sets: Callable[..., np.ndarray]) -> None:
+    """Exercise 3: classes with 1 - p <= q; exact on fixed draws, coverage >= 1 - alpha on fresh ones."""
+    with exercise("Exercise 3 (split-conformal quantile)") as ex:
+        for n, k, alpha, seed in ((60, 3, 0.1, 41), (200, 5, 0.2, 42), (25, 4, 0.1, 43)):
+            p_cal, y_cal = conformal_data(n, k, seed)
+            p_test, _ = conformal_data(80, k, seed + 500)
+            got = ex.call(prediction_sets, p_cal.copy(), y_cal.copy(), p_test.copy(), alpha)
+            arr = np.asarray(got) if isinstance(got, np.ndarray | list) else None
+            ex.expect(
+                arr is not None and arr.shape == p_test.shape and arr.dtype == bool,
+                f"return a boolean array of shape {p_test.shape} (True = class in the set); yours: "
+                f"{describe(got)}",
+            )
+            want = reference_prediction_sets(p_cal, y_cal, p_test, alpha)
+            ex.expect(
+                (arr == want).all(),
+                f"your sets differ from the reference in {(arr != want).any(axis=1).sum()} of 80 cases: the "
+                "score of a calibration case is 1 - p(its true class); keep the classes with 1 - p <= q "
+                f"(n={n}, K={k}, alpha={alpha})",
+            )
+        covered, alpha = [], 0.1
+        for r in range(300):
+            p, y = conformal_data(70, 3, 10_000 + r)
+            sets = np.asarray(ex.call(prediction_sets, p[:30], y[:30], p[30:], alpha), dtype=bool)
+            covered.append(sets[np.arange(40), y[30:]].mean())
+        mean, se = float(np.mean(covered)), float(np.std(covered, ddof=1) / math.sqrt(len(covered)))
+        ex.expect(
+            mean >= 1 - alpha - 2.5 * se,
+            f"over 300 fresh draws (30 calibration cases each) your sets covered the true class in "
+            f"{mean:.3f} of test cases (SE {se:.3f}); split conformal guarantees at least {1 - alpha}",
+        )
+
+
+def check_predictive_values(predictive_values: Callable[..., Mapping[str, float]]) -> None:
+    """Exercise 4: PPV, NPV (Bayes at the given prevalence), LR+ and LR-; exact."""
+    with exercise("Exercise 4 (PPV, NPV and likelihood ratios)") as ex:
+        keys = ("ppv", "npv", "lr_plus", "lr_minus")
+        for case in grid(
+            sensitivity=(0.97, 0.8, 0.62), specificity=(0.98, 0.9, 0.71), prevalence=(0.001, 0.01, 0.1, 0.5)
+        ):
+            out = ex.returns(
+                ex.call(predictive_values, **case),
+                Mapping,
+                "a dict with the keys 'ppv', 'npv', 'lr_plus', 'lr_minus'",
+                keys=keys,
+            )
+            want = reference_predictive_values(**case)
+            shown = ", ".join(f"{k}={v}" for k, v in case.items())
+            for key in keys:
+                ex.expect(
+                    _close(out[key], want[key], rtol=1e-9),
+                    f"{key} = {out[key]!r}, expected {want[key]:.6g} ({shown}). PPV = sens*prev / (sens*prev "
+                    "+ (1-spec)(1-prev)); NPV = spec(1-prev) / (spec(1-prev) + (1-sens)prev); LR+ = "
+                    "sens/(1-spec); LR- = (1-sens)/spec",
+                )
+        ppvs = [
+            _scalar(ex.call(predictive_values, 0.9, 0.95, prev)["ppv"]) for prev in (0.001, 0.01, 0.1, 0.5)
+        ]
+        ex.expect(
+            all(a is not None and b is not None and a < b for a, b in zip(ppvs, ppvs[1:], strict=False)),
+            "PPV must rise with the prevalence (Bayes' rule): is prevalence used?",
+        )
+
+
+def check_leaked_fraction(leaked_fraction: Callable[..., float]) -> None:
+    """Exercise 5: share of test records whose patient is also in training, on planted splits."""
+    with exercise("Exercise 5 (patient leakage in a split)") as ex:
+        for n_patients, leaked, seed in (
+            (200, 0.0, 51),
+            (160, 1.0, 52),
+            (240, 0.5, 53),
+            (300, 0.3, 54),
+            (120, 0.8, 55),
+        ):
+            train_idx, test_idx, patient, truth = planted_split(n_patients, leaked, seed)
+            got = ex.call(leaked_fraction, train_idx.copy(), test_idx.copy(), patient.copy())
+            want = reference_leaked_fraction(train_idx, test_idx, patient)
+            ex.expect(abs(want - truth) < 1e-12, "internal: planted fraction")
+            label = {
+                0.0: "no patient is in both sets",
+                1.0: "every test patient also has a record in training",
+            }
+            ex.expect(
+                _close(got, want),
+                f"yours {_scalar(got)!r}, planted {want:.4f} "
+                f"({label.get(leaked, 'a known share of leaked test records')}): "
+                "the share of *test records* (not patients, not record indices) whose patient id also "
+                "appears among the training records' patient ids",
+            )
+        train_idx, test_idx, patient, _ = planted_split(100, 0.5, 56)
+        got = ex.call(leaked_fraction, train_idx, test_idx, patient)
+        ex.expect(
+            _close(got, reference_leaked_fraction(train_idx, test_idx, patient)),
+            "patient ids are strings like 'P12345'; compare ids, not positions",
+        )
+
+
+def check_cohen_kappa(cohen_kappa: Callable[..., float]) -> None:
+    """Exercise 6: Cohen's kappa from a confusion matrix, exact against statsmodels; planted annotators."""
+    from statsmodels.stats.inter_rater import cohens_kappa as sm_kappa
+
+    with exercise("Exercise 6 (Cohen's kappa)") as ex:
+        tables = [
+            np.array([[30, 5], [10, 55]]),
+            np.array([[40, 9, 1], [6, 30, 4], [2, 8, 20]]),
+            np.array([[12, 3, 0, 1], [2, 25, 4, 0], [1, 2, 9, 3], [0, 1, 5, 32]]),
+            np.array([[80, 15], [2, 3]]),
+        ]
+        for table in tables:
+            got = ex.call(cohen_kappa, table.copy())
+            want = float(sm_kappa(table).kappa)
+            ex.expect(
+                _close(got, want, rtol=1e-9),
+                f"yours {_scalar(got)!r}, statsmodels {want:.6f} for a {len(table)} x {len(table)} table: "
+                "kappa = (p_o - p_e) / (1 - p_e), p_o the share on the diagonal, p_e = sum_k (row total_k "
+                "/ n)(column total_k / n), over every one of the K categories",
+            )
+        truth, labels = annotators(20_000, (0.1, 0.2), 61)
+        got = _a_number(ex, ex.call(cohen_kappa, confusion(labels[:, 0], labels[:, 1], 2)), "kappa")
+        theory = (1 - 2 * 0.1) * (1 - 2 * 0.2)
+        ex.expect(
+            abs(got - theory) < 0.03,
+            f"two annotators with flip rates 0.1 and 0.2 on balanced classes: kappa should be near "
+            f"(1 - 0.2)(1 - 0.4) = {theory:.2f}; yours {got:.3f}",
+        )
+        got = _a_number(ex, ex.call(cohen_kappa, confusion(truth, labels[:, 0], 2)), "kappa")
+        ex.expect(
+            abs(got - 0.8) < 0.03,
+            f"an annotator with flip rate 0.1 against the truth: kappa near 0.8; yours {got:.3f}",
+        )
+
+
+SITE_SEEDS = (71, 72, 73)
+
+
+def check_fit_for_site(
+    fit_for_site: Callable[..., Mapping[str, Any]], thresholds: Mapping[str, float]
+) -> None:
+    """Exercise 7: refuse the shifted site, accept healthy ones, with sensible thresholds and reasons."""
+    with exercise("Exercise 7 (is the model fit for this site?)") as ex:
+        ex.expect(
+            isinstance(thresholds, Mapping) and all(k in thresholds for k in THRESHOLD_KEYS),
+            f"state your thresholds as a dict with the keys {THRESHOLD_KEYS}; yours: {describe(thresholds)}",
+        )
+        max_ece, min_cov = _scalar(thresholds["max_ece"]), _scalar(thresholds["min_coverage"])
+        ex.expect(
+            max_ece is not None and 0.04 <= max_ece <= 0.10,
+            f"max_ece={thresholds['max_ece']!r}: below 0.04 a well-calibrated site of 1,000 cases "
+            "can fail by the ECE's own bias and noise; above 0.10 a risk can be off by 10 points unnoticed",
+        )
+        ex.expect(
+            min_cov is not None and 0.80 <= min_cov < 0.90,
+            f"min_coverage={thresholds['min_coverage']!r} for sets built with alpha = 0.1: at 0.90 "
+            "or above a healthy site is refused about half the time (its measured coverage scatters "
+            "around 0.90, SE about 0.01 with 1,000 cases); below 0.80 a failing site passes",
+        )
+        for kind in ("healthy", "shifted", "miscalibrated", "undercovered"):
+            for seed in SITE_SEEDS:
+                y, p, covered = site_data(kind, 1000, seed)
+                out = ex.returns(
+                    ex.call(fit_for_site, y.copy(), p.copy(), covered.copy(), dict(thresholds)),
+                    Mapping,
+                    "a dict with the keys 'fit', 'ece', 'coverage', 'reasons'",
+                    keys=("fit", "ece", "coverage", "reasons"),
+                )
+                want = reference_fit_for_site(y, p, covered, thresholds)
+                ex.expect(
+                    _close(out["ece"], want["ece"], rtol=1e-9),
+                    f"'ece' = {out['ece']!r}, expected {want['ece']:.5f}: your Exercise 1 ECE with 10 bins "
+                    f"(site {kind!r})",
+                )
+                ex.expect(
+                    _close(out["coverage"], want["coverage"]),
+                    f"'coverage' = {out['coverage']!r}: the share of cases whose set covered the truth "
+                    f"({want['coverage']:.3f}, site {kind!r})",
+                )
+                fit = out["fit"]
+                ex.expect(
+                    isinstance(fit, bool | np.bool_), f"'fit' must be True or False; yours: {describe(fit)}"
+                )
+                ex.expect(
+                    bool(fit) == want["fit"],
+                    f"site {kind!r} (ECE {want['ece']:.3f}, coverage {want['coverage']:.3f}) must be "
+                    + ("accepted" if want["fit"] else "refused")
+                    + " with your thresholds; yours: "
+                    + ("accepted" if fit else "refused"),
+                )
+                reasons = out["reasons"]
+                ex.expect(
+                    isinstance(reasons, list | tuple) and all(isinstance(r, str) for r in reasons),
+                    f"'reasons' must be a list of strings; yours: {describe(reasons)}",
+                )
+                if not want["fit"]:
+                    ex.expect(
+                        len(reasons) >= len(want["reasons"]) and all(re.search(r"\d", r) for r in reasons),
+                        f"site {kind!r} is refused: give one reason per failed criterion, each with the "
+                        f"measured number (expected {len(want['reasons'])}: {want['reasons']})",
+                    )
+                    text = " ".join(reasons).lower()
+                    for what, words in (("ECE", ("ece", "calibrat")), ("coverage", ("coverage", "cover"))):
+                        failed = any(r.lower().startswith(what.lower()) for r in want["reasons"])
+                        ex.expect(
+                            not failed or any(w in text for w in words),
+                            f"site {kind!r}: a reason must name the failed {what}",
+                        )
+                else:
+                    ex.expect(len(reasons) == 0, f"site {kind!r} is accepted: 'reasons' should be empty")
+        for kind in ("shifted", "miscalibrated", "undercovered"):
+            ex.expect(
+                not reference_fit_for_site(*site_data(kind, 1000, SITE_SEEDS[0]), thresholds)["fit"],
+                f"with your thresholds the planted failing site {kind!r} would pass",
+            )
+        ex.expect(
+            all(
+                reference_fit_for_site(*site_data("healthy", 1000, s), thresholds)["fit"] for s in SITE_SEEDS
+            ),
+            "with your thresholds a healthy site is refused",
+        )
+
+
+def _written(ex: Any, answer: object, name: str, keywords: list[tuple[str, ...]], words: int) -> None:
+    """Checks only that a written answer is a string, long enough, in sentences, touching each topic."""
+    ex.expect(
+        isinstance(answer, str),
+        f'write your answer as a string, {name} = """...""" (yours: {describe(answer)})',
+    )
+    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
+    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
+    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
+    ex.expect(
+        len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
+        "write your answer in sentences (three or more, each of five words or more), not a list of keywords",
+    )
+    text = answer.lower()
+    missing = [group[0] for group in keywords if not any(k in text for k in group)]
+    ex.expect(not missing, f"your answer does not address: {missing}")
+    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
+
+
+def check_answer_4b(answer: object) -> None:
+    """Exercise 4b: the hospital's 0.97 / 0.98 read at two prevalences; marked by a person with the rubric."""
+    with exercise("Exercise 4b (a threshold a hospital can sign)") as ex:
+        _written(
+            ex,
+            answer,
+            "answer_4b",
+            [("prevalence",), ("ppv", "positive predictive"), ("npv", "negative")],
+            60,
+        )
+
+
+def check_answer_7b(answer: object) -> None:
+    """Exercise 7b: what the site check can and cannot tell; marked by a person with the rubric."""
+    with exercise("Exercise 7b (what the site check cannot tell)") as ex:
+        _written(
+            ex,
+            answer,
+            "answer_7b",
+            [
+                ("calibrat", "ece"),
+                ("coverage", "conformal"),
+                ("interval", "uncertain", "sample size", "cases"),
+            ],
+            60,
+        )
