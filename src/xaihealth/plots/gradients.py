@@ -27,7 +27,8 @@ def _outline_legend(fig: Figure, lesion: bool, marker: bool) -> None:
         handles.append(Line2D([], [], color=MARKER_STYLE["colors"], lw=1.5, ls="--",
                               label="marker outline (the shortcut)"))  # fmt: skip
     if handles:
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=True,
+        ncol = len(handles) if fig.get_figwidth() >= 3.5 else 1  # stacked under a one-panel figure
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=True,
                    facecolor="0.35", labelcolor="white", bbox_to_anchor=(0.5, 0.0))  # fmt: skip
 
 
@@ -78,7 +79,9 @@ def show_maps(
             ax.grid(False)
     axes[0, 0].set_title("image", fontsize=9)
     has_marker = marker_masks is not None and bool(np.asarray(marker_masks[:n]).any())
-    legend_room = 0.45 / fig.get_figheight() if (lesion_masks is not None or has_marker) else 0.0
+    rows = 1 if cols > 1 else int(lesion_masks is not None) + int(has_marker)  # legend rows (see above)
+    outlined = lesion_masks is not None or has_marker
+    legend_room = (0.2 + 0.25 * rows) / fig.get_figheight() if outlined else 0.0
     fig.tight_layout(rect=(0, legend_room, 1, 1))
     if shown is not None:
         bar = fig.colorbar(shown, ax=axes[:, 1:].ravel().tolist(), fraction=0.04, pad=0.02)
