@@ -66,7 +66,10 @@ WALK_DECK = """async ([w, h, tol, FRAMES]) => {
     Reveal.slide(hi, vi, 1000);
     await (FRAMES ? frame() : Promise.resolve());
     const slide = Reveal.getCurrentSlide();
-    const at = `slide ${hi}.${vi}`;
+    const heading = slide.querySelector("h1, h2, h3, h4")
+      || slide.closest(".slides > section").querySelector("h1, h2");
+    const title = heading ? heading.textContent.replace("\u00b6", "").trim().slice(0, 40) : "";
+    const at = `slide ${hi}.${vi} (${title})`;
     let hasImage = false;
     for (const img of slide.querySelectorAll("img")) {
       if (img.closest("aside.notes")) continue;
@@ -198,7 +201,8 @@ def test_deck_presents_offline(browser, deck):
             f"{deck.name}: {expected} markdown cells have maths, KaTeX rendered {deck_check['katexCells']}"
         )
         assert images == [], (
-            f"{deck.name}: {len(images)} images outside the {WIDTH}x{HEIGHT} window: {images[:6]}"
+            f"{deck.name}: {len(images)} images outside the {WIDTH}x{HEIGHT} window (tag the code cell "
+            f"'remove-input', or give the figure its own sub-slide): {images[:8]}"
         )
         assert overflow == [], f"{deck.name}: {len(overflow)} elements overflow horizontally: {overflow[:6]}"
         assert deck_check["withoutNotes"] == [], (
