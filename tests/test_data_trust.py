@@ -149,3 +149,16 @@ def test_records_of_a_patient_are_near_duplicates(big: TrustCohort) -> None:
     d_same = np.linalg.norm(np.diff(lat, axis=0)[same], axis=1).mean()
     d_other = np.linalg.norm(np.diff(lat, axis=0)[~same], axis=1).mean()
     assert d_same < 0.3 * d_other
+
+
+def test_switches_change_only_what_they_plant() -> None:
+    base = make_trust_cohort(3000, seed=4)
+    no_deg = make_trust_cohort(3000, seed=4, degraded_strength=1.0)
+    old = base.group == DEGRADED_GROUP
+    assert no_deg.X.equals(base.X) and np.array_equal(no_deg.y[~old], base.y[~old])
+    assert np.allclose(no_deg.p_true[~old], base.p_true[~old])
+    assert not np.allclose(no_deg.p_true[old], base.p_true[old])
+    no_shift = make_trust_cohort(3000, seed=4, shift=0.0)
+    s4 = base.site == SHIFTED_SITE
+    assert np.array_equal(no_shift.y, base.y) and np.allclose(no_shift.p_true, base.p_true)
+    assert np.allclose(no_shift.X[~s4], base.X[~s4]) and not np.allclose(no_shift.X[s4], base.X[s4])
