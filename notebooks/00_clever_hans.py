@@ -251,6 +251,7 @@ pd_chol = partial_dependence(
 avg_risk = pd.Series(pd_chol["average"][0], index=grid, name="mean predicted risk")
 print(avg_risk.round(3).to_string())
 
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots()
 ax.plot(
     grid[1:], avg_risk.values[1:], "o-", color="#0072B2", label="measured cholesterol"
@@ -269,6 +270,7 @@ ax.set(
 ax.legend()
 plt.show()
 
+# %% slideshow={"slide_type": "subslide"}
 jump = avg_risk.loc[0.0] - avg_risk.loc[200.0]
 # null: the whole variation over measured values, 100-400 mg/dL
 spread = np.ptp(avg_risk.loc[100.0:])

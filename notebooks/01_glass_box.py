@@ -21,6 +21,18 @@
 # **Data:** the synthetic cardiovascular cohort (`make_cardio_cohort`, where the true shape functions are
 # *known*, datasheet `datasets/cardio_cohort.md`) and UCI Heart Disease (920 patients, four hospitals).
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Open with Caruana et al.'s pneumonia story: an intelligible model showed "asthma lowers the
+# risk of death", a real pattern of care (asthmatics went straight to intensive care) that would have
+# harmed patients if deployed. The question of the module is whether a model made of readable curves can
+# match a boosted black box, on a cohort where the true curves are known and on the real heart data.
+#
+# **Clinical point:** being able to read a model is what lets you catch — and edit — a pattern that is
+# true in the data but wrong for the patient.
+#
+# **Expected question:** "Is the synthetic cohort not too easy?" — *Answer:* yes, its logit is itself a
+# GA2M, so it tests the fitting; UCI heart disease is the test that counts (section 6).
+
 # %% slideshow={"slide_type": "skip"}
 import copy
 import warnings
@@ -325,7 +337,7 @@ for ax, f, label in zip(axes, ["age", "bmi", "qtc"], ["age (years)", "BMI (kg/m�
                         truth=cohort.shape_functions[f], xlabel=label,
                         risk_at=ebm.intercept_[0])  # fmt: skip
     ax.set_xlim(np.quantile(X[f], [0.005, 0.995]))
-axes[0].legend(fontsize=8)
+axes[1].legend(fontsize=8, loc="upper left")  # the BMI panel has room there
 plt.tight_layout()
 plt.show()
 
@@ -957,7 +969,7 @@ plot_shape_function(ax, edges, d["scores"], lower=d["lower_bounds"], upper=d["up
 ax.annotate("cholesterol recorded as 0", (0, zero_bin_score), (120, zero_bin_score + 0.1),
             arrowprops={"arrowstyle": "->"})  # fmt: skip
 ax.axhline(hidden.loc["chol", "missing-bin score"], color="#0072B2", linestyle=":", label="missing (NaN), not plotted by interpret")
-ax.legend(loc="lower right", fontsize=8)
+ax.legend(loc="upper right", fontsize=8)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

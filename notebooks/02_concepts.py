@@ -70,7 +70,7 @@ warnings.filterwarnings("ignore", message="Precision loss")  # t-test on identic
 # **Expected question:** "Which correction is right?" — *Answer:* none exactly; Bazett over-corrects at high
 # heart rates. Our labels use the generator's convention (Bazett, tangent T end), and a model inherits it.
 
-# %% slideshow={"slide_type": "fragment"} tags=["remove-input"]
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 test = make_ecgs(1000, seed=derived_seed(4242))
 clean = make_ecgs(1000, seed=derived_seed(4242), noise=0.0, wander=0.0)  # same patients, no noise
 fs = test.fs
@@ -474,6 +474,7 @@ del reference  # free memory (notebook budget)
 table = pd.DataFrame(table).T
 print(table.round(3).to_string())
 
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots(figsize=(8, 3.5))
 labels = list(variants)
 for k, (mode, colour, marker) in enumerate(
@@ -498,6 +499,7 @@ ax.set(
 ax.legend()
 plt.show()
 
+# %% slideshow={"slide_type": "subslide"}
 t = table
 # correcting QTc also creates errors
 assert (t.loc[[(m, "QTc") for m in MODES], "created"] > 0).all()
@@ -873,6 +875,7 @@ assert contrast_ci.low > null_contrast.iloc[0]
 # untrained one does not. Random heads are not asserted: on base seed 2 one reaches it
 # (scorecard)
 
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots(figsize=(8, 3.5))
 x_pos = np.arange(len(spec) + 1)
 for i, (net_name, colour) in enumerate(

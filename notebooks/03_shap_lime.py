@@ -295,6 +295,7 @@ assert (
     and np.abs(full_enum - exact).max() < 1e-6
 )
 
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots()
 ax.loglog(budgets, errors.to_numpy(), "o", color="0.7", markersize=4)
 ax.loglog(budgets, mean_error, "o-", color="#0072B2", label="mean over 5 seeds")
@@ -305,6 +306,7 @@ ax.set(
 )
 ax.legend()
 plt.show()
+
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** With 24 coalitions the worst feature is off by about 0.15 log-odds — half the spread of the
@@ -581,7 +583,11 @@ sv.feature_names = features
 sv.data = cohort.X[features].to_numpy(float)[2000:2500]
 # the second test patient whose values add up (patient 1 on most draws)
 one = int(np.flatnonzero(gap_jit < 1e-6)[1])
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 shap.plots.waterfall(sv[one], max_display=8)
+
+# %% slideshow={"slide_type": "subslide"}
 bars = pd.Series(sv.values[one], index=features).sort_values(key=abs, ascending=False)
 print(
     f"base value {sv.base_values[one]:+.2f} -> this patient's log-odds "
@@ -601,8 +607,10 @@ assert abs(sv.base_values[one] + bars.sum() - f(cohort_test[one:one + 1])[0]) < 
 # while an age of 59 — below the planted step at 65 — pulls the risk down. A **beeswarm** stacks all 500
 # patients: one dot per patient, colour is the feature's value.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 shap.plots.beeswarm(sv, max_display=10)
+
+# %% slideshow={"slide_type": "subslide"}
 mean_abs = pd.Series(np.abs(sv.values).mean(axis=0), index=features).sort_values(
     ascending=False
 )
@@ -871,6 +879,7 @@ print(
 )
 assert chol_shap[zero].mean() > 0.5 and chol_shap[~zero].mean() < 0
 
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots()
 ax.scatter(heart["chol"][~zero], chol_shap[~zero], s=8, c="#0072B2", label="measured")
 ax.scatter(
@@ -881,7 +890,7 @@ ax.scatter(
     marker="s",
     label="recorded as 0",
 )
-ax.legend(loc="upper right")
+ax.legend(loc="upper center")
 add_risk_axis(ax, sv_heart.base_values[0], label="risk if all else at the base value")
 ax.set(
     xlabel="serum cholesterol (mg/dL)",
@@ -907,7 +916,11 @@ plt.show()
 # %% slideshow={"slide_type": "fragment"}
 swiss = int(np.flatnonzero(heart["site"] == "Switzerland")[5])
 sv_heart.data = H0  # show the recorded values (codes for categories, -1 = missing)
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 shap.plots.waterfall(sv_heart[swiss], max_display=8)
+
+# %% slideshow={"slide_type": "subslide"}
 heart_risk = shap.TreeExplainer(
     heart_model,
     data=H[::9],
@@ -916,7 +929,11 @@ heart_risk = shap.TreeExplainer(
 )
 sv_risk = heart_risk(H[swiss : swiss + 1])
 sv_risk.feature_names, sv_risk.data = list(FEATURES), H0[swiss : swiss + 1]
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 shap.plots.waterfall(sv_risk[0], max_display=8)
+
+# %% slideshow={"slide_type": "subslide"}
 risk = heart_model.predict_proba(H[swiss : swiss + 1])[0, 1]
 print(
     f"Swiss patient: log-odds "
@@ -928,6 +945,8 @@ print(
 )
 # the risk bars add up too
 assert abs(sv_risk.base_values[0] + sv_risk.values.sum() - risk) < 1e-6
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 shap.plots.beeswarm(sv_heart, max_display=10)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -1671,6 +1690,7 @@ assert d_del["SHAP", "random"][1] < 0 and d_del["LIME", "random"][1] < 0, (
 )
 # SHAP − global ranking is not asserted: its paired interval includes 0 on base seed 5
 
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots()
 STYLE = {
     "SHAP": ("#0072B2", "o-"),

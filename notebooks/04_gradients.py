@@ -122,7 +122,7 @@ assert abs(acc.loc["cxr_control", "test_id"] - acc.loc["cxr_control", "test_shif
 # model does not. Accuracy alone cannot tell us *why*. The ground truth can: every pneumonia image lists
 # the pixels of its opacity (sky-blue solid outline below) and of the marker (yellow, dashed).
 
-# %% slideshow={"slide_type": "fragment"} tags=["remove-input"]
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 shifted = splits["test_shifted"]
 pick = np.flatnonzero((shifted.labels == 1) & (shifted.has_marker == 1))  # pneumonia AND marker
 x = torch.tensor(shifted.images[pick[:12]])
@@ -204,6 +204,8 @@ print(
     f"(median of 12 films)"
 )
 print("gradient x input at the film / (f(x) - f(0)), per film:", np.round(ratio, 2))
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots(figsize=(4.2, 2.6))
 ax.plot(alphas, path_logits, color="#0072B2", alpha=0.5, lw=0.8)
 ax.set(
@@ -212,6 +214,8 @@ ax.set(
     title="cxr_shortcut, 12 films",
 )
 plt.show()
+
+# %% slideshow={"slide_type": "subslide"}
 sat_ci = bootstrap(
     (ratio,), np.median, method="percentile", rng=np.random.default_rng(derived_seed(2))
 )
@@ -317,6 +321,8 @@ maps4 = {
         internal_batch_size=IG_BATCH,
     ),
 }
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 show_maps(xs, maps4, lesion_masks=lesion[:4], marker_masks=marker[:4], n=3)
 plt.show()
 
@@ -334,6 +340,8 @@ ig_control = IntegratedGradients(models["cxr_control"]).attribute(
     method="riemann_middle",
     internal_batch_size=IG_BATCH,
 )
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 show_signed(
     xs[:1],
     {"IG (black), cxr_shortcut": ig_black[:1], "IG (black), cxr_control": ig_control},

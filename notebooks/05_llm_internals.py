@@ -304,7 +304,7 @@ print("z = A·V per head and Σ_h z_h W_O,h + b_O reproduce hook_z and hook_attn
 # averaged over the 1,000 held-out notes, then for 12 single notes of one head: an average can hide a
 # head that attends hard to one place in some notes and elsewhere in others.
 
-# %% slideshow={"slide_type": "fragment"} tags=["remove-input"]
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 words = tok.decode(test.tokens[0, :17], skip_special=False).split()
 cols = [f"{i} {w if i not in (2, 3, 6, 9, 12, 15) else '‹' + name + '›'}" for i, (w, name) in enumerate(
     zip(words, ["", "", "cue", "cue", "", "", "allergen", "", "", "severity", "", "", "finding", "", "",
@@ -487,6 +487,8 @@ for name in HEADS:
         + " | ".join(f"{how} {fmt(ablation[name, how])}" for how in HOW)
         + f" | answers flipped (mean) {flips[name]:.1%}"
     )
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 heatmap(
     ax,
@@ -954,6 +956,8 @@ grid = np.array(
         for d in ("denoise", "noise")
     ]
 )
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots(figsize=(8, 3.3))
 heatmap(
     ax,
@@ -1222,6 +1226,8 @@ pv = np.array(
         for what in ("pattern", "v")
     ]
 )
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, axes = plt.subplots(
     1, 2, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 2.2]}
 )
@@ -1255,6 +1261,8 @@ heatmap(
 )
 plt.tight_layout()
 plt.show()
+
+# %% slideshow={"slide_type": "subslide"}
 value_wins = (pv[1::2] > pv[0::2]).mean()
 print(
     f"value patch > pattern patch for {value_wins:.0%} of the 24 (kind, head) cells; "

@@ -140,6 +140,8 @@ words = [
     "DRUG",
     ":",
 ]
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, ax = plt.subplots(figsize=(10, 2.6))
 heatmap(
     ax,
@@ -152,6 +154,8 @@ heatmap(
     fmt="{:.2f}",
 )
 plt.show()
+
+# %% slideshow={"slide_type": "subslide"}
 for h in range(4):
     print(
         f"L0H{h}: top key position {winner[h].argmax()} ({words[winner[h].argmax()]}) "
@@ -470,6 +474,8 @@ n_above, n_above_untrained = (
     int((comp > comp_hi).sum()),
     int((comp_untrained > comp_hi_untrained).sum()),
 )
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, axes = plt.subplots(1, 3, figsize=(11, 2.8))
 for ax, mode, values, hi in zip(axes, "QKV", comp, comp_hi, strict=True):
     heatmap(
@@ -482,6 +488,8 @@ for ax, mode, values, hi in zip(axes, "QKV", comp, comp_hi, strict=True):
         center=False,
     )
 plt.show()
+
+# %% slideshow={"slide_type": "subslide"}
 top = np.unravel_index(comp.argmax(), comp.shape)
 print(
     f"strongest: {'QKV'[top[0]]}-composition L0H{top[1]} → L1H{top[2]} = "
@@ -692,8 +700,12 @@ with torch.enable_grad():
 w2 = W2.detach()[:, 0]
 on1, on2 = w2[:, 0].abs() > 0.5, w2[:, 1].abs() > 0.5
 phase = torch.where(on1 & on2, 2, torch.where(on2, 1, 0)).view(7, 7).numpy()
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 phase_diagram(phase, ratios.tolist(), densities.tolist())
 plt.show()
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"superposed pairs with opposite signs: "
     f"{(torch.sign(w2[:, 0]) != torch.sign(w2[:, 1]))[on1 & on2].float().mean():.0%}"
@@ -811,7 +823,7 @@ for key, m in [*sweep.items(), ("random dictionary", null_sae)]:
         f"duplicates {m['extra']}"
     )
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 tradeoff(
     [sweep[l]["l0"] for l in L1S],
     [sweep[l]["fve"] for l in L1S],
@@ -820,6 +832,8 @@ tradeoff(
     32,
 )
 plt.show()
+
+# %% slideshow={"slide_type": "subslide"}
 best = sweep[0.3]
 cos_ci, corr_ci = mean_ci(best["cos"], 71), mean_ci(best["corr"], 72)
 cos_diff = paired_difference(best["cos"], null_sae["cos"], seed=derived_seed(73))
