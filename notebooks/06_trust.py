@@ -269,8 +269,8 @@ assert logo_table["AUC"][4] > logo_table["AUC"][:4].min() - 0.08, "its ranking i
 # From here on the **deployed model** is a logistic regression (standardised inputs, `C=1`) trained on 1,500
 # patients of sites 0–3. `fairlearn.metrics.MetricFrame` computes a metric per value of a sensitive feature
 # (here the age band); intervals come from our patient-level bootstrap (MetricFrame's own `n_boot` resamples
-# *rows*, i.e. records, and would be too narrow with repeated visits). The truth: the best possible AUC per
-# band, the AUC of `p_true`.
+# *rows*, i.e. records, and is too narrow with repeated visits: compared below). The truth: the best
+# possible AUC per band, the AUC of `p_true`.
 
 # %% slideshow={"slide_type": "fragment"}
 keep = train.site != 4
@@ -312,6 +312,34 @@ band_table = pd.DataFrame(
     index=bands,
 )
 band_table.round(3)
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# MetricFrame can bootstrap too (`n_boot`, `ci_quantiles`), but it resamples **rows** — records — as if
+# they were independent. Its intervals come out narrower than the patient bootstrap's (asserted: by a
+# factor above 1.4 on average over the bands; 50 replicates, for time):
+
+# %% slideshow={"slide_type": "fragment"}
+mf_rows = MetricFrame(
+    metrics=roc_auc_score,
+    y_true=fresh.y,
+    y_pred=p_fresh,
+    sensitive_features=pd.Series(fresh.group, name="age band"),
+    n_boot=50,
+    ci_quantiles=[0.025, 0.975],
+    random_state=derived_seed(22),
+)
+lo_r, hi_r = mf_rows.by_group_ci
+widths = pd.DataFrame(
+    {
+        "record bootstrap (MetricFrame)": hi_r - lo_r,
+        "patient bootstrap (ours)": band_table["hi"] - band_table["lo"],
+    }
+)
+widths.round(3)
+
+# %% slideshow={"slide_type": "skip"}
+ratio = widths["patient bootstrap (ours)"] / widths["record bootstrap (MetricFrame)"]
+assert (ratio > 1.1).all() and ratio.mean() > 1.4, "records of a patient are not independent"
 
 # %% tags=["remove-input"] slideshow={"slide_type": "fragment"}
 fig, ax = plt.subplots(figsize=(6.4, 3.0))
