@@ -47,6 +47,7 @@ SEEDED_CALLS = {
     "make_notes": 1,
     "make_chest_xrays": 1,
     "make_cardio_cohort": 1,
+    "make_trust_cohort": 1,
     "make_patching_pairs": 1,
     "standard_splits": 0,
     "planted_sparse_data": 4,
