@@ -44,8 +44,11 @@ from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+import statsmodels.stats.inter_rater  # noqa: F401  (imported here so that the kappa check cell stays fast)
 
 from xaihealth.checks.trust import (
+    SENSIBLE_MAX_ECE,
+    SENSIBLE_MIN_COVERAGE,
     check_answer_4b,
     check_answer_7b,
     check_cohen_kappa,
@@ -57,6 +60,7 @@ from xaihealth.checks.trust import (
     check_prediction_sets,
     check_predictive_values,
     check_temperature_report,
+    reference_fit_for_site,
 )
 from xaihealth.data import make_trust_cohort
 from xaihealth.data.trust import expected_kappa
@@ -317,17 +321,26 @@ for s in range(5):
 at_home = np.flatnonzero(dep_home)
 print(f"sites 0-3 pooled: coverage {covered[at_home].mean():.3f}; all five sites pooled: {covered.mean():.3f} "
       f"(target ≥ {1 - ALPHA})")
-assert coverage[SHIFTED][2] < min(coverage[s][1] for s in range(5) if s != SHIFTED), "the shifted site is under-covered"
+at_shifted = deploy.site == SHIFTED
+gap = covered[at_shifted].mean() - covered[dep_home].mean()
+gap_ci = cluster_bootstrap(lambda i: covered[i][at_shifted[i]].mean() - covered[i][dep_home[i]].mean(),
+                           deploy.patient, derived_seed(15), 500)
+print(f"site {SHIFTED} − sites 0-3: {gap:+.3f} [{gap_ci[0]:+.3f}, {gap_ci[1]:+.3f}] (same bootstrap of patients)")
+assert coverage[SHIFTED][2] < 1 - ALPHA and gap_ci[1] < 0, "the shifted site is under-covered"
 
 # %% [markdown]
 # The guarantee holds on average over draws of the calibration set; one calibration set gives a coverage
 # that scatters around $1 - \alpha$ (a little below or above 0.90 at sites 0-3, depending on the draw), and
 # the records of one patient are correlated, so the intervals are wider than a count of records suggests.
-# Site 4 is below every other site's interval: its shifted measurements make the model confidently wrong
-# for patients the calibration set never resembled, and its sets are *smaller* (overconfidence), not
-# larger. One coverage pooled over all five sites (printed above) dilutes site 4's shortfall, as site 4 holds
-# only about a tenth of the records: report coverage per site (Mondrian, per-site calibration is the
-# lecture's fix).
+# Site 4's whole interval lies below the promised 0.90, and its difference from the pooled sites 0-3 (one
+# bootstrap of patients for both, so the comparison is paired) has an interval below 0: its shifted
+# measurements make the model confidently wrong for patients the calibration set never resembled. How far
+# below depends on the draw (about 0.73-0.85 on base seeds 0-10; on some draws site 4's interval overlaps
+# another site's), so the check that holds is the one the guarantee is about, coverage against 1 − α.
+# Its sets are no larger than the other sites' (on most draws smaller): the model is not unsure there, it
+# is overconfident. One coverage pooled over all five sites (printed above) dilutes site 4's shortfall, as
+# site 4 holds only about a tenth of the records: report coverage per site (Mondrian, per-site calibration
+# is the lecture's fix).
 
 # %% [markdown]
 # ## Exercise 4 — PPV, NPV and likelihood ratios
@@ -380,6 +393,9 @@ assert predictive_values(0.97, 0.98, 0.5)["ppv"] > 0.97 and at_1["ppv"] < 0.35 <
 # `answer_4b = """..."""`.
 
 # %%
+answer_4b = """
+(your answer here)
+"""
 ### BEGIN SOLUTION
 answer_4b = """
 At 10 % prevalence a positive result means disease with probability about 0.84 (PPV) and a negative one
@@ -463,8 +479,10 @@ assert optimism[0] > 0 and auc["KFold"] > fresh_ci[1], "leaky CV is optimistic; 
 # columns: rater B's): $\kappa = (p_o - p_e)/(1 - p_e)$ with $p_o$ the share of cases on the diagonal and
 # $p_e = \sum_k \frac{r_k}{n}\frac{c_k}{n}$, the agreement expected by chance from **both** raters'
 # marginals (row totals $r_k$, column totals $c_k$), over all $K$ categories (Cohen, 1960, *Educ. Psychol.
-# Meas.*). The checker compares with `statsmodels.stats.inter_rater.cohens_kappa` and with annotators whose
-# flip rates it plants.
+# Meas.*). Write it from the table with NumPy: the checker compares with
+# `statsmodels.stats.inter_rater.cohens_kappa` and with annotators whose flip rates it plants (it cannot
+# tell whether you called that library function or scikit-learn's `cohen_kappa_score` — that would pass,
+# and teach you nothing).
 
 # %%
 def cohen_kappa(table):
@@ -484,8 +502,10 @@ check_cohen_kappa(cohen_kappa)
 # The cohort's three annotators flip the outcome with rates 5 %, 15 % and 30 %, independently per record.
 # For symmetric noise on **balanced** classes, kappa between two annotators is $(1-2\varepsilon_1)
 # (1-2\varepsilon_2)$ (and $1 - 2\varepsilon$ against the truth); `expected_kappa` gives the general
-# formula at the cohort's measured prevalence. The intervals (95 %) resample patients; the assertion asks
-# the theory to lie within the 99.9 % interval, so that 3 pairs on 6 base seeds rarely miss by chance.
+# formula at the cohort's measured prevalence. Both intervals printed resample patients. A 95 % interval
+# misses the truth one time in twenty, so with three pairs a draw where one pair's 95 % interval excludes
+# the theory is expected now and then (2 of 33 pairs on base seeds 0-10, e.g. seed 7's pair 0-2, 0.397
+# [0.369, 0.424] against 0.360); the assertion therefore asks the theory to lie in the 99.9 % interval.
 
 # %%
 def table_of(a, b):
@@ -501,8 +521,9 @@ for j, k in ((0, 1), (0, 2), (1, 2)):
     wide = cluster_bootstrap(lambda i, j=j, k=k: cohen_kappa(table_of(A[i, j], A[i, k])), dev.patient, derived_seed(40 + j + k), 1000, level=0.999)
     balanced = (1 - 2 * rates[j]) * (1 - 2 * rates[k])
     at_prevalence = expected_kappa(rates[j], rates[k], prevalence=float(y_dev.mean()))
-    print(f"annotators {j} and {k} (flip {rates[j]:.2f}, {rates[k]:.2f}): kappa {kappa:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]; "
-          f"theory (1-2e1)(1-2e2) = {balanced:.3f}, at prevalence {y_dev.mean():.3f}: {at_prevalence:.3f}")
+    print(f"annotators {j} and {k} (flip {rates[j]:.2f}, {rates[k]:.2f}): kappa {kappa:.3f}, 95 % [{ci[0]:.3f}, "
+          f"{ci[1]:.3f}], 99.9 % [{wide[0]:.3f}, {wide[1]:.3f}]; theory (1-2e1)(1-2e2) = {balanced:.3f}, "
+          f"at prevalence {y_dev.mean():.3f}: {at_prevalence:.3f}")
     assert wide[0] <= at_prevalence <= wide[1]
 print(f"annotator 2 vs the truth: kappa {cohen_kappa(table_of(A[:, 2], y_dev)):.3f} (theory {1 - 2 * rates[2]:.2f})")
 
@@ -517,15 +538,18 @@ print(f"annotator 2 vs the truth: kappa {cohen_kappa(table_of(A[:, 2], y_dev)):.
 # the share of covered cases, `fit` true only when `ece <= max_ece` and `coverage >= min_coverage`, and one
 # reason per failed criterion, each a sentence that names it (ECE / coverage) and gives the measured number.
 #
-# Choose `THRESHOLDS` yourself, and justify them: a healthy site of 1,000 cases must not be refused by
-# chance (remember the ECE's bias above, and that coverage measured on 1,000 cases scatters around 0.90
-# with SE ≈ 0.01), and a site where risks are off by 10 points must not pass. The checker tests your
-# thresholds for sense and your function on planted sites: healthy ones, a shifted one (miscalibrated and
-# under-covered), one only miscalibrated, one only under-covered.
+# Choose `THRESHOLDS` yourself, and justify them: a healthy site of about 1,000 records must not be refused
+# by chance — remember the ECE's bias above, that our logistic model is not exactly the true risk model, and
+# that one calibration set and the correlated records of a patient make a healthy site's coverage scatter
+# by several points around 0.90 (see the per-site coverages above) — and a site where risks are off by 10
+# points must not pass. The checker tests your thresholds for sense (it says which range it accepts, and
+# why) and your function on planted sites — healthy ones, one at the edge of healthy, a shifted one
+# (miscalibrated and under-covered), one only miscalibrated, one only under-covered — with your thresholds
+# and with limits of its own placed next to a site's numbers, where the decision must flip.
 
 # %%
 ### BEGIN SOLUTION
-THRESHOLDS = {"max_ece": 0.08, "min_coverage": 0.82}  # ECE bias of a calibrated model ≈ 0.03 at n = 1,000
+THRESHOLDS = {"max_ece": 0.08, "min_coverage": 0.82}  # healthy sites reach ECE ≈ 0.07, coverage ≈ 0.86
 ### END SOLUTION
 
 
@@ -547,7 +571,8 @@ check_fit_for_site(fit_for_site, THRESHOLDS)
 
 # %% [markdown]
 # Your rule on the five deployment sites (fresh patients; model and conformal sets from the development
-# sites 0-3):
+# sites 0-3). The assertion below does not depend on your choice: the site decisions are the same for every
+# pair of limits the checker accepts (the corners of its ranges), so they are a property of the sites.
 
 # %%
 decisions = {}
@@ -557,7 +582,13 @@ for s in range(5):
     d = decisions[s]
     print(f"site {s}: {'FIT' if d['fit'] else 'REFUSED'}  (ECE {d['ece']:.3f}, coverage {d['coverage']:.3f})"
           + ("" if d["fit"] else "  " + "; ".join(d["reasons"])))
-assert not decisions[SHIFTED]["fit"] and all(decisions[s]["fit"] for s in range(5) if s != SHIFTED)
+    if d["fit"] == (s == SHIFTED):
+        print(f"  note: your limits {THRESHOLDS} decide site {s} differently from the planted truth")
+corners = [{"max_ece": e, "min_coverage": c} for e in SENSIBLE_MAX_ECE for c in SENSIBLE_MIN_COVERAGE]
+for s in range(5):
+    at = deploy.site == s
+    assert all(reference_fit_for_site(y_dep[at], p_model[at], covered[at], t)["fit"] == (s != SHIFTED)
+               for t in corners), f"site {s}: the decision depends on where in the sensible ranges the limits sit"
 
 # %% [markdown]
 # ## Exercise 7b — what the site check cannot tell
@@ -570,11 +601,15 @@ assert not decisions[SHIFTED]["fit"] and all(decisions[s]["fit"] for s in range(
 # `answer_7b = """..."""`.
 
 # %%
+answer_7b = """
+(your answer here)
+"""
 ### BEGIN SOLUTION
 answer_7b = """
 For site 4 the ECE carried the decision: it is several times the limit and several times the healthy
 sites' values, while the coverage is below the nominal 0.90 by a smaller margin and, depending on the
-draw, can be close to my limit, so on its own it is weaker evidence. The rule compares point estimates
+draw, is close to my limit or even above it (about 0.73 to 0.85 over draws), so on its own it is weaker
+evidence. The rule compares point estimates
 with fixed limits: it ignores how many cases a site has, the intervals of the ECE and of the coverage,
 and that records of one patient are correlated, so a small site could pass or fail by chance; a better
 rule would refuse only when the interval lies beyond the limit and ask for more cases when it straddles
