@@ -22,6 +22,17 @@
 # VA Long Beach), CC BY 4.0 — Detrano et al. (1989), *Am J Cardiol* 64:304–310. Datasheet:
 # `datasets/heart_disease_uci.md`.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Clever Hans "did arithmetic" by reading his trainer's posture; a model can score well by reading a
+# cue that has nothing to do with the disease — a shortcut (Geirhos et al., 2020). Today's model predicts
+# coronary disease with an AUC near 0.9 on 920 patients from four hospitals; the question is whether it is
+# right for the right reasons and what a new hospital will see.
+#
+# **Clinical point:** a strong validation AUC is where the trap starts, not where the audit ends.
+#
+# **Expected question:** "Is UCI heart disease not a toy?" — *Answer:* it is small and old, but its four
+# hospitals and their recording habits make it a real multi-site problem.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 0. Words and a map for the course
 #

@@ -24,6 +24,18 @@
 # **Data:** synthetic ECGs with exactly known concepts (`make_ecgs`, datasheet
 # `datasets/synthetic_ecg.md`). Label: long QT = QTc > 450 ms (men) or > 470 ms (women).
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Drug-induced QT prolongation can trigger Torsade de Pointes. A cardiologist reasons in concepts —
+# heart rate, QTc, QRS, T wave, sex — not in filter activations. Two routes to explanations in those terms:
+# a concept bottleneck model by design, TCAV after the fact, both on synthetic ECGs whose concepts are known
+# exactly.
+#
+# **Clinical point:** the label itself depends on a chart fact (sex sets the threshold), which will decide
+# what a clinician can usefully correct.
+#
+# **Expected question:** "Why synthetic ECGs?" — *Answer:* only there do we know every record's true QTc and
+# fiducial points, so each explanation can be scored against the truth.
+
 # %% slideshow={"slide_type": "skip"}
 import warnings
 

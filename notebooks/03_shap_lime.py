@@ -24,6 +24,18 @@
 # (2020), *AISTATS* ("Feature relevance quantification in explainable AI: a causal problem"); Chen, Janizek,
 # Lundberg & Lee (2020), arXiv:2006.16234 ("True to the model or true to the data?").
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Post hoc explainers answer "why this score for this patient?" without opening the model, and they
+# are everywhere in the medical literature. We build Shapley values, KernelSHAP, TreeSHAP and LIME from their
+# definitions, score them on a cohort with known true contributions, and then show how they mislead or can be
+# fooled.
+#
+# **Clinical point:** an explanation is evidence about the model, not about the patient — keep that sentence
+# in mind for the whole lecture.
+#
+# **Expected question:** "SHAP or LIME?" — *Answer:* the lecture measures both; the answer depends on what you
+# need (exactness on trees, a background you can name, stability across seeds).
+
 # %% slideshow={"slide_type": "skip"}
 import itertools
 import json

@@ -19,6 +19,17 @@
 # (`datasets/synthetic_cxr.md`), and synthetic ECGs with known fiducial points (`datasets/synthetic_ecg.md`).
 # **Models:** three shipped ResNets (`cxr_shortcut`, `cxr_control`, `cxr_shuffled`) and a 1-D ECG CNN.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** A CNN reads chest radiographs and saliency maps promise to show where it looks. We compute the
+# common gradient methods with Captum, score them against pixel-exact masks *and* against maps that know no
+# model, and run Adebayo et al.'s sanity checks; then the same questions on an ECG model.
+#
+# **Clinical point:** one of the radiograph models is a Clever Hans (a hospital marker), so we know what an
+# honest map should reveal.
+#
+# **Expected question:** "Are heat maps used clinically?" — *Answer:* they appear in papers and products;
+# this lecture shows what they can and cannot certify.
+
 # %% slideshow={"slide_type": "skip"}
 import copy
 import gc

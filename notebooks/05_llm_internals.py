@@ -27,6 +27,17 @@
 # synthetic notes with a planted rule (datasheet: `datasets/synthetic_notes.md`). No real patient is
 # behind any note.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** A small transformer reads a templated clinical note and answers `safe` or `avoid` for a
+# prescription given a stated allergy. Saliency says which words mattered; here we open the model and ask how
+# it computes the answer — heads, probes, ablations and activation patching, each against a null.
+#
+# **Clinical point:** the first question about a model's answer is where it comes from: this note, or a
+# memorised prior.
+#
+# **Expected question:** "Why a toy model?" — *Answer:* the rule is planted, so we can check every
+# mechanistic claim against the truth before trusting the methods on a real LLM.
+
 # %% slideshow={"slide_type": "skip"}
 import ctypes
 import os

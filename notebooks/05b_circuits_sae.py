@@ -22,6 +22,17 @@
 # that a dictionary-learning tool hands us? Every claim below is measured against a null (random maps,
 # random weights, random dictionaries) with an interval, and re-tested on fresh draws (base seeds 1–5, 7 and 9).
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Say:** Module 05 asked which heads carry the allergy check by intervening; here we read heads from their
+# weights (QK and OV circuits), see why single directions can be hard to read (superposition), and test
+# sparse autoencoders first where the answer is planted, then on the notes model.
+#
+# **Clinical point:** a "feature" handed over by a dictionary-learning tool is a hypothesis; every claim today
+# is measured against random maps, random weights or random dictionaries.
+#
+# **Expected question:** "Is this needed for an audit?" — *Answer:* not on its own; it suggests candidates
+# that the causal tests of module 05 must confirm.
+
 # %% slideshow={"slide_type": "skip"}
 import copy
 import json
