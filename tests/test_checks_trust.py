@@ -310,6 +310,37 @@ def quantile_zero_based_rank(scores, alpha):
     return math.inf if k >= len(s) else float(s[k])
 
 
+def quantile_numpy_higher(scores, alpha):
+    """Angelopoulos & Bates's tutorial code: np.quantile(s, ceil((n+1)(1-a))/n, method='higher').
+
+    numpy puts level q at position q (n - 1), so this is the (k+1)-th smallest whenever k < n: one rank
+    too conservative (valid, but not the rule the exercise asks for).
+    """
+    n = len(scores)
+    level = math.ceil((n + 1) * (1 - alpha)) / n
+    return math.inf if level > 1 else float(np.quantile(scores, level, method="higher"))
+
+
+def quantile_inverted_cdf_alternative(scores, alpha):
+    """Correct on the checker's (n, alpha): np.quantile(s, k / n, method='inverted_cdf') is the k-th smallest
+    (except where k / n * n rounds above k, e.g. n=29, alpha=0.5, which the lab text names)."""
+    n = len(scores)
+    level = math.ceil((n + 1) * (1 - alpha)) / n
+    return math.inf if level > 1 else float(np.quantile(scores, level, method="inverted_cdf"))
+
+
+def sets_strict_less_than(probs_cal, y_cal, probs_test, alpha):
+    """Strict 1 - p < q: drops the classes whose score ties with q (coverage < 1 - alpha with ties)."""
+    q = tr.reference_conformal_quantile(1 - probs_cal[np.arange(len(y_cal)), y_cal], alpha)
+    return (1 - probs_test) < q
+
+
+def sets_numpy_higher(probs_cal, y_cal, probs_test, alpha):
+    """Sets from the tutorial's np.quantile(..., method='higher') (one rank too conservative)."""
+    q = quantile_numpy_higher(1 - probs_cal[np.arange(len(y_cal)), y_cal], alpha)
+    return (1 - probs_test) <= q
+
+
 def sets_ge_alternative(probs_cal, y_cal, probs_test, alpha):
     """Correct: p >= 1 - q, with the partition quantile."""
     scores = 1 - probs_cal[np.arange(len(y_cal)), y_cal]
@@ -335,7 +366,7 @@ def sets_max_score_over_classes(probs_cal, y_cal, probs_test, alpha):
     return (1 - probs_test) <= q
 
 
-def sets_strict(probs_cal, y_cal, probs_test, alpha):
+def sets_half_alpha(probs_cal, y_cal, probs_test, alpha):
     """Uses alpha / 2 (a two-sided habit)."""
     return tr.reference_prediction_sets(probs_cal, y_cal, probs_test, alpha / 2)
 
@@ -634,6 +665,24 @@ def site_refuses_only_when_both_fail(y, p, covered, thresholds):
     return {**out, "fit": not both, "reasons": out["reasons"] if both else []}
 
 
+def site_ge_max_ece(y, p, covered, thresholds):
+    """Refuses when ece >= max_ece (the rule says fit when ece <= max_ece)."""
+    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    reasons = [f"ECE {ece:.3f} too high"] * (ece >= thresholds["max_ece"]) + [f"coverage {cov:.3f}"] * (
+        cov < thresholds["min_coverage"]
+    )
+    return _site(ece, cov, not reasons, reasons)
+
+
+def site_le_min_coverage(y, p, covered, thresholds):
+    """Refuses when coverage <= min_coverage (the rule says fit when coverage >= min_coverage)."""
+    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    reasons = [f"ECE {ece:.3f} too high"] * (ece > thresholds["max_ece"]) + [f"coverage {cov:.3f}"] * (
+        cov <= thresholds["min_coverage"]
+    )
+    return _site(ece, cov, not reasons, reasons)
+
+
 def _with(thresholds):
     def checker(function):
         tr.check_fit_for_site(function, thresholds)
@@ -705,9 +754,13 @@ CASES = (
             quantile_zero_based_rank,
             quantile_plus_one_after_ceil,
             quantile_int_plus_one,
+            quantile_numpy_higher,
         ],
     )
-    + [(tr.check_conformal_quantile, quantile_partition_alternative, True)]
+    + [
+        (tr.check_conformal_quantile, quantile_partition_alternative, True),
+        (tr.check_conformal_quantile, quantile_inverted_cdf_alternative, True),
+    ]
     + mutation_cases(
         tr.check_prediction_sets,
         tr.reference_prediction_sets,
@@ -715,7 +768,9 @@ CASES = (
             sets_score_is_p,
             sets_plain_quantile,
             sets_max_score_over_classes,
-            sets_strict,
+            sets_half_alpha,
+            sets_strict_less_than,
+            sets_numpy_higher,
             sets_top_class_only,
             sets_floor,
             sets_force_top_class,
@@ -782,6 +837,8 @@ CASES = (
             site_generic_reason,
             site_blames_both,
             site_refuses_only_when_both_fail,
+            site_ge_max_ece,
+            site_le_min_coverage,
         ],
     )
     + [(check_site_good, site_alternative, True)]
@@ -913,3 +970,38 @@ def test_reference_prediction_sets_include_empty_ones():
     p_cal, y_cal = tr.conformal_data(40, 5, 44)
     p_test, _ = tr.conformal_data(80, 5, 544)
     assert (tr.reference_prediction_sets(p_cal, y_cal, p_test, 0.6).sum(axis=1) == 0).any()
+
+
+def test_quantile_hint_names_the_tutorials_numpy_call(capsys):
+    with pytest.raises(AssertionError) as err:
+        tr.check_conformal_quantile(quantile_numpy_higher)
+    assert "method='higher'" in str(err.value) and "one rank" in str(err.value)
+
+
+def test_sets_hint_names_the_tutorials_numpy_call(capsys):
+    with pytest.raises(AssertionError) as err:
+        tr.check_prediction_sets(sets_numpy_higher)
+    assert "method='higher'" in str(err.value)
+
+
+def test_strict_sets_get_the_ties_hint(capsys):
+    with pytest.raises(AssertionError) as err:
+        tr.check_prediction_sets(sets_strict_less_than)
+    assert "<= q (not <)" in str(err.value)
+
+
+def test_tied_probe_separates_strict_from_non_strict():
+    p_cal, y_cal = tr.tied_conformal_data(50, 4, 48)
+    p_test, _ = tr.tied_conformal_data(80, 4, 548)
+    want = tr.reference_prediction_sets(p_cal, y_cal, p_test, 0.1)
+    assert (sets_strict_less_than(p_cal, y_cal, p_test, 0.1) != want).any(axis=1).sum() >= 10
+    assert (sets_ge_alternative(p_cal, y_cal, p_test, 0.1) == want).all()
+
+
+def test_numpy_higher_is_one_rank_above_the_rule():
+    rng = np.random.default_rng(5)
+    for n, alpha in ((30, 0.1), (50, 0.2), (100, 0.05), (12, 0.2)):
+        s = rng.random(n)
+        k = math.ceil((n + 1) * (1 - alpha))
+        want = tr.reference_conformal_quantile(s, alpha)
+        assert k < n and quantile_numpy_higher(s, alpha) == np.sort(s)[k] > want

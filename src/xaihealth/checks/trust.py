@@ -287,6 +287,21 @@ def conformal_data(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.nd
     return softmax(1.6 * z + rng.normal(0.0, 0.7, (n, n_classes))), y
 
 
+def tied_conformal_data(n: int, n_classes: int, seed: int, grid: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities on a grid of multiples of 1/grid (rounded outputs: many exactly tied scores).
+
+    With grid a power of 2, ``1 - p`` and ``1 - q`` are exact in floating point, so ``1 - p <= q`` and
+    ``p >= 1 - q`` agree exactly, while a strict ``<`` drops every class whose score equals ``q``.
+    """
+    n = validate.integer("n", n, minimum=1)
+    n_classes = validate.integer("n_classes", n_classes, minimum=2)
+    rng = np.random.default_rng(seed)
+    counts = np.array([rng.multinomial(grid, rng.dirichlet(np.full(n_classes, 1.5))) for _ in range(n)])
+    p = counts / grid
+    y = np.minimum((rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1), n_classes - 1)
+    return p, y
+
+
 def planted_split(
     n_patients: int, leaked: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -606,6 +621,18 @@ def check_conformal_quantile(conformal_quantile: Callable[..., float]) -> None:
             scores = rng.random(n)
             got = ex.call(conformal_quantile, scores.copy(), alpha)
             want = reference_conformal_quantile(scores, alpha)
+            rank = math.ceil((n + 1) * (1 - alpha))
+            ex.expect(
+                not (rank < n and _close(got, float(np.sort(scores)[rank]), rtol=0, atol=0)),
+                f"yours {_scalar(got)!r} is the {rank + 1}-th smallest score, one rank above the "
+                f"{rank}-th ({want:.6f}) (n={n}, alpha={alpha}). This is what "
+                "np.quantile(scores, ceil((n + 1)(1 - alpha)) / n, method='higher') returns (the code of "
+                "Angelopoulos & Bates's tutorial): numpy places a level q at position q (n - 1) of the "
+                "sorted scores, and 'higher' rounds that up to the next rank whenever the rank is below n. "
+                "Such sets still cover, but one rank more conservatively than the rule asks: sort the scores "
+                "and take the rank-th (np.quantile's method='inverted_cdf' gives it too, except where "
+                "rank / n * n rounds above the rank, e.g. n=29, alpha=0.5)",
+            )
             ex.expect(
                 _close(got, want, rtol=0, atol=0),
                 f"yours {_scalar(got)!r}, expected the {math.ceil((n + 1) * (1 - alpha))}-th smallest score "
@@ -650,11 +677,43 @@ def check_prediction_sets(prediction_sets: Callable[..., np.ndarray]) -> None:
                 f"{describe(got)}",
             )
             want = reference_prediction_sets(p_cal, y_cal, p_test, alpha)
+            scores = np.sort(1.0 - p_cal[np.arange(n), y_cal])
+            rank = math.ceil((n + 1) * (1 - alpha))
+            ex.expect(
+                (arr == want).all() or rank >= n or not (((1.0 - p_test) <= scores[rank]) == arr).all(),
+                f"your sets use the {rank + 1}-th smallest calibration score, one rank above the {rank}-th "
+                f"(n={n}, alpha={alpha}): np.quantile(scores, ceil((n + 1)(1 - alpha)) / n, method='higher') "
+                "(the code of Angelopoulos & Bates's tutorial) lands there, because numpy places a level q "
+                "at position q (n - 1). Valid but one rank too conservative: use your conformal_quantile",
+            )
             ex.expect(
                 (arr == want).all(),
                 f"your sets differ from the reference in {(arr != want).any(axis=1).sum()} of 80 cases: the "
                 "score of a calibration case is 1 - p(its true class); keep the classes with 1 - p <= q "
                 f"(n={n}, K={k}, alpha={alpha})",
+            )
+        # rounded probabilities (multiples of 1/16): test scores equal to q exactly; a strict 1 - p < q drops
+        # those classes, and with ties its coverage falls below 1 - alpha (0.869, SE 0.005, vs 0.926 with
+        # <= over 300 draws of 30 calibration cases at alpha = 0.1: /tmp/06labfix2/t.py)
+        for n, k, alpha, seed in ((50, 4, 0.1, 48), (100, 3, 0.2, 49)):
+            p_cal, y_cal = tied_conformal_data(n, k, seed)
+            p_test, _ = tied_conformal_data(80, k, seed + 500)
+            got = np.asarray(ex.call(prediction_sets, p_cal.copy(), y_cal.copy(), p_test.copy(), alpha))
+            want = reference_prediction_sets(p_cal, y_cal, p_test, alpha)
+            q = reference_conformal_quantile(1.0 - p_cal[np.arange(n), y_cal], alpha)
+            strict = (1.0 - p_test) < q
+            ex.expect(
+                got.shape == want.shape and not (got == strict).all(),
+                f"with rounded probabilities (multiples of 1/16) many test scores 1 - p equal q = {q} "
+                "exactly, and your sets leave those classes out: keep a class when 1 - p <= q (not <). "
+                "The guarantee P(score <= q) >= 1 - alpha counts ties; with < the coverage falls below "
+                f"1 - alpha on rounded outputs (n={n}, K={k}, alpha={alpha})",
+            )
+            ex.expect(
+                got.shape == want.shape and (got == want).all(),
+                f"with rounded probabilities (ties) your sets differ from the reference in "
+                f"{(got != want).any(axis=1).sum() if got.shape == want.shape else 'all'} of 80 cases: "
+                f"keep the classes with 1 - p <= q (n={n}, K={k}, alpha={alpha})",
             )
         covered, alpha = [], 0.1
         for r in range(300):
@@ -844,6 +903,26 @@ def _check_site(ex: Any, fit_for_site: Callable[..., Mapping[str, Any]], kind: s
     )
 
 
+def _check_boundary(ex: Any, fit_for_site: Callable[..., Mapping[str, Any]], kind: str, seed: int) -> None:
+    """A limit equal to the site's own number (the student's, so no rounding differs) must accept it."""
+    y, p, covered = site_data(kind, 1000, seed)
+    loose = {"max_ece": 1.0, "min_coverage": 0.0}
+    out = ex.call(fit_for_site, y.copy(), p.copy(), covered.copy(), dict(loose))
+    ece, cov = _scalar(out.get("ece")), _scalar(out.get("coverage"))
+    ex.expect(ece is not None and cov is not None, f"'ece' and 'coverage' must be numbers; yours: {out!r}")
+    for limits, which in (
+        ({"max_ece": ece, "min_coverage": 0.0}, f"max_ece equal to the site's ECE {ece!r}"),
+        ({"max_ece": 1.0, "min_coverage": cov}, f"min_coverage equal to the site's coverage {cov!r}"),
+    ):
+        got = ex.call(fit_for_site, y.copy(), p.copy(), covered.copy(), dict(limits))
+        ex.expect(
+            bool(got["fit"]),
+            f"site {kind!r} with {which}: the site meets the limit (ece <= max_ece and coverage >= "
+            "min_coverage), so it must be accepted; refuse only when ece > max_ece or coverage < "
+            "min_coverage",
+        )
+
+
 def check_fit_for_site(
     fit_for_site: Callable[..., Mapping[str, Any]], thresholds: Mapping[str, float]
 ) -> None:
@@ -874,6 +953,8 @@ def check_fit_for_site(
                 _check_site(ex, fit_for_site, kind, seed, thresholds)
         for kind, probe in _probe_thresholds():
             _check_site(ex, fit_for_site, kind, SITE_SEEDS[1], probe)
+        for kind in ("healthy_edge", "shifted"):
+            _check_boundary(ex, fit_for_site, kind, SITE_SEEDS[2])
         for kind in ("shifted", "miscalibrated", "undercovered"):
             ex.expect(
                 not reference_fit_for_site(*site_data(kind, 1000, SITE_SEEDS[0]), thresholds)["fit"],
