@@ -5,7 +5,8 @@ shown, after the template's fit script) at the deck's own 1280 x 720 canvas in a
 what an instructor would see, without scrolling:
 
 * nothing but ``file:`` (and ``data:``) URLs is requested, also by timers or lazy loads (the deck stays open
-  ``LATE_REQUEST_MS`` and the network settles before this is judged), and no shipped file is missing;
+  ``LATE_REQUEST_MS``, then ``SETTLE_MS`` with no new request, before this is judged), and no shipped file is
+  missing;
 * KaTeX is loaded; no raw TeX (``$$``, ``$...$``, ``\\(``, ``\\[``, ``$\\``, ``\\frac``, ``\\sum``,
   ``\\begin{``) is left in any text of the slides or notes outside KaTeX, ``code`` and ``pre``; KaTeX rendered
   every markdown cell of the source that has maths, and no formula failed (``.katex-error``);
@@ -46,6 +47,7 @@ MIN_IMAGE_SCALE = 0.8  # a figure shown smaller: its 8-pt text (~12 px at 110 dp
 MIN_TEXT_PX = 12  # text outside KaTeX, in window pixels (computed font size x Reveal.getScale())
 MIN_NOTE_CHARS = 40  # speaker-note text per section
 LATE_REQUEST_MS = 3500  # ms after navigation the deck stays open before requests are judged
+SETTLE_MS = 300  # then no new request for this long
 MATHS = re.compile(r"\$\$.+?\$\$|\$[^\s$][^$]*?\$|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
 CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
 
@@ -261,9 +263,15 @@ def deck_problems(page, deck: Path, remote: list, failed: list) -> tuple[list[st
     walked = page.evaluate(WALK_DECK, [WIDTH, HEIGHT, TOLERANCE_PX, False, MIN_IMAGE_SCALE, MIN_TEXT_PX])
     deck_check = page.evaluate(CHECK_DECK, [list(RAW_TEX), MIN_NOTE_CHARS])
     # late requests (timers, lazy loads): the deck stays open LATE_REQUEST_MS, then the network settles
-    elapsed = page.evaluate("performance.now()")
-    page.wait_for_timeout(max(0.0, LATE_REQUEST_MS - elapsed) + 200)
+    # (the walk holds the page's thread, so timers due meanwhile fire now; their requests reach the route
+    # handler some 10-100 ms later on a loaded machine, hence SETTLE_MS of quiet before judging)
+    elapsed = page.evaluate("() => new Promise(r => setTimeout(() => r(performance.now()), 0))")
+    page.wait_for_timeout(max(0.0, LATE_REQUEST_MS - elapsed))
     page.wait_for_load_state("networkidle")
+    seen = -1
+    while seen != len(remote) + len(failed):
+        seen = len(remote) + len(failed)
+        page.wait_for_timeout(SETTLE_MS)
     source = NOTEBOOKS / deck.name.replace(".slides.html", ".ipynb")
     expected = markdown_cells_with_maths(deck) if source.exists() else 0
     n = len(walked["positions"])
