@@ -104,6 +104,21 @@ def ece_n_bins_minus_one_edges(y_true, p, n_bins=10):
     return tr.reference_expected_calibration_error(y_true, p, max(n_bins - 1, 1))
 
 
+def ece_data_range_bins(y_true, p, n_bins=10):
+    """Equal-width bins over [min p, max p] instead of [0, 1] (review 06 finding 4)."""
+    y, p = np.asarray(y_true, float), np.asarray(p, float)
+    edges = np.linspace(p.min(), p.max(), n_bins + 1)
+    index = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    return _ece_from_index(y, p, index, n_bins)
+
+
+def ece_zero_to_max_bins(y_true, p, n_bins=10):
+    """Equal-width bins over [0, max p]: the top bin ends at the largest p seen."""
+    y, p = np.asarray(y_true, float), np.asarray(p, float)
+    index = np.minimum((p / p.max() * n_bins).astype(int), n_bins - 1)
+    return _ece_from_index(y, p, index, n_bins)
+
+
 # --- Exercise 2: temperature -------------------------------------------------------------------------------
 
 
@@ -319,6 +334,19 @@ def quantile_numpy_higher(scores, alpha):
     n = len(scores)
     level = math.ceil((n + 1) * (1 - alpha)) / n
     return math.inf if level > 1 else float(np.quantile(scores, level, method="higher"))
+
+
+def quantile_numpy_nearest(scores, alpha):
+    """np.quantile(s, ceil((n+1)(1-a))/n, method='nearest'): exact for alpha <= 0.5, one rank high above
+    (review 06 finding 5)."""
+    n = len(scores)
+    level = math.ceil((n + 1) * (1 - alpha)) / n
+    return math.inf if level > 1 else float(np.quantile(scores, level, method="nearest"))
+
+
+def quantile_numpy_lower_of_one_minus_alpha(scores, alpha):
+    """np.quantile(s, 1 - alpha, method='lower'): an actual score, but no finite-sample correction."""
+    return float(np.quantile(scores, 1 - alpha, method="lower"))
 
 
 def quantile_inverted_cdf_alternative(scores, alpha):
@@ -683,6 +711,64 @@ def site_le_min_coverage(y, p, covered, thresholds):
     return _site(ece, cov, not reasons, reasons)
 
 
+def site_decides_on_15_bins(y, p, covered, thresholds):
+    """Reports the 10-bin ECE but decides on the 15-bin one (review 06 finding 2)."""
+    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    ece15 = tr.reference_expected_calibration_error(y, p, 15)
+    reasons = [f"ECE {ece15:.3f} high"] * (ece15 > thresholds["max_ece"]) + [f"coverage {cov:.3f} low"] * (
+        cov < thresholds["min_coverage"]
+    )
+    return _site(ece, cov, not reasons, reasons)
+
+
+def site_decides_on_rounded_numbers(y, p, covered, thresholds):
+    """Compares the numbers rounded to 2 decimals with the limits."""
+    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    reasons = [f"ECE {ece:.3f} high"] * (round(ece, 2) > thresholds["max_ece"]) + [
+        f"coverage {cov:.3f} low"
+    ] * (round(cov, 2) < thresholds["min_coverage"])
+    return _site(ece, cov, not reasons, reasons)
+
+
+def site_reason_shows_limit_only(y, p, covered, thresholds):
+    """Each reason gives the limit, not the measured number (review 06 finding 3)."""
+    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    return {
+        **out,
+        "reasons": [
+            f"ECE above the limit {thresholds['max_ece']}"
+            if r.startswith("ECE")
+            else f"coverage below the limit {thresholds['min_coverage']}"
+            for r in out["reasons"]
+        ],
+    }
+
+
+def site_reason_swaps_numbers(y, p, covered, thresholds):
+    """Each reason names its criterion but quotes the other criterion's number."""
+    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    return {
+        **out,
+        "reasons": [
+            f"ECE too high: {out['coverage']:.3f}"
+            if r.startswith("ECE")
+            else f"coverage too low: {out['ece']:.3f}"
+            for r in out["reasons"]
+        ],
+    }
+
+
+def site_coverage_reason_in_percent_alternative(y, p, covered, thresholds):
+    """Correct: ECE to 2 decimals, coverage in per cent with one decimal."""
+    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    reasons = []
+    if out["ece"] > thresholds["max_ece"]:
+        reasons.append(f"calibration error {out['ece']:.2f} exceeds {thresholds['max_ece']}")
+    if out["coverage"] < thresholds["min_coverage"]:
+        reasons.append(f"only {100 * out['coverage']:.1f}% of the sets covered the truth")
+    return {**out, "reasons": reasons}
+
+
 def _with(thresholds):
     def checker(function):
         tr.check_fit_for_site(function, thresholds)
@@ -707,6 +793,8 @@ CASES = (
             ece_ignores_n_bins,
             ece_squared,
             ece_n_bins_minus_one_edges,
+            ece_data_range_bins,
+            ece_zero_to_max_bins,
         ],
     )
     + [(tr.check_expected_calibration_error, ece_floor_alternative, True)]
@@ -755,6 +843,8 @@ CASES = (
             quantile_plus_one_after_ceil,
             quantile_int_plus_one,
             quantile_numpy_higher,
+            quantile_numpy_nearest,
+            quantile_numpy_lower_of_one_minus_alpha,
         ],
     )
     + [
@@ -839,9 +929,14 @@ CASES = (
             site_refuses_only_when_both_fail,
             site_ge_max_ece,
             site_le_min_coverage,
+            site_decides_on_15_bins,
+            site_decides_on_rounded_numbers,
+            site_reason_shows_limit_only,
+            site_reason_swaps_numbers,
         ],
     )
     + [(check_site_good, site_alternative, True)]
+    + [(check_site_good, site_coverage_reason_in_percent_alternative, True)]
 )
 
 

@@ -237,13 +237,19 @@ def calibration_data(n: int, seed: int, kind: str = "overconfident") -> tuple[np
     ``kind``: ``"calibrated"`` (y drawn from p), ``"overconfident"`` (y drawn from a flattened p),
     ``"skewed"`` (most p near 0, as in screening), ``"saturated"`` (a third of the cases at exactly
     p = 1.0, of which only 70 % are positive) or ``"balanced_in_the_large"`` (p in {0.2, 0.8} with
-    y ~ Bernoulli(0.5) in both: mean(y) = mean(p), yet ECE = 0.3).
+    y ~ Bernoulli(0.5) in both: mean(y) = mean(p), yet ECE = 0.3) or ``"interior"`` (p in
+    [0.05, 0.90], y drawn from p, and *no* case at 0 or 1: bins over [min p, max p] differ from bins over
+    [0, 1] here, while every other kind has cases at both ends).
     """
     n = validate.integer("n", n, minimum=20)
     validate.one_of(
-        "kind", kind, ("calibrated", "overconfident", "skewed", "saturated", "balanced_in_the_large")
+        "kind", kind,
+        ("calibrated", "overconfident", "skewed", "saturated", "balanced_in_the_large", "interior"),
     )
     rng = np.random.default_rng(seed)
+    if kind == "interior":
+        p = _off_edges(0.05 + 0.85 * rng.beta(1.2, 1.2, n), (3, 4, 5, 7, 10, 15))
+        return (rng.random(n) < p).astype(int), p
     if kind == "balanced_in_the_large":
         p = np.where(rng.random(n) < 0.5, 0.2, 0.8)
         return (rng.random(n) < 0.5).astype(int), _off_edges(p, (3, 4, 5, 7, 10, 15))
@@ -512,6 +518,7 @@ def check_expected_calibration_error(expected_calibration_error: Callable[..., f
             ("skewed", 600, 4),
             ("overconfident", 350, 5),
             ("calibrated", 250, 6),
+            ("interior", 300, 9),
         ):
             y, p = calibration_data(n, seed, kind)
             for n_bins in (7, 10, 15, 3):
@@ -617,6 +624,8 @@ def check_conformal_quantile(conformal_quantile: Callable[..., float]) -> None:
         for n, alpha in (
             (30, 0.1), (50, 0.1), (12, 0.2), (98, 0.05), (200, 0.33), (7, 0.3), (40, 0.15),
             (99, 0.1), (19, 0.05), (9, 0.1), (29, 0.1), (39, 0.05),
+            # alpha > 0.5: np.quantile(scores, rank / n, method='nearest') is exact for alpha <= 0.5 only
+            (40, 0.6), (25, 0.7),
         ):
             scores = rng.random(n)
             got = ex.call(conformal_quantile, scores.copy(), alpha)
@@ -628,7 +637,8 @@ def check_conformal_quantile(conformal_quantile: Callable[..., float]) -> None:
                 f"{rank}-th ({want:.6f}) (n={n}, alpha={alpha}). This is what "
                 "np.quantile(scores, ceil((n + 1)(1 - alpha)) / n, method='higher') returns (the code of "
                 "Angelopoulos & Bates's tutorial): numpy places a level q at position q (n - 1) of the "
-                "sorted scores, and 'higher' rounds that up to the next rank whenever the rank is below n. "
+                "sorted scores, and 'higher' rounds that up to the next rank whenever the rank is below n "
+                "(method='nearest' lands there too when alpha > 0.5). "
                 "Such sets still cover, but one rank more conservatively than the rule asks: sort the scores "
                 "and take the rank-th (np.quantile's method='inverted_cdf' gives it too, except where "
                 "rank / n * n rounds above the rank, e.g. n=29, alpha=0.5)",
@@ -896,15 +906,28 @@ def _check_site(ex: Any, fit_for_site: Callable[..., Mapping[str, Any]], kind: s
     failed = sorted("ECE" if r.startswith("ECE") else "coverage" for r in want["reasons"])
     named = [_criteria(r) for r in reasons]
     ex.expect(
-        all(len(c) == 1 for c in named) and sorted(c.pop() for c in named) == failed
-        and all(re.search(r"\d", r) for r in reasons),
+        all(len(c) == 1 for c in named) and sorted(next(iter(c)) for c in named) == failed,
         f"{where} is refused for {' and '.join(failed)}: give one reason per failed criterion, each naming "
         f"only its own criterion (ECE or coverage) and giving the measured number; yours: {list(reasons)}",
     )
+    for reason, criteria in zip(reasons, named, strict=True):
+        measured = want["ece"] if "ECE" in criteria else want["coverage"]
+        ex.expect(
+            _gives_number(reason, measured),
+            f"{where}: the reason {reason!r} must give the site's measured {next(iter(criteria))} "
+            f"({measured:.3f}; as a fraction or in %, to within 0.005), not only the limit",
+        )
+
+
+def _gives_number(reason: str, measured: float, tol: float = 0.006) -> bool:
+    """Whether the text contains ``measured`` as a number (to within ``tol``, also as a percentage)."""
+    numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", reason)]
+    return any(abs(x - measured) <= tol or abs(x / 100 - measured) <= tol for x in numbers)
 
 
 def _check_boundary(ex: Any, fit_for_site: Callable[..., Mapping[str, Any]], kind: str, seed: int) -> None:
-    """A limit equal to the site's own number (the student's, so no rounding differs) must accept it."""
+    """A limit equal to the site's own number (the student's, so no rounding differs) must accept it, and a
+    limit one float past it must refuse it: the decision is taken on the very numbers reported."""
     y, p, covered = site_data(kind, 1000, seed)
     loose = {"max_ece": 1.0, "min_coverage": 0.0}
     out = ex.call(fit_for_site, y.copy(), p.copy(), covered.copy(), dict(loose))
@@ -920,6 +943,23 @@ def _check_boundary(ex: Any, fit_for_site: Callable[..., Mapping[str, Any]], kin
             f"site {kind!r} with {which}: the site meets the limit (ece <= max_ece and coverage >= "
             "min_coverage), so it must be accepted; refuse only when ece > max_ece or coverage < "
             "min_coverage",
+        )
+    if ece is None or cov is None:
+        return
+    for limits, which in (
+        ({"max_ece": float(np.nextafter(ece, 0.0)), "min_coverage": 0.0},
+         f"max_ece just below the site's ECE {ece!r}"),
+        ({"max_ece": 1.0, "min_coverage": float(np.nextafter(cov, 1.0))},
+         f"min_coverage just above the site's coverage {cov!r}"),
+    ):
+        if not (0.0 < ece and cov < 1.0):
+            continue
+        got = ex.call(fit_for_site, y.copy(), p.copy(), covered.copy(), dict(limits))
+        ex.expect(
+            not bool(got["fit"]),
+            f"site {kind!r} with {which}: the site misses the limit, so it must be refused. Decide on the "
+            "very 'ece' and 'coverage' you report (the ECE with 10 bins, the share covered), not on "
+            "another statistic",
         )
 
 
@@ -953,8 +993,9 @@ def check_fit_for_site(
                 _check_site(ex, fit_for_site, kind, seed, thresholds)
         for kind, probe in _probe_thresholds():
             _check_site(ex, fit_for_site, kind, SITE_SEEDS[1], probe)
-        for kind in ("healthy_edge", "shifted"):
-            _check_boundary(ex, fit_for_site, kind, SITE_SEEDS[2])
+        for kind in SITE_KINDS:
+            for seed in SITE_SEEDS:
+                _check_boundary(ex, fit_for_site, kind, seed)
         for kind in ("shifted", "miscalibrated", "undercovered"):
             ex.expect(
                 not reference_fit_for_site(*site_data(kind, 1000, SITE_SEEDS[0]), thresholds)["fit"],
