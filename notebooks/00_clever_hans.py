@@ -53,6 +53,8 @@
 # 3. *The Rashomon set.* For many problems a large set of models fit the data almost equally well (Breiman,
 #    2001, *Stat Sci*, "the Rashomon effect"); when that set is large it is likely to contain an
 #    interpretable model, so one should search for it instead of explaining an arbitrary member.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 4. Explanations often do not say enough (a saliency map shows *where* a model looks, not *what* it does
 #    with it), and a black box makes it hard to combine its output with information outside the data, or to
 #    spot errors in its inputs (her example: data-entry errors in the inputs of the COMPAS recidivism
@@ -106,6 +108,8 @@
 # - `thal`, **thallium stress test**: a thallium-201 perfusion scan of the heart muscle at stress and at
 #   rest — normal, *fixed defect* (no uptake at stress nor at rest: scar, e.g. an old infarct) or
 #   *reversible defect* (no uptake at stress that fills in at rest: ischaemia).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - `ca`, **number of major vessels (0–3) coloured by fluoroscopy** (the UCI documentation's words, and all
 #   it says). Detrano et al. (1989) list cardiac fluoroscopy among the *non-invasive* tests of the work-up;
 #   fluoroscopy of the heart shows calcium in the coronary arteries, so `ca` is most likely the number of
@@ -156,7 +160,6 @@ df.groupby("site", observed=True).agg(
     patients=("disease", "size"), prevalence=("disease", "mean")
 )
 
-
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Gradient boosting handles missing values and categories natively. We score it the usual way: 5-fold
 # cross-validation, patients shuffled across folds, one AUC over all out-of-fold predictions ("pooled").
@@ -180,7 +183,7 @@ def boosted_model():
 
 cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=derived_seed(0))
 
-
+# %% slideshow={"slide_type": "subslide"}
 def cv_auc(features, target, model=boosted_model):
     """Out-of-fold predicted risk and pooled AUC under shuffled 5-fold
     cross-validation."""
@@ -189,7 +192,7 @@ def cv_auc(features, target, model=boosted_model):
     ]
     return risk, roc_auc_score(target, risk)
 
-
+# %% slideshow={"slide_type": "skip"}
 def auc_ci(target, score, seed, minus=None):
     """AUC(score) − AUC(minus) (or AUC(score) alone) with a 95 % stratified
     percentile-bootstrap interval."""
@@ -221,7 +224,7 @@ def auc_ci(target, score, seed, minus=None):
         res.confidence_interval.high,
     )
 
-
+# %% slideshow={"slide_type": "fragment"}
 risk, auc_pooled = cv_auc(X, y)
 _, lo, hi = auc_ci(y, risk, derived_seed(1))
 print(
@@ -296,6 +299,8 @@ print(
 # resamples of them.
 boot_rng = np.random.default_rng(derived_seed(5))
 boot = []
+
+# %% slideshow={"slide_type": "subslide"}
 for _ in range(30):
     i = boot_rng.integers(0, len(y), len(y))
     curve = partial_dependence(
@@ -312,6 +317,8 @@ q_jump, q_excess = (
     np.percentile(boot[:, 0], [2.5, 97.5]),
     np.percentile(boot[:, 0] - boot[:, 1], [2.5, 97.5]),
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"30 refits on resampled patients: jump 2.5–97.5 % range [{q_jump[0]:+.3f}, "
     f"{q_jump[1]:+.3f}]; "
@@ -387,6 +394,8 @@ acc_ci = stats.bootstrap(
     method="percentile",
     random_state=derived_seed(4),
 ).confidence_interval
+
+# %% slideshow={"slide_type": "subslide"}
 largest = df["site"].value_counts(normalize=True).max()
 print(
     f"AUC for disease from the missingness pattern alone: {auc_missing_only:.3f}  "
@@ -435,7 +444,6 @@ print(
 
 # %% slideshow={"slide_type": "skip"}
 assert -0.03 < d_lo and d_hi < 0.03, "renaming the code barely changes the AUC (interval within ±0.03)"
-
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Almost nothing changes** (the paired interval lies within ±0.03). `HistGradientBoostingClassifier` learns
@@ -490,7 +498,7 @@ def leave_one_site_out(features):
 def fmt(t):
     return f"{t[0]:.3f} [{t[1]:.3f}, {t[2]:.3f}]"
 
-
+# %% slideshow={"slide_type": "subslide"}
 def per_site_auc(within_risk, held_out_risk, offset):
     rows = {}
     for k, s in enumerate(SITES):
@@ -511,7 +519,7 @@ def per_site_auc(within_risk, held_out_risk, offset):
         }
     return pd.DataFrame(rows).T
 
-
+# %% slideshow={"slide_type": "subslide"}
 # Within-site predictions from ten repeats of shuffled 5-fold CV, each patient's
 # out-of-fold risk averaged
 # over the repeats: one split alone moves a small site's AUC (the spread is printed
@@ -530,6 +538,8 @@ repeats = [risk] + [
 ]
 risk_rep = np.mean(repeats, axis=0)
 risk_loso = leave_one_site_out(X)
+
+# %% slideshow={"slide_type": "subslide"}
 aucs = per_site_auc(risk_rep, risk_loso, offset=100)
 print(aucs.map(lambda v: fmt(v) if isinstance(v, tuple) else v).to_string())
 swiss = site_of == "Switzerland"
@@ -555,7 +565,7 @@ strata = [
     for mask in ((site_of == s) & (y == 1), (site_of == s) & (y == 0))
 ]
 
-
+# %% slideshow={"slide_type": "skip"}
 def site_audit(*idx, axis=-1):
     """Pooled, same-site-pairs and cross-site-pairs AUC, inflation, mean (held out −
     within) over 4 and 3 sites."""
@@ -589,7 +599,7 @@ def site_audit(*idx, axis=-1):
         [pooled, same, cross, pooled - same, np.mean(diffs, axis=0), no_swiss]
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 audit_names = [
     "pooled AUC",
     "same-site pairs (stratified AUC)",
@@ -607,6 +617,8 @@ res = stats.bootstrap(
     method="percentile",
     random_state=derived_seed(600),
 )
+
+# %% slideshow={"slide_type": "subslide"}
 audit = pd.Series(
     {
         n: (p, lo_, hi_)
@@ -619,15 +631,17 @@ print(
     " of all pairs"
 )
 
+# %% slideshow={"slide_type": "skip"}
 assert audit["inflation: pooled − stratified"][1] > 0, (
     "pooling over hospitals inflates the AUC"
 )
+
+# %% slideshow={"slide_type": "fragment"}
 no_swiss = audit["mean held out − within, without Zurich/Basel"]
 
 # %% slideshow={"slide_type": "skip"}
 assert no_swiss[2] < 0 and no_swiss[1] > -0.08, "at the three larger sites transfer costs a little ranking"
 assert aucs.loc["Switzerland", "within site"][1] < 0.5, "8 healthy Swiss patients: the interval includes chance"
-
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **What this shows — and corrects.** An earlier version of this notebook compared the pooled 0.89 with the
@@ -649,6 +663,8 @@ assert aucs.loc["Switzerland", "within site"][1] < 0.5, "8 healthy Swiss patient
 #   percentile bootstrap a true coverage of about 0.80–0.92 for a nominal 0.95, worst at high AUC; DeLong's
 #   interval on the logit scale does a little better (0.86–0.94) but also falls short. At VA's counts
 #   (149/51) both cover 0.93–0.96. The answer at Zurich/Basel is "we cannot tell".
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - Read the per-site rows of the table only with their intervals: whether a single site's difference
 #   interval excludes 0 changes with the draw, and the text asserts none of them.
 #
@@ -674,7 +690,7 @@ def citl(target, predicted, seed):
     )
     return float(gap.mean()), res.confidence_interval.low, res.confidence_interval.high
 
-
+# %% slideshow={"slide_type": "subslide"}
 calib = pd.DataFrame(
     {
         s: {
@@ -692,11 +708,11 @@ calib = pd.DataFrame(
 ).T
 print(calib.map(lambda v: fmt(v) if isinstance(v, tuple) else f"{v:.3f}").to_string())
 
-
+# %% slideshow={"slide_type": "fragment"}
 def excludes_zero(t):
     return t[1] > 0 or t[2] < 0
 
-
+# %% slideshow={"slide_type": "skip"}
 def gain_over_prior(target, predicted, prior, seed):
     """|mean(y − prior)| − |mean(y − predicted)|, paired over the site's patients, with
     a bootstrap interval."""
@@ -721,7 +737,7 @@ def gain_over_prior(target, predicted, prior, seed):
         res.confidence_interval.high,
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 prior = {s: y[site_of != s].mean() for s in SITES}
 calib["CITL, prior only"] = [y[site_of == s].mean() - prior[s] for s in SITES]
 calib["gain over prior"] = [
@@ -782,7 +798,7 @@ assert all(t[1] > 0 for t in calib["gain over prior"]), "the features move the l
 # **Expected question:** "So should we add the site as a feature?" — *Answer:* it helps within the training
 # sites and says nothing about a new one; what a new site needs is local calibration.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 codes = df["site"].cat.codes.to_numpy()
 shuffled_codes = np.random.default_rng(derived_seed(300)).permutation(codes)
 eight = ["age", "male", "cp", "trestbps", "thalch", "exang", "oldpeak", "fbs"]
@@ -798,7 +814,7 @@ print(
 )
 print("\nfeatures with no gap at any site:", complete)
 
-
+# %% slideshow={"slide_type": "subslide"}
 def macro_ovr_auc(target, proba, i, axis=-1):
     """Mean over sites of the AUC of "this site vs the others" (rank formula), for rows
     i (vectorised)."""
@@ -811,7 +827,7 @@ def macro_ovr_auc(target, proba, i, axis=-1):
         aucs.append(((ranks * pos).sum(axis=-1) - n1 * (n1 + 1) / 2) / (n1 * n0))
     return np.mean(aucs, axis=0)
 
-
+# %% slideshow={"slide_type": "skip"}
 def site_detector_auc(features, target, model, seed):
     """Macro one-vs-rest AUC of the site from out-of-fold probabilities, with a
     bootstrap interval."""
@@ -830,7 +846,7 @@ def site_detector_auc(features, target, model, seed):
     )
     return auc, res.confidence_interval.low, res.confidence_interval.high
 
-
+# %% slideshow={"slide_type": "subslide"}
 gaps_eight = df_nan[eight].isna().astype(int)
 detector = {
     "gaps of the eight features (logistic)": site_detector_auc(
@@ -849,6 +865,8 @@ detector = {
         df_nan[complete], shuffled_codes, boosted_model, derived_seed(305)
     ),
 }
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     "\n"
     + pd.Series({k: fmt(v) for k, v in detector.items()}, name="site AUC").to_string()
@@ -881,6 +899,8 @@ record(module="00", method="site detector on missingness indicators (logistic re
 
 # %% slideshow={"slide_type": "fragment"}
 fix3 = {}
+
+# %% slideshow={"slide_type": "subslide"}
 for name, cols in {
     "all 13": list(FEATURES),
     "the eight": eight,
@@ -902,6 +922,8 @@ for name, cols in {
             derived_seed(400 + len(fix3)),
         ),
     }
+
+# %% slideshow={"slide_type": "subslide"}
 fix3 = pd.DataFrame(fix3).T
 print(fix3.map(lambda v: fmt(v) if isinstance(v, tuple) else f"{v:.3f}").to_string())
 
@@ -926,6 +948,8 @@ assert np.ptp(fix3["mean within-site AUC"]) < np.ptp(fix3["pooled AUC"]), "withi
 #   its lab or its referral pattern. Shortcut learning is common in medical imaging too (Zech et al., 2018,
 #   *PLoS Med*: pneumonia models that recognised the hospital from the radiograph; DeGrave et al., 2021,
 #   *Nat Mach Intell*: COVID-19 detectors reading text markers and borders).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - **GDPR** (Regulation (EU) 2016/679), **art. 22**: a person has the right not to be subject to a decision
 #   based *solely* on automated processing, including profiling, that has legal or similarly significant
 #   effects — with exceptions (contract, law, explicit consent). Arts. 13(2)(f), 14(2)(g) and 15(1)(h)
@@ -944,6 +968,8 @@ assert np.ptp(fix3["mean within-site AUC"]) < np.ptp(fix3["pooled AUC"]), "withi
 #   at least human intervention, the right to express one's view and to contest; under the law exception the
 #   authorising law itself must lay down suitable measures (art. 22(2)(b)); decisions on health data
 #   (art. 9) additionally need explicit consent or a substantial public interest (art. 22(4)).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - **EU AI Act** (Regulation (EU) 2024/1689 of 13 June 2024; in force since 1 August 2024). AI that is a
 #   medical device, or a safety component of one, is **high-risk** under art. 6(1) and Annex I when the
 #   device must undergo a *third-party* conformity assessment (by a notified body) under the MDR
@@ -963,7 +989,8 @@ assert np.ptp(fix3["mean within-site AUC"]) < np.ptp(fix3["pooled AUC"]), "withi
 #   publication in the Official Journal. We could not confirm the publication or the final wording here:
 #   check the consolidated text of Regulation (EU) 2024/1689 on EUR-Lex for the dates in force when you
 #   read this. In France, the HAS publishes guidance on evaluating AI-based medical devices.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # None of these asks for a formula. They ask that someone can check *why* the model decides and how well it
 # does at the site where it is used — which is what the rest of this course teaches.
 

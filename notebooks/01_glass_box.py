@@ -114,6 +114,8 @@ unit = pd.Series(
         "noise_2": 1,
     }
 )
+
+# %% slideshow={"slide_type": "subslide"}
 unit_name = {
     "age": "10 years",
     "bmi": "5 kg/m²",
@@ -123,6 +125,8 @@ unit_name = {
     "noise_1": "1 sd",
     "noise_2": "1 sd",
 }
+
+# %% slideshow={"slide_type": "subslide"}
 planted = {
     "male": 0.35,
     "sbp": 0.02 * 10,
@@ -134,6 +138,8 @@ planted = {
     "noise_1": 0.0,
     "noise_2": 0.0,
 }
+
+# %% slideshow={"slide_type": "subslide"}
 odds = pd.DataFrame(
     {
         "per": [unit_name.get(f, "yes vs no") for f in X.columns],
@@ -192,7 +198,7 @@ def spline_gam(continuous, binary, n_knots=6, C=1.0):
 
 gam = spline_gam(continuous, binary).fit(X, y)
 
-
+# %% slideshow={"slide_type": "subslide"}
 def gam_term(gam, feature, values):
     """Shape function of one feature: its spline basis at `values` times its
     coefficients (log-odds)."""
@@ -201,7 +207,6 @@ def gam_term(gam, feature, values):
         pd.DataFrame({feature: values})
     )
     return basis @ coef[design.output_indices_[feature]]
-
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Compare each model's term with the planted one, patient by patient, on the 4,000 patients. A correlation
@@ -228,6 +233,8 @@ def r2_slope(fitted, planted):
 
 
 shape_features = ["age", "bmi", "sbp", "chol", "qtc"]
+
+# %% slideshow={"slide_type": "subslide"}
 recovery = pd.DataFrame(
     {
         **{
@@ -246,8 +253,9 @@ recovery = pd.DataFrame(
     },
     index=shape_features,
 )
-print(recovery.round(2).to_string())
 
+# %% slideshow={"slide_type": "subslide"}
+print(recovery.round(2).to_string())
 
 # %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
@@ -268,6 +276,12 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# **Why odds ratios here, not risk.** Each curve is a *centred* contribution of its own model, and the
+# logistic model and the spline GAM have different intercepts: no single risk scale fits both curves (and
+# the planted one). The right-hand axis therefore reads the curves as odds ratios against the feature's
+# average, the one reading the three share. The EBM shape plots below belong to one model, so they get a
+# risk axis ("risk if all else average").
+#
 # **Reading.** The spline finds the BMI U-shape and the QTc hinge. It *smooths over* the age steps at 65
 # and 80: a cubic spline with a few knots cannot jump. Whether a jump at 65 is real (a change of practice at
 # retirement age, a coding rule) or an artefact is exactly what a clinician wants to see — so we want a
@@ -291,7 +305,8 @@ plt.show()
 # every term in turn with its best split (round-robin, every step updating the model). One difference from
 # the lab's version remains: interpret visits the terms in a **random permutation** of the columns, drawn
 # once at the start (its `randomize_initial_feature_order` option), not in column order.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Why switch smoothing off? It spreads every jump over neighbouring bins, and jumps are what we want to see.
 # The choice is a trade-off, not a free win. Measured once, on this notebook's cohort (base seed 0, a side
 # experiment not run here), interpret's defaults give smoother and closer curves (R² after purification:
@@ -390,7 +405,7 @@ def ebm_curve(ebm, feature):
 
     return curve
 
-
+# %% slideshow={"slide_type": "subslide"}
 steps = pd.Series({
     "planted": step_at(cohort.shape_functions["age"]),
     "logistic": step_at(lambda a: beta[X.columns.get_loc("age")] * a),
@@ -417,6 +432,8 @@ terms = pd.DataFrame(ebm.eval_terms(X), columns=ebm.term_names_)
 patient = 0
 local = terms.iloc[patient].sort_values(key=abs, ascending=False)
 print(X.iloc[patient].round(1).to_string())
+
+# %% slideshow={"slide_type": "subslide"}
 print(f"\nintercept {ebm.intercept_[0]:+.3f}")
 print(local.round(3).to_string())
 print(
@@ -424,6 +441,7 @@ print(
     f"{ebm.decision_function(X.iloc[[patient]])[0]:+.3f}"
 )
 
+# %% slideshow={"slide_type": "skip"}
 additivity_error = np.abs(
     ebm.intercept_[0] + terms.sum(axis=1) - ebm.decision_function(X)
 ).max()
@@ -471,6 +489,8 @@ def fast_ranking(X, y, init_score=None):
 
 pair_ranking = fast_ranking(X, y, init_score=additive)
 from_intercept = fast_ranking(X, y)
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     pd.DataFrame(
         {
@@ -525,7 +545,7 @@ def purify(table):
         + table.mean()
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 def pair_marginal(pair_term, feature, values):
     """Mean of a pair term over the other feature's grid: the main effect the pair
     table carries."""
@@ -538,7 +558,7 @@ def pair_marginal(pair_term, feature, values):
 planted_pair_term = cohort.shape_functions["age:bmi"]
 planted_pair = purify(planted_pair_term(ages.ravel(), bmis.ravel()).reshape(ages.shape))
 
-
+# %% slideshow={"slide_type": "subslide"}
 def shape_scores(main_term, pair_term):
     """R² and slope, after purification, of the 5 planted main effects and of the age
     × BMI pair."""
@@ -553,7 +573,7 @@ def shape_scores(main_term, pair_term):
     rows["age × bmi"] = r2_slope(fitted_pair.ravel(), planted_pair.ravel())
     return pd.DataFrame(rows, index=["R²", "slope"]).T
 
-
+# %% slideshow={"slide_type": "subslide"}
 def pair_axis(feature):
     """Grid of one feature of a pair: its two values if binary, else 15 points over
     its central 90 %."""
@@ -564,7 +584,7 @@ def pair_axis(feature):
         else np.linspace(*np.quantile(X[feature], [0.05, 0.95]), 15)
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 def ebm_pair(model, name):
     """Pair term `name` ("a & b") of an EBM as a function of its two features (others
     at their median)."""
@@ -577,7 +597,7 @@ def ebm_pair(model, name):
 
     return term
 
-
+# %% slideshow={"slide_type": "skip"}
 def ebm_terms(model):
     """Main term of an EBM with the marginal of every *other* pair that uses the
     feature folded in."""
@@ -604,7 +624,7 @@ def ebm_terms(model):
 
     return main, pair
 
-
+# %% slideshow={"slide_type": "subslide"}
 def unplanted_pairs(model):
     """The pairs FAST added that were not planted, with the RMS of their purified
     (pure-interaction) table."""
@@ -620,7 +640,7 @@ def unplanted_pairs(model):
 def no_pair(a, b):
     return np.zeros(len(a))
 
-
+# %% slideshow={"slide_type": "subslide"}
 def linear_terms(model, columns):
     per_unit = model[-1].coef_[0] / model[0].scale_
     return (lambda f, grid: per_unit[list(columns).index(f)] * grid), no_pair
@@ -639,6 +659,8 @@ scores = pd.concat(
     },
     axis=1,
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(scores.round(2).to_string())
 planted_pair_rms = np.sqrt((planted_pair**2).mean())
 print(
@@ -692,6 +714,8 @@ per_cohort = {
 }
 age_steps = {"EBM": [steps["EBM"]], "spline GAM": [steps["spline GAM"]]}
 unplanted = [unplanted_pairs(ebm)]
+
+# %% slideshow={"slide_type": "subslide"}
 for r in range(1, 10):  # fresh cohorts: same generator, new patients
     fresh = make_cardio_cohort(n=4000, seed=derived_seed(100 + r))
     Xr = fresh.X.drop(columns="site")
@@ -709,6 +733,7 @@ for r in range(1, 10):  # fresh cohorts: same generator, new patients
     age_steps["EBM"].append(step_at(ebm_curve(refit, "age")))
     age_steps["spline GAM"].append(step_at(lambda a, g=gam_r: gam_term(g, "age", a)))
 
+# %% slideshow={"slide_type": "subslide"}
 mean_r2 = {
     name: np.array([s.loc[shape_features, "R²"].mean() for s in tables])
     for name, tables in per_cohort.items()
@@ -725,8 +750,7 @@ per_shape = pd.concat(
 print(summary.round(3).to_string())
 print("\nmean over the 10 cohorts, per shape:\n" + per_shape.round(2).to_string())
 
-
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def over_cohorts(name, shape, column):
     return np.array([s.loc[shape, column] for s in per_cohort[name]])
 
@@ -742,6 +766,8 @@ pair_r2, pair_slope = (
     over_cohorts("EBM", "age × bmi", "R²"),
     over_cohorts("EBM", "age × bmi", "slope"),
 )
+
+# %% slideshow={"slide_type": "subslide"}
 size_error = {
     name: np.array(
         [(1 - s.loc[shape_features, "slope"]).abs().mean() for s in per_cohort[name]]
@@ -760,6 +786,8 @@ step_gap = paired_difference(
 )
 step_ebm = t_interval(age_steps["EBM"])
 unplanted_rms = np.array([max(u.values(), default=0.0) for u in unplanted])
+
+# %% slideshow={"slide_type": "subslide"}
 for name in ("EBM", "spline GAM"):
     print(
         f"{name} − logistic, mean R² of the 5 main effects, paired over the 10 "
@@ -776,6 +804,8 @@ print(
     f"spline GAM − logistic, mean R² of BMI and QTc: [{bent_gap[0]:+.2f}, "
     f"{bent_gap[1]:+.2f}]"
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     "EBM pair term: R² {:.2f} [{:.2f}, {:.2f}], slope {:.2f} [{:.2f}, {:.2f}]".format(
         *t_interval(pair_r2), *t_interval(pair_slope)
@@ -792,6 +822,8 @@ print(
         *t_interval(unplanted_rms), planted_pair_rms
     )
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"step at 65: planted {steps['planted']:.2f}; EBM {step_ebm[0]:.2f} "
     f"[{step_ebm[1]:.2f}, {step_ebm[2]:.2f}]; "
@@ -809,11 +841,15 @@ NOTE = (
     "exactly 0"
 )
 EBM_LABEL = "EBM (4 bags, 3 pairs, round-robin, no smoothing rounds for mains or pairs)"
+
+# %% slideshow={"slide_type": "subslide"}
 gam_null = {
     "score": summary.loc["spline GAM", "mean R² (5 main effects)"],
     "interval": tuple(summary.loc["spline GAM", ["low", "high"]]),
     "paired": ebm_vs_gam,
 }
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for name, method in (
     ("EBM", EBM_LABEL),
     ("spline GAM", "spline GAM (6 knots, no pair)"),
@@ -837,6 +873,8 @@ for name, method in (
         },
         note=NOTE,
     )
+
+# %% slideshow={"slide_type": "subslide"}
 for metric, values in (("R²", pair_r2), ("slope", pair_slope)):
     mean, low, high = t_interval(values)
     record(
@@ -875,7 +913,6 @@ assert step_ebm[2] < steps["planted"], "yet it underestimates the planted jump"
 #   below 1), and its age jump at 65 is larger than the spline's but well under the planted 0.76 log-odds
 #   (an earlier version of this notebook measured 0.29 on one cohort; the interval above is over 10). A
 #   binned model pays for its flexibility with noise and shrinkage; what it buys is the jump and the pair.
-
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Real data: reading — and editing — the cholesterol-0 artefact
@@ -919,6 +956,8 @@ def fit_quietly(model, X, y):
 ebm_heart = fit_quietly(ExplainableBoostingClassifier(**EBM_SETTINGS), Xh, yh)
 chol = ebm_heart.term_names_.index("chol")
 d = ebm_heart.explain_global().data(chol)
+
+# %% slideshow={"slide_type": "subslide"}
 # the first plotted bin holds cholesterol 0 and nothing else
 zero_bin_score = d["scores"][0]
 print(
@@ -930,6 +969,8 @@ print(
     f"{d['scores'][1:].max():+.3f}"
 )
 print("pair terms:", [t for t in ebm_heart.term_names_ if " & " in t])
+
+# %% slideshow={"slide_type": "skip"}
 assert Xh["chol"][(Xh["chol"] > 0)].min() > d["names"][1], (
     "the first bin contains only the zeros"
 )
@@ -937,6 +978,7 @@ assert zero_bin_score == d["scores"].max(), (
     "the artefact bin is the riskiest cholesterol value"
 )
 
+# %% slideshow={"slide_type": "subslide"}
 hidden = pd.DataFrame(
     {
         "patients missing": Xh.isna().sum(),
@@ -954,6 +996,8 @@ hidden = pd.DataFrame(
     },
     index=list(FEATURES),
 ).query("`patients missing` > 0")
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     "\nthe missing-value bins interpret does not plot (log-odds):\n"
     + hidden.round(3).to_string()
@@ -996,7 +1040,7 @@ def zero_bin(model, feature, value):
             edited.term_scores_[t][tuple(index)] = 0.0
     return edited
 
-
+# %% slideshow={"slide_type": "subslide"}
 def zero_missing_bins(model):
     """Copy of an EBM in which a missing value scores 0 (the average patient) in
     every term."""
@@ -1014,6 +1058,8 @@ risk_before, risk_after = (
     ebm_heart.predict_proba(Xh)[:, 1],
     no_chol_zero.predict_proba(Xh)[:, 1],
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"mean predicted risk of the {zero.sum()} chol-0 patients: "
     f"{risk_before[zero].mean():.3f} -> "
@@ -1024,7 +1070,6 @@ print(
 # %% slideshow={"slide_type": "skip"}
 assert np.array_equal(risk_before[~zero], risk_after[~zero]), "the edit touches only the chol-0 patients"
 assert risk_after[zero].mean() < risk_before[zero].mean()
-
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Does the edit remove what a new hospital would not reproduce?
@@ -1042,7 +1087,8 @@ assert risk_after[zero].mean() < risk_before[zero].mean()
 # way as at a new site: AUC per hospital, then the mean over the 4 hospitals. The pooled within-hospital AUC
 # is shown as well, and "pooled − per hospital" measures how much of the edit's effect on it is
 # between-hospital ranking.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # AUC by the Mann–Whitney rank formula. Intervals: paired percentile bootstrap of AUC(edited) − AUC(as
 # trained) over the same held-out patients, 1,000 resamples drawn within each site, and the *same* resampled
 # patients used for every row, so that differences between rows are paired contrasts too. Switzerland has
@@ -1050,7 +1096,7 @@ assert risk_after[zero].mean() < risk_before[zero].mean()
 # rather than conclude. **Margin stated in advance** (as in section 6): an edit "costs nothing measurable" if
 # the lower bound of its interval is above −0.02 AUC.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 def auc(y, score):
     """AUC by the rank (Mann–Whitney) formula, ties counted one half; vectorised over leading axes.
 
@@ -1154,7 +1200,6 @@ print(
     + ", ".join(f"{h} {auc(yh[position[h]], loso[h]['as trained']):.3f}" for h in sites)
 )
 
-
 # %% slideshow={"slide_type": "skip"}
 for edit in EDITS:
     assert edit_effect.loc[("within, per hospital (mean of 4)", edit), "low"] > -0.02, \
@@ -1187,8 +1232,9 @@ assert edit_effect.loc[("within: pooled − per hospital", "+ missing bins zeroe
 #   does not assert a gain. What holds on every draw: **no measurable loss within a hospital or at a new one; the
 #   pooled-AUC loss is between-hospital ranking.** At Cleveland almost nothing is missing, so the edit changes
 #   little there; Switzerland's interval is wide.
-# - Only a glass box makes this edit exact and local; with a black box one would retrain and hope.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# - Only a glass box makes this edit exact and local; with a black box one would retrain and hope.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The false dilemma, measured
@@ -1199,6 +1245,8 @@ assert edit_effect.loc[("within: pooled − per hospital", "+ missing bins zeroe
 # - **The synthetic cohort is circular.** Its logit *is* a GA2M (five main effects and one pair), so a
 #   GA2M cannot lose there for lack of flexibility. It tests the fitting, not the dilemma; the real data
 #   (UCI heart disease) are the test that counts.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - **A fair black box is tuned.** On UCI heart, inside each training fold and on training patients only,
 #   `GridSearchCV` chooses among 4 settings (learning rate 0.02 or 0.1 × 3 or 8 leaves, at least 40
 #   patients per leaf) by 3-fold cross-validated AUC, each fit stopping early (up to 300 trees, 20 rounds
@@ -1238,7 +1286,7 @@ def heart_design(frame):
         frame, columns=["cp", "restecg", "slope", "thal"], dummy_na=True, dtype=float
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 def tuned_boosted_trees():
     """UCI heart: 4 settings, 3-fold CV on the training fold, early stopping on a
     20 % split of each fit."""
@@ -1262,7 +1310,7 @@ def tuned_boosted_trees():
         cv=StratifiedKFold(3, shuffle=True, random_state=derived_seed(1)),
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 def cheaply_tuned_boosted_trees():
     """Synthetic cohort (circular anyway, 4,000 patients): 4 settings chosen on one
     25 % hold-out."""
@@ -1279,6 +1327,8 @@ def cheaply_tuned_boosted_trees():
 
 
 heart_splines = ["age", "trestbps", "chol", "thalch", "oldpeak"]
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 models = {
     "logistic": lambda: make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True),
@@ -1302,13 +1352,15 @@ models = {
     "EBM": lambda: ExplainableBoostingClassifier(**FAST_EBM),
     "boosted trees (tuned)": tuned_boosted_trees,
 }
+
+# %% slideshow={"slide_type": "fragment"}
 cohort_models = {
     **models,
     "spline GAM": lambda: spline_gam(continuous, binary),
     "boosted trees (tuned)": cheaply_tuned_boosted_trees,
 }
 
-
+# %% slideshow={"slide_type": "subslide"}
 def out_of_fold(models, features, target, linear_features=None):
     """One out-of-fold predicted risk per patient and model (same folds for all)."""
     predictions = {}
@@ -1324,7 +1376,7 @@ def out_of_fold(models, features, target, linear_features=None):
             predictions[name][test] = fitted.predict_proba(data.iloc[test])[:, 1]
     return predictions
 
-
+# %% slideshow={"slide_type": "subslide"}
 def auc_table(predictions, target, rng):
     rows = {}
     for name, p in predictions.items():
@@ -1343,9 +1395,13 @@ def auc_table(predictions, target, rng):
 
 rng = np.random.default_rng(derived_seed(400))
 oof_cohort = out_of_fold(cohort_models, X, y)
+
+# %% slideshow={"slide_type": "subslide"}
 oof_heart = out_of_fold(models, Xh, yh, linear_features=heart_design(Xh))
 auc_cohort, auc_heart = auc_table(oof_cohort, y, rng), auc_table(oof_heart, yh, rng)
 gap, brier_gap = {}, {}
+
+# %% slideshow={"slide_type": "subslide"}
 for data_name, oof, target in (
     ("synthetic cohort", oof_cohort, y),
     ("UCI heart disease", oof_heart, yh),
@@ -1365,6 +1421,8 @@ for data_name, oof, target in (
         ((ebm_p - target) ** 2).mean() - ((trees_p - target) ** 2).mean(),
         *np.quantile(brier, [0.025, 0.975]),
     )
+
+# %% slideshow={"slide_type": "subslide"}
 gap = pd.DataFrame(gap, index=["EBM − boosted trees", "low", "high"]).T
 brier_gap = pd.DataFrame(
     brier_gap, index=["Brier(EBM) − Brier(trees)", "low", "high"]
@@ -1374,6 +1432,8 @@ print(
     f"{auc(y, cohort.logit):.3f})\n{auc_cohort.round(3).to_string()}"
 )
 print(f"\nUCI heart disease\n{auc_heart.round(3).to_string()}")
+
+# %% slideshow={"slide_type": "subslide"}
 print(f"\npaired AUC difference (same patients)\n{gap.round(3).to_string()}")
 print(
     f"\npaired Brier difference (lower is better; same "
@@ -1386,7 +1446,6 @@ plot_auc_intervals(axes[0], auc_cohort, title="synthetic cohort (n = 4,000)", xl
 plot_auc_intervals(axes[1], auc_heart, title="UCI heart disease (n = 920)", xlabel="out-of-fold AUC (95 % bootstrap)")
 plt.tight_layout()
 plt.show()
-
 
 # %% slideshow={"slide_type": "skip"}
 assert (gap["low"] > -0.02).all(), "EBM non-inferior to the tuned black box: lower bound above −0.02 on both data sets"

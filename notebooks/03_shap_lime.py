@@ -95,7 +95,7 @@ model4 = GradientBoostingClassifier(
 background4 = X4[1000:1200]  # 200 patients stand for "anybody"
 patient4 = X4[0]
 
-
+# %% slideshow={"slide_type": "fragment"}
 def worths(f, x, background):
     """v(S) for every coalition S: mean model output with the features in S set to
     the patient's values."""
@@ -106,7 +106,7 @@ def worths(f, x, background):
     v = f(rows.reshape(-1, n)).reshape(len(masks), -1).mean(axis=1)
     return {m.tobytes(): value for m, value in zip(masks, v)}
 
-
+# %% slideshow={"slide_type": "subslide"}
 def shapley_values(f, x, background):
     """Exact Shapley values by enumerating the 2^n coalitions."""
     n = len(x)
@@ -126,7 +126,7 @@ def shapley_values(f, x, background):
             )
     return phi, v
 
-
+# %% slideshow={"slide_type": "subslide"}
 f4 = model4.decision_function  # log-odds
 phi4, v4 = shapley_values(f4, patient4, background4)
 base4, fx4 = f4(background4).mean(), f4(patient4[None])[0]
@@ -149,9 +149,10 @@ print(
 #   twice, the model uses the mean of the two readings, and both readings agree for this patient.
 # - **Additivity**: the values of an ensemble $f_1 + f_2$ are the sums of the values of $f_1$ and $f_2$.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "skip"}
 assert abs(phi4.sum() - (fx4 - base4)) < 1e-9, "efficiency"
 
+# %% slideshow={"slide_type": "fragment"}
 # noqa: E731  a fifth column the model never reads
 ignores_last = lambda X: f4(X[:, :4])
 extra = cohort.X["noise_1"].to_numpy()
@@ -160,9 +161,11 @@ phi_dummy, _ = shapley_values(
     np.append(patient4, extra[0]),
     np.column_stack([background4, extra[1000:1200]]),
 )
+
+# %% slideshow={"slide_type": "skip"}
 assert abs(phi_dummy[4]) < 1e-12, "dummy"
 
-
+# %% slideshow={"slide_type": "fragment"}
 def two_readings(X):
     """The model fed with the mean of two SBP readings (columns 2 and 3); smoking is
     column 4."""
@@ -172,13 +175,20 @@ def two_readings(X):
 # noqa: E731  both readings equal
 dup = lambda A: np.column_stack([A[:, :3], A[:, 2], A[:, 3]])
 phi_sym, _ = shapley_values(two_readings, dup(patient4[None])[0], dup(background4))
+
+# %% slideshow={"slide_type": "skip"}
 assert abs(phi_sym[2] - phi_sym[3]) < 1e-12, "symmetry"
 
+# %% slideshow={"slide_type": "subslide"}
 linear4 = LogisticRegression(max_iter=1000).fit(X4, cohort.y)
 ensemble = lambda X: f4(X) + linear4.decision_function(X)  # noqa: E731
 phi_lin, _ = shapley_values(linear4.decision_function, patient4, background4)
 phi_ens, _ = shapley_values(ensemble, patient4, background4)
+
+# %% slideshow={"slide_type": "skip"}
 assert np.allclose(phi_ens, phi4 + phi_lin, atol=1e-9), "additivity"
+
+# %% slideshow={"slide_type": "fragment"}
 print(
     f"dummy column: {phi_dummy[4]:.3f}; two SBP readings: {phi_sym[2]:.3f} and "
     f"{phi_sym[3]:.3f} "
@@ -232,7 +242,7 @@ def kernel_regression(v, n):
     rest = np.linalg.lstsq(A * w, b * w[:, 0], rcond=None)[0]
     return np.append(rest, (full - empty) - rest.sum())
 
-
+# %% slideshow={"slide_type": "subslide"}
 phi_kernel = kernel_regression(v4, 4)
 print("kernel regression:", phi_kernel.round(3), "  enumeration:", phi4.round(3))
 
@@ -258,6 +268,8 @@ features = [
     "qt_drug",
     "noise_1",
 ]
+
+# %% slideshow={"slide_type": "subslide"}
 # Sub-resolution jitter (< 0.005 units): scikit-learn and shap break exact ties at a
 # split threshold
 # differently, which would spoil TreeSHAP's exactness for the odd patient whose value
@@ -274,6 +286,8 @@ X = cohort.X[features].to_numpy(float) + np.random.default_rng(derived_seed(1)).
 X[:, [1, 5, 6, 8]] = cohort.X[["male", "smoker", "diabetes", "qt_drug"]].to_numpy(float)
 # the trees compare float32 values: give shap exactly the same numbers
 X = X.astype(np.float32).astype(float)
+
+# %% slideshow={"slide_type": "subslide"}
 model = GradientBoostingClassifier(
     n_estimators=150, max_depth=3, random_state=derived_seed(0)
 ).fit(X[:2000], cohort.y[:2000])
@@ -287,6 +301,8 @@ warnings.filterwarnings("ignore", message="Linear regression equation is singula
 kernel_explainer = shap.KernelExplainer(f, background)
 budgets = [24, 50, 100, 200, 500]
 errors = pd.DataFrame(index=budgets, columns=range(5), dtype=float)
+
+# %% slideshow={"slide_type": "subslide"}
 for budget in budgets:
     for seed in range(5):
         np.random.seed(derived_seed(seed))
@@ -302,6 +318,8 @@ mean_error = errors.mean(axis=1)
 print("max |KernelSHAP - exact| (log-odds), mean over 5 seeds:")
 print(mean_error.round(3).to_string())
 print(f"all 1022 coalitions: {np.abs(full_enum - exact).max():.1e}")
+
+# %% slideshow={"slide_type": "skip"}
 assert (
     mean_error.iloc[-1] < mean_error.iloc[0] / 3
     and np.abs(full_enum - exact).max() < 1e-6
@@ -316,9 +334,10 @@ ax.set(
     ylabel="max error vs exact (log-odds)",
     title="KernelSHAP converges to the Shapley values",
 )
+ax.xaxis.set_minor_formatter(plt.NullFormatter())  # no run-together 3×10¹ 4×10¹ labels
+ax.set_xticks(budgets, labels=[str(b) for b in budgets])  # the budgets used
 ax.legend()
 plt.show()
-
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** With 24 coalitions the worst feature is off by about 0.15 log-odds — half the spread of the
@@ -354,6 +373,8 @@ largest, smallest = errors.loc[500].to_numpy(), errors.loc[24].to_numpy()
 ci_largest = bootstrap_ci(lambda i: largest[i].mean(), 5, 30)
 ci_smallest = bootstrap_ci(lambda i: smallest[i].mean(), 5, 31)
 shuffles = np.random.default_rng(derived_seed(32))
+
+# %% slideshow={"slide_type": "subslide"}
 shuffled_error = np.mean(
     [np.abs(exact[shuffles.permutation(10)] - exact).max() for _ in range(1000)]
 )
@@ -411,15 +432,21 @@ phi_all, phi_young = (
 compare = pd.DataFrame(
     {"vs everybody": phi_all, "vs patients under 50": phi_young}, index=features
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"patient aged {patient[0]:.0f}; base value: everybody "
     f"{tree_all.expected_value:.3f}, "
     f"under 50 {tree_young.expected_value:.3f}"
 )
 print(compare.round(3).to_string())
+
+# %% slideshow={"slide_type": "skip"}
 assert (
     phi_young[0] > phi_all[0] and tree_young.expected_value < tree_all.expected_value
 ), "against young patients, age carries more"
+
+# %% slideshow={"slide_type": "skip"}
 for e, p in ((tree_all, phi_all), (tree_young, phi_young)):
     assert abs(e.expected_value + p.sum() - f(patient[None])[0]) < 1e-6
 
@@ -492,6 +519,8 @@ ci_tree = bootstrap_ci(lambda i: tree_error[i].mean(), 30, 34)
 ci_shuffled = bootstrap_ci(lambda i: shuffled_error30[i].mean(), 30, 35)
 # same 30 patients
 d_tree = paired_difference(tree_error, shuffled_error30, seed=derived_seed(40))
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"max |phi - exact| per patient, mean over 30: TreeSHAP {tree_error.mean():.0e} "
     f"[{ci_tree[0]:.0e}, {ci_tree[1]:.0e}]; "
@@ -544,7 +573,7 @@ def additivity_gap(explainer, predict, rows):
         - predict(rows)
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 gap_raw = additivity_gap(explainer_raw, model_raw.decision_function, X_raw[2000:2500])
 gap_jit = additivity_gap(tree_all, f, X[2000:2500])
 print(
@@ -642,7 +671,7 @@ print(
 # plus half the age × BMI interaction for age and BMI (datasheet). The model is learned from 2,000
 # patients, so we expect high but not perfect agreement.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 truth = cohort.contributions.iloc[2000:2500][features].copy()
 half_interaction = cohort.contributions["age:bmi"].iloc[2000:2500] / 2
 truth["age"] += half_interaction
@@ -660,6 +689,8 @@ score = pd.DataFrame(
     index=effects,
 )
 print(score.round(2).to_string())
+
+# %% slideshow={"slide_type": "subslide"}
 no_effect = np.abs(
     sv.values[:, [features.index("qt_drug"), features.index("noise_1")]]
 ).mean(axis=0)
@@ -674,7 +705,6 @@ print(
 assert (score["corr(SHAP, truth)"].drop(["qtc", "male"]) > 0.7).all() and (score.loc[["qtc", "male"], "corr(SHAP, truth)"] > 0.3).all()
 # the claim below: the QT-drug flag gets almost nothing, the noise column clearly more than 0, but < half of age
 assert no_effect[0] < 0.05 and 0.03 < no_effect[1] < 0.5 * age_mean
-
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # SHAP recovers the planted effects with correlations of 0.79–0.97 on this draw — except QTc (about 0.45):
@@ -719,6 +749,8 @@ def slope(phi, t):
 
 
 true_phi = truth[features].to_numpy()
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     pd.DataFrame(
         {
@@ -737,6 +769,8 @@ print(
     .to_string()
 )
 shuffled_labels = np.random.default_rng(derived_seed(36)).permutation(cohort.y[:2000])
+
+# %% slideshow={"slide_type": "subslide"}
 null_model = GradientBoostingClassifier(
     n_estimators=150, max_depth=3, random_state=derived_seed(0)
 ).fit(X[:2000], shuffled_labels)
@@ -753,6 +787,8 @@ shuffled_truth_r2 = (
 )
 ci_shap = bootstrap_ci(lambda i: r2(sv.values[i], true_phi[i]), 500, 37)
 ci_null = bootstrap_ci(lambda i: r2(sv_null[i], true_phi[i]), 500, 37)
+
+# %% slideshow={"slide_type": "subslide"}
 # paired: each resample of patients scores SHAP and the null on the same patients, then
 # takes the difference
 d_r2 = bootstrap_ci(
@@ -822,6 +858,8 @@ pair_flat = (
 corr = lambda a, i: np.corrcoef(a[i], pair_true[i])[0, 1]  # noqa: E731
 ci_pair = bootstrap_ci(lambda i: corr(pair_age_bmi, i), 500, 44)
 d_pair = bootstrap_ci(lambda i: corr(pair_age_bmi, i) - corr(pair_flat, i), 500, 45)
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"corr(2 Φ_age,bmi, planted age × BMI) = {corr(pair_age_bmi, slice(None)):.2f} "
     f"[{ci_pair[0]:.2f}, {ci_pair[1]:.2f}]; "
@@ -835,6 +873,8 @@ print(
     f"{np.abs(pair_flat).mean():.3f}; SBP × chol {np.abs(pair_null).mean():.3f}; "
     f"planted term: {np.abs(pair_true - pair_true.mean()).mean():.3f} (log-odds)"
 )
+
+# %% slideshow={"slide_type": "skip"}
 assert d_pair[0] > 0, (
     "the planted interaction is recovered better than by a model trained without it"
 )
@@ -874,6 +914,8 @@ heart_tree = shap.TreeExplainer(
 )
 sv_heart = heart_tree(H)  # shap's own additivity check stays on
 sv_heart.feature_names = list(FEATURES)
+
+# %% slideshow={"slide_type": "subslide"}
 gap_heart = np.abs(
     sv_heart.base_values + sv_heart.values.sum(1) - heart_model.decision_function(H)
 )
@@ -881,7 +923,11 @@ print(
     f"additivity on the 920 UCI patients: {(gap_heart > 1e-6).sum()} off, largest gap "
     f"{gap_heart.max():.2g}"
 )
+
+# %% slideshow={"slide_type": "skip"}
 assert gap_heart.max() < 1e-6, "every real patient's SHAP values add up to its log-odds"
+
+# %% slideshow={"slide_type": "fragment"}
 chol_shap = sv_heart.values[:, FEATURES.index("chol")]
 zero = heart["chol"].to_numpy() == 0
 print(
@@ -889,6 +935,8 @@ print(
     f"measured -> "
     f"{chol_shap[~zero].mean():+.3f}"
 )
+
+# %% slideshow={"slide_type": "skip"}
 assert chol_shap[zero].mean() > 0.5 and chol_shap[~zero].mean() < 0
 
 # %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
@@ -955,6 +1003,8 @@ print(
     f"{sv_heart.values[swiss, FEATURES.index('chol')]:+.2f} "
     f"log-odds, {sv_risk.values[0, FEATURES.index('chol')]:+.2f} risk"
 )
+
+# %% slideshow={"slide_type": "skip"}
 # the risk bars add up too
 assert abs(sv_risk.base_values[0] + sv_risk.values.sum() - risk) < 1e-6
 
@@ -985,6 +1035,8 @@ shap.plots.beeswarm(sv_heart, max_display=10)
 #    \text{training SD})$ — **around the data's centre, not around $x$** — and the distance is measured in SD
 #    units from $x$; categorical features are drawn from their training frequencies and enter as "same as
 #    $x$" indicators.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 3. Weights $\sqrt{\exp(-d^2/w^2)}$ with $w = 0.75\sqrt{m}$ by default ($m$ = 13 features: 2.70); with
 #    `feature_selection='auto'` and `num_features=5` ≤ 6, features are chosen by **forward selection** (more
 #    than 6: the largest weights of a fit on all), then `Ridge(alpha=1)` is fitted on the chosen ones with
@@ -1016,7 +1068,7 @@ CATEGORICAL = [
     for c in ("male", "cp", "fbs", "restecg", "exang", "slope", "ca", "thal")
 ]
 
-
+# %% slideshow={"slide_type": "fragment"}
 def lime_explain(seed, width=None, n_samples=1000):
     explainer = LimeTabularExplainer(
         H0,
@@ -1030,7 +1082,7 @@ def lime_explain(seed, width=None, n_samples=1000):
         H0[swiss], predict_heart, num_features=5, num_samples=n_samples
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 for width in (0.5, None, 10.0):
     e = lime_explain(0, width)
     label = "default 2.70" if width is None else f"{width:.2f}"
@@ -1067,6 +1119,8 @@ stability = pd.DataFrame(
         for r in stability_run["results"]
     ]
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"{stability_run['command']} ({stability_run['n_seeds']} seeds, "
     f"{len(stability_run['patients'])} patients, "
@@ -1077,6 +1131,8 @@ row = {(r["mode"], str(r["width"])): r for r in stability_run["results"]}
 WIDTHS, DEFAULT = ["0.5", "1.0", "default (2.70)", "5.0", "10.0"], "default (2.70)"
 # noqa: E731
 per = lambda mode, width, key: np.array(row[mode, width][key]["per_patient"])
+
+# %% slideshow={"slide_type": "subslide"}
 # Paired over the 8 patients: (a) discretised minus continuous seed Jaccard at each
 # width; (b) width against
 # seed: overlap with the default width's top 5 (same seed) minus the seed Jaccard at the
@@ -1090,6 +1146,8 @@ modes_diff = {
     )
     for j, w in enumerate(WIDTHS)
 }
+
+# %% slideshow={"slide_type": "subslide"}
 width_vs_seed = {
     (m, w): paired_difference(
         per(m, w, "vs_default_jaccard"),
@@ -1101,6 +1159,8 @@ width_vs_seed = {
     if w != DEFAULT
 }
 print("paired over the 8 patients, mean difference [95 % interval]:")
+
+# %% slideshow={"slide_type": "subslide"}
 for w in WIDTHS:
     d = per("discretised", w, "seed_jaccard") - per("continuous", w, "seed_jaccard")
     line = f"  width {w:>14}: discretised − continuous seed Jaccard {d.mean():+.2f} [{modes_diff[w][0]:+.2f}, {modes_diff[w][1]:+.2f}]"
@@ -1110,6 +1170,8 @@ for w in WIDTHS:
             lo, hi = width_vs_seed[m, w]
             line += f"; {m}: vs default − seed Jaccard {d.mean():+.2f} [{lo:+.2f}, {hi:+.2f}]"
     print(line)
+
+# %% slideshow={"slide_type": "skip"}
 # Frozen result (the script's run, base seed 0), not a fresh-draw check: these asserts
 # read the file.
 for mode in ("discretised", "continuous"):
@@ -1196,7 +1258,7 @@ def two_feature_shapley(v):
         ]
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 def pair_values(x, k=30):
     xs = (x - pair_rows.mean(axis=0)) / pair_rows.std(axis=0)
     inter, cond = {}, {}
@@ -1214,6 +1276,8 @@ pair_patients = np.column_stack([X[2000:2100, 3], sbp2[2000:2100]])
 inter_phi, cond_phi = map(np.array, zip(*(pair_values(x) for x in pair_patients)))
 cond_share = np.abs(cond_phi[:, 1]) / np.abs(cond_phi).sum(axis=1)
 ci_share = bootstrap_ci(lambda i: cond_share[i].mean(), 100, 46)
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"100 patients: interventional credit of sbp_repeat max |φ| = "
     f"{np.abs(inter_phi[:, 1]).max():.1e} (dummy: exactly 0); "
@@ -1234,7 +1298,7 @@ assert np.abs(inter_phi[:, 1]).max() < 1e-12 and ci_share[0] > 0.25, "interventi
 # interventional SHAP gives the repeat reading is then faithful to a model that really uses it. Where do
 # SHAP and LIME put the credit?
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 X_pair = np.column_stack([X, sbp2])
 names_pair = [*features, "sbp_repeat"]
 model_pair = GradientBoostingClassifier(
@@ -1251,6 +1315,8 @@ sv_pair = shap.TreeExplainer(
 true_sbp = cohort.contributions["sbp"].to_numpy()[2000:2300]
 s1, s2 = sv_pair[:, 3], sv_pair[:, -1]
 share = np.abs(s2).mean() / (np.abs(s1).mean() + np.abs(s2).mean())
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"corr with true SBP effect: SHAP(sbp) {np.corrcoef(s1, true_sbp)[0, 1]:.2f}, "
     f"SHAP(sbp_repeat) "
@@ -1266,6 +1332,8 @@ uses_repeat = np.abs(
         )
     )
 ).mean()
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"the model really reads sbp_repeat: setting it to the background mean moves the "
     f"log-odds by {uses_repeat:.2f} on average"
@@ -1278,6 +1346,8 @@ lime_pair = LimeTabularExplainer(
     discretize_continuous=False,
 )
 lime_share = []
+
+# %% slideshow={"slide_type": "subslide"}
 for i in range(2000, 2010):
     w = dict(
         lime_pair.explain_instance(
@@ -1340,7 +1410,7 @@ MALE, UNRELATED = 1, 5
 summary = shap.kmeans(real, 10)
 centroids, centroid_weights = summary.data, summary.weights / summary.weights.sum()
 
-
+# %% slideshow={"slide_type": "subslide"}
 def synthetic_like(rows, rng):
     """What explainers query: LIME's independent Gaussian draws (sex drawn from its frequency) and
     patients with features swapped for background centroids (KernelSHAP)."""
@@ -1358,6 +1428,8 @@ def synthetic_like(rows, rng):
 
 
 fake = synthetic_like(np.vstack([real, real]), rng)
+
+# %% slideshow={"slide_type": "subslide"}
 # Trained on the raw features, as Slack et al. train their out-of-distribution detector
 # (no hand-made cue).
 detector = RandomForestClassifier(
@@ -1377,7 +1449,7 @@ def scaffold(Z):
     looks_real = detector.predict_proba(Z)[:, 1] > 0.5
     return np.where(looks_real, biased(Z), 1 / (1 + np.exp(-2 * Z[:, UNRELATED])))
 
-
+# %% slideshow={"slide_type": "subslide"}
 # real patients the detector never saw, and synthetic points made from them
 held_real = A[2500:3000]
 held_fake = synthetic_like(held_real, np.random.default_rng(derived_seed(141)))
@@ -1394,7 +1466,11 @@ print(
     f"synthetic; on the 20 audited "
     f"patients the scaffold follows the sex rule for {on_real:.0%}"
 )
+
+# %% slideshow={"slide_type": "skip"}
 assert called[:500].mean() > 0.6 and (1 - called[500:]).mean() > 0.6
+
+# %% slideshow={"slide_type": "subslide"}
 cue = permutation_importance(
     detector,
     held,
@@ -1408,9 +1484,13 @@ print(
     "what the detector keys on (permutation importance on the held-out points, drop in "
     "balanced accuracy): " + ", ".join(f"{k} {v:.3f}" for k, v in cues.items())
 )
+
+# %% slideshow={"slide_type": "skip"}
 assert set(cues.index[:2]) == {"sbp", "sbp_repeat"}, (
     "the two BP readings are the detector's leading cue"
 )
+
+# %% slideshow={"slide_type": "fragment"}
 print(
     f"sex in the k-means centroids: {sorted(set(np.round(centroids[:, MALE], 3)))} "
     f"(shap.kmeans rounds each "
@@ -1421,7 +1501,7 @@ print(
 # The audit: explain 20 patients with LIME and KernelSHAP and count how often **sex** is the top feature.
 # As a control, the same audit of the plain biased model (no scaffold).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "skip"}
 def top_feature_counts(predict):
     lime_audit = LimeTabularExplainer(
         real,
@@ -1451,7 +1531,7 @@ def top_feature_counts(predict):
     )  # noqa: E731
     return count(lime_top), count(np.abs(kernel).argmax(axis=1))
 
-
+# %% slideshow={"slide_type": "fragment"}
 for label, predict in (
     ("biased model, no scaffold", biased),
     ("scaffolded model", scaffold),
@@ -1483,7 +1563,8 @@ assert kernel_counts.get("male", 0) <= 10, "KernelSHAP mostly misses it"
 # 1 (an earlier version of this notebook said "a centroid gives sex = 0.47", which was wrong).
 #
 # ### A defence: explain on the data manifold
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The attack works because the auditors query the model *off* the data. A conditional (on-manifold)
 # Shapley value replaces "other features from a random background patient" by "other features from
 # **real** patients who resemble this one on the features in $S$" — here the 30 nearest neighbours on
@@ -1494,7 +1575,7 @@ assert kernel_counts.get("male", 0) <= 10, "KernelSHAP mostly misses it"
 scaled = (real - real.mean(axis=0)) / real.std(axis=0)
 answers = scaffold(real)  # the model is queried on real patients only
 
-
+# %% slideshow={"slide_type": "skip"}
 def on_manifold_shapley(x, k=30):
     n = len(x)
     xs = (x - real.mean(axis=0)) / real.std(axis=0)
@@ -1521,7 +1602,7 @@ def on_manifold_shapley(x, k=30):
             )
     return phi
 
-
+# %% slideshow={"slide_type": "fragment"}
 on_manifold = np.array([on_manifold_shapley(p) for p in audit])
 on_manifold_top = pd.Series(
     [audit_names[j] for j in np.abs(on_manifold).argmax(axis=1)]
@@ -1541,7 +1622,6 @@ print(
 
 # %% slideshow={"slide_type": "skip"}
 assert on_manifold_top.get("male", 0) >= 18 and ci_male[0] > 3 * floor, "the on-manifold audit exposes the sex rule"
-
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exposed.** Queried only on real patients, the scaffold cannot hide, and sex is the top feature for
@@ -1592,6 +1672,8 @@ baseline = X[:2000].mean(axis=0)
 # normalising needs a clear gap to close
 far = np.abs(f(X[2100:2500]) - f(baseline[None])) > 1.0
 explained = X[2100:2500][far][:30]
+
+# %% slideshow={"slide_type": "subslide"}
 lime_cohort = LimeTabularExplainer(
     X[:2000],
     feature_names=features,
@@ -1606,6 +1688,8 @@ permutation = permutation_importance(
     random_state=derived_seed(0),
     scoring="roc_auc",
 ).importances_mean
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 rankings = {
     "SHAP": [
         np.argsort(-np.abs(row))
@@ -1629,6 +1713,8 @@ rankings = {
     "permutation": [np.argsort(-permutation)] * len(explained),
     "random": [rng.permutation(10) for _ in explained],
 }
+
+# %% slideshow={"slide_type": "subslide"}
 curves = {
     name: np.mean(
         [deletion_area(x, baseline, o)[0] for x, o in zip(explained, orders)], axis=0
@@ -1645,6 +1731,8 @@ areas = pd.Series(
     name="deletion area (lower = more faithful)",
 )
 print(areas.round(3).to_string())
+
+# %% slideshow={"slide_type": "subslide"}
 per_patient = {
     name: np.array(
         [deletion_area(x, baseline, o)[1] for x, o in zip(explained, orders)]
@@ -1662,6 +1750,8 @@ d_del = {
         )
     )
 }
+
+# %% slideshow={"slide_type": "subslide"}
 for (a, b), d in d_del.items():
     print(
         f"{a} − {b}, paired over the 30 patients: {areas[a] - areas[b]:+.3f} "
@@ -1671,6 +1761,8 @@ ci_del = {
     name: bootstrap_ci(lambda i, a=a: a[i].mean(), 30, 52)
     for name, a in per_patient.items()
 }
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 record(
     module="03",
     method="TreeSHAP ranking (interventional), deletion curve",
@@ -1757,6 +1849,8 @@ ci_overlap = {
     name: bootstrap_ci(lambda i, o=o: o[i].mean(), 30, 38)
     for name, o in overlap.items()
 }
+
+# %% slideshow={"slide_type": "subslide"}
 for name, o in overlap.items():
     print(
         f"{name:>11}: top-3 overlap with the truth {o.mean():.2f} "
@@ -1770,12 +1864,16 @@ d_overlap = {
     # the same 30 patients: paired
     for name, offset in (("SHAP", 42), ("LIME", 43))
 }
+
+# %% slideshow={"slide_type": "subslide"}
 for name, d in d_overlap.items():
     print(
         f"{name:>11} − global ranking, paired over the 30 patients: "
         f"{overlap[name].mean() - overlap['permutation'].mean():.2f} [{d[0]:.2f}, "
         f"{d[1]:.2f}]"
     )
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for name, method in (
     ("SHAP", "TreeSHAP (interventional)"),
     ("LIME", "LIME (continuous, 500 samples)"),
