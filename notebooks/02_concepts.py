@@ -134,6 +134,8 @@ for i in range(len(clean)):
         if below.size:
             qts.append((row["t_peak"] + below[0] - row["qrs_on"]) / fs * 1000)
     qt_threshold[i] = np.mean(qts) if qts else np.nan
+
+# %% slideshow={"slide_type": "subslide"}
 unmeasured = int(np.isnan(qt_threshold).sum())
 qtc_threshold = qt_threshold / np.sqrt(rr)
 # unmeasured records count as normal
@@ -148,12 +150,16 @@ print(
     f"{flip_f.sum()} of 1000 labels flip ({y_test.sum()} long QT by Bazett, "
     f"{(qtc_fridericia > limit).sum()} by Fridericia)"
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"threshold vs tangent T end: QTc {shift.mean():+.1f} ms on average (range "
     f"{shift.min():+.0f} to "
     f"{shift.max():+.0f}); {flip_t.sum()} of 1000 labels flip ({unmeasured} records "
     f"without a crossing)"
 )
+
+# %% slideshow={"slide_type": "skip"}
 # each convention changes more than 2 % of the labels
 assert flip_f.sum() > 20 and flip_t.sum() > 20
 del clean  # free memory (notebook budget)
@@ -214,7 +220,7 @@ p_cnn = batched(cnn.predict_proba, x_test).numpy()
 right_cnn = (p_cnn > 0.5) == y_test
 acc_cnn, auc_cnn = right_cnn.mean(), roc_auc_score(y_test, p_cnn)
 
-
+# %% slideshow={"slide_type": "subslide"}
 def log_density(name, value, is_female):
     """Log density of the generator's truncated-normal prior of concept `name` for
     the given sex."""
@@ -232,6 +238,8 @@ log_ratio = sum(
 p_female = 1 / (1 + np.exp(-log_ratio))
 p_long = p_female * (qtc > 470) + (1 - p_female) * (qtc > 450)
 right_bayes = (p_long > 0.5) == y_test
+
+# %% slideshow={"slide_type": "subslide"}
 # one threshold, no R wave
 best_blind = max(((qtc > t) == y_test).mean() for t in np.arange(440, 481))
 with_sex = ((qtc > limit) == y_test).mean()
@@ -246,6 +254,8 @@ print(
     f"amplitude: "
     f"{right_bayes.mean():.3f}; true QTc and true sex: {with_sex:.3f}"
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"Bayes ceiling − CNN, paired over the same records: "
     f"{right_bayes.mean() - acc_cnn:+.3f} "
@@ -307,6 +317,8 @@ def r2(pred, truth):
 
 shuffle = np.random.default_rng(derived_seed(8)).permutation(len(qtc))
 z_pred, rows, r2_ci = {}, {"baseline CNN": {"accuracy": acc_cnn, "AUC": auc_cnn}}, {}
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 with torch.no_grad():
     for mode, cbm in cbms.items():
         z_pred[mode] = batched(cbm.predict_concepts, x_test)
@@ -333,14 +345,20 @@ with torch.no_grad():
             "QTc RMSE (ms)": np.sqrt(np.mean((units[:, j_q] - qtc) ** 2)),
             "sex read from trace": ((units[:, j_f] > 0.5) == female).mean(),
         }
+
+# %% slideshow={"slide_type": "subslide"}
 results = pd.DataFrame(rows).T
 print(results.round(3).to_string())
+
+# %% slideshow={"slide_type": "fragment"} tags=["remove-input"]
 for mode in MODES:
     est, low, high, null = r2_ci[mode]
     print(
         f"QTc R², {mode}: {est:.3f} [{low:.3f}, {high:.3f}]; shuffled null {null:.3f}"
     )
     assert low > 0.8 and null < 0
+
+# %% slideshow={"slide_type": "subslide"}
 with torch.no_grad():
     ind_acc = (
         cbms["independent"].from_concepts(z_pred["independent"]).argmax(1).numpy() == 1
@@ -351,7 +369,11 @@ print(
     f"independent CBM − CNN accuracy, paired: {ind_acc.mean() - acc_cnn:+.3f} "
     f"[{cost[0]:+.3f}, {cost[1]:+.3f}]"
 )
+
+# %% slideshow={"slide_type": "skip"}
 assert cost[0] > -0.05  # the bottleneck costs at most 5 accuracy points
+
+# %% slideshow={"slide_type": "subslide"}
 est, low, high, null = r2_ci["independent"]
 
 # %% slideshow={"slide_type": "skip"}
@@ -394,9 +416,12 @@ head = pd.DataFrame(
     index=names,
 )
 print(head.round(3).to_string())
+
+# %% slideshow={"slide_type": "skip"}
 assert np.abs(w).argmax() == j_q and w[j_q] > 0
 assert w[j_f] < 0  # women need a longer QTc
 
+# %% slideshow={"slide_type": "subslide"}
 thresholds = {}  # the QTc at which the head flips, every other concept at the mean
 for sex, f in (("male", 0.0), ("female", 1.0)):
     z_f = (f - mean[j_f]) / sd[j_f]
@@ -454,6 +479,8 @@ steps = {
     "all six": list(range(len(names))),
 }
 table, collapse = {}, {}
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 with torch.no_grad():
     for mode, cbm in cbms.items():
         z0, z_true = z_pred[mode], cbm.standardise(torch.from_numpy(true_c))
@@ -482,6 +509,8 @@ with torch.no_grad():
                 "fixed": int((right & ~right0).sum()),
                 "created": int((~right & right0).sum()),
             }
+
+# %% slideshow={"slide_type": "fragment"}
 del reference  # free memory (notebook budget)
 table = pd.DataFrame(table).T
 print(table.round(3).to_string())
@@ -513,6 +542,8 @@ plt.show()
 
 # %% slideshow={"slide_type": "subslide"}
 t = table
+
+# %% slideshow={"slide_type": "skip"}
 # correcting QTc also creates errors
 assert (t.loc[[(m, "QTc") for m in MODES], "created"] > 0).all()
 # supplying sex helps the independent model
@@ -520,6 +551,8 @@ assert t.loc[("independent", "sex"), "low"] > 0
 assert t.loc[("independent", "QTc + sex"), "accuracy"] > 0.98
 assert t.loc[("joint", "sex"), "high"] < -0.05  # and hurts the joint model
 assert t.loc[("joint", "sex (Koh 5/95 %)"), "high"] < 0  # with Koh's rule too
+
+# %% slideshow={"slide_type": "fragment"}
 w_joint = (cbms["joint"].head.weight[1] - cbms["joint"].head.weight[0]).detach().numpy()
 print(
     f"head weight of 'female' (log-odds per SD): independent {w[j_f]:+.2f}, joint "
@@ -571,6 +604,8 @@ z_train = ind.standardise(torch.from_numpy(concept_table(train.concepts)))
 z_test = ind.standardise(torch.from_numpy(true_c))
 y_train = torch.from_numpy(train.labels["long_qt"].to_numpy().copy())
 sweep = []
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for lam in (0.1, 1.0, 10.0, 100.0):
     for rep in range(3):
         torch.manual_seed(derived_seed(800 + rep))
@@ -599,6 +634,8 @@ for lam in (0.1, 1.0, 10.0, 100.0):
                 "female weight": (lin.weight[1, j_f] - lin.weight[0, j_f]).item(),
             }
         )
+
+# %% slideshow={"slide_type": "fragment"}
 sweep = pd.DataFrame(sweep)
 sweep["change"] = sweep["after QTc + sex"] - sweep["accuracy"]
 print(sweep.round(3).to_string(index=False))
@@ -659,7 +696,7 @@ assert sweep.loc[sweep["lambda"] >= 10, "change"].mean() < 0  # in this linear-p
 # %% slideshow={"slide_type": "fragment"}
 long_inputs = x_test[y_test == 1][:100]
 
-
+# %% slideshow={"slide_type": "subslide"}
 def layer_output(layer, x, grad_target=None, net=None):
     """Flattened output of `layer` of `net` (default: the CNN) for inputs x, or the gradient of the logit
     `grad_target` with respect to it."""
@@ -682,7 +719,7 @@ def layer_output(layer, x, grad_target=None, net=None):
     out = seen[0].grad if grad_target is not None else seen[0]
     return out.detach().flatten(1).numpy().astype(np.float64)
 
-
+# %% slideshow={"slide_type": "subslide"}
 g_features = layer_output(cnn.features, long_inputs, grad_target=1)
 spread = float(np.abs(g_features - g_features[0]).max())
 print(
@@ -716,7 +753,7 @@ def fit_cav(concept_acts, random_acts):
     v = LogisticRegression(max_iter=1000).fit(X, labels).coef_[0]
     return v / np.linalg.norm(v)
 
-
+# %% slideshow={"slide_type": "subslide"}
 def tcav(v):
     return float((grads @ v > 0).mean())
 
@@ -735,6 +772,8 @@ spec = {
     "E: long QTc, HR 65–80 (QTc 490–540)": {"hr": (65, 80), "qtc": (490, 540)},
     "F: normal QTc, HR 65–80 (QTc 400–430)": {"hr": (65, 80), "qtc": (400, 430)},
 }
+
+# %% slideshow={"slide_type": "subslide"}
 concept_x = {
     name: make_ecgs(N, seed=derived_seed(1000 + k), **kw)
     for k, (name, kw) in enumerate(spec.items())
@@ -744,7 +783,7 @@ random_x = [
     for r in range(RUNS + 1)
 ]
 
-
+# %% slideshow={"slide_type": "subslide"}
 def tcav_study(net, runs):
     """CAVs (concept and random-vs-random) at net.features[0] against `runs` random
     sets."""
@@ -762,7 +801,7 @@ def scores_of(g, null_cavs, cavs):
     null_s = (g @ null_cavs.T > 0).mean(0)
     return null_s, {name: (g @ v.T > 0).mean(0) for name, v in cavs.items()}
 
-
+# %% slideshow={"slide_type": "subslide"}
 def dominance(g):
     """Median cosine between each input's gradient and the mean gradient."""
     m = g.mean(0)
@@ -772,6 +811,8 @@ def dominance(g):
 null_cavs, cavs = tcav_study(cnn, RUNS)
 null, scores = scores_of(grads, null_cavs, cavs)
 tcav_table = {}
+
+# %% slideshow={"slide_type": "subslide"}
 for name, s in scores.items():
     p_value = stats.ttest_ind(s, null).pvalue  # two-sided, Student
     tcav_table[name] = {
@@ -787,9 +828,13 @@ tcav_table["random vs random (null)"] = {
     "SD": null.std(ddof=1),
     "scores": null,
 }
+
+# %% slideshow={"slide_type": "subslide"}
 tcav_table = pd.DataFrame(tcav_table).T
 with pd.option_context("display.float_format", "{:.3g}".format):
     print(tcav_table.drop(columns="scores").astype(float).to_string())
+
+# %% slideshow={"slide_type": "subslide"}
 A, B, C = list(spec)[:3]
 
 # %% slideshow={"slide_type": "skip"}
@@ -823,6 +868,8 @@ nets = {
 dom = {"trained CNN": dominance(grads), "untrained CNN": dominance(g_un)}
 agree = {"trained CNN": grads, "untrained CNN": g_un}
 random_head = load_ecg_cnn().eval()
+
+# %% slideshow={"slide_type": "subslide"}
 torch.manual_seed(derived_seed(21))
 for h in range(HEADS):
     random_head.head.reset_parameters()
@@ -834,6 +881,8 @@ for h in range(HEADS):
 del untrained, random_head, un_null_cavs, un_cavs
 
 rows = {}
+
+# %% slideshow={"slide_type": "subslide"}
 for net_name, (null_s, s) in nets.items():
     row = {name[:1]: v.mean() for name, v in s.items()}
     row |= {
@@ -851,6 +900,7 @@ shown = pd.concat([null_nets.iloc[:2], heads_range])
 with pd.option_context("display.float_format", "{:.2f}".format):
     print(shown.to_string())
 
+# %% slideshow={"slide_type": "subslide"}
 # the score is (almost) the sign of CAV · mean gradient: how often do they agree, over
 # all CAVs?
 all_cavs = np.concatenate([null_cavs, *cavs.values()])
@@ -869,6 +919,8 @@ contrast_ci = stats.bootstrap(
     random_state=derived_seed(14),
 ).confidence_interval
 null_contrast = null_nets["A−C (same fast HR)"].iloc[1:].abs()
+
+# %% slideshow={"slide_type": "subslide"}
 head_contrast = null_contrast.iloc[1:]
 print(
     f"A − C, trained: {contrast.mean():+.2f} [{contrast_ci.low:+.2f}, "
@@ -878,6 +930,8 @@ print(
     f"({(head_contrast >= contrast_ci.low).sum()} of {HEADS} reach the trained "
     f"interval)"
 )
+
+# %% slideshow={"slide_type": "skip"}
 assert min(dom.values()) > 0.5  # one direction dominates every network's gradients
 assert same_side.mean() > 0.9
 # a label-free network reproduces the dissociation
@@ -953,7 +1007,8 @@ record(module="02", method="TCAV (features.0), QTc contrast at matched heart rat
 # gradient is close to the *mean* gradient (median cosine above 0.5 in every network, about 0.75 in the
 # trained one), so a score is almost the sign of CAV · mean gradient (the printed agreement, over 90 % of
 # all CAVs) and saturates at 0 or 1, whatever the network learned.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The **matched** sets say a little more. At equal QTc (440–460 ms) the trained scores differ with heart
 # rate (C, fast, near 0; D, slow, around 0.5, not always significant), so at `features.0` the logit is
 # sensitive to a heart-rate / raw-QT direction as well — not "QTc alone". At the same fast heart rate,
@@ -995,6 +1050,8 @@ print(
     f"{cos_c.min():.3f} "
     f"to {cos_c.max():.3f})"
 )
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"random-vs-random CAVs: mean {cos_r.mean():.3f}; random directions: mean "
     f"{cos_u.mean():.3f}, "
@@ -1031,7 +1088,8 @@ assert cos_c.mean() < 0.5  # yet two CAVs of the same concept are far from paral
 # audit a model you cannot retrain, with matched concepts that separate the hypotheses, over many runs,
 # against random concepts **and** against label-free networks (untrained, random head): here, at
 # `features.0`, TCAV could not show that the CNN's decision uses QTc.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # *References:* Koh PW et al. (2020) Concept bottleneck models, ICML. Kim B et al. (2018) Interpretability
 # beyond feature attribution: TCAV, ICML. Mahinpei A et al. (2021) Promises and pitfalls of black-box
 # concept learning models, ICML workshop on theoretic foundation, criticism and application trend of XAI.
