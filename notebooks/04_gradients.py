@@ -115,7 +115,7 @@ def accuracy(model, data):
         ).mean()
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 acc = pd.DataFrame(
     {
         s: {m: accuracy(models[m], splits[s]) for m in ("cxr_shortcut", "cxr_control")}
@@ -165,7 +165,7 @@ plt.show()
 # **Expected question:** "Then why use plain gradients at all?" — *Answer:* they are cheap and local; read
 # them as sensitivity, not as contribution.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def f(x):
     return torch.relu(1 - torch.relu(1 - x))
 
@@ -198,7 +198,7 @@ assert x_toy.grad.item() == 0.0 and abs(ig_toy.item() - 1.0) < 1e-2
 # first-order estimate at the film, `Σ x · ∂f/∂x(x)` (gradient × input), with the true change
 # `f(x) − f(0)`.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 model = models["cxr_shortcut"]
 alphas = np.linspace(0, 1, 21)
 with torch.no_grad():
@@ -278,7 +278,7 @@ assert sat_ci.confidence_interval.high < 1.0  # the local gradient under-reports
 # **Expected question:** "Which baseline is right?" — *Answer:* the one that encodes the clinical contrast;
 # section 7 builds one for ECGs (the same patient with a normal QTc).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 xs = x[:4]
 blurred = torch.tensor(gaussian_filter(xs.numpy(), sigma=(0, 0, 4, 4)))
 ig = IntegratedGradients(model)
@@ -298,6 +298,8 @@ ig_blur = ig.attribute(
     method="riemann_middle",
     internal_batch_size=IG_BATCH,
 )
+
+# %% slideshow={"slide_type": "skip"}
 torch.manual_seed(derived_seed(3))
 maps4 = {
     "gradient": Saliency(model).attribute(xs, target=1, abs=False),
@@ -334,7 +336,8 @@ maps4 = {
 }
 
 # %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
-show_maps(xs, maps4, lesion_masks=lesion[:4], marker_masks=marker[:4], n=3)
+fig = show_maps(xs, maps4, lesion_masks=lesion[:4], marker_masks=marker[:4], n=3)
+fig.set_size_inches(0.86 * fig.get_figwidth(), 0.86 * fig.get_figheight())  # <= 1200 px: text >= 10 px on the slide
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -380,6 +383,8 @@ steps_study = {
     .item()
 }
 rules = (("riemann_middle", (8, 16, 32, 64, 300)), ("gausslegendre", (8, 32)))
+
+# %% slideshow={"slide_type": "subslide"}
 for method, step_counts in rules:
     for n_steps in step_counts:
         a = ig.attribute(
@@ -399,14 +404,16 @@ steps_study = pd.Series(steps_study).unstack(0).sort_index()
 print(
     "largest relative completeness error (2 films; 128 steps: the 4 films of the maps "
     "above):"
-)
+);
+
+# %% slideshow={"slide_type": "subslide"}
 print(steps_study.round(4).to_string())
 
 # %% slideshow={"slide_type": "skip"}
 assert steps_study.loc[300, "riemann_middle"] < 0.01 and steps_study.loc[128, "riemann_middle"] < 0.01
 assert steps_study.loc[8, "riemann_middle"] > steps_study.loc[300, "riemann_middle"]
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 with torch.no_grad():
     gap_blur = model(xs)[:, 1] - model(blurred)[:, 1]
 completeness = pd.DataFrame(
@@ -417,7 +424,9 @@ completeness = pd.DataFrame(
         "sum IG (blurred)": ig_blur.sum((1, 2, 3)).detach().numpy(),
     }
 )
-print(completeness.round(2).to_string())
+print(completeness.round(2).to_string());
+
+# %% slideshow={"slide_type": "skip"}
 for gap, a in ((gap_black, ig_black), (gap_blur, ig_blur)):
     rel = ((a.sum((1, 2, 3)) - gap).abs() / gap.abs()).max().item()
     assert rel < 0.01, rel
@@ -463,7 +472,7 @@ for gap, a in ((gap_black, ig_black), (gap_blur, ig_blur)):
 # **Expected question:** "Why is the lesion share so low for every map?" — *Answer:* the shortcut model
 # does not need the opacity; the control model's maps put more on it.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "skip"}
 def explain(model, x, n_steps=32):
     gc_map = LayerGradCam(model, model.layer4).attribute(
         x, target=1, relu_attributions=True
@@ -490,7 +499,7 @@ def explain(model, x, n_steps=32):
     }
     return {k: v.detach().numpy()[:, 0] for k, v in out.items()}
 
-
+# %% slideshow={"slide_type": "subslide"}
 def mask_share(a, mask):
     pos = np.clip(a, 0, None)
     return (pos * mask).sum((1, 2)) / pos.sum((1, 2))
@@ -509,7 +518,7 @@ def pixel_auroc(a, mask):
         ]
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 def mass_per_area(a, mask):
     """Share of |a| in the mask ÷ the mask's share of the pixels; an all-zero map
     scores 1 (no concentration)."""
@@ -526,6 +535,8 @@ def mass_per_area(a, mask):
 
 films = x.numpy()[:, 0]
 edges = np.hypot(sobel(films, axis=1), sobel(films, axis=2))
+
+# %% slideshow={"slide_type": "subslide"}
 nulls12 = {
     "random map": np.random.default_rng(derived_seed(41)).random(films.shape),
     "image intensity": films,
@@ -535,6 +546,8 @@ nulls12 = {
 torch.manual_seed(derived_seed(0))
 # maps12: the maps of these twelve films, kept for the scorecard (section 6)
 rows, maps12 = [], {}
+
+# %% slideshow={"slide_type": "subslide"}
 for name in ("cxr_shortcut", "cxr_control"):
     maps12[name] = explain(models[name], x)
     for method, a in {
@@ -555,6 +568,8 @@ for name in ("cxr_shortcut", "cxr_control"):
                 "points at marker": pointing(a, marker).mean(),
             }
         )
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 scores = pd.DataFrame(rows).set_index(["model", "method"])
 print(scores.round(3).to_string())
 with torch.no_grad():  # IG (black) completeness at 32 steps, per model
@@ -567,6 +582,8 @@ with torch.no_grad():  # IG (black) completeness at 32 steps, per model
             f"max {err.max():.2f} (|gap| "
             f"{np.abs(gap).min():.2f}-{np.abs(gap).max():.2f} logits)"
         )
+
+# %% slideshow={"slide_type": "subslide"}
 # do the ranks move with more steps?
 ig128 = (
     IntegratedGradients(models["cxr_control"])
@@ -584,14 +601,20 @@ rank_32_128 = [
     spearmanr(np.abs(p).ravel(), np.abs(q).ravel())[0]
     for p, q in zip(ig128, maps12["cxr_control"]["IG (black)"][:2], strict=True)
 ]
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"cxr_control, 2 films: Spearman of |IG| at 32 vs 128 steps "
     f"{np.round(rank_32_128, 3)}; marker mass ÷ area "
     f"{mass_per_area(maps12['cxr_control']['IG (black)'][:2], marker[:2]).round(2)} "
     f"(32) vs "
     f"{mass_per_area(ig128, marker[:2]).round(2)} (128)"
-)
+);
+
+# %% slideshow={"slide_type": "skip"}
 assert min(rank_32_128) > 0.9
+
+# %% slideshow={"slide_type": "subslide"}
 _ = gc.collect()
 
 # %% slideshow={"slide_type": "subslide"}
@@ -600,9 +623,13 @@ short, ctrl, null = (
     scores.loc["cxr_control"],
     scores.loc["-"],
 )
+
+# %% slideshow={"slide_type": "skip"}
 # the brightest pixel is the marker
 assert null.loc["null: image intensity", "points at marker"] == 1.0
 assert null.loc["null: image intensity", "marker AUROC"] > short["marker AUROC"].max()
+
+# %% slideshow={"slide_type": "subslide"}
 # the shortcut-vs-control contrast, per film and paired: the evidence that the shortcut
 # model uses the marker
 contrast = {}
@@ -645,7 +672,7 @@ by_baseline = pd.DataFrame({
 }).T
 print(by_baseline.round(3).to_string())
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Four films are too few for an interval here; section 6 scores IG from both baselines on all twelve
 # films, paired against the nulls.
 
@@ -689,10 +716,10 @@ print(by_baseline.round(3).to_string())
 # **Expected question:** "So is Grad-CAM bad?" — *Answer:* not necessarily; on these films its random-model
 # floor is too wide for the data-randomisation test to say anything about it.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 xr = x[4:12]  # eight other films
 
-
+# %% slideshow={"slide_type": "subslide"}
 def maps_for(model):
     gc_map = LayerGradCam(model, model.layer4).attribute(
         xr, target=1, relu_attributions=True
@@ -712,7 +739,7 @@ def maps_for(model):
     }
     return {k: v.detach().numpy()[:, 0] for k, v in out.items()}
 
-
+# %% slideshow={"slide_type": "subslide"}
 def _unit(p):
     p = np.abs(p)
     return p / (p.max() + 1e-12)
@@ -732,7 +759,7 @@ def _spearman(p, q):
         else float(spearmanr(p.ravel(), q.ravel())[0])
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 MEASURES = {
     "Spearman |map|": lambda p, q: _spearman(np.abs(p), np.abs(q)),
     "Spearman signed": _spearman,
@@ -749,7 +776,7 @@ MEASURES = {
     ),
 }
 
-
+# %% slideshow={"slide_type": "subslide"}
 def similarity(a, b):
     """{(measure, method): mean over films} for two dicts of maps."""
     return {
@@ -765,9 +792,13 @@ original = maps_for(models["cxr_shortcut"])
 # every parameterised layer
 stages = ["fc", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1"]
 params = {n for n, p in models["cxr_shortcut"].named_parameters()}
+
+# %% slideshow={"slide_type": "skip"}
 assert {p.split(".")[0] for p in params} == set(stages), (
     "every parameterised layer is in the list"
 )
+
+# %% slideshow={"slide_type": "subslide"}
 cascade = {}
 # a copy: the shipped model stays intact
 randomised = copy.deepcopy(models["cxr_shortcut"])
@@ -782,9 +813,13 @@ for k in (0, 1):  # one pair of fresh initialisations, live
 floor = pd.Series(similarity(fresh[0], fresh[1]), name="floor: two random inits")
 _ = gc.collect()
 sweep = json.loads(Path("../datasets/results/04_randomisation.json").read_text())
+
+# %% slideshow={"slide_type": "skip"}
 assert str(SEED) in sweep["per_seed"], (
     f"run scripts/04_randomisation_sweep.py for base seed {SEED}"
 )
+
+# %% slideshow={"slide_type": "subslide"}
 # {measure: {method: {min, median, max, pairs}}}
 floors = sweep["per_seed"][str(SEED)]["floor"]
 for measure in MEASURES:
@@ -861,13 +896,19 @@ print(
     f"cxr_shuffled: training accuracy on its permuted labels {shuffled_fit:.3f}; "
     f"accuracy on new test_id films "
     f"{accuracy(models['cxr_shuffled'], splits['test_id']):.3f}"
-)
+);
+
+# %% slideshow={"slide_type": "skip"}
 assert shuffled_fit > 0.95
+
+# %% slideshow={"slide_type": "subslide"}
 # rows: methods, columns: measures
 floor_max = pd.DataFrame(sweep["floor_max_over_seeds"])
 vs_shuffled = pd.Series(similarity(original, maps_for(models["cxr_shuffled"])))
 vs_control = pd.Series(similarity(original, maps_for(models["cxr_control"])))
 _ = gc.collect()
+
+# %% slideshow={"slide_type": "subslide"}
 for measure in ("Spearman |map|", "Spearman signed", "SSIM", "HOG"):
     print(f"\n{measure}:")
     print(
@@ -888,6 +929,8 @@ for measure in ("Spearman |map|", "Spearman signed", "SSIM", "HOG"):
     )
 passes = vs_shuffled["Spearman |map|"] <= floor_max["Spearman |map|"]
 fails_control = vs_control["Spearman |map|"] > floor_max["Spearman |map|"]
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     "\nSpearman |map| above every random pair -- cxr_shuffled:",
     list(passes.index[~passes]) or "none",
@@ -981,6 +1024,8 @@ for name in maps12:  # the other methods of sections 3 and 5, on the same twelve
     }
     maps12[name].update({k: v.detach().numpy()[:, 0] for k, v in more.items()})
 untrained_maps = []  # the untrained-model null: three fresh initialisations
+
+# %% slideshow={"slide_type": "skip"}
 for k in range(3):
     torch.manual_seed(derived_seed(45 + k))
     u = build_cxr_resnet(DEFAULT_CONFIG).eval()
@@ -1031,6 +1076,8 @@ for k in range(3):
             f"max {err_u.max():.2f}"
         )
     untrained_maps.append({k2: v.detach().numpy()[:, 0] for k2, v in cheap.items()})
+
+# %% slideshow={"slide_type": "subslide"}
 zero_cam = [int((np.abs(m["Grad-CAM"]).sum((1, 2)) == 0).sum()) for m in untrained_maps]
 print(
     f"untrained inits: films (of 12) with an all-zero Grad-CAM: {zero_cam} (such a map "
@@ -1046,7 +1093,7 @@ def hardest_untrained(method, fn):
     per_init = [fn(m[method], marker) for m in untrained_maps if method in m]
     return max(per_init, key=np.mean)
 
-
+# %% slideshow={"slide_type": "subslide"}
 def with_ci(per_film):
     """Mean over the films and its 95 % percentile-bootstrap interval (the same
     resamples for every map)."""
@@ -1066,7 +1113,7 @@ def two_digits(v):
 def sig2(v):  # a difference of mass ÷ area: two significant digits (signed)
     return f"{v:.0f}" if abs(v) >= 10 else f"{v:#.2g}"
 
-
+# %% slideshow={"slide_type": "subslide"}
 AUROC, MASS = "pixel AUROC", "relevance mass ÷ area"
 SHORT = {
     "random map": "random",
@@ -1076,6 +1123,8 @@ SHORT = {
     "same method, untrained model": "untrained",
 }
 card = {}  # (metric, method) -> the nulls it does not beat
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for metric, fn, fmt, dfmt in (
     (AUROC, pixel_auroc, "{:.3f}".format, "{:.3f}".format),
     (MASS, mass_per_area, two_digits, sig2),
@@ -1203,7 +1252,7 @@ assert not any(card[MASS, m] for m in ("IG (black)", "IG (blurred)", "Guided Bac
 # **Expected question:** "Does this prove the model measures the QT interval?" — *Answer:* no; it shows the
 # score is sensitive to the QT prolongation in this patient, not that the model measures an interval.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 ecg_model = load_ecg_cnn()
 ecgs = make_ecgs(64, seed=derived_seed(11))
 # the same records with a normal QTc
@@ -1211,11 +1260,15 @@ normal = make_ecgs(64, seed=derived_seed(11), qtc=410.0)
 signals, signals_cf = torch.tensor(ecgs.signals), torch.tensor(normal.signals)
 p_lqt = ecg_model.predict_proba(signals).numpy()
 chosen = np.flatnonzero((p_lqt > 0.5) & (ecgs.labels["long_qt"].to_numpy() == 1))[:8]
+
+# %% slideshow={"slide_type": "skip"}
 # same beats: every QRS of the record is in its counterfactual (the long-QT record can
 # lose a last beat
 # whose T wave runs past the end of the record, so the counterfactual may list one beat
 # more)
 assert all(np.isin(ecgs.beats(i).qrs_on, normal.beats(i).qrs_on).all() for i in chosen)
+
+# %% slideshow={"slide_type": "subslide"}
 untrained_ecg = []
 for k in range(5):
     torch.manual_seed(derived_seed(60 + k))
@@ -1237,7 +1290,7 @@ def ig_ecg(net, baseline):
         .numpy()[:, 0]
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 def qt_ratio(a, beats):
     """|IG| per sample in QRS onset -> T end, divided by |IG| per sample in T end ->
     next QRS onset."""
@@ -1254,6 +1307,8 @@ nets = {
     "trained": ecg_model,
     **{f"untrained {k}": n for k, n in enumerate(untrained_ecg)},
 }
+
+# %% slideshow={"slide_type": "subslide"}
 ratios = {
     name: [
         qt_ratio(a, ecgs.beats(i))
@@ -1297,6 +1352,8 @@ untrained_z = z_gain.drop(columns="trained").abs().mean(axis=1)
 glo, ghi = paired_difference(
     z_gain["trained"].to_numpy(), untrained_z.to_numpy(), seed=derived_seed(13)
 )
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 print(
     "long-QT logit, record minus its normal-QTc counterfactual (= sum of IG from the "
     "counterfactual):"
@@ -1381,6 +1438,8 @@ plt.show()
 
 # %% slideshow={"slide_type": "fragment"}
 xq = x[:2]
+
+# %% slideshow={"slide_type": "subslide"}
 methods = {
     "gradient": lambda inp, target: Saliency(model).attribute(
         inp, target=target, abs=False
@@ -1406,7 +1465,7 @@ methods = {
     ),
 }
 
-
+# %% slideshow={"slide_type": "subslide"}
 # with 16, a random map's fitted R² is often as high as the gradient's (beta overfits)
 N_PERTURB = 64
 noise = 0.02 * torch.randn(
@@ -1418,7 +1477,7 @@ with torch.no_grad():  # f(x) - f(x - I): computed once, shared by every explana
     ).numpy()
 noise_np = noise.numpy()[:, :, 0]  # (perturbation, film, H, W)
 
-
+# %% slideshow={"slide_type": "subslide"}
 def infid(a):
     """Captum's infidelity with normalize=True (captum 0.9, metrics/_core/infidelity.py), per film:
     E[(beta * sum(a * I) - delta_f)²] with the least-squares beta = E[sum(a*I) * delta_f] / E[sum(a*I)²]."""
@@ -1437,6 +1496,8 @@ r2["null: random map"] = (
     1 - infid(np.random.default_rng(derived_seed(23)).random(films.shape)) / ceiling
 )
 robust = {}
+
+# %% slideshow={"slide_type": "subslide"}
 for name, fn in methods.items():
     torch.manual_seed(derived_seed(22))
     sens = (
@@ -1457,10 +1518,12 @@ robust["null: random map"] = {
     "max-sensitivity": np.nan,
 }
 robust = pd.DataFrame(robust).T
+
+# %% slideshow={"slide_type": "subslide"}
 print(robust.to_string(float_format=lambda v: f"{v:.4f}"))
 _ = gc.collect()
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 # Why was SmoothGrad unstable with few samples? Run it twice on the SAME films: its own
 # Monte-Carlo noise.
 torch.manual_seed(derived_seed(1))

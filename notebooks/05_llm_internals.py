@@ -132,7 +132,7 @@ def answer_ld(logits):
 # **Expected question:** "Is a fresh seed not enough for a test set?" — *Answer:* no; a new seed repeats
 # about 40 % of the training notes verbatim here (printed).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 # the shipped model's training notes
 training_seed = checkpoint_entry("notes_transformer")["data_seed"]
 train_notes = make_notes(20000, seed=training_seed, split="train")
@@ -153,6 +153,8 @@ seen_meaning, seen_full = (
     set(meaning(train_notes.tokens)),
     set(meaning(train_notes.tokens, full=True)),
 )
+
+# %% slideshow={"slide_type": "subslide"}
 del train_notes
 test = make_notes(1000, seed=derived_seed(123), split="heldout")
 # a new seed but any combination: for comparison
@@ -168,6 +170,8 @@ same_but_cue = np.mean([m in seen_full for m in meaning(test.tokens, full=True)]
 # meaning reserved for both cue phrases: never in training
 strict = in_heldout(test.tokens, strict=True)
 prompts = torch.from_numpy(test.tokens[:, : POSITIONS["answer"]])  # stop at ':'
+
+# %% slideshow={"slide_type": "subslide"}
 NEEDED = (
     "hook_v",
     "hook_pattern",
@@ -187,6 +191,8 @@ ld = answer_ld(logits)
 sign = torch.from_numpy(2 * test.labels - 1).float()
 margin = (ld * sign).numpy()  # > 0: right; its size is the model's confidence
 right = margin > 0
+
+# %% slideshow={"slide_type": "subslide"}
 trap = (test.concepts["negation"][:, 3] == 1) & (
     test.concepts["drug_class"][:, 6] == test.concepts["drug_class"][:, 15]
 )
@@ -202,7 +208,9 @@ print(
     f"training): {strict.sum()} of {len(strict)} notes, {test.labels[strict].sum()} of "
     f"them 'avoid' (from only "
     f"{len(set(meaning(test.tokens[strict & (test.labels == 1)])))} distinct meanings)"
-)
+);
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"held-out accuracy {acc[0]:.3f} [{acc[1]:.3f}, {acc[2]:.3f}]; on the {trap.sum()} "
     f"negated "
@@ -234,6 +242,8 @@ assert acc[1] >= 0.98 and acc_trap[1] >= 0.95 and acc_strict[1] >= 0.95
 # %% slideshow={"slide_type": "fragment"}
 N_PAIRS = 1000
 pair_sets = {}
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for i, kind in enumerate(PAIR_KINDS):
     p = make_patching_pairs(
         N_PAIRS, seed=derived_seed(200 + i), kind=kind, split="heldout"
@@ -322,7 +332,7 @@ cols = [f"{i} {w if i not in (2, 3, 6, 9, 12, 15) else '‹' + name + '›'}" fo
                 "drug", ""], strict=True))]  # fmt: skip
 att_from_q = torch.stack([cache[f"blocks.{l}.attn.hook_pattern"][:, h, Q] for l in range(2) for h in range(4)],
                          dim=1).numpy()  # (n, head, key position)
-fig, axes = plt.subplots(1, 2, figsize=(14, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 heatmap(axes[0], att_from_q.mean(0), rows=HEADS, cols=cols, title="mean attention from ':' (1,000 notes)",
         cmap="Blues", center=False, fmt="{:.1f}")
 show_head = HEADS.index("L0H3")
@@ -347,7 +357,7 @@ for h, name in enumerate(HEADS):
 # the attention map a faithful importance map for that head; the 95 % intervals are over notes (200
 # notes, to keep the cell fast; all 15 occluded copies of each note go through the model in one batch).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 N_OCC = 200
 occ_prompts = prompts[:N_OCC]
 base_ld = ld[:N_OCC]
@@ -368,7 +378,11 @@ fills = {
         torch.from_numpy(np.random.default_rng(derived_seed(59)).permutation(N_OCC))
     ],
 }
+
+# %% slideshow={"slide_type": "subslide"}
 tau_ci = {}
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for f, (fill_name, fill) in enumerate(fills.items()):
     occlusion = occlusion_effects(fill)
     taus = np.array(
@@ -433,7 +447,7 @@ assert max(v[2] for v in tau_ci.values()) < 0.5, "with either fill, no head's at
 # %% slideshow={"slide_type": "fragment"}
 perm = np.random.default_rng(derived_seed(30)).permutation(len(prompts))
 
-
+# %% slideshow={"slide_type": "subslide"}
 def ablate(heads, how):
     """Signed margins with the given (layer, head)s' hook_z replaced ('mean', 'zero'
     or 'resample')."""
@@ -457,11 +471,11 @@ def ablate(heads, how):
     ]
     return (answer_ld(model.run_with_hooks(prompts, fwd_hooks=hooks)) * sign).numpy()
 
-
+# %% slideshow={"slide_type": "subslide"}
 def normalised_drop(before, after, axis=-1):
     return 1 - after.mean(axis) / before.mean(axis)
 
-
+# %% slideshow={"slide_type": "subslide"}
 def drop_ci(after, k):
     res = bootstrap(
         (margin, after),
@@ -479,7 +493,7 @@ def drop_ci(after, k):
         res.confidence_interval.high,
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 HOW = ("mean", "zero", "resample")
 ablated = {
     (name, how): ablate([(i // 4, i % 4)], how)
@@ -491,6 +505,8 @@ ablation = {
     for i, name in enumerate(HEADS)
     for j, how in enumerate(HOW)
 }
+
+# %% slideshow={"slide_type": "subslide"}
 flips = {name: (ablated[name, "mean"] < 0).mean() for name in HEADS}
 for name in HEADS:
     print(
@@ -524,7 +540,7 @@ plt.show()
 # matters how much" is therefore a statement *per metric*; the asserts below state what held on base
 # seeds 0..5, 7 and 9.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 mean_drop = {n: ablation[n, "mean"] for n in HEADS}
 important = {n for n, v in mean_drop.items() if v[1] > 0.1}
 print(
@@ -571,7 +587,7 @@ assert mean_drop["L1H2"][2] < 0.05, "L1H2 is dispensable"
 # **Expected question:** "Why is L0H3 small in direct attribution but important in ablation?" — *Answer:*
 # direct attribution sees only the last step; L0H3 feeds layer 1 (an indirect effect).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 direction = model.W_U[:, AVOID] - model.W_U[:, SAFE]
 # (n, 1): the frozen LayerNorm scale per note
 scale = cache["ln_final.hook_scale"][:, Q]
@@ -592,11 +608,16 @@ for l in range(2):
     for h in range(4):
         components[f"L{l}H{h}"] = per_head[:, h]
     components[f"L{l} bias"] = model.b_O[l].expand(len(prompts), -1)
+
+# %% slideshow={"slide_type": "subslide"}
 dla = {name: to_logit_diff(c) for name, c in components.items()}
 rebuilt = sum(dla.values()) + model.ln_final.bias @ direction
-# the decomposition is exact
-torch.testing.assert_close(rebuilt, ld, atol=1e-3, rtol=1e-3)
 
+# %% slideshow={"slide_type": "skip"}
+# the decomposition is exact
+torch.testing.assert_close(rebuilt, ld, atol=1e-3, rtol=1e-3);
+
+# %% slideshow={"slide_type": "subslide"}
 # embed, pos_embed, 0_attn_out, 1_attn_out
 stack = cache.decompose_resid(layer=-1, pos_slice=Q)
 naive = (cache.apply_ln_to_stack(stack, layer=-1, pos_slice=Q) @ direction).sum(0)
@@ -605,9 +626,12 @@ print(
     f"apply_ln_to_stack (γ dropped) / true logit difference: {ratio[0]:.3f} "
     f"[{ratio[1]:.3f}, {ratio[2]:.3f}], "
     f"i.e. {1 - ratio[0]:.0%} low"
-)
+);
+
+# %% slideshow={"slide_type": "skip"}
 assert ratio[2] < 0.97, "the naive attribution is measurably low"
 
+# %% slideshow={"slide_type": "subslide"}
 avoid = torch.from_numpy(test.labels == 1)
 separation = {k: (v[avoid].mean() - v[~avoid].mean()).item() for k, v in dla.items()}
 total = ld[avoid].mean() - ld[~avoid].mean()
@@ -659,7 +683,7 @@ assert max(separation.values()) / total.item() < 0.6, "no single component write
 # four cue phrases there are only three balanced labellings, one of them the concept itself; the control
 # needs room to be random.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 probe_train = make_notes(1000, seed=derived_seed(7), split="train")
 _, train_cache = model.run_with_cache(
     torch.from_numpy(probe_train.tokens[:, :-1]),
@@ -675,7 +699,7 @@ def concept(notes, name):
         ] * 1000 + notes.tokens[:, 6]
     return notes.concepts["drug_class"][:, 6], notes.tokens[:, 6]
 
-
+# %% slideshow={"slide_type": "subslide"}
 def control_labels(types_train, types_test, labels, rng):
     """One Hewitt & Liang control: a random label per word type, balanced over the
     label set."""
@@ -693,10 +717,12 @@ def probe(acts_train, y_train, acts_test, y_test):
     )
     return clf, clf.predict(acts_test) == y_test
 
-
+# %% slideshow={"slide_type": "subslide"}
 N_CONTROLS = 20
 STREAM = "blocks.1.hook_resid_pre"  # ':' after layer 0
 results, probes = {}, {}
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for name in ("negation", "allergen class"):
     y_tr, t_tr = concept(probe_train, name)
     y_te, t_te = concept(test, name)
@@ -734,6 +760,8 @@ for name in ("negation", "allergen class"):
 
 # %% slideshow={"slide_type": "fragment"}
 verdicts = {}
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for (name, where), (hits, control_hits, y) in results.items():
     score, lo, hi = ci(hits, k=130)
     null_hits = {
@@ -815,7 +843,7 @@ def steered_margin(vector):
         model.run_with_hooks(prompts[targets], fwd_hooks=[(STREAM, hook)])
     ).numpy()
 
-
+# %% slideshow={"slide_type": "subslide"}
 rand = torch.from_numpy(
     np.random.default_rng(derived_seed(140)).normal(size=(20, w_hat.shape[0]))
 ).float()
@@ -832,13 +860,17 @@ flipped = (steered_margin(step * w_hat) < 0).mean()
 print(
     f"step along the probe direction: {step:.2f}; margin drop {fmt(pd_ci)}, answers "
     f"flipped {flipped:.1%}"
-)
+);
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"same step along 20 random directions: margin drop {fmt(rd_ci)} "
     f"(per direction {random_drops.mean(1).min():+.2f} … "
     f"{random_drops.mean(1).max():+.2f}); "
     f"paired Δ [{diff[0]:+.2f}, {diff[1]:+.2f}]"
-)
+);
+
+# %% slideshow={"slide_type": "subslide"}
 record(
     module="05",
     method="probe direction steering: negation at ':' after layer 0",
@@ -854,12 +886,14 @@ record(
             "paired": diff,
         }
     },
-)
+);
+
+# %% slideshow={"slide_type": "skip"}
 assert diff[0] > 0, "the probe direction moves the answer more than random directions"
 # memory: the test notes' activations are not needed below
 del cache, train_cache, acts_q
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** Stepping along the probe direction lowers the `avoid` margin more than the same step along
 # random directions (the paired interval lies above 0): layer 1 does read this direction. But the effect
 # is **small** — the drop and the share of flipped answers are printed above, both far from a reversal
@@ -894,7 +928,7 @@ del cache, train_cache, acts_q
 # **Expected question:** "Why no backup head as in IOI?" — *Answer:* we looked: no head's recovery exceeds
 # its drop by more than 0.1 on any pair kind (asserted).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 @lru_cache(maxsize=1)  # memory: the activations of one pair kind at a time
 def pair_caches(kind):
     """Clean activations (hook_z, hook_pattern, hook_v) and corrupted ones (hook_z)
@@ -909,7 +943,7 @@ def pair_caches(kind):
     )
     return clean_cache, corrupt_cache
 
-
+# %% slideshow={"slide_type": "skip"}
 def patched_ld(kind, direction, sites, n=None):
     """Per pair logit difference after patching the first n pairs (all if None);
     sites = [(hook name, head)]."""
@@ -937,7 +971,7 @@ def patched_ld(kind, direction, sites, n=None):
         model.run_with_hooks(run_on, fwd_hooks=[(n, make_hook(n, h)) for n, h in sites])
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 def effect(kind, direction, sites, n=None):
     """Per pair: recovery (denoise) or drop (noise), normalised by clean − corrupted."""
     s = pair_sets[kind]
@@ -953,7 +987,7 @@ def effect(kind, direction, sites, n=None):
 def z_sites(heads):
     return [(f"blocks.{int(n[1])}.attn.hook_z", int(n[3])) for n in heads]
 
-
+# %% slideshow={"slide_type": "subslide"}
 single = {
     (kind, d, n): effect(kind, d, z_sites([n]))
     for kind in PAIR_KINDS
@@ -997,6 +1031,8 @@ COMPLEMENT = [n for n in HEADS if n not in CIRCUIT]
 SETS = [s for r in (1, 2, 3, 4) for s in combinations(range(8), r)]
 N_RANK = 60
 joint, ranking = {}, {}
+
+# %% slideshow={"slide_type": "skip"}
 for kind in PAIR_KINDS:
     s = pair_sets[kind]
     clean_cache, corrupt_cache = pair_caches(kind)
@@ -1048,12 +1084,15 @@ for kind in PAIR_KINDS:
             f"{fmt(ci(comp, k=152))} (1,000 pairs)"
         )
 
+# %% slideshow={"slide_type": "subslide"}
 names = ["+".join(HEADS[i] for i in hs) for hs in SETS]
 i_c, four = (
     names.index("+".join(CIRCUIT)),
     [i for i, hs in enumerate(SETS) if len(hs) == 4],
 )
 best = {}
+
+# %% slideshow={"slide_type": "skip"}
 for (kind, d), eff in ranking.items():
     means = eff.mean(1)
     rank = int((means[four] > means[i_c]).sum()) + 1
@@ -1081,6 +1120,7 @@ for (kind, d), eff in ranking.items():
     else:
         assert means[names.index("L0H0+L0H3")] >= means[best[kind, d][2]] - 0.05
 
+# %% slideshow={"slide_type": "skip"}
 for kind in PAIR_KINDS:
     eff = ranking[kind, "denoise"]
     c_pairs, avg_pairs = eff[i_c], eff[four].mean(0)
@@ -1115,7 +1155,10 @@ for kind in PAIR_KINDS:
         note="C ranks in the top half of the 70 four-head sets, not first; smaller sets do as well",
     )
 
+# %% slideshow={"slide_type": "subslide"}
 frozen = json.loads(Path("../datasets/results/05_circuit_ranking.json").read_text())
+
+# %% slideshow={"slide_type": "subslide"}
 for key in frozen["seeds"]["0"]:
     ranks = [
         int((np.array(v[key]["effects"])[four] > v[key]["effects"][i_c]).sum()) + 1
@@ -1136,7 +1179,7 @@ for key in frozen["seeds"]["0"]:
         f"positions only {min(other):.2f}-{max(other):.2f}"
     )
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading: per-kind circuits, not one circuit C.** C passes the complement test but is not special:
 # it ranks in the top half of the 70 four-head sets and never first (ranks printed; over 8 seeds of 300
 # pairs in the frozen run it ranked 5–18 of 70), while **smaller sets do as well**. For allergen and drug
@@ -1170,7 +1213,9 @@ gaps = {
 print(
     "largest (denoise − noise) per head over the three kinds: "
     + ", ".join(f"{n} {g:+.2f}" for n, g in gaps.items())
-)
+);
+
+# %% slideshow={"slide_type": "skip"}
 for kind in PAIR_KINDS:
     dn, ns = (
         ci(single[kind, "denoise", "L0H0"], k=160),
@@ -1188,6 +1233,8 @@ for kind in PAIR_KINDS:
         f"paired Δ [{gap[0]:+.2f}, {gap[1]:+.2f}]"
     )
     assert gap[0] > 0.05, "L0H0 is more necessary than sufficient"
+
+# %% slideshow={"slide_type": "skip"}
 for kind in ("negation", "drug"):
     dn, ns = (
         ci(single[kind, "denoise", "L0H3"], k=163),
@@ -1208,6 +1255,8 @@ for kind in ("negation", "drug"):
         "L0H3 alone is close to necessary, and more necessary than sufficient"
     )
 max_denoise = max(single[k, "denoise", n].mean() for k in PAIR_KINDS for n in HEADS)
+
+# %% slideshow={"slide_type": "subslide"}
 print(f"largest single-head denoising recovery (any kind): {max_denoise:.2f}")
 
 # %% slideshow={"slide_type": "skip"}
@@ -1240,7 +1289,7 @@ pv = np.array(
 
 # %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 fig, axes = plt.subplots(
-    1, 2, figsize=(15, 3.4), gridspec_kw={"width_ratios": [1, 2.2]}
+    1, 2, figsize=(12.5, 3.4), gridspec_kw={"width_ratios": [1, 2.2]}
 )
 heatmap(
     axes[0],
@@ -1279,7 +1328,9 @@ print(
     f"value patch > pattern patch for {value_wins:.0%} of the 24 (kind, head) cells; "
     f"largest pattern effect "
     f"{pv[0::2].max():.2f}, largest value effect {pv[1::2].max():.2f}"
-)
+);
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 for kind in PAIR_KINDS:
     diffpos = list(PAIR_KINDS[kind])
     assert (
@@ -1314,7 +1365,7 @@ for kind in PAIR_KINDS:
 # the heads concatenated, `(n, pos, n_heads · d_head)`, where TransformerLens's hook API hands us
 # `(n, pos, head, d_head)`. We reproduce one single-head denoising number.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 s = pair_sets["allergen"]
 clean_z = pair_caches("allergen")[0]["blocks.1.attn.hook_z"]
 
@@ -1334,9 +1385,13 @@ try:
 finally:
     handle.remove()  # always remove a raw hook, or it stays on the model
 raw_recovery = ((raw - s["corrupt_ld"]) / (s["clean_ld"] - s["corrupt_ld"])).numpy()
+
+# %% slideshow={"slide_type": "skip"}
 np.testing.assert_allclose(
     raw_recovery, single["allergen", "denoise", "L1H1"], atol=1e-5
-)
+);
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"L1H1 denoising recovery with a raw torch forward hook: {raw_recovery.mean():.3f} "
     f"(TransformerLens: "

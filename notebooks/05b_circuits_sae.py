@@ -103,7 +103,7 @@ def mean_ci(values, k):
 # **Expected question:** "Why count the winning key position instead of averaging attention?" — *Answer:*
 # an average can hide a head that looks hard at different places in different notes.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 notes = make_notes(500, seed=derived_seed(123))
 prompts = torch.from_numpy(notes.tokens[:, : POSITIONS["answer"]])
 _, cache = model.run_with_cache(
@@ -122,16 +122,21 @@ cached = (
     )
     / 4
 )
+
+# %% slideshow={"slide_type": "skip"}
 # the weights reproduce the model
 torch.testing.assert_close(scores, cached, atol=1e-4, rtol=1e-4)
 del cache, cached
 
+# %% slideshow={"slide_type": "subslide"}
 winner = np.stack(
     [
         np.bincount(scores[:, h].argmax(-1).numpy(), minlength=17) / len(notes)
         for h in range(4)
     ]
 )
+
+# %% slideshow={"slide_type": "subslide"}
 words = [
     "<bos>",
     "patient",
@@ -223,7 +228,7 @@ assert winner[3].argmax() == D and winner[3, D] > 0.4 and winner[3, 3] > 0.25  #
 # resampling changes the quantity itself; we report the leave-one-drug-out range, which is not a
 # confidence interval.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 drug_ids = torch.tensor([tok.token_id(d) for d in ALL_DRUGS])
 classes = np.array([DRUG_TO_CLASS[d] for d in ALL_DRUGS])
 
@@ -239,7 +244,7 @@ def fisher(vectors, labels):
         within += ((group - group.mean(0)) ** 2).sum()
     return between / within
 
-
+# %% slideshow={"slide_type": "subslide"}
 def loo_range(vectors, labels):
     """Minimum and maximum of the Fisher ratio over the 23 leave-one-drug-out sets."""
     v = np.asarray(vectors)
@@ -257,13 +262,15 @@ def haar(n, gen, batch=None):
     )
     return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[..., None, :]
 
-
+# %% slideshow={"slide_type": "subslide"}
 gen = torch.Generator().manual_seed(derived_seed(31))
 random_maps = [
     torch.randn(64, 16, generator=gen) @ torch.randn(16, 64, generator=gen)
     for _ in range(200)
 ]
 ov_rows = {}
+
+# %% slideshow={"slide_type": "subslide"}
 for name, m in (("trained", model), ("untrained", untrained)):
     # every drug at the prescribed-drug position
     x_drug = ln1(m.W_E[drug_ids] + m.W_pos[D], m)
@@ -284,6 +291,8 @@ out3 = x_drug @ model.OV[0, 3].AB
 sv3 = torch.linalg.svdvals(model.OV[0, 3].AB)[:16]  # rank 16
 gs = torch.Generator().manual_seed(derived_seed(32))
 u_rand, v_rand = haar(64, gs, 200)[..., :16], haar(64, gs, 200)[..., :16]
+
+# %% slideshow={"slide_type": "subslide"}
 spec_null = np.array(
     [
         fisher(x_drug @ (u * sv3) @ v.T, classes)
@@ -298,6 +307,8 @@ gain = [
     / fisher(np.delete(x_drug.numpy(), i, 0), np.delete(classes, i))
     for i in range(len(classes))
 ]
+
+# %% slideshow={"slide_type": "subslide"}
 for name, row in ov_rows.items():
     print(
         f"{name:9s}: input {row['input']:.2f}; random rank-16 maps: median "
@@ -372,6 +383,8 @@ sign = torch.from_numpy(np.where(dla_notes.labels == 1, 1.0, -1.0)).float()
 ld = (logits[:, -1, avoid] - logits[:, -1, safe]) * sign
 direction = model.ln_final.weight * (model.W_U[:, avoid] - model.W_U[:, safe])
 dla = {}
+
+# %% slideshow={"slide_type": "subslide"}
 for layer in range(2):
     z = c[f"blocks.{layer}.attn.hook_z"]  # (n, heads, 16), at ':'
     for h in range(4):
@@ -392,6 +405,8 @@ print(
     + "  ".join(f"{k} {v[0]:+.2f} [{v[1]:+.2f}, {v[2]:+.2f}]" for k, v in dla.items())
 )
 total = sum(v[0] for v in dla.values())
+
+# %% slideshow={"slide_type": "subslide"}
 print(f"sum of the eight direct shares: {total:.2f} (the rest: embeddings and biases)")
 
 # %% slideshow={"slide_type": "skip"}
@@ -413,7 +428,7 @@ assert max(abs(dla[n][0]) for n in ("L0H0", "L0H1")) < 0.02
 # earlier version used 150 overlapping pairs of isotropic Gaussian matrices, which is weaker and is
 # printed for comparison (now 100 disjoint pairs). Second null: the untrained model's heads.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def composition(m):
     """(3, 4, 4): Q-, K- and V-composition of layer-0 head i (rows) into layer-1 head
     j (columns)."""
@@ -437,7 +452,7 @@ def composition(m):
         [[[pairs[mode](i, j) for j in range(4)] for i in range(4)] for mode in "QKV"]
     )
 
-
+# %% slideshow={"slide_type": "skip"}
 def composition_nulls(m, gen, n_draws=200):
     """(3, 4, 4): the 99th percentile of each pair's spectrum-preserving rotation
     null."""
@@ -465,7 +480,7 @@ def composition_nulls(m, gen, n_draws=200):
         [[[pairs[mode](i, j) for j in range(4)] for i in range(4)] for mode in "QKV"]
     )
 
-
+# %% slideshow={"slide_type": "subslide"}
 comp, comp_untrained = composition(model), composition(untrained)
 gc = torch.Generator().manual_seed(derived_seed(33))
 comp_hi, comp_hi_untrained = (
@@ -481,6 +496,8 @@ gauss = np.array(
         for a, b in zip(random_maps[0::2], random_maps[1::2], strict=True)
     ]
 )
+
+# %% slideshow={"slide_type": "subslide"}
 n_above, n_above_untrained = (
     int((comp > comp_hi).sum()),
     int((comp_untrained > comp_hi_untrained).sum()),
@@ -543,7 +560,7 @@ assert comp.max() > 1.5 * comp_hi[top] and n_above >= 18 and n_above_untrained <
 # never needs to copy a prompt word into the answer, so we expect none here — a useful check that the
 # score does not invent a mechanism. Null: the untrained model's heads.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def copying_scores(m):
     out = []
     for layer in range(2):
@@ -602,7 +619,7 @@ assert np.abs(copy_trained).max() < 0.5 and np.abs(copy_untrained).max() < 0.5
 # **Expected question:** "Are these neurons?" — *Answer:* no; the hidden space has no privileged basis, any
 # rotation leaves the loss unchanged, so we speak of directions.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 N_FEAT, M_DIM, PROBS, INITS = 20, 5, (1.0, 0.3, 0.1, 0.03), 2
 importance = 0.9 ** torch.arange(N_FEAT).float()
 g = torch.Generator().manual_seed(derived_seed(0))
@@ -614,6 +631,8 @@ b = torch.nn.Parameter(torch.zeros(n_models, 1, N_FEAT))
 p = torch.tensor(PROBS).repeat_interleave(INITS).repeat(2)[:, None, None]
 is_relu = (torch.arange(n_models) < n_models // 2)[:, None, None]
 opt = torch.optim.Adam([W, b], lr=1e-2)
+
+# %% slideshow={"slide_type": "subslide"}
 with torch.enable_grad():
     for step in range(1500):
         x = torch.rand(n_models, 256, N_FEAT, generator=g) * (
@@ -634,6 +653,8 @@ norms = W.norm(dim=1)
 represented = (norms > 0.5).sum(1).view(2, len(PROBS), INITS)
 dims_per_feature = (M_DIM / (W**2).sum(dim=(1, 2))).view(2, len(PROBS), INITS)
 unit = W / norms.clamp_min(1e-9)[:, None, :]
+
+# %% slideshow={"slide_type": "subslide"}
 # (models, features)
 dimensionality = norms**2 / ((unit.transpose(1, 2) @ W) ** 2).sum(-1)
 for kind, r_k, d_k in zip(
@@ -709,6 +730,8 @@ with torch.enable_grad():
         loss.backward()
         opt.step()
 w2 = W2.detach()[:, 0]
+
+# %% slideshow={"slide_type": "subslide"}
 on1, on2 = w2[:, 0].abs() > 0.5, w2[:, 1].abs() > 0.5
 phase = torch.where(on1 & on2, 2, torch.where(on2, 1, 0)).view(7, 7).numpy()
 
@@ -766,7 +789,7 @@ assert sparse_share > dense_share + 0.3
 # **Expected question:** "How do I choose λ without ground truth?" — *Answer:* there is no safe rule; test
 # on planted data of similar size and sparsity, and report several λ and seeds.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 x_syn, true_dirs, _ = planted_sparse_data(seed=derived_seed(0))
 gt = torch.Generator().manual_seed(derived_seed(1))
 acts_test = (torch.rand(2048, 32, generator=gt) < 0.05) * torch.rand(
@@ -797,7 +820,7 @@ assert np.allclose(leak_cos, 1.0, atol=1e-5)
 # - **null:** a random dictionary, the same SAE at initialisation (random unit rows, encoder = their
 #   transpose, trained for 0 steps).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def score_sae(sae):
     lat, x_hat = sae_forward(sae, x_test)
     m = reference_sae_metrics(x_test, x_hat, lat)
@@ -819,7 +842,7 @@ def score_sae(sae):
     m["extra"] = int(near.sum()) - int((cos > 0.9).sum())
     return m
 
-
+# %% slideshow={"slide_type": "subslide"}
 L1S = (0.03, 0.1, 0.3, 1.0)
 sweep = {l1: score_sae(train_sae(x_syn, 64, l1, seed=derived_seed(2))) for l1 in L1S}
 for s in (3, 4):  # two more initialisations at λ = 0.3
@@ -865,6 +888,8 @@ SAE_METHOD = "SAE (64 latents, λ = 0.3, 300 Adam steps, lr 0.03)"
 SAE_DATA = (
     "planted sparse features (32 unit directions in 16-D, p = 0.05), held-out samples"
 )
+
+# %% slideshow={"slide_type": "subslide"}
 record(
     module="05b",
     method=SAE_METHOD,
@@ -879,7 +904,9 @@ record(
             "paired": cos_diff,
         }
     },
-)
+);
+
+# %% slideshow={"slide_type": "subslide"}
 record(
     module="05b",
     method=SAE_METHOD,
@@ -946,7 +973,7 @@ assert true_l0 < best["l0"] < 2 * true_l0
 # held-out notes; we report them rather than resample, and suspect they keep their random initial
 # directions (not measured).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 model64 = copy.deepcopy(model).double()  # the same weights in float64
 streams = []
 for k in (11, 12):
@@ -964,6 +991,8 @@ centre, spread = r_train.mean(0), (r_train - r_train.mean(0)).norm(dim=1).mean()
 r_train, r_test = (r_train - centre) / spread, (r_test - centre) / spread
 c_train, c_test = notes_concepts(train_notes), notes_concepts(test_notes)
 results = {}
+
+# %% slideshow={"slide_type": "subslide"}
 for name, steps in (("SAE", 300), ("random dictionary", 0)):
     sae_n = train_sae(r_train, 128, 0.03, steps=steps, seed=derived_seed(1000))
     h_tr, _ = sae_forward(sae_n, r_train)
@@ -978,7 +1007,9 @@ sae_res, null_res = results["SAE"], results["random dictionary"]
 print(
     f"notes SAE (held-out): L0 {sae_res['l0']:.1f}, FVE {sae_res['fve']:.3f}, dead "
     f"{sae_res['dead']} of 128"
-)
+);
+
+# %% slideshow={"slide_type": "subslide"}
 for cname, v in sae_res["concepts"].items():
     print(
         f"{cname:28s} latent {v['latent']:3d}: precision {v['precision']:.2f}, recall "
@@ -1008,6 +1039,8 @@ for l1 in sorted({r["l1"] for r in sae_runs}):
         f"{max(r['dead'] for r in runs)} of 128; seed-to-seed one-to-one cosine "
         f"{min(stab):.2f}–{max(stab):.2f}"
     )
+
+# %% slideshow={"slide_type": "subslide"}
 rand_stab = sweep_file["stability_random_dictionary"]
 print(
     f"two random dictionaries: one-to-one cosine "
@@ -1023,6 +1056,8 @@ for cname in sae_res["concepts"]:
         f"  {cname:28s} SAEs {min(f_sae):.2f}–{max(f_sae):.2f}   random dictionaries "
         f"{min(f_rand):.2f}–{max(f_rand):.2f}"
     )
+
+# %% slideshow={"slide_type": "subslide"}
 shared = sum(
     r["concepts"][f"allergen is {c}"]["latent"]
     == r["concepts"][f"drug is {c}"]["latent"]
@@ -1033,7 +1068,9 @@ print(
     f"runs × classes in which one latent is best for both 'allergen is c' and 'drug is "
     f"c' (deconfounded): "
     f"{shared} of {len(sae_runs) * len(CLASS_NAMES)}"
-)
+);
+
+# %% slideshow={"slide_type": "skip"}
 assert sae_res["fve"] > 0.95 and null_res["fve"] < 0.5
 # a random dictionary does at least as well
 for cname in ("negated allergy", "answer avoid"):
@@ -1044,6 +1081,8 @@ for cname in ("drug is penicillins", "allergen is nsaids", "drug is nsaids"):
         min(r["concepts"][cname]["f1"] for r in sae_runs if r["l1"] == 0.03)
         > f1_range[cname][3]
     )
+
+# %% slideshow={"slide_type": "subslide"}
 all_stab = [v for st in sweep_file["stability_one_to_one_cos"].values() for v in st]
 # data-adapted nulls: dictionaries that lie where the data lie but learned nothing. (a)
 # 128 random held-out
@@ -1060,7 +1099,7 @@ def data_dictionary(kind):
         return r_test[torch.randperm(len(r_test), generator=gd)[:128]]
     return torch.randn(128, k95, generator=gd, dtype=r_train.dtype) @ v_pca[:k95]
 
-
+# %% slideshow={"slide_type": "subslide"}
 data_null = {
     kind: [
         float(np.mean(match_latents(data_dictionary(kind), data_dictionary(kind))[1]))

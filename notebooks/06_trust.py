@@ -147,7 +147,7 @@ assert abs(wauc(fresh.y, fresh.p_true) - roc_auc_score(fresh.y, fresh.p_true)) <
 # `shuffle=True`, 5 folds). The planted truth is the AUC on 3,000 *fresh* patients. The model: a random
 # forest (60 trees, `min_samples_leaf=3`, scikit-learn's other defaults: `max_features="sqrt"`, bootstrap).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 rf = RandomForestClassifier(
     60, min_samples_leaf=3, random_state=derived_seed(11), n_jobs=1
 )
@@ -181,7 +181,7 @@ cv_table = pd.DataFrame(
     cv_rows, columns=["split", "CV AUC", "lo", "hi", "CV − fresh", "lo ", "hi "]
 ).set_index("split")
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"AUC on 3,000 fresh patients (the truth): {auc_fresh:.3f} "
     f"[{interval(boot_fresh)[0]:.3f}, {interval(boot_fresh)[1]:.3f}]"
@@ -242,7 +242,7 @@ assert interval(boot_lr)[0] < 0.01 < opt_lo, "the smooth model is far less optim
 # **calibration-in-the-large** (mean predicted risk − event rate) is far off (patient-bootstrap interval above
 # 0, asserted). An AUC-only validation would sign this site.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 logo = cross_val_predict(
     lr_dev, train.X, train.y, cv=LeaveOneGroupOut(), groups=train.site, method="predict_proba"
 )[:, 1]
@@ -298,6 +298,8 @@ mf = MetricFrame(
     sensitive_features=pd.Series(fresh.group, name="age band"),
 )
 bands = list(mf.by_group.index)
+
+# %% slideshow={"slide_type": "subslide"}
 boot_band = {
     g: np.array(
         [
@@ -311,6 +313,8 @@ boot_band = {
     )
     for g in bands
 }
+
+# %% slideshow={"slide_type": "subslide"}
 band_table = pd.DataFrame(
     {
         "patients": [len(np.unique(fresh.patient[fresh.group == g])) for g in bands],
@@ -331,7 +335,7 @@ band_table.round(3)
 # they were independent. Its intervals come out narrower than the patient bootstrap's (asserted: by a
 # factor above 1.4 on average over the bands; 50 replicates, for time):
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 mf_rows = MetricFrame(
     metrics=roc_auc_score,
     y_true=fresh.y,
@@ -354,7 +358,7 @@ widths.round(3)
 ratio = widths["patient bootstrap (ours)"] / widths["record bootstrap (MetricFrame)"]
 assert (ratio > 1.1).all() and ratio.mean() > 1.4, "records of a patient are not independent"
 
-# %% tags=["remove-input"] slideshow={"slide_type": "fragment"}
+# %% tags=["remove-input"] slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(6.4, 3.0))
 for i, g in enumerate(bands):
     colour = C["vermillion"] if g == "80+" else (C["sky"] if g == "18-39" else C["blue"])
@@ -398,7 +402,7 @@ record(module="06", method="per-group AUC with patient bootstrap (fairlearn Metr
        note="paired: the null cohort has the same seed, hence the same patients and records; only 80+ "
             "outcomes differ; 400 patient-bootstrap replicates")  # fmt: skip
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 # the smallest gap 18-39 vs 40-64 this draw could tell from 0: the half-width of its 95 % interval
 mdg = np.subtract(*interval(gap_small)[::-1]) / 2
 auc_band = band_table["AUC (MetricFrame)"]
@@ -444,7 +448,7 @@ assert mdg > 0.06, "a clinically relevant degradation (0.06 AUC) would go unseen
 # Σ p_j² = 0.5 too). `statsmodels.stats.inter_rater.cohens_kappa` takes a 2 × 2 table of counts;
 # `fleiss_kappa` takes a subjects × categories table, which `aggregate_raters` builds.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 A, eps = fresh.annotations, np.array(fresh.noise_rates)
 pairs = [(0, 1), (0, 2), (1, 2)]
 kappa_rows = []
@@ -531,7 +535,7 @@ record(module="06", method="Fleiss' kappa (statsmodels), 3 annotators",
 # symmetric flips at rate ε on balanced classes, a flipped positive is a random negative, so
 # AUC_measured = ε + (1 − 2ε)·AUC_true: the model looks worse than it is, by an amount we can predict.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 auc_true = wauc(fresh.y, p_fresh)
 noise_table = pd.DataFrame(
     {
@@ -580,7 +584,7 @@ assert noise_table["AUC vs annotator"].iloc[2] < auc_true - 0.08
 # that sees X only, E[y | p̂] = E[p_true | p̂]) — and the record-level error mean |p̂ − p_true|.
 
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def ece(y, p, n_bins=10):
     edges = np.linspace(0, 1, n_bins + 1)
     b = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)  # last bin includes 1.0
@@ -601,7 +605,7 @@ poly = [StandardScaler(), PolynomialFeatures(2), StandardScaler()]
 mle = make_pipeline(*poly, LogisticRegression(penalty=None, max_iter=3000)).fit(Xs, ys)
 risk = {"p_true (null)": pt, "unregularised MLE": mle.predict_proba(Xt)[:, 1]}
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 for method in ("isotonic", "sigmoid", "temperature"):
     fix = CalibratedClassifierCV(FrozenEstimator(mle), method=method).fit(Xc, yc)
     risk[f"MLE + {method}"] = fix.predict_proba(Xt)[:, 1]
@@ -623,7 +627,7 @@ z_t = StandardScaler().fit(Xs).transform(Xt)
 risk["untrained network"] = 1 / (1 + np.exp(-(np.maximum(z_t @ W1, 0) @ W2)))
 
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def true_ce(p, n_bins=10):  # ECE with the event rate replaced by the mean p_true
     return ece(pt, p, n_bins)
 
@@ -750,7 +754,7 @@ assert abs(cal_table.loc["untrained network", "AUC"] - 0.5) < 0.15
 # So our 10-bin ECE corresponds to MAPIE's `num_bins=11`, equal except for points exactly on an edge; its
 # `num_bins=10` is a 9-bin ECE, and its default is 49 bins, a larger bias.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 p_mle = risk["unregularised MLE"]
 print(f"ours, 10 bins:           {ece(yt, p_mle):.4f}")
 print(
@@ -777,7 +781,7 @@ assert expected_calibration_error(yt, pt) > ece(yt, pt)  # more bins, more bias 
 # 0 — for 5 to 50 equal-width bins, on the whole test set and on random subsets of 300 records (mean and
 # 5–95 % range over 100 subsets):
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 rng_e = np.random.default_rng(derived_seed(620))
 sub = [rng_e.choice(len(yt), 300, replace=False) for _ in range(100)]
 bias_rows = {}
@@ -833,13 +837,13 @@ mapie.conformalize(Xc1, yc1)
 _, sets_marg = mapie.predict_set(Xf1)
 cover_marg = sets_marg[np.arange(len(yf1)), yf1, 0]
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Mondrian (per-site) conformal** with crepes: `ConformalClassifier().fit(alphas, bins=site)` takes one
 # quantile *per site* (Vovk et al. 2005, "Mondrian" taxonomies); `predict_set(..., bins=site,
 # confidence=0.9, smoothing=False)` returns the 0/1 set per class (crepes' default `smoothing=True` would
 # randomise ties; we switch it off to match the deterministic rule above).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 p_c, p_f = model.predict_proba(Xc1), model.predict_proba(Xf1)
 alphas_cal = 1 - p_c[np.arange(len(yc1)), yc1]
 mondrian = ConformalClassifier().fit(alphas_cal, bins=sc1)
@@ -923,7 +927,7 @@ record(module="06", method="Mondrian split conformal by site (crepes), α = 0.1"
 # with both classes means "the model cannot decide at 90 %: refer to a clinician". Its cost is the referral
 # rate; its benefit the accuracy on the cases the model keeps.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 size = sets_mond.sum(axis=1)
 single = size == 1
 pred_single = sets_mond.argmax(axis=1)
@@ -969,7 +973,7 @@ assert np.mean(size == 2) > 0.2
 # **`LocalOutlierFactor(novelty=True)`** (Breunig et al. 2000; scikit-learn defaults `n_neighbors=20`,
 # Euclidean metric), scored with `-score_samples`. Task: tell fresh site-4 records from fresh sites 0–3.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 scaler = StandardScaler().fit(train.X[keep])
 z_train, z_fresh = scaler.transform(train.X[keep]), scaler.transform(fresh.X)
 prec = np.linalg.inv(np.cov(z_train, rowvar=False))
@@ -988,6 +992,8 @@ novelty["oracle: knows the planted shift"] = z_fresh @ prec @ delta_z
 is4 = (fresh.site == 4).astype(int)
 is3 = (fresh.site == 3).astype(int)  # the null: an unshifted site
 rows = {}
+
+# %% slideshow={"slide_type": "subslide"}
 for name, score in novelty.items():
     boot4 = np.array([wauc(is4, score, w) for w in w_fresh[:200]])
     not4 = fresh.site != 4
@@ -1069,7 +1075,7 @@ record(module="06", method="LocalOutlierFactor (novelty=True, 20 neighbours)",
 # batch's *mean* (Hotelling's T² = 30 · z̄ᵀ Σ⁻¹ z̄, with the training covariance Σ) accumulates the offset
 # that single records hide.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def batch_t2(z, mask, size=30):
     zb = (
         z[mask][: (mask.sum() // size) * size]
@@ -1106,7 +1112,7 @@ assert batch_auc > 0.85
 # LR+ = se / (1 − sp) and LR− = (1 − se) / sp do not depend on π. The talk's table showed sensitivity 0.97
 # and specificity 0.98 with "✓?" — read at three prevalences:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 def predictive_values(se, sp, prev):
     ppv = se * prev / (se * prev + (1 - sp) * (1 - prev))
     npv = sp * (1 - prev) / (sp * (1 - prev) + (1 - se) * prev)
@@ -1133,7 +1139,7 @@ assert talk.loc[0.01, "PPV"] < 0.35 < 0.95 < talk.loc[0.5, "PPV"]
 # which picks a threshold on the calibration patients so that recall ≥ 0.95 holds with probability 0.9
 # (Learn-then-Test, Angelopoulos et al. 2021, arXiv:2110.01052; its defaults: 100 thresholds in [0, 0.99], Bonferroni–Holm).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 PREV, COST_FN = 0.1, 30.0
 bayes_t = 1 / (
     1 + COST_FN * PREV / (1 - PREV)
@@ -1150,6 +1156,8 @@ def neg_cost(y, yhat):  # the utility TunedThresholdClassifierCV maximises
 
 
 folds = list(GroupKFold(5).split(train.X[keep], train.y[keep], train.patient[keep]))
+
+# %% slideshow={"slide_type": "subslide"}
 tuned = TunedThresholdClassifierCV(
     make_pipeline(StandardScaler(), LogisticRegression()),
     scoring=make_scorer(neg_cost),
@@ -1167,6 +1175,8 @@ rules = {
     "recall ≥ 0.95 (MAPIE)": float(ctrl.best_predict_param),
 }
 th_rows = []
+
+# %% slideshow={"slide_type": "subslide"}
 for name, t in rules.items():
     se, sp = se_sp(yk, (pk >= t).astype(int))
     th_rows.append(
@@ -1179,6 +1189,8 @@ for name, t in rules.items():
             COST_FN * PREV * (1 - se) + (1 - PREV) * (1 - sp),
         )
     )
+
+# %% slideshow={"slide_type": "subslide"}
 th_table = pd.DataFrame(
     th_rows,
     columns=[
@@ -1253,7 +1265,7 @@ record(module="06", method="TunedThresholdClassifierCV (cost: FN = 30 FP at prev
 # value per feature (contribution to the log-odds relative to the training mean). Then undo the planted
 # measurement offset (`to_latent` knows it; a hospital would need the device's calibration record).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 lr_step = model[-1]
 wrong = np.flatnonzero((fresh.site == 4) & (fresh.y == 0))
 case = wrong[np.argmax(p_fresh[wrong] - fresh.p_true[wrong])]  # most over-confident
@@ -1272,6 +1284,8 @@ expl = pd.DataFrame(
     index=FEATURES,
 )
 p_fixed = model.predict_proba(x_fixed)[0, 1]
+
+# %% slideshow={"slide_type": "subslide"}
 print(
     f"risk as recorded {p_fresh[case]:.2f}; device offset undone {p_fixed:.2f}; "
     f"true probability {fresh.p_true[case]:.2f}; outcome: no event"
