@@ -533,7 +533,11 @@ record(module="06", method="Fleiss' kappa (statsmodels), 3 annotators",
 #
 # **What label noise does to a measured AUC.** Score the same model against each annotator's labels. With
 # symmetric flips at rate ε on balanced classes, a flipped positive is a random negative, so
-# AUC_measured = ε + (1 − 2ε)·AUC_true: the model looks worse than it is, by an amount we can predict.
+# AUC_measured = ε + (1 − 2ε)·AUC_true *in expectation*: the model looks worse than it is, by an amount we can
+# predict. On one draw the realised flip rates scatter around ε (e.g. 0.143–0.146 for ε = 0.15), so the
+# assert uses the exact identity given the realised rates: if a share a of the annotated positives and a
+# share b of the annotated negatives are truly positive, AUC_measured = 0.5 + (a − b)(AUC_true − 0.5)
+# (flips independent of the score; a = 1 − ε, b = ε gives the formula above).
 
 # %% slideshow={"slide_type": "subslide"}
 auc_true = wauc(fresh.y, p_fresh)
@@ -548,8 +552,19 @@ print(f"AUC against the true labels: {auc_true:.3f}")
 noise_table.round(3)
 
 # %% slideshow={"slide_type": "skip"}
-for k, e in enumerate(eps):
-    boot_n = np.array([wauc(A[:, k], p_fresh, w) - (e + (1 - 2 * e) * wauc(fresh.y, p_fresh, w))
+def flipped_auc(y, labels, auc, w):
+    """AUC against labels flipped independently of the score, given the realised flip rates."""
+    n1, n0 = w @ (y == 1), w @ (y == 0)
+    f1 = w @ ((y == 1) & (labels == 0)) / n1  # positives the annotator called negative
+    f0 = w @ ((y == 0) & (labels == 1)) / n0  # negatives the annotator called positive
+    a = (1 - f1) * n1 / ((1 - f1) * n1 + f0 * n0)  # true positives among annotated positives
+    b = f1 * n1 / (f1 * n1 + (1 - f0) * n0)  # true positives among annotated negatives
+    return 0.5 + (a - b) * (auc - 0.5)
+
+
+for k in range(3):
+    boot_n = np.array([wauc(A[:, k], p_fresh, w)
+                       - flipped_auc(fresh.y, A[:, k], wauc(fresh.y, p_fresh, w), w)
                        for w in w_fresh[:200]])  # fmt: skip
     lo, hi = interval(boot_n, 99)
     assert lo < 0 < hi, k
@@ -853,6 +868,8 @@ cov = pd.DataFrame(
     {
         "marginal (MAPIE)": [cover_marg[sf1 == s].mean() for s in range(5)],
         "per site (crepes)": [cover_mond[sf1 == s].mean() for s in range(5)],
+        "set size, marginal": [sets_marg[sf1 == s, :, 0].sum(1).mean() for s in range(5)],
+        "set size, per site": [sets_mond[sf1 == s].sum(1).mean() for s in range(5)],
         "patients": np.bincount(sf1),
     },
     index=pd.Index(range(5), name="site"),
@@ -899,18 +916,25 @@ assert interval(boot_cov["marg"])[1] >= 0.9, "marginal coverage is compatible wi
 assert interval(boot_cov["marg4"])[1] < 0.9, "but fails at the shifted site"
 assert interval(boot_cov["mond4"])[1] >= 0.9, "per-site calibration is compatible with 1 - alpha there"
 assert interval(boot_cov["diff4"])[0] > 0
+size4 = {"marg": sets_marg[s4, :, 0].sum(1).mean(), "mond": sets_mond[s4].sum(1).mean()}
+assert size4["mond"] > size4["marg"], "coverage at site 4 is bought with larger sets"
 print("site 4 coverage, this draw [95 % interval over calibration and test patients]:")
 for key, label in (("marg4", "marginal (MAPIE)"), ("mond4", "per site (crepes)")):
     print(f"  {label}: {np.mean(cover_marg[s4] if key == 'marg4' else cover_mond[s4]):.3f} "
           f"[{interval(boot_cov[key])[0]:.3f}, {interval(boot_cov[key])[1]:.3f}]")
+short = {k: np.maximum(0, 0.9 - np.array(boot_cov[k])) for k in ("marg4", "mond4")}
 record(module="06", method="Mondrian split conformal by site (crepes), α = 0.1",
        data="trust cohort: logistic regression (sites 0-3), 4,000 calibration patients, fresh patients",
-       truth="site 4 with shifted QTc and ST measurements", metric="coverage on site 4",
-       score=float(cover_mond[s4].mean()), interval=interval(boot_cov["mond4"]),
-       baselines={"marginal split conformal (MAPIE)": {"score": float(cover_marg[s4].mean()),
-                                                        "interval": interval(boot_cov["marg4"]),
-                                                        "paired": interval(boot_cov["diff4"])}},
-       note="one record per patient; bootstrap over calibration and test patients (400), paired")  # fmt: skip
+       truth="site 4 with shifted QTc and ST measurements",
+       metric="coverage shortfall on site 4: max(0, 0.90 − coverage)",
+       score=float(max(0, 0.9 - cover_mond[s4].mean())), interval=interval(short["mond4"]),
+       higher_is_better=False,
+       baselines={"marginal split conformal (MAPIE)": {
+           "score": float(max(0, 0.9 - cover_marg[s4].mean())), "interval": interval(short["marg4"]),
+           "paired": interval(short["mond4"] - short["marg4"])}},
+       note=f"one record per patient; bootstrap over calibration and test patients (400), paired; mean set "
+            f"size on site 4: {size4['mond']:.2f} per site vs {size4['marg']:.2f} marginal (a set of both "
+            f"classes always covers: read the shortfall with the set size)")  # fmt: skip
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading.** The guarantee is about the *procedure*: averaged over calibration draws, coverage is at least
@@ -923,7 +947,9 @@ record(module="06", method="Mondrian split conformal by site (crepes), α = 0.1"
 # site 4 is under-covered: the shifted measurements make the model confidently wrong on its event-free
 # patients. Calibrating per site restores coverage there *in expectation* (its interval
 # reaches 0.90, asserted; one draw can land below it — 0.874 on seed 9 — which is what a guarantee over
-# calibration draws allows), at the price of larger sets. **Abstention:** a set
+# calibration draws allows), at the price of larger sets (mean set size at site 4 larger than the marginal
+# method's, printed in the table and asserted; coverage alone would reward a set of both classes, so the
+# scorecard row scores the *shortfall* below 90 % with the set size beside it). **Abstention:** a set
 # with both classes means "the model cannot decide at 90 %: refer to a clinician". Its cost is the referral
 # rate; its benefit the accuracy on the cases the model keeps.
 
@@ -1066,7 +1092,8 @@ record(module="06", method="LocalOutlierFactor (novelty=True, 20 neighbours)",
 # more sure or less sure, and the sign depends on how the shift lines up with the model's weights. The
 # distance scores beat the usual direction (paired interval, asserted); against the flipped one they are
 # not reliably better: the scorecard rows carry it as a null, and their paired interval includes 0 on base
-# seeds 0–5 (verdict "does not beat every null") and lies just above 0 on seeds 7 and 9. On an
+# seeds 0–5 (verdict "does not beat every null") and lies just above 0 on some other draws (seeds 7, 9
+# and 11): not reliably better. On an
 # unshifted site (3) the distance scores are at chance — they flag *novelty*, not site membership. All of
 # them are weak per record: a linear detector that *knows* the planted offset reaches the ceiling in the
 # last row (0.81–0.85 on seeds 0–5, 7, 9; each other score below it by more than 0.1, asserted); an offset of 1.2 and 0.8 sd
