@@ -822,6 +822,7 @@ assert str(SEED) in sweep["per_seed"], (
 # %% slideshow={"slide_type": "subslide"}
 # {measure: {method: {min, median, max, pairs}}}
 floors = sweep["per_seed"][str(SEED)]["floor"]
+cascade_text = {}  # measure -> its printed table, shown one per slide below
 for measure in MEASURES:
     table = cascade.loc[measure].copy()
     table["floor (live pair)"] = floor.loc[measure]
@@ -829,8 +830,24 @@ for measure in MEASURES:
         {k: v["min"] for k, v in floors[measure].items()}
     )
     table["max"] = pd.Series({k: v["max"] for k, v in floors[measure].items()})
-    print(f"\n{measure}, cascading randomisation (columns: randomised down to ...):")
-    print(table.round(2).to_string())
+    cascade_text[measure] = (
+        f"\n{measure}, cascading randomisation (columns: randomised down to ...):\n"
+        + table.round(2).to_string()
+    )
+
+# %% slideshow={"slide_type": "subslide"}
+print(cascade_text["Spearman |map|"])
+
+# %% slideshow={"slide_type": "subslide"}
+print(cascade_text["Spearman signed"])
+
+# %% slideshow={"slide_type": "subslide"}
+print(cascade_text["SSIM"])
+
+# %% slideshow={"slide_type": "subslide"}
+print(cascade_text["HOG"])
+
+# %% slideshow={"slide_type": "subslide"}
 independent = pd.DataFrame(
     {st: v["Spearman |map|"] for st, v in sweep["per_seed"]["0"]["independent"].items()}
 )
@@ -909,9 +926,9 @@ vs_control = pd.Series(similarity(original, maps_for(models["cxr_control"])))
 _ = gc.collect()
 
 # %% slideshow={"slide_type": "subslide"}
+shuffled_text = {}  # measure -> its printed table, shown one per slide below
 for measure in ("Spearman |map|", "Spearman signed", "SSIM", "HOG"):
-    print(f"\n{measure}:")
-    print(
+    shuffled_text[measure] = f"\n{measure}:\n" + (
         pd.DataFrame(
             {
                 "vs cxr_shuffled": vs_shuffled[measure],
@@ -929,6 +946,18 @@ for measure in ("Spearman |map|", "Spearman signed", "SSIM", "HOG"):
     )
 passes = vs_shuffled["Spearman |map|"] <= floor_max["Spearman |map|"]
 fails_control = vs_control["Spearman |map|"] > floor_max["Spearman |map|"]
+
+# %% slideshow={"slide_type": "subslide"}
+print(shuffled_text["Spearman |map|"])
+
+# %% slideshow={"slide_type": "subslide"}
+print(shuffled_text["Spearman signed"])
+
+# %% slideshow={"slide_type": "subslide"}
+print(shuffled_text["SSIM"])
+
+# %% slideshow={"slide_type": "subslide"}
+print(shuffled_text["HOG"])
 
 # %% slideshow={"slide_type": "subslide"}
 print(
@@ -1123,8 +1152,9 @@ SHORT = {
     "same method, untrained model": "untrained",
 }
 card = {}  # (metric, method) -> the nulls it does not beat
+card_text = {}  # metric -> the lines it prints, shown one table per slide below
 
-# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
+# %% slideshow={"slide_type": "skip"}
 for metric, fn, fmt, dfmt in (
     (AUROC, pixel_auroc, "{:.3f}".format, "{:.3f}".format),
     (MASS, mass_per_area, two_digits, sig2),
@@ -1134,12 +1164,13 @@ for metric, fn, fmt, dfmt in (
         return f"{fmt(v[0])} [{fmt(v[1])}, {fmt(v[2])}]"
 
     per_null = {k: fn(v, marker) for k, v in nulls12.items()}  # per film
-    print(
+    out = card_text[metric] = []
+    out.append(
         f"{metric} of |attribution| vs the marker mask, mean [95 % CI] over the 12 "
         f"films"
     )
     for k, v in per_null.items():
-        print(f"  null: {k:25s} {show(with_ci(v))}")
+        out.append(f"  null: {k:25s} {show(with_ci(v))}")
     table = {}
     for method, a in maps12["cxr_shortcut"].items():
         per_film = fn(a, marker)
@@ -1185,15 +1216,21 @@ for metric, fn, fmt, dfmt in (
             },
             "not beaten": ", ".join(SHORT[k] for k in missed) or "-",
         }
-    print(
+    out.append(
         "  per method: score, the same method on the control model, and method − null "
         "on the same films:"
     )
-    print(
+    out.append(
         "  mean Δ [95 % paired CI]; 'not beaten': the nulls whose Δ interval does not "
         "exclude 0"
     )
-    print(pd.DataFrame(table).T.to_string())
+    out.append(pd.DataFrame(table).T.to_string())
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
+print(*card_text[AUROC], sep="\n")
+
+# %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
+print(*card_text[MASS], sep="\n")
 
 # %% slideshow={"slide_type": "skip"}
 for missed in card.values():  # every map beats the random map and the same method on the control model
