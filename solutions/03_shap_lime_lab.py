@@ -128,6 +128,10 @@ print({name: round(float(v), 3) for name, v in zip(features, phi)})
 
 # %%
 check_shapley_values(shapley_values)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.shapley import hidden_check_shapley_values
+hidden_check_shapley_values(shapley_values)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Compare with `shap`'s TreeSHAP on the same model and background, and check efficiency yourself.
@@ -179,6 +183,10 @@ def kernel_shap(value, n, n_coalitions, seed=0):
 
 # %%
 check_kernel_shap(kernel_shap)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.shapley import hidden_check_kernel_shap
+hidden_check_kernel_shap(kernel_shap)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # How many coalitions does KernelSHAP need on our model? Error against your exact values, 5 seeds each.
@@ -244,6 +252,10 @@ print("LIME slopes (log-odds per SD):", {name: round(float(v), 3) for name, v in
 
 # %%
 check_lime_tabular(lime_tabular)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.shapley import hidden_check_lime_tabular
+hidden_check_lime_tabular(lime_tabular)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Compare with the Shapley values of Exercise 1. They answer different questions: LIME gives a **slope**
@@ -281,6 +293,10 @@ def topk_jaccard(coefs, k):
 
 # %%
 check_topk_jaccard(topk_jaccard)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.shapley import hidden_check_topk_jaccard
+hidden_check_topk_jaccard(topk_jaccard)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # LIME with 10 seeds on the same 5 patients: how stable are the top 3 features, with 100 and with 2,000
@@ -336,6 +352,8 @@ its stability and R2 reported, and a check against a method with a fixed answer 
 # - 2: a requirement: report width and samples, repeat over seeds and widths, report stability and R², or
 #      compare with a method with a unique answer (Shapley).
 ### END SOLUTION
+
+# %%
 check_answer_3b(answer_3b)
 
 
@@ -365,6 +383,10 @@ def deletion_curve(predict, x, baseline, order):
 
 # %%
 check_deletion_curve(deletion_curve)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.shapley import hidden_check_deletion_curve
+hidden_check_deletion_curve(deletion_curve)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Compare your exact Shapley ranking, your LIME ranking and random orders on 20 patients far from the
@@ -443,6 +465,10 @@ def make_scaffold(biased, innocuous, X_real, seed=0):
 
 # %%
 check_make_scaffold(make_scaffold)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.shapley import hidden_check_make_scaffold
+hidden_check_make_scaffold(make_scaffold)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # The audit: your LIME (Exercise 3, default width) on 20 new real patients, of the plain biased model and
@@ -511,4 +537,6 @@ changes). Both need a sample of real records and queries the vendor cannot singl
 # - 2: what each needs: real records, query access, the assumption that audit queries are indistinguishable
 #      from real use.
 ### END SOLUTION
+
+# %%
 check_answer_6b(answer_6b)

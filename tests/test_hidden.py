@@ -1,0 +1,210 @@
+"""Hidden tests (``xaihealth.instructor.hidden``): new cases that close the gap a memoriser slips through.
+
+Each module's mutation table (``CASES`` in ``tests/test_checks_<module>.py``: the reference, the accepted
+alternatives and the mutants of every public checker) is reused. For every hidden test:
+
+- the reference and every alternative the public checker accepts pass it;
+- at least two of the public checker's mutants fail it;
+- a *memoriser* fails it: a function that gives the reference's answer on exactly the inputs the public
+  checker passes (recorded by running the public checker on a recording wrapper of the reference) and a
+  mutant's answer elsewhere. It passes the public checker (asserted): that is the gap hidden tests close;
+- no input it gives the student's function repeats one the public checker gives (same fingerprint: arrays
+  by value, functions by code and closure, models by their parameters), so the hidden cases are new;
+- its title is the public checker's title followed by " (hidden tests)".
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import inspect
+import pickle
+import types
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pytest
+from test_checker_titles import checker_title
+
+MODULES = {  # hidden module -> the mutation tests of its public checkers
+    "shapley": "test_checks_shapley",
+}
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+def fingerprint(obj: object, depth: int = 0) -> object:
+    """A hashable summary of an input: equal for equal values, functions with the same code and closure."""
+    if depth > 8:
+        return ("deep", type(obj).__qualname__)
+    down = functools.partial(fingerprint, depth=depth + 1)
+    if obj is None or isinstance(obj, bool | int | float | complex | str | bytes | np.generic):
+        return repr(obj)
+    if isinstance(obj, np.ndarray):
+        return ("array", str(obj.dtype), obj.shape, _digest(np.ascontiguousarray(obj).tobytes()))
+    if type(obj).__module__.startswith("torch"):
+        import torch
+
+        if isinstance(obj, torch.Tensor):
+            return ("tensor", down(obj.detach().cpu().numpy()))
+    if isinstance(obj, list | tuple):
+        return (type(obj).__name__, tuple(down(v) for v in obj))
+    if isinstance(obj, Mapping):
+        return ("map", tuple((repr(k), down(v)) for k, v in obj.items()))
+    if isinstance(obj, np.random.Generator):
+        return ("rng", repr(obj.bit_generator.state))
+    if isinstance(obj, functools.partial):
+        return ("partial", down(obj.func), down(obj.args), down(obj.keywords))
+    if isinstance(obj, types.FunctionType):
+        cells = tuple(down(c.cell_contents) for c in obj.__closure__ or () if _filled(c))
+        code = obj.__code__
+        return ("function", obj.__qualname__, _digest(code.co_code), repr(code.co_consts), cells,
+                down(obj.__defaults__))  # fmt: skip
+    if isinstance(obj, types.MethodType):
+        return ("method", obj.__func__.__qualname__, down(obj.__self__))
+    state_dict = getattr(obj, "state_dict", None)
+    if callable(state_dict) and type(obj).__module__.startswith(("torch", "xaihealth")):
+        return ("module", type(obj).__qualname__, down(dict(state_dict())))
+    try:
+        return ("pickle", type(obj).__qualname__, _digest(pickle.dumps(obj)))
+    except Exception:  # an unpicklable object: never equal to another one
+        return ("object", type(obj).__qualname__, id(obj))
+
+
+def _filled(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty cell raises)
+    except ValueError:
+        return False
+    return True
+
+
+def key(args: tuple, kwargs: dict) -> object:
+    return fingerprint((args, dict(sorted(kwargs.items()))))
+
+
+def recorder(reference: Callable, seen: list) -> Callable:
+    """The reference, noting the fingerprint of every input it is called on."""
+
+    @functools.wraps(reference)
+    def recording(*args, **kwargs):
+        seen.append(key(args, kwargs))
+        return reference(*args, **kwargs)
+
+    return recording
+
+
+def memoriser(reference: Callable, wrong: Callable, known: set) -> Callable:
+    """The reference's answer on the inputs in ``known``, ``wrong``'s answer on any other input."""
+
+    @functools.wraps(reference)
+    def memorising(*args, **kwargs):
+        return (reference if key(args, kwargs) in known else wrong)(*args, **kwargs)
+
+    return memorising
+
+
+def _table(test_module: str) -> dict[Callable, dict[str, list[Callable]]]:
+    """Per public checker (written-answer checkers left out): its reference, alternatives and mutants."""
+    table: dict[Callable, dict[str, list[Callable]]] = {}
+    for checker, function, accept in importlib.import_module(test_module).CASES:
+        if checker.__name__.startswith("check_answer"):
+            continue
+        entry = table.setdefault(checker, {"accepted": [], "mutants": []})
+        entry["accepted" if accept else "mutants"].append(function)
+    return table
+
+
+CHECKERS = [
+    (module, checker, entry)
+    for module, test_module in MODULES.items()
+    for checker, entry in _table(test_module).items()
+]  # fmt: skip
+IDS = [f"{module}.{checker.__name__}" for module, checker, _ in CHECKERS]
+
+
+def hidden_of(module: str, checker: Callable) -> Callable:
+    hidden = importlib.import_module(f"xaihealth.instructor.hidden.{module}")
+    return getattr(hidden, f"hidden_{checker.__name__}")
+
+
+def passes(check: Callable, function: Callable) -> bool:
+    try:
+        check(function)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_fingerprints_tell_equal_inputs_from_new_ones():
+    from xaihealth.checks.shapley import table_game
+
+    assert fingerprint(table_game(4, 1)) == fingerprint(table_game(4, 1))  # same closure contents
+    assert fingerprint(table_game(4, 1)) != fingerprint(table_game(4, 2))  # another seed
+    assert fingerprint(np.arange(3.0)) != fingerprint(np.arange(3.0).reshape(3, 1))  # another shape
+    assert key((np.ones(2),), {"seed": 0}) != key((np.ones(2),), {"seed": 1})
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_public_checker_has_exactly_one_hidden_test(module):
+    public = importlib.import_module(f"xaihealth.checks.{module}")
+    hidden = importlib.import_module(f"xaihealth.instructor.hidden.{module}")
+    wanted = {f"hidden_{n}" for n, f in inspect.getmembers(public, inspect.isfunction)
+              if n.startswith("check_") and not n.startswith("check_answer")
+              and f.__module__ == public.__name__}
+    found = {n for n, f in inspect.getmembers(hidden, inspect.isfunction)
+             if n.startswith("hidden_check_") and f.__module__ == hidden.__name__}  # fmt: skip
+    assert found == wanted, f"missing: {sorted(wanted - found)}; unexpected: {sorted(found - wanted)}"
+
+
+@pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
+def test_hidden_title_is_the_public_title_marked_hidden(module, checker, entry):
+    name = f"hidden_{checker.__name__}"
+    title = checker_title(f"xaihealth.instructor.hidden.{module}", name)
+    assert title == checker_title(checker.__module__, checker.__name__) + " (hidden tests)"
+
+
+@pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
+def test_hidden_test_accepts_the_reference_and_the_accepted_alternatives(module, checker, entry, capsys):
+    hidden = hidden_of(module, checker)
+    for function in entry["accepted"]:
+        hidden(function)
+        assert "(hidden tests): passed" in capsys.readouterr().out, f"{function.__name__} was not accepted"
+
+
+@pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
+def test_hidden_test_rejects_at_least_two_mutants(module, checker, entry):
+    hidden = hidden_of(module, checker)
+    rejected = [m.__name__ for m in entry["mutants"] if not passes(hidden, m)]
+    assert len(rejected) >= 2, f"only {rejected} of {len(entry['mutants'])} mutants rejected"
+
+
+def _public_inputs(checker: Callable, reference: Callable) -> list:
+    seen: list = []
+    checker(recorder(reference, seen))
+    return seen
+
+
+@pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
+def test_a_memoriser_passes_the_public_checker_and_fails_the_hidden_test(module, checker, entry, capsys):
+    reference, wrong = entry["accepted"][0], entry["mutants"][0]
+    known = set(_public_inputs(checker, reference))
+    cheat = memoriser(reference, wrong, known)
+    checker(cheat)  # the public checker cannot tell it from the reference ...
+    assert "passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match=r"\(hidden tests\)"):  # ... the hidden test can
+        hidden_of(module, checker)(cheat)
+
+
+@pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
+def test_no_hidden_case_repeats_a_public_case(module, checker, entry):
+    reference = entry["accepted"][0]
+    public = set(_public_inputs(checker, reference))
+    hidden: list = []
+    hidden_of(module, checker)(recorder(reference, hidden))
+    assert hidden, "the hidden test never called the function"
+    repeated = [i for i, k in enumerate(hidden) if k in public]
+    assert not repeated, f"hidden calls {repeated} (of {len(hidden)}) repeat an input of the public checker"
