@@ -101,6 +101,10 @@ def fit_mini_ebm(X, y, edges, n_cycles=100, learning_rate=0.1):
 
 # %%
 check_fit_mini_ebm(fit_mini_ebm)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.glass_box import hidden_check_fit_mini_ebm
+hidden_check_fit_mini_ebm(fit_mini_ebm)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Now fit it on 3,000 patients of the cohort (16 bins per feature, 40 cycles) and compare with interpret's
@@ -218,6 +222,10 @@ check_explain_by_lookup(explain_by_lookup)
 
 # %% [markdown]
 # Explain one patient of the cohort with an EBM that has interactions, and verify that your lookup *is* the
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.glass_box import hidden_check_explain_by_lookup
+hidden_check_explain_by_lookup(explain_by_lookup)
+### END HIDDEN TESTS
 # model: intercept plus the scores equals its log-odds.
 
 # %%
@@ -269,6 +277,10 @@ check_pair_scores(pair_scores)
 
 # %% [markdown]
 # On the cohort: take the purely additive `ebm` from Exercise 1 as the base model and score all 55 pairs
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.glass_box import hidden_check_pair_scores
+hidden_check_pair_scores(pair_scores)
+### END HIDDEN TESTS
 # on the training patients. Does the planted age × BMI come first?
 
 # %%
@@ -315,6 +327,10 @@ check_edit_and_measure(edit_and_measure)
 
 # %% [markdown]
 # Apply it to an EBM trained on three hospitals and measure on the fourth, VA Long Beach (49 of its
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.glass_box import hidden_check_edit_and_measure
+hidden_check_edit_and_measure(edit_and_measure)
+### END HIDDEN TESTS
 # patients have cholesterol recorded as 0). Edit on the training model, measure on the held-out site.
 
 # %%
@@ -399,6 +415,10 @@ check_auc_change_at_new_site(auc_change_at_new_site)
 # AUCs per edit are not enough to decide: the cell after it scores every patient with the model trained
 # without their hospital and gives the mean change over the four sites a **paired** bootstrap interval
 # (patients resampled within each site; the same resamples for every edit).
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.glass_box import hidden_check_auc_change_at_new_site
+hidden_check_auc_change_at_new_site(auc_change_at_new_site)
+### END HIDDEN TESTS
 
 # %%
 def zero_missing(model, features):

@@ -29,6 +29,7 @@ from test_checker_titles import checker_title
 
 MODULES = {  # hidden module -> the mutation tests of its public checkers
     "shapley": "test_checks_shapley",
+    "glass_box": "test_checks_glass_box",
 }
 
 
@@ -70,8 +71,9 @@ def fingerprint(obj: object, depth: int = 0) -> object:
         return ("module", type(obj).__qualname__, down(dict(state_dict())))
     try:
         return ("pickle", type(obj).__qualname__, _digest(pickle.dumps(obj)))
-    except Exception:  # an unpicklable object: never equal to another one
-        return ("object", type(obj).__qualname__, id(obj))
+    except Exception:  # not picklable (a class made on the fly): by its attributes, else never equal
+        attributes = getattr(obj, "__dict__", None)
+        return ("object", type(obj).__qualname__, id(obj) if attributes is None else down(attributes))
 
 
 def _filled(cell: types.CellType) -> bool:

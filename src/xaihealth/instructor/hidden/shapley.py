@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xaihealth.checks import shapley as refs
 from xaihealth.checks._core import exercise
 from xaihealth.checks.shapley import (
     _as_vector,
@@ -24,6 +23,7 @@ from xaihealth.checks.shapley import (
     scaffold_synthetic,
     table_game,
 )
+from xaihealth.instructor.references import shapley as refs
 
 
 def hidden_check_shapley_values(shapley_values: Callable[..., np.ndarray]) -> None:
