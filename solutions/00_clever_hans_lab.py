@@ -77,6 +77,10 @@ audit.round(2)
 
 # %%
 check_site_audit(site_audit)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.clever_hans import hidden_check_site_audit
+hidden_check_site_audit(site_audit)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **Read your table.** Which sites recorded cholesterol? Which recorded `ca` and `thal`? Which of the
@@ -125,6 +129,10 @@ revealing.round(3)
 
 # %%
 check_missing_code_auc(missing_code_auc)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.clever_hans import hidden_check_missing_code_auc
+hidden_check_missing_code_auc(missing_code_auc)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Flag every feature whose code alone reaches an AUC of 0.6 — a deliberately low bar for "worth a look".
@@ -160,6 +168,10 @@ def leave_one_site_out(make_model, X, y, sites):
 
 # %%
 check_leave_one_site_out(leave_one_site_out)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.clever_hans import hidden_check_leave_one_site_out
+hidden_check_leave_one_site_out(leave_one_site_out)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -188,6 +200,10 @@ def held_out_calibration(make_model, X, y, sites):
 
 # %%
 check_held_out_calibration(held_out_calibration)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.clever_hans import hidden_check_held_out_calibration
+hidden_check_held_out_calibration(held_out_calibration)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -365,3 +381,7 @@ above the stratified AUC): no single hospital ever sees it.
 # - 1: pooled AUC — mixes hospitals, rewards the site shortcut; nobody's AUC.
 ### END SOLUTION
 check_written_answer(answer_5)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.clever_hans import hidden_check_written_answer
+hidden_check_written_answer(answer_5)
+### END HIDDEN TESTS

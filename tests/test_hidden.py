@@ -30,6 +30,7 @@ from test_checker_titles import checker_title
 MODULES = {  # hidden module -> the mutation tests of its public checkers
     "shapley": "test_checks_shapley",
     "glass_box": "test_checks_glass_box",
+    "clever_hans": "test_checks_clever_hans",
 }
 
 
@@ -109,11 +110,16 @@ def memoriser(reference: Callable, wrong: Callable, known: set) -> Callable:
     return memorising
 
 
+def written(checker: Callable) -> bool:
+    """A completeness check of a written answer (marked with the rubric, no hidden test)."""
+    return next(iter(inspect.signature(checker).parameters)) == "answer"
+
+
 def _table(test_module: str) -> dict[Callable, dict[str, list[Callable]]]:
     """Per public checker (written-answer checkers left out): its reference, alternatives and mutants."""
     table: dict[Callable, dict[str, list[Callable]]] = {}
     for checker, function, accept in importlib.import_module(test_module).CASES:
-        if checker.__name__.startswith("check_answer"):
+        if written(checker):
             continue
         entry = table.setdefault(checker, {"accepted": [], "mutants": []})
         entry["accepted" if accept else "mutants"].append(function)
@@ -155,8 +161,7 @@ def test_every_public_checker_has_exactly_one_hidden_test(module):
     public = importlib.import_module(f"xaihealth.checks.{module}")
     hidden = importlib.import_module(f"xaihealth.instructor.hidden.{module}")
     wanted = {f"hidden_{n}" for n, f in inspect.getmembers(public, inspect.isfunction)
-              if n.startswith("check_") and not n.startswith("check_answer")
-              and f.__module__ == public.__name__}
+              if n.startswith("check_") and not written(f) and f.__module__ == public.__name__}
     found = {n for n, f in inspect.getmembers(hidden, inspect.isfunction)
              if n.startswith("hidden_check_") and f.__module__ == hidden.__name__}  # fmt: skip
     assert found == wanted, f"missing: {sorted(wanted - found)}; unexpected: {sorted(found - wanted)}"
