@@ -367,8 +367,9 @@ level by 10 to 25 points at three of four sites, so it must be recalibrated loca
 patients of different hospitals against each other and rewards recognising the hospital (here about 0.03
 above the stratified AUC): no single hospital ever sees it.
 """
-# Marking rubric (10 points). Mark each verdict against the student's OWN table (the numbers change with the
-# draw); a verdict that follows the student's interval is right even if it differs from the model answer.
+# Mark each verdict against the student's OWN table (the numbers change with the draw); a verdict that
+# follows the student's interval is right even if it differs from the model answer.
+# Marking rubric (10 points):
 # - 2: Cleveland — if its interval excludes 0: difference real but small, with the size, not only the sign;
 #      if it contains 0: "cannot tell".
 # - 2: Hungary and VA — the same rule, each from its own interval; an interval containing 0 → "cannot tell",
@@ -380,6 +381,8 @@ above the stratified AUC): no single hospital ever sees it.
 #      local recalibration.
 # - 1: pooled AUC — mixes hospitals, rewards the site shortcut; nobody's AUC.
 ### END SOLUTION
+
+# %%
 check_written_answer(answer_5)
 ### BEGIN HIDDEN TESTS
 from xaihealth.instructor.hidden.clever_hans import hidden_check_written_answer

@@ -175,17 +175,20 @@ print("mini-EBM, 32 bins − 16 bins: {:+.3f} [{:+.3f}, {:+.3f}] (paired)".forma
 # lecture's plots tell a clinician, and what does it *not* tell?) Write two or three sentences in the cell
 # below.
 
-# %% tags=["solution"]
+# %%
+### BEGIN SOLUTION
 answer_1 = """Early stopping on a validation set first: without it the number of cycles decides how far every
 bin is fitted to its own few patients; our 32-bin run is no better than 16 bins (its interval), which is what
 finer, noisier bins without a stopping rule give. Bagging next: it gives
 each bin a spread (a band), which tells a clinician where the curve rests on few patients; but the band is
 the disagreement of bags that share most patients, not a confidence interval. Interactions last: they cost
 readability, and should be added only when a pair score shows that the additive model misses something."""
-MODEL_ANSWER_RUBRIC_1 = """2 points: early stopping (or a validation set) named with the reason (overfitting of
-small bins; citing the measured 16 vs 32 bins difference *with its interval*, not as a proven loss). 1 point: bagging for the band, *and* the band read as
-bag-to-bag spread, not a confidence interval. 0 points for "interactions first" without evidence of a
-missing pair."""
+# "Interactions first" without evidence of a missing pair scores 0 in all.
+# Marking rubric (3 points):
+# - 2: early stopping (or a validation set) named with the reason (overfitting of small bins; citing the
+#      measured 16 vs 32 bins difference *with its interval*, not as a proven loss).
+# - 1: bagging for the band, *and* the band read as bag-to-bag spread, not a confidence interval.
+### END SOLUTION
 
 # %% [markdown]
 # ## Exercise 2 — a local explanation by table lookup
@@ -361,15 +364,19 @@ assert effect["mean_risk_after"] < effect["mean_risk_before"], "the artefact bin
 # ship the edited model — and what else would you check first (hint: which other values are missing at the
 # same hospitals)?
 
-# %% tags=["solution"]
+# %%
+### BEGIN SOLUTION
 answer_4 = """The edit removed the extra risk the model gave to 'cholesterol recorded as 0', so the 49 patients'
 mean predicted risk fell (see the printed numbers); nobody else changed. The AUC at VA Long Beach barely moved,
 because the same patients also have ca, thal and slope missing and the missing-value bins still mark them.
 I would not ship on this alone: I would first look at the missing-value bins (not plotted by interpret) and
 measure, leaving each hospital out, whether zeroing them helps or hurts at a hospital the model never saw."""
-MODEL_ANSWER_RUBRIC_4 = """1 point: the risk of the 49 patients fell and no one else changed (exact, local edit).
-1 point: the AUC change is small and read with the number, not as 'better'. 1 point: names the other
-missing values (ca, thal, slope) as carriers of the same site signal and asks for a new-site measurement."""
+# Marking rubric (3 points):
+# - 1: the risk of the 49 patients fell and no one else changed (exact, local edit).
+# - 1: the AUC change is small and read with the number, not as 'better'.
+# - 1: names the other missing values (ca, thal, slope) as carriers of the same site signal and asks for a
+#      new-site measurement.
+### END SOLUTION
 
 
 # %% [markdown]
@@ -486,7 +493,8 @@ assert np.allclose(per_site.xs("(c) every missing bin")["change"].mean(), decisi
 # the numbers above (the point *and* the interval), say what the measurement cannot tell you (four
 # hospitals, one of them with 8 patients without disease), and what you would monitor after deployment.
 
-# %% tags=["solution"]
+# %%
+### BEGIN SOLUTION
 answer_5 = """I would ship edit (c), zeroing every missing-value bin, or nothing, but not (a) alone. Edit (a) changes
 the 'cholesterol = 0' patients only and its mean change at a new site is about zero: it removes one visible
 artefact but not the site signal, which the missing values carry too. Edit (c) removes what encodes the
@@ -497,9 +505,13 @@ pooled over the four hospitals (lecture) is lost between-hospital ranking, which
 and which no single new hospital can reward. With four hospitals, one of them tiny, this
 is weak evidence, so after deployment I would monitor calibration and AUC at the new site, and check that its
 missing-value pattern is not itself informative there."""
-MODEL_ANSWER_RUBRIC_5 = """3 points in all. 1: a choice, justified by the leave-one-site-out numbers with their
-interval (not the within-hospital cross-validation). 1: says what the interval allows to claim (no loss vs a
-gain) and that four sites, one with 8 healthy patients, are little evidence. 1: a monitoring plan at the new
-site (calibration, AUC, missingness pattern). An answer that reads the pooled cross-validated AUC drop as a
-"within-hospital cost" (it is between-hospital ranking) loses the first point. An answer choosing (a)
-because 'the artefact is visible' without a new-site measurement gets at most 1 point."""
+# An answer that reads the pooled cross-validated AUC drop as a "within-hospital cost" (it is
+# between-hospital ranking) loses the first point. An answer choosing (a) because 'the artefact is
+# visible' without a new-site measurement gets at most 1 point.
+# Marking rubric (3 points):
+# - 1: a choice, justified by the leave-one-site-out numbers with their interval (not the within-hospital
+#      cross-validation).
+# - 1: says what the interval allows to claim (no loss vs a gain) and that four sites, one with 8 healthy
+#      patients, are little evidence.
+# - 1: a monitoring plan at the new site (calibration, AUC, missingness pattern).
+### END SOLUTION

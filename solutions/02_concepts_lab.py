@@ -153,6 +153,8 @@ records, counting errors created as well as fixed.
 #      (leakage: the unit is not a sex estimate to the head).
 # - 2: proposes the independent/sequential model and a held-out check of interventions.
 ### END SOLUTION
+
+# %%
 check_answer_1b(answer_1b)
 
 
@@ -280,6 +282,8 @@ assert significant
 ### BEGIN SOLUTION
 dissociating = {"hr": (100, 120), "qtc": (490, 540)}  # fast hearts: long QTc, short raw QT
 ### END SOLUTION
+
+# %%
 check_dissociating_concept(dissociating)
 
 # %%
@@ -323,4 +327,6 @@ and sensitivity is not mechanism.
 #      (same HR, other QTc; or same QTc, other HR).
 # - 1: sensitivity (TCAV) is not mechanism.
 ### END SOLUTION
+
+# %%
 check_answer_4b(answer_4)

@@ -260,6 +260,8 @@ because the blurred baseline favours any sharp detail whatever the model.
 # - 2: picks a baseline that removes the feature in question but keeps the rest, and names a control
 #      (another model, a model-free map) because the blurred baseline favours sharp details anyway.
 ### END SOLUTION
+
+# %%
 check_answer_5(answer_5)
 
 
@@ -328,6 +330,8 @@ until it memorised them, the similarity is also low, so the gradient passes the 
 #      floor and says what a high value would mean (map independent of the labels).
 # - 2: numbers quoted from the run, and a sentence on what a method that FAILS would show.
 ### END SOLUTION
+
+# %%
 check_answer_6(answer_6)
 
 
@@ -365,6 +369,8 @@ report the layer3 numbers next to it, and check that the chosen layer's map pass
 # - 2: decides with the measured marker share / pointing game of both layers.
 # - 2: notes that the chosen layer should also pass a sanity check (randomisation) or a null comparison.
 ### END SOLUTION
+
+# %%
 check_answer_7(answer_7)
 
 # %% [markdown]

@@ -343,4 +343,6 @@ head set of the same size, in both directions, with intervals, and use probes on
 #      {L0H3, L1H1} and {L0H0, L0H3} per kind do as well). "Beats its complement / a few random sets" alone
 #      earns 1 point.
 ### END SOLUTION
+
+# %%
 check_answer_6(answer_6)

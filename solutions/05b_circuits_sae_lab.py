@@ -207,4 +207,6 @@ non-convex fit; its latent indices and even its features change with the seed.
 # - 2: (b) scoring against annotated concepts on held-out data with a null (random dictionary, shuffled
 #      labels) and/or an intervention.
 ### END SOLUTION
+
+# %%
 check_answer_4(answer_4)

@@ -433,6 +433,8 @@ confidence intervals from enough cases, and the cost of a false positive and of 
 # - 2: a protocol item: intended population and its prevalence, PPV/NPV or LRs at that prevalence, with an
 #      interval and a sample size, set case by case.
 ### END SOLUTION
+
+# %%
 check_answer_4b(answer_4b)
 
 # %% [markdown]
@@ -646,4 +648,6 @@ change in the outcome definition or label quality, since ECE and coverage use th
 # - 2: a second, different one: label or outcome shift, a new case mix, a change over time; each named
 #      with what would detect it.
 ### END SOLUTION
+
+# %%
 check_answer_7b(answer_7b)

@@ -58,13 +58,15 @@ def test_lab_is_regenerated_identically(source):
 
 @pytest.mark.parametrize("source", sources(SOLUTIONS), ids=lambda p: p.name)
 def test_no_solution_line_leaks_into_the_lab(source):
+    """No line of a solution part or of a hidden test (``solution_lines``) is in the student lab."""
     secret = labs.solution_lines(jupytext.read(source))
     assert secret, f"{source.name} has no solution parts"
     lab = nbformat.read(labs.lab_path(source, LABS), as_version=4)
     lab_lines = {line.strip() for c in lab.cells if c.cell_type == "code" for line in c.source.splitlines()}
     leaked = sorted(secret & lab_lines)
     assert not leaked, f"solution lines found in the lab: {leaked[:5]}"
-    assert not any(labs.BEGIN in c.source or labs.END in c.source for c in lab.cells)
+    markers = (labs.BEGIN, labs.END, labs.BEGIN_HIDDEN, labs.END_HIDDEN)
+    assert not any(marker in c.source for c in lab.cells for marker in markers), "a marker reached the lab"
 
 
 @pytest.mark.parametrize("source", sources(SOLUTIONS), ids=lambda p: p.name)

@@ -1,0 +1,222 @@
+"""nbgrader metadata written by ``make labs`` (issue 15): nbgrader itself accepts the labs and sources.
+
+The labs and nbgrader's source notebooks come from :mod:`xaihealth.tooling.labs`; nbgrader's own
+``MetadataValidator`` checks their cell metadata, ``nbgrader generate_assignment`` builds a release from a
+source, and ``nbgrader validate`` runs one lab's source (which must pass) and its student lab (whose stubbed
+exercises must fail).
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from helpers import LABS, SOLUTIONS, sources
+from nbgrader.nbgraderformat import MetadataValidator
+
+from xaihealth.tooling import labs
+from xaihealth.tooling.rubric import parse_rubric
+
+SOLUTION_SOURCES = sources(SOLUTIONS)
+FASTEST = SOLUTIONS / "03_shap_lime_lab.py"  # about 9 s under nbgrader validate
+IDS = {"ids": lambda p: p.stem}
+
+
+def _toy(*cells):
+    """A notebook from ``(kind, source)`` pairs, kind "md" or "code"; '@solution\n' first tags the cell."""
+    nb = nbformat.v4.new_notebook()
+    for kind, text in cells:
+        if kind == "md":
+            nb.cells.append(nbformat.v4.new_markdown_cell(text))
+        else:
+            tagged = text.startswith("@solution\n")
+            cell = nbformat.v4.new_code_cell(text.removeprefix("@solution\n"))
+            if tagged:
+                cell.metadata["tags"] = ["solution"]
+            nb.cells.append(cell)
+    return nb
+
+
+def _meta(nb):
+    return [c.metadata["nbgrader"] for c in nb.cells]
+
+
+@pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
+def test_nbgrader_accepts_the_metadata_of_every_lab_and_source(source):
+    solution = jupytext.read(source)
+    committed = nbformat.read(labs.lab_path(source, LABS), as_version=4)
+    for nb in (committed, labs.make_lab(solution), labs.make_source(solution)):
+        MetadataValidator().validate_nb(nb)  # raises on a bad schema, missing grade_id or points, duplicates
+        ids = [m["grade_id"] for m in _meta(nb)]
+        assert len(ids) == len(set(ids)) == len(nb.cells), "every cell has its own grade_id"
+
+
+@pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
+def test_every_exercise_has_a_solution_cell_and_a_check_cell(source):
+    solution = jupytext.read(source)
+    headings = {
+        labs._exercise_name(c.source) for c in solution.cells if c.cell_type == "markdown"
+    } - {None}
+    by_exercise = {}
+    for role in labs.cell_roles(solution):
+        if role.kind != "other":
+            by_exercise.setdefault(role.exercise, set()).add(role.kind)
+    assert headings and set(by_exercise) == headings
+    for exercise, kinds in by_exercise.items():
+        assert kinds & {"solution", "answer"} and "check" in kinds, f"{exercise}: {sorted(kinds)}"
+
+
+@pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
+def test_points_and_roles_follow_the_plan(source):
+    solution = jupytext.read(source)
+    nb = labs.make_source(solution)
+    rubrics = labs.rubrics(solution)
+    for index, (cell, meta) in enumerate(zip(nb.cells, _meta(nb), strict=True)):
+        grade_id = meta["grade_id"]
+        if grade_id.startswith("check-"):
+            calls = re.findall(r"^(check_\w+)\(", labs.strip_hidden_tests(cell.source), re.M)
+            written = all(c.startswith("check_answer_") for c in calls)
+            assert meta == {"grade": True, "solution": False, "locked": True, "schema_version": 3,
+                            "grade_id": grade_id, "points": 0 if written else labs.DEFAULT_POINTS}
+        elif grade_id.startswith("answer-"):
+            assert meta == {"grade": True, "solution": True, "locked": False, "schema_version": 3,
+                            "grade_id": grade_id, "points": rubrics[grade_id].total}
+            assert re.search(r"^\s*answer_\w+\s*=", cell.source, re.M)
+        elif grade_id.startswith("ex"):
+            assert meta == {"grade": False, "solution": True, "locked": False, "schema_version": 3,
+                            "grade_id": grade_id}
+            assert labs.BEGIN in cell.source or "solution" in cell.metadata.get("tags", [])
+        else:
+            assert meta == {"grade": False, "solution": False, "locked": True, "schema_version": 3,
+                            "grade_id": f"cell-{index:03d}"}
+            assert labs.BEGIN not in cell.source
+
+
+@pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
+def test_every_rubric_adds_up_and_has_criteria(source):
+    found = labs.rubrics(jupytext.read(source))
+    assert found, f"{source.name} has no written question with a rubric"
+    for grade_id, rubric in found.items():
+        assert rubric.total == sum(points for points, _ in rubric.items) > 0, grade_id
+        assert len(rubric.items) >= 2 and all(text.strip() for _, text in rubric.items), grade_id
+        assert len(rubric.answer.split()) >= 30, f"{grade_id}: the model answer is missing or too short"
+
+
+def test_heading_points_and_completeness_checks_set_the_points():
+    nb = _toy(
+        ("md", "## Exercise 2 — fit (5 points)"),
+        ("code", "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+        ("code", "check_f(f)\ncheck_g(f)"),
+        ("md", "## Exercise 2b: why"),
+        ("code", '### BEGIN SOLUTION\nanswer_2b = """because"""\n# Marking rubric (3 points):\n'
+                 "# - 2: says why,\n#      with a number\n# - 1: a decision\n### END SOLUTION"),
+        ("code", "check_answer_2b(answer_2b)"),
+        ("code", "check_f(f)"),
+    )
+    roles = labs.cell_roles(nb)
+    assert [(r.kind, r.grade_id, r.points) for r in roles] == [
+        ("other", "cell-000", None), ("solution", "ex2", None), ("check", "check-2", 5),
+        ("other", "cell-003", None), ("answer", "answer-2b", 3), ("check", "check-2b", 0),
+        ("check", "check-2b-2", 2),
+    ]
+    assert roles[0].exercise is None and roles[1].exercise == "Exercise 2 (fit)"  # "(5 points)" left out
+    rubric = labs.rubrics(nb)["answer-2b"]
+    assert rubric.total == 3 and rubric.items == ((2, "says why, with a number"), (1, "a decision"))
+    assert rubric.answer == "because"
+    assert labs.exercise_cells(nb) == {"ex2": "Exercise 2 (fit)", "check-2": "Exercise 2 (fit)",
+                                       "answer-2b": "Exercise 2b (why)", "check-2b": "Exercise 2b (why)",
+                                       "check-2b-2": "Exercise 2b (why)"}
+
+
+def test_hidden_tests_stay_in_the_source_and_never_reach_the_lab():
+    hidden = (
+        "check_f(f)\n### BEGIN HIDDEN TESTS\nfrom xaihealth.instructor.hidden.toy import hidden_check_f\n"
+        "hidden_check_f(f)\n### END HIDDEN TESTS"
+    )
+    nb = _toy(("md", "## Exercise 1 — f"), ("code", "@solution\ndef f(x):\n    return x"), ("code", hidden))
+    assert labs.make_lab(nb).cells[2].source == "check_f(f)"
+    assert labs.make_source(nb).cells[2].source == hidden
+    assert labs.make_source(nb).cells[2].metadata["nbgrader"]["grade_id"] == "check-1"
+    secret = labs.solution_lines(nb)
+    assert {"hidden_check_f(f)", "return x"} <= secret and "check_f(f)" not in secret
+
+
+@pytest.mark.parametrize(
+    ("cells", "match"),
+    [
+        ([("md", "## Exercise 1 — f"), ("code", "x = 1\n### BEGIN HIDDEN TESTS\nh(x)\n### END HIDDEN TESTS")],
+         "hidden tests belong in a check cell"),
+        ([("md", "## Exercise 1 — f"), ("code", "check_f(f)\n### BEGIN HIDDEN TESTS\nhidden(f)")], "without"),
+        ([("code", "check_f(f)")], "check cell with no 'Exercise N' heading"),
+        ([("md", "## Exercise 1 — f"), ("code", '### BEGIN SOLUTION\nanswer_1 = """x"""\n### END SOLUTION')],
+         "Marking rubric"),
+        ([("md", "## Exercise 1 — f"), ("code", "### BEGIN SOLUTION\nanswer_1 = str(1)\n### END SOLUTION")],
+         "string literal"),
+    ],
+    ids=["hidden-outside-a-check", "unbalanced-hidden", "check-without-heading", "no-rubric", "no-string"],
+)
+def test_malformed_notebooks_are_refused(cells, match):
+    with pytest.raises(ValueError, match=match):
+        labs.make_lab(_toy(*cells))
+
+
+@pytest.mark.parametrize(
+    ("lines", "match"),
+    [
+        (["# - 2: a", "# - 1: b"], "exactly one line"),
+        (["# Marking rubric (4 points):", "# - 2: a", "# - 1: b"], "add up to 3 points, its header says 4"),
+        (["# Marking rubric (2 points):", "# - 2: a"], "at least two criteria"),
+        (["# Marking rubric (3 points):", "# - 2: a", "# 1 point: b"], "neither an item"),
+    ],
+)
+def test_rubric_format_errors_name_the_problem(lines, match):
+    with pytest.raises(ValueError, match=match):
+        parse_rubric(lines, "answer", "answer-1")
+
+
+def test_a_value_that_is_not_a_notebook_is_a_type_error():
+    with pytest.raises(TypeError, match="expected a solution notebook.*got a str"):
+        labs.make_lab("solutions/03_shap_lime_lab.py")
+
+
+def _nbgrader(*args, cwd):
+    """Run the nbgrader CLI of this environment (it calls its own ``alembic``: the venv's bin on PATH)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "XAIHEALTH_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    command = [str(Path(sys.executable).parent / "nbgrader"), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_generate_assignment_releases_no_solution_or_hidden_line(tmp_path):
+    solution = jupytext.read(FASTEST)
+    (tmp_path / "source" / "lab03").mkdir(parents=True)
+    nbformat.write(labs.make_source(solution), tmp_path / "source" / "lab03" / f"{FASTEST.stem}.ipynb")
+    done = _nbgrader("generate_assignment", "lab03", f"--CourseDirectory.root={tmp_path}", cwd=tmp_path)
+    released = tmp_path / "release" / "lab03" / f"{FASTEST.stem}.ipynb"
+    assert done.returncode == 0 and released.exists(), done.stdout[-2000:] + done.stderr[-2000:]
+    release = nbformat.read(released, as_version=4)
+    lines = {line.strip() for c in release.cells if c.cell_type == "code" for line in c.source.splitlines()}
+    secret = labs.solution_lines(solution)
+    assert secret and not secret & lines, sorted(secret & lines)[:5]
+    assert not any("BEGIN SOLUTION" in c.source or "HIDDEN TESTS" in c.source for c in release.cells)
+    graded = [c.metadata["nbgrader"]["grade_id"] for c in release.cells if c.metadata["nbgrader"]["grade"]]
+    assert graded == [r.grade_id for r in labs.cell_roles(solution) if r.kind in ("check", "answer")]
+
+
+def test_nbgrader_validate_passes_the_solution_and_fails_every_stubbed_exercise(tmp_path):
+    solution = jupytext.read(FASTEST)
+    nbformat.write(labs.make_source(solution), tmp_path / "source.ipynb")
+    lab = labs.make_lab(solution)
+    nbformat.write(lab, tmp_path / "lab.ipynb")
+    passed = _nbgrader("validate", "source.ipynb", cwd=tmp_path)
+    assert "Success! Your notebook passes all the tests." in passed.stdout, passed.stdout[-3000:]
+    failed = _nbgrader("validate", "lab.ipynb", cwd=tmp_path)
+    reported = failed.stdout.count("The following cell failed:")
+    checks = [c for c in lab.cells if c.metadata["nbgrader"]["grade_id"].startswith("check-")]
+    assert checks and reported == len(checks), failed.stdout[-3000:]
+    for cell in checks:
+        assert f"    {cell.source.strip()}\n" in failed.stdout, f"not reported as failing: {cell.source}"
