@@ -9,6 +9,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import r2_score
 
 from xaihealth.checks import circuits_sae as cs
+from xaihealth.instructor.references import circuits_sae as cs_ref
 
 F = torch.nn.functional
 
@@ -16,49 +17,50 @@ F = torch.nn.functional
 
 
 def metrics_l0_mean_activation(x, x_hat, latents):
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "l0": latents.sum(1).mean().item()}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "l0": latents.sum(1).mean().item()}
 
 
 def metrics_l0_fraction_of_latents(x, x_hat, latents):
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "l0": (latents > 0).float().mean().item()}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "l0": (latents > 0).float().mean().item()}
 
 
 def metrics_l0_counts_zeros(x, x_hat, latents):
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "l0": (latents >= 0).float().sum(1).mean().item()}
+    l0 = (latents >= 0).float().sum(1).mean().item()
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "l0": l0}
 
 
 def metrics_l0_over_active_samples(x, x_hat, latents):
     counts = (latents > 0).float().sum(1)
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "l0": counts[counts > 0].mean().item()}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "l0": counts[counts > 0].mean().item()}
 
 
 def metrics_fve_not_centred(x, x_hat, latents):
     fve = 1 - ((x - x_hat) ** 2).sum().item() / (x**2).sum().item()
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": fve}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "fve": fve}
 
 
 def metrics_fve_global_mean(x, x_hat, latents):
     fve = 1 - ((x - x_hat) ** 2).sum().item() / ((x - x.mean()) ** 2).sum().item()
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": fve}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "fve": fve}
 
 
 def metrics_fve_sklearn_average_r2(x, x_hat, latents):  # the per-dimension R² averaged: another quantity
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": r2_score(x.numpy(), x_hat.numpy())}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "fve": r2_score(x.numpy(), x_hat.numpy())}
 
 
 def metrics_fve_around_x_hat_mean(x, x_hat, latents):  # verification M16: centred on the reconstruction
     fve = 1 - ((x - x_hat) ** 2).sum().item() / ((x - x_hat.mean(0)) ** 2).sum().item()
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "fve": fve}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "fve": fve}
 
 
 def metrics_dead_over_samples(x, x_hat, latents):
     dead = int(((latents > 0).sum(1) == 0).sum().item())
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "dead": dead}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "dead": dead}
 
 
 def metrics_dead_zero_somewhere(x, x_hat, latents):
     dead = int(((latents == 0).sum(0) > 0).sum().item())
-    return {**cs.reference_sae_metrics(x, x_hat, latents), "dead": dead}
+    return {**cs_ref.reference_sae_metrics(x, x_hat, latents), "dead": dead}
 
 
 def metrics_other_valid_formula(x, x_hat, latents):  # same quantities, written another way (accepted)
@@ -221,7 +223,7 @@ def train_non_unit_init(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
 
 
 def train_adam_weight_decay(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # AdamW(0.01) is not Adam
-    sae0 = cs.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
+    sae0 = cs_ref.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
     ps = {k: torch.nn.Parameter(v.clone()) for k, v in sae0.items()}
     opt = torch.optim.Adam(list(ps.values()), lr=lr, weight_decay=0.1)
     with torch.enable_grad():
@@ -236,7 +238,7 @@ def train_adam_weight_decay(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
 
 
 def _train_schedule(x, n_latents, l1_coeff, steps, lr, seed, *, cap=None, gamma=None):
-    sae0 = cs.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
+    sae0 = cs_ref.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
     ps = {k: torch.nn.Parameter(v.clone()) for k, v in sae0.items()}
     opt = torch.optim.Adam(list(ps.values()), lr=lr)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma) if gamma else None
@@ -263,7 +265,7 @@ def train_lr_decay(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # verif
 
 
 def train_in_place_div_eps(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: accepted
-    sae0 = cs.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
+    sae0 = cs_ref.reference_train_sae(x, n_latents, l1_coeff, steps=0, seed=seed)
     ps = {k: torch.nn.Parameter(v.clone()) for k, v in sae0.items()}
     opt = torch.optim.Adam(list(ps.values()), lr=lr)
     with torch.enable_grad():
@@ -311,7 +313,7 @@ def train_global_seeded_rng(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
 
 def _other_draw(k):
     def train(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: another random initialisation
-        return cs.reference_train_sae(x, n_latents, l1_coeff, steps=steps, lr=lr, seed=seed + 1000 * k)
+        return cs_ref.reference_train_sae(x, n_latents, l1_coeff, steps=steps, lr=lr, seed=seed + 1000 * k)
 
     train.__name__ = f"reference_init_draw_{k}"
     return train
@@ -395,7 +397,7 @@ def recovery_other_valid_formula(true_dirs, learned_dirs, threshold=0.9):  # num
 CASES = [
     *mutation_cases(
         cs.check_sae_metrics,
-        cs.reference_sae_metrics,
+        cs_ref.reference_sae_metrics,
         [
             metrics_l0_mean_activation,
             metrics_l0_fraction_of_latents,
@@ -412,7 +414,7 @@ CASES = [
     (cs.check_sae_metrics, metrics_other_valid_formula, True),
     *mutation_cases(
         cs.check_train_sae,
-        cs.reference_train_sae,
+        cs_ref.reference_train_sae,
         [
             train_decoder_not_normalised,
             train_l1_on_decoder,
@@ -448,7 +450,7 @@ CASES = [
     *[(cs.check_train_sae, _other_draw(k), True) for k in range(1, 11)],
     *mutation_cases(
         cs.check_feature_recovery,
-        cs.reference_feature_recovery,
+        cs_ref.reference_feature_recovery,
         [
             recovery_not_normalised,
             recovery_only_learned_normalised,

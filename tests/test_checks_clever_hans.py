@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from xaihealth.checks import clever_hans as ch
 from xaihealth.data import FEATURES
+from xaihealth.instructor.references import clever_hans as ch_ref
 
 # --- Exercise 1: site audit ------------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ def audit_prevalence_as_count(df, features):
 
 def audit_hard_coded_features(df, features):
     """Ignores `features` and audits the columns it saw on the first frame."""
-    return ch.reference_site_audit(df, [f for f in ("a", "b", "c") if f in df] or list(FEATURES))
+    return ch_ref.reference_site_audit(df, [f for f in ("a", "b", "c") if f in df] or list(FEATURES))
 
 
 def audit_counts_sentinels_as_missing(df, features):
@@ -85,12 +86,12 @@ def audit_counts_sentinels_as_missing(df, features):
     for f in features:
         if pd.api.types.is_numeric_dtype(coded[f]):
             coded.loc[coded[f].isin([-1.0, 999.0]), f] = np.nan
-    return ch.reference_site_audit(coded, features)
+    return ch_ref.reference_site_audit(coded, features)
 
 
 def audit_unsorted_positional(df, features):
     """Builds the rows with one site order and the missing shares with another (misaligned)."""
-    table = ch.reference_site_audit(df, features)
+    table = ch_ref.reference_site_audit(df, features)
     shares = table[list(features)].iloc[::-1].to_numpy()
     table[list(features)] = shares
     return table
@@ -100,7 +101,7 @@ def audit_unsorted_positional(df, features):
 
 
 def codes_ignore_sentinels(df, features, target, sentinels):
-    return ch.reference_missing_code_auc(df, features, target, {})
+    return ch_ref.reference_missing_code_auc(df, features, target, {})
 
 
 def codes_not_direction_free(df, features, target, sentinels):
@@ -122,7 +123,7 @@ def codes_score_the_values(df, features, target, sentinels):
 
 
 def codes_unsorted(df, features, target, sentinels):
-    return ch.reference_missing_code_auc(df, features, target, sentinels).sort_index()
+    return ch_ref.reference_missing_code_auc(df, features, target, sentinels).sort_index()
 
 
 def codes_constant_as_nan(df, features, target, sentinels):
@@ -140,25 +141,26 @@ def codes_constant_as_nan(df, features, target, sentinels):
 
 def codes_hard_coded_target(df, features, target, sentinels):
     """Always scores against the column 'disease'."""
-    return ch.reference_missing_code_auc(df, features, "disease" if "disease" in df else target, sentinels)
+    target = "disease" if "disease" in df else target
+    return ch_ref.reference_missing_code_auc(df, features, target, sentinels)
 
 
 def codes_read_num_not_target(df, features, target, sentinels):
     """Builds the target from the severity column 'num' (> 0) instead of the `target` it is given (review)."""
     d = df.copy()
     d["_t"] = (d["num"] > 0).astype(int) if "num" in d else d[target]
-    return ch.reference_missing_code_auc(d, features, "_t", sentinels)
+    return ch_ref.reference_missing_code_auc(d, features, "_t", sentinels)
 
 
 def codes_rounded_to_6_decimals(df, features, target, sentinels):
     """Correct: the reference rounded to 6 decimals (must be accepted)."""
-    return ch.reference_missing_code_auc(df, features, target, sentinels).round(6)
+    return ch_ref.reference_missing_code_auc(df, features, target, sentinels).round(6)
 
 
 def codes_first_sentinel_only(df, features, target, sentinels):
     """Uses only the first entry of `sentinels`."""
     first = dict(list(sentinels.items())[:1])
-    return ch.reference_missing_code_auc(df, features, target, first)
+    return ch_ref.reference_missing_code_auc(df, features, target, first)
 
 
 def codes_sentinel_replaces_nan(df, features, target, sentinels):
@@ -175,12 +177,13 @@ def codes_sentinel_replaces_nan(df, features, target, sentinels):
 
 
 def codes_sorted_ascending(df, features, target, sentinels):
-    return ch.reference_missing_code_auc(df, features, target, sentinels).sort_values()
+    return ch_ref.reference_missing_code_auc(df, features, target, sentinels).sort_values()
 
 
 def codes_chol_zero_always(df, features, target, sentinels):
     """Ignores `sentinels` and hard-codes the lecture's cholesterol zero."""
-    return ch.reference_missing_code_auc(df, features, target, {"chol": 0} if "chol" in df else {"c": -1.0})
+    sentinels = {"chol": 0} if "chol" in df else {"c": -1.0}
+    return ch_ref.reference_missing_code_auc(df, features, target, sentinels)
 
 
 # --- Exercise 3: leave one site out ---------------------------------------------------------------------
@@ -302,17 +305,17 @@ def loso_hard_labels(make_model, X, y, sites):
 def loso_scales_on_all_sites(make_model, X, y, sites):
     """Standardises with the mean and SD of all sites (the held-out site included) before splitting."""
     Xs = pd.DataFrame(StandardScaler().fit_transform(X), columns=X.columns)
-    return ch.reference_leave_one_site_out(make_model, Xs, y, sites)
+    return ch_ref.reference_leave_one_site_out(make_model, Xs, y, sites)
 
 
 def loso_imputes_on_all_sites(make_model, X, y, sites):
     """Fills the gaps with the mean over all sites before splitting."""
-    return ch.reference_leave_one_site_out(make_model, X.fillna(X.mean()), y, sites)
+    return ch_ref.reference_leave_one_site_out(make_model, X.fillna(X.mean()), y, sites)
 
 
 def loso_imputes_with_sklearn_on_all_sites(make_model, X, y, sites):
     filled = pd.DataFrame(SimpleImputer(strategy="median").fit_transform(X), columns=X.columns)
-    return ch.reference_leave_one_site_out(make_model, filled, y, sites)
+    return ch_ref.reference_leave_one_site_out(make_model, filled, y, sites)
 
 
 def loso_pooled_auc(make_model, X, y, sites):
@@ -389,7 +392,7 @@ def loso_train_on_held_out(make_model, X, y, sites):
 
 
 def loso_rounded(make_model, X, y, sites):
-    return ch.reference_leave_one_site_out(make_model, X, y, sites).round(2)
+    return ch_ref.reference_leave_one_site_out(make_model, X, y, sites).round(2)
 
 
 def loso_first_three_sites_only(make_model, X, y, sites):
@@ -414,7 +417,7 @@ def loso_within_site_in_sample(make_model, X, y, sites):
 
 
 def loso_returns_dict(make_model, X, y, sites):
-    return ch.reference_leave_one_site_out(make_model, X, y, sites).to_dict()
+    return ch_ref.reference_leave_one_site_out(make_model, X, y, sites).to_dict()
 
 
 # --- Exercise 4: calibration-in-the-large per held-out site ---------------------------------------------
@@ -487,11 +490,11 @@ def calib_one_model_refitted(make_model, X, y, sites):
 
 def calib_scaled_on_all_sites(make_model, X, y, sites):
     Xs = pd.DataFrame(StandardScaler().fit_transform(X), columns=X.columns)
-    return ch.reference_held_out_calibration(make_model, Xs, y, sites)
+    return ch_ref.reference_held_out_calibration(make_model, Xs, y, sites)
 
 
 def calib_imputed_on_all_sites(make_model, X, y, sites):
-    return ch.reference_held_out_calibration(make_model, X.fillna(X.mean()), y, sites)
+    return ch_ref.reference_held_out_calibration(make_model, X.fillna(X.mean()), y, sites)
 
 
 def calib_probability_of_class_0(make_model, X, y, sites):
@@ -506,14 +509,14 @@ def calib_probability_of_class_0(make_model, X, y, sites):
 
 def calib_ratio(make_model, X, y, sites):
     """Reports observed / predicted instead of the difference."""
-    table = ch.reference_held_out_calibration(make_model, X, y, sites)
+    table = ch_ref.reference_held_out_calibration(make_model, X, y, sites)
     table["citl"] = table["observed"] / table["predicted"]
     return table
 
 
 def calib_absolute(make_model, X, y, sites):
     """Reports |observed − predicted|: loses the direction (over- or under-prediction)."""
-    table = ch.reference_held_out_calibration(make_model, X, y, sites)
+    table = ch_ref.reference_held_out_calibration(make_model, X, y, sites)
     table["citl"] = table["citl"].abs()
     return table
 
@@ -577,7 +580,7 @@ def answer_complete_but_wrong():
 CASES = (
     mutation_cases(
         ch.check_site_audit,
-        ch.reference_site_audit,
+        ch_ref.reference_site_audit,
         [
             audit_prevalence_from_num,
             audit_missing_over_everyone,
@@ -593,7 +596,7 @@ CASES = (
     )
     + mutation_cases(
         ch.check_missing_code_auc,
-        ch.reference_missing_code_auc,
+        ch_ref.reference_missing_code_auc,
         [
             codes_ignore_sentinels,
             codes_not_direction_free,
@@ -611,7 +614,7 @@ CASES = (
     + [(ch.check_missing_code_auc, codes_rounded_to_6_decimals, True)]
     + mutation_cases(
         ch.check_leave_one_site_out,
-        ch.reference_leave_one_site_out,
+        ch_ref.reference_leave_one_site_out,
         [
             loso_trains_on_everything,
             loso_one_model_for_all,
@@ -646,7 +649,7 @@ CASES = (
     ]
     + mutation_cases(
         ch.check_held_out_calibration,
-        ch.reference_held_out_calibration,
+        ch_ref.reference_held_out_calibration,
         [
             calib_sign_flipped,
             calib_hard_labels,

@@ -8,11 +8,12 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
 from xaihealth.checks import concepts as cc
+from xaihealth.instructor.references import concepts as cc_ref
 
 # --- Exercise 1: concept bottleneck with intervention ----------------------------------------------------
 
 
-class WrongIndexCBM(cc.ReferenceCBM):
+class WrongIndexCBM(cc_ref.ReferenceCBM):
     """Intervenes on the concept after the named one (an off-by-one in the index)."""
 
     def intervene(self, x, name, value):
@@ -22,7 +23,7 @@ class WrongIndexCBM(cc.ReferenceCBM):
         return self.head(z)
 
 
-class UnstandardisedCBM(cc.ReferenceCBM):
+class UnstandardisedCBM(cc_ref.ReferenceCBM):
     """Writes the true value in its unit (ms) into a bottleneck that works in SD units."""
 
     def intervene(self, x, name, value):
@@ -31,7 +32,7 @@ class UnstandardisedCBM(cc.ReferenceCBM):
         return self.head(z)
 
 
-class AfterHeadCBM(cc.ReferenceCBM):
+class AfterHeadCBM(cc_ref.ReferenceCBM):
     """Computes the logits first and overwrites one of them with the standardised true value."""
 
     def intervene(self, x, name, value):
@@ -41,7 +42,7 @@ class AfterHeadCBM(cc.ReferenceCBM):
         return logits
 
 
-class FirstConceptStatsCBM(cc.ReferenceCBM):
+class FirstConceptStatsCBM(cc_ref.ReferenceCBM):
     """Standardises every concept with the mean and SD of the first one."""
 
     def intervene(self, x, name, value):
@@ -51,7 +52,7 @@ class FirstConceptStatsCBM(cc.ReferenceCBM):
 
 
 CBM_CASES = mutation_cases(
-    cc.check_cbm, cc.ReferenceCBM, [WrongIndexCBM, UnstandardisedCBM, AfterHeadCBM, FirstConceptStatsCBM]
+    cc.check_cbm, cc_ref.ReferenceCBM, [WrongIndexCBM, UnstandardisedCBM, AfterHeadCBM, FirstConceptStatsCBM]
 )
 
 # --- Exercise 2: CAV and TCAV score ----------------------------------------------------------------------
@@ -175,7 +176,7 @@ def significance_pooled_means(concept_scores, random_scores, alpha=0.05):
 
 SIG_CASES = mutation_cases(
     cc.check_tcav_significance,
-    cc.reference_tcav_significance,
+    cc_ref.reference_tcav_significance,
     [
         significance_one_sided,
         significance_single_random_run,
@@ -193,7 +194,7 @@ def test_checker(checker, function, accept, capsys):
 # --- more mutants (issue 11): units, concepts, logit vs probability, layer and target, Bonferroni --------
 
 
-class MeanOnlyCBM(cc.ReferenceCBM):
+class MeanOnlyCBM(cc_ref.ReferenceCBM):
     """Subtracts the mean but forgets to divide by the SD."""
 
     def intervene(self, x, name, value):
@@ -203,7 +204,7 @@ class MeanOnlyCBM(cc.ReferenceCBM):
         return self.head(z)
 
 
-class TimesSdCBM(cc.ReferenceCBM):
+class TimesSdCBM(cc_ref.ReferenceCBM):
     """Multiplies by the SD instead of dividing (unstandardises instead of standardising)."""
 
     def intervene(self, x, name, value):
@@ -213,7 +214,7 @@ class TimesSdCBM(cc.ReferenceCBM):
         return self.head(z)
 
 
-class AlwaysQtcCBM(cc.ReferenceCBM):
+class AlwaysQtcCBM(cc_ref.ReferenceCBM):
     """Always overwrites the QTc slot, whatever concept is named."""
 
     def intervene(self, x, name, value):
@@ -223,14 +224,14 @@ class AlwaysQtcCBM(cc.ReferenceCBM):
         return self.head(z)
 
 
-class ProbabilitiesCBM(cc.ReferenceCBM):
+class ProbabilitiesCBM(cc_ref.ReferenceCBM):
     """Returns softmax probabilities instead of logits after the intervention."""
 
     def intervene(self, x, name, value):
         return torch.softmax(super().intervene(x, name, value), 1)
 
 
-class MeanOfBatchCBM(cc.ReferenceCBM):
+class MeanOfBatchCBM(cc_ref.ReferenceCBM):
     """Standardises the true values with the batch's own mean and SD instead of the training statistics."""
 
     def intervene(self, x, name, value):
@@ -240,7 +241,7 @@ class MeanOfBatchCBM(cc.ReferenceCBM):
         return self.head(z)
 
 
-class AllConceptsCBM(cc.ReferenceCBM):
+class AllConceptsCBM(cc_ref.ReferenceCBM):
     """Writes the standardised value into every concept slot."""
 
     def intervene(self, x, name, value):
@@ -252,7 +253,7 @@ class AllConceptsCBM(cc.ReferenceCBM):
 
 MORE_CBM = mutation_cases(
     cc.check_cbm,
-    cc.ReferenceCBM,
+    cc_ref.ReferenceCBM,
     [MeanOnlyCBM, TimesSdCBM, AlwaysQtcCBM, ProbabilitiesCBM, MeanOfBatchCBM, AllConceptsCBM],
 )
 
@@ -434,7 +435,7 @@ def significance_welch(concept_scores, random_scores, alpha=0.05, n_concepts=1):
 
 MORE_SIG = mutation_cases(
     cc.check_tcav_significance,
-    cc.reference_tcav_significance,
+    cc_ref.reference_tcav_significance,
     [
         significance_bonferroni_on_p,
         significance_ignores_n,
@@ -454,7 +455,7 @@ ALTERNATIVES = [
 # --- review of issue 11 (module 02): holes found by an expert reviewer ---------------------------------
 
 
-class HardCodedIndexCBM(cc.ReferenceCBM):
+class HardCodedIndexCBM(cc_ref.ReferenceCBM):
     """Looks the concept up in the shipped CBM's order instead of in `names`."""
 
     IDX = {"hr": 0, "qtc": 1, "qrs": 2, "t_amp": 3, "r_amp": 4, "female": 5}
@@ -466,7 +467,7 @@ class HardCodedIndexCBM(cc.ReferenceCBM):
         return self.head(z)
 
 
-class DetachCBM(cc.ReferenceCBM):
+class DetachCBM(cc_ref.ReferenceCBM):
     """A correct alternative: detach, then clone."""
 
     def intervene(self, x, name, value):
@@ -492,7 +493,7 @@ def score_captum_direct(model, layer, inputs, cav, target):
 
 def cav_reference_import(concept_acts, random_acts):
     """Calls the checker's reference CAV."""
-    from xaihealth.checks.concepts import reference_cav
+    from xaihealth.instructor.references.concepts import reference_cav
 
     return reference_cav(concept_acts, random_acts)
 
@@ -552,9 +553,9 @@ REVIEW_MUTANTS = [
     (cc.check_cbm, DetachCBM, True),
     (_check_pair, _pair(solution_cav, score_captum), False),
     (_check_pair, _pair(solution_cav, score_captum_direct), False),
-    (_check_pair, _pair(solution_cav, cc.reference_tcav_score), False),  # imported as the student's own
+    (_check_pair, _pair(solution_cav, cc_ref.reference_tcav_score), False),  # imported as the student's own
     (_check_pair, _pair(cav_reference_import, solution_tcav_score), False),
-    (_check_pair, _pair(cc.reference_cav, solution_tcav_score), False),
+    (_check_pair, _pair(cc_ref.reference_cav, solution_tcav_score), False),
     (_check_pair, _pair(cav_c_001, solution_tcav_score), False),
     (_check_pair, _pair(cav_c_10, solution_tcav_score), False),
     (_check_pair, _pair(cav_standardised, solution_tcav_score), False),
@@ -592,7 +593,7 @@ def test_shortcuts_restored_after_the_check():
     with pytest.raises(AssertionError):
         cc.check_cav_and_tcav(solution_cav, score_captum)
     assert TCAV.__init__ is init and not cc._STUDENT_RUNNING["on"]
-    assert cc.reference_cav(np.eye(4)[:2], np.eye(4)[2:]).shape == (4,)
+    assert cc_ref.reference_cav(np.eye(4)[:2], np.eye(4)[2:]).shape == (4,)
 
 
 DISSOCIATING = [
@@ -670,10 +671,10 @@ def test_written(checker, answer, accept, capsys):
 def test_reference_tcav_equals_captum(layer_name, target):
     s = cc._tcav_setup()
     layer = dict(s["model"].named_modules())[layer_name]
-    v = cc.reference_cav(
+    v = cc_ref.reference_cav(
         cc.layer_activations(s["model"], layer, s["concept"]),
         cc.layer_activations(s["model"], layer, s["random"]),
     )
-    ours = cc.reference_tcav_score(s["model"], layer, s["inputs"], v, target)
+    ours = cc_ref.reference_tcav_score(s["model"], layer, s["inputs"], v, target)
     theirs = cc.captum_tcav_score(s["model"], layer_name, s["inputs"], s["concept"], s["random"], v, target)
     assert abs(ours - theirs) < 1e-6

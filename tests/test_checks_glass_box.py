@@ -10,6 +10,7 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from xaihealth.checks import glass_box as gb
+from xaihealth.instructor.references import glass_box as gb_ref
 
 # --- Exercise 1: mini-EBM -------------------------------------------------------------------------------
 
@@ -237,12 +238,12 @@ def lookup_ignores_missing_values(ebm, X):
 
 
 def lookup_sorted_columns(ebm, X):
-    out = gb.reference_explain_by_lookup(ebm, X)
+    out = gb_ref.reference_explain_by_lookup(ebm, X)
     return out[sorted(out.columns)]
 
 
 def lookup_loses_index(ebm, X):
-    return gb.reference_explain_by_lookup(ebm, X).reset_index(drop=True)
+    return gb_ref.reference_explain_by_lookup(ebm, X).reset_index(drop=True)
 
 
 def lookup_digitize(ebm, X):
@@ -293,7 +294,7 @@ def lookup_by_name_bagged_mean(ebm, X):
 
 
 def lookup_adds_intercept_to_each_term(ebm, X):
-    return gb.reference_explain_by_lookup(ebm, X) + ebm.intercept_[0] / len(ebm.term_names_)
+    return gb_ref.reference_explain_by_lookup(ebm, X) + ebm.intercept_[0] / len(ebm.term_names_)
 
 
 # --- Exercise 3: pair scores ----------------------------------------------------------------------------
@@ -467,7 +468,7 @@ def edit_digitize_and_logit_auc(ebm, X, y, feature, value):
 
 
 def edit_auc_of_hard_labels(ebm, X, y, feature, value):
-    edited, effect = gb.reference_edit_and_measure(ebm, X, y, feature, value)
+    edited, effect = gb_ref.reference_edit_and_measure(ebm, X, y, feature, value)
     effect["auc_after"] = roc_auc_score(y, edited.predict(X))
     return edited, effect
 
@@ -546,7 +547,7 @@ def _accept(checker, function):
 
 
 CASES = (
-    mutation_cases(gb.check_fit_mini_ebm, gb.reference_fit_mini_ebm,
+    mutation_cases(gb.check_fit_mini_ebm, gb_ref.reference_fit_mini_ebm,
                    [mini_ebm_fits_y_not_residuals, mini_ebm_only_first_feature, mini_ebm_forgets_intercept,
                     mini_ebm_not_centred, mini_ebm_greedy_no_shrinkage, mini_ebm_simultaneous_update,
                     mini_ebm_without_hessian, mini_ebm_mean_residual_step, mini_ebm_ignores_learning_rate,
@@ -554,24 +555,24 @@ CASES = (
                     mini_ebm_centres_over_bins, mini_ebm_left_side, mini_ebm_random_order,
                     mini_ebm_logit_gets_full_step, mini_ebm_off_by_one_bins])
     + _accept(gb.check_fit_mini_ebm, mini_ebm_digitize)
-    + mutation_cases(gb.check_explain_by_lookup, gb.reference_explain_by_lookup,
+    + mutation_cases(gb.check_explain_by_lookup, gb_ref.reference_explain_by_lookup,
                      [lookup_forgets_missing_bin, lookup_main_cuts_for_pairs, lookup_mains_only,
                       lookup_adds_intercept_to_each_term, lookup_with_eval_terms, lookup_with_explain_local,
                       lookup_left_side, lookup_ignores_missing_values, lookup_sorted_columns,
                       lookup_loses_index, lookup_unbound_eval_terms, lookup_internal_ebm_eval_terms])
     + _accept(gb.check_explain_by_lookup, lookup_digitize)
     + _accept(gb.check_explain_by_lookup, lookup_by_name_bagged_mean)
-    + mutation_cases(gb.check_pair_scores, gb.reference_pair_scores,
+    + mutation_cases(gb.check_pair_scores, gb_ref.reference_pair_scores,
                      [pairs_on_y, pairs_one_dimensional, pairs_squared_residuals, pairs_unsorted,
                       pairs_ignores_n_bins, pairs_cells_collide, pairs_left_side, pairs_count_not_hessian,
                       pairs_own_intercept_base, pairs_logit_as_probability])
     + _accept(gb.check_pair_scores, pairs_groupby) + _accept(gb.check_pair_scores, pairs_other_cell_code)
-    + mutation_cases(gb.check_edit_and_measure, gb.reference_edit_and_measure,
+    + mutation_cases(gb.check_edit_and_measure, gb_ref.reference_edit_and_measure,
                      [edit_in_place, edit_missing_bin_instead, edit_main_term_only, edit_whole_term,
                       edit_auc_of_hard_labels, edit_pairs_with_main_cuts, edit_left_side,
                       edit_mean_risk_of_everyone, edit_counts_exact_value])
     + _accept(gb.check_edit_and_measure, edit_digitize_and_logit_auc)
-    + mutation_cases(gb.check_auc_change_at_new_site, gb.reference_auc_change_at_new_site,
+    + mutation_cases(gb.check_auc_change_at_new_site, gb_ref.reference_auc_change_at_new_site,
                      [loso_trains_on_every_site, loso_trains_on_the_held_out_site, loso_measures_on_everyone,
                       loso_change_before_minus_after, loso_swaps_before_and_after, loso_auc_of_hard_labels,
                       loso_before_is_the_edited_model])

@@ -9,6 +9,7 @@ import torch
 from mutation import case_id, mutation_cases, run_case
 
 from xaihealth.checks import gradients as gr
+from xaihealth.instructor.references import gradients as gr_ref
 
 # --- Exercise 1: Integrated Gradients ---------------------------------------------------------------------
 
@@ -41,17 +42,17 @@ def ig_wrong_path_scaling(model, x, baseline, target, n_steps):
 
 def ig_baseline_ignored(model, x, baseline, target, n_steps):
     """Always integrates from a black image."""
-    return gr.reference_integrated_gradients(model, x, torch.zeros_like(x), target, n_steps)
+    return gr_ref.reference_integrated_gradients(model, x, torch.zeros_like(x), target, n_steps)
 
 
 def ig_steps_hard_coded(model, x, baseline, target, n_steps):
     """Ignores n_steps and always uses 8 midpoints."""
-    return gr.reference_integrated_gradients(model, x, baseline, target, 8)
+    return gr_ref.reference_integrated_gradients(model, x, baseline, target, 8)
 
 
 def ig_target_ignored(model, x, baseline, target, n_steps):
     """Always explains logit 1."""
-    return gr.reference_integrated_gradients(model, x, baseline, 1, n_steps)
+    return gr_ref.reference_integrated_gradients(model, x, baseline, 1, n_steps)
 
 
 def ig_gauss_legendre_default(model, x, baseline, target, n_steps):
@@ -129,11 +130,11 @@ def cam_hooks_left_behind(model, layer, x, target):
 
 def cam_fixed_layer(model, layer, x, target):
     """Ignores `layer` and always hooks conv2."""
-    return gr.reference_grad_cam(model, model.conv2, x, target)
+    return gr_ref.reference_grad_cam(model, model.conv2, x, target)
 
 
 def cam_target_ignored(model, layer, x, target):
-    return gr.reference_grad_cam(model, layer, x, 1)
+    return gr_ref.reference_grad_cam(model, layer, x, 1)
 
 
 def cam_captum_shortcut(model, layer, x, target):
@@ -212,12 +213,12 @@ def cascade_independent(model, layers, explain, x):
 
 def cascade_hard_coded_layers(model, layers, explain, x):
     """Ignores `layers` and always randomises fc, conv2, conv1."""
-    return gr.reference_cascading_randomisation(model, ["conv1", "conv2", "fc"], explain, x)
+    return gr_ref.reference_cascading_randomisation(model, ["conv1", "conv2", "fc"], explain, x)
 
 
 def cascade_skips_first(model, layers, explain, x):
     """Off by one: never randomises the first (input) layer."""
-    out = gr.reference_cascading_randomisation(model, list(layers)[1:], explain, x)
+    out = gr_ref.reference_cascading_randomisation(model, list(layers)[1:], explain, x)
     out[list(layers)[0]] = out.iloc[-1]
     return out
 
@@ -228,38 +229,38 @@ def cascade_skips_first(model, layers, explain, x):
 def scores_absolute(attr, masks):
     a = np.abs(attr)
     share = (a * masks).sum((1, 2)) / a.sum((1, 2))
-    return {"share": share, "hit": gr.reference_mask_scores(attr, masks)["hit"]}
+    return {"share": share, "hit": gr_ref.reference_mask_scores(attr, masks)["hit"]}
 
 
 def scores_area_normalised(attr, masks):
     """Divides the positive mass inside the mask by the mask's area (a density, not a share)."""
     pos = np.clip(attr, 0, None)
     share = (pos * masks).sum((1, 2)) / masks.sum((1, 2))
-    return {"share": share, "hit": gr.reference_mask_scores(attr, masks)["hit"]}
+    return {"share": share, "hit": gr_ref.reference_mask_scores(attr, masks)["hit"]}
 
 
 def scores_area_ratio(attr, masks):
     """Divides the share by the mask's area fraction (an enrichment, not a share)."""
-    ref = gr.reference_mask_scores(attr, masks)
+    ref = gr_ref.reference_mask_scores(attr, masks)
     return {"share": ref["share"] / masks.mean((1, 2)), "hit": ref["hit"]}
 
 
 def scores_argmin(attr, masks):
-    ref = gr.reference_mask_scores(attr, masks)
+    ref = gr_ref.reference_mask_scores(attr, masks)
     low = attr.reshape(len(attr), -1).argmin(1)
     return {"share": ref["share"], "hit": masks.reshape(len(masks), -1)[np.arange(len(masks)), low]}
 
 
 def scores_abs_argmax(attr, masks):
     """Points with the largest |attribution|, which can be a large negative value."""
-    ref = gr.reference_mask_scores(attr, masks)
+    ref = gr_ref.reference_mask_scores(attr, masks)
     peak = np.abs(attr).reshape(len(attr), -1).argmax(1)
     return {"share": ref["share"], "hit": masks.reshape(len(masks), -1)[np.arange(len(masks)), peak]}
 
 
 def scores_transposed_peak(attr, masks):
     """Reads the peak as (column, row): right only where the mask is symmetric."""
-    ref = gr.reference_mask_scores(attr, masks)
+    ref = gr_ref.reference_mask_scores(attr, masks)
     n, h, w = attr.shape
     peak = attr.reshape(n, -1).argmax(1)
     r, c = np.unravel_index(peak, (h, w))
@@ -269,7 +270,7 @@ def scores_transposed_peak(attr, masks):
 
 def scores_square_assumed(attr, masks):
     """Unravels the peak with the number of rows for both axes (assumes square images)."""
-    ref = gr.reference_mask_scores(attr, masks)
+    ref = gr_ref.reference_mask_scores(attr, masks)
     n, h, w = attr.shape
     peak = attr.reshape(n, -1).argmax(1)
     r, c = peak // h, peak % h
@@ -302,7 +303,7 @@ def layers_all_children(model):
 
 
 def layers_reversed(model):
-    return gr.reference_parameterised_layers(model)[::-1]
+    return gr_ref.reference_parameterised_layers(model)[::-1]
 
 
 def layers_parameter_names(model):
@@ -322,7 +323,7 @@ def layers_hard_coded_tiny(model):
 
 def layers_sorted(model):
     """Alphabetical, not the model's order."""
-    return sorted(gr.reference_parameterised_layers(model))
+    return sorted(gr_ref.reference_parameterised_layers(model))
 
 
 def layers_hasattr_weight(model):
@@ -343,31 +344,31 @@ def layers_alternative_modules(model):
 CASES = (
     mutation_cases(
         gr.check_integrated_gradients,
-        gr.reference_integrated_gradients,
+        gr_ref.reference_integrated_gradients,
         [ig_no_input_factor, ig_alpha_grid_off_by_one, ig_wrong_path_scaling, ig_baseline_ignored,
          ig_steps_hard_coded, ig_target_ignored, ig_gauss_legendre_default, ig_captum_midpoint],
     )
     + mutation_cases(
         gr.check_grad_cam,
-        gr.reference_grad_cam,
+        gr_ref.reference_grad_cam,
         [cam_no_relu, cam_pool_over_channels, cam_activations_only, cam_hooks_left_behind, cam_fixed_layer,
          cam_target_ignored, cam_captum_shortcut, cam_captum_layer_activation],
     )
     + mutation_cases(
         gr.check_cascading_randomisation,
-        gr.reference_cascading_randomisation,
+        gr_ref.reference_cascading_randomisation,
         [cascade_from_bottom, cascade_signed_spearman, cascade_no_copy, cascade_independent,
          cascade_hard_coded_layers, cascade_skips_first],
     )
     + mutation_cases(
         gr.check_mask_scores,
-        gr.reference_mask_scores,
+        gr_ref.reference_mask_scores,
         [scores_absolute, scores_area_normalised, scores_area_ratio, scores_argmin, scores_abs_argmax,
          scores_transposed_peak, scores_square_assumed],
     )
     + mutation_cases(
         gr.check_parameterised_layers,
-        gr.reference_parameterised_layers,
+        gr_ref.reference_parameterised_layers,
         [layers_convs_only, layers_all_children, layers_reversed, layers_parameter_names, layers_hard_coded,
          layers_hard_coded_tiny, layers_sorted, layers_hasattr_weight, layers_hard_coded_both],
     )

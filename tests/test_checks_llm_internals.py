@@ -9,6 +9,7 @@ from mutation import case_id, mutation_cases, run_case
 from sklearn.linear_model import LogisticRegression
 
 from xaihealth.checks import llm_internals as li
+from xaihealth.instructor.references import llm_internals as li_ref
 
 # --- Exercise 1: probe with a control task ---------------------------------------------------------------
 
@@ -18,7 +19,7 @@ def _score(x_tr, y_tr, x_te, y_te):
 
 
 def probe_trained_on_test(acts_train, y_train, types_train, acts_test, y_test, types_test, seed=0):
-    ref = li.reference_probe_selectivity(
+    ref = li_ref.reference_probe_selectivity(
         acts_train, y_train, types_train, acts_test, y_test, types_test, seed
     )
     acc = _score(acts_test, y_test, acts_test, y_test)
@@ -102,11 +103,12 @@ probe_control_first_seen_order.__name__ = "probe_control_first_seen_order"  # va
 
 
 def probe_control_ignores_seed(acts_train, y_train, types_train, acts_test, y_test, types_test, seed=0):
-    return li.reference_probe_selectivity(acts_train, y_train, types_train, acts_test, y_test, types_test, 0)
+    args = (acts_train, y_train, types_train, acts_test, y_test, types_test)
+    return li_ref.reference_probe_selectivity(*args, 0)
 
 
 def probe_selectivity_as_ratio(acts_train, y_train, types_train, acts_test, y_test, types_test, seed=0):
-    ref = li.reference_probe_selectivity(
+    ref = li_ref.reference_probe_selectivity(
         acts_train, y_train, types_train, acts_test, y_test, types_test, seed
     )
     return {**ref, "selectivity": ref["accuracy"] / ref["control"]}
@@ -199,7 +201,7 @@ def patch_with_hookpoint_add_hook(model, clean, corrupt, layer, position):
 
 def patch_per_pair_alternative(model, clean, corrupt, layer, position):
     """A valid alternative (review 05, finding 6): the mean of the per-pair recoveries."""
-    return li.reference_patch_resid_pre(model, clean, corrupt, layer, position, per_pair=True)
+    return li_ref.reference_patch_resid_pre(model, clean, corrupt, layer, position, per_pair=True)
 
 
 def patch_with_transformer_lens(model, clean, corrupt, layer, position):
@@ -331,19 +333,19 @@ def occlusion_cumulative(model, tokens, positions, fill_id):
 
 
 def occlusion_sign_flipped(model, tokens, positions, fill_id):
-    return -li.reference_word_occlusion(model, tokens, positions, fill_id)
+    return -li_ref.reference_word_occlusion(model, tokens, positions, fill_id)
 
 
 def occlusion_absolute(model, tokens, positions, fill_id):
-    return np.abs(li.reference_word_occlusion(model, tokens, positions, fill_id))
+    return np.abs(li_ref.reference_word_occlusion(model, tokens, positions, fill_id))
 
 
 def occlusion_off_by_one(model, tokens, positions, fill_id):
-    return li.reference_word_occlusion(model, tokens, [p + 1 for p in positions], fill_id)
+    return li_ref.reference_word_occlusion(model, tokens, [p + 1 for p in positions], fill_id)
 
 
 def occlusion_ignores_fill(model, tokens, positions, fill_id):
-    return li.reference_word_occlusion(model, tokens, positions, 0)
+    return li_ref.reference_word_occlusion(model, tokens, positions, 0)
 
 
 def occlusion_in_place(model, tokens, positions, fill_id):
@@ -357,7 +359,7 @@ def occlusion_in_place(model, tokens, positions, fill_id):
 
 
 def occlusion_mean_over_notes(model, tokens, positions, fill_id):
-    return li.reference_word_occlusion(model, tokens, positions, fill_id).mean(0)
+    return li_ref.reference_word_occlusion(model, tokens, positions, fill_id).mean(0)
 
 
 # --- Exercise 6: written answer --------------------------------------------------------------------------
@@ -378,7 +380,7 @@ def answer_6_keywords_only(answer):
 CASES = [
     *mutation_cases(
         li.check_probe_selectivity,
-        li.reference_probe_selectivity,
+        li_ref.reference_probe_selectivity,
         [probe_trained_on_test, probe_control_not_shuffled, probe_control_shuffled_per_sample,
          probe_selectivity_as_ratio, probe_control_on_own_split, probe_control_fit_on_all,
          probe_binary_control, probe_control_ignores_seed, probe_unseeded_rng, probe_control_three_labels,
@@ -389,7 +391,7 @@ CASES = [
     (li.check_probe_selectivity, probe_control_first_seen_order, True),
     *mutation_cases(
         li.check_patch_resid_pre,
-        li.reference_patch_resid_pre,
+        li_ref.reference_patch_resid_pre,
         [patch_wrong_position, patch_wrong_normalisation, patch_wrong_layer, patch_all_positions,
          patch_noising_direction, patch_leaves_hook, patch_with_transformer_lens,
          patch_with_hookpoint_add_hook],
@@ -398,13 +400,13 @@ CASES = [
     (li.check_patch_resid_pre, patch_per_pair_alternative, True),
     *mutation_cases(
         li.check_ov_readout,
-        li.reference_ov_readout,
+        li_ref.reference_ov_readout,
         [ov_uses_w_q, ov_missing_w_o, ov_wrong_transpose, ov_with_value_bias, ov_ignores_head],
     ),
     (li.check_ov_readout, ov_factored_alternative, True),
     *mutation_cases(
         li.check_attention_pattern,
-        li.reference_attention_pattern,
+        li_ref.reference_attention_pattern,
         [attention_softmax_over_queries, attention_no_scaling, attention_hard_coded_scale,
          attention_scaled_by_d_head, attention_no_mask, attention_masks_the_diagonal,
          attention_mask_after_softmax, attention_sdpa_shortcut],
@@ -412,7 +414,7 @@ CASES = [
     (li.check_attention_pattern, attention_tril_alternative, True),
     *mutation_cases(
         li.check_word_occlusion,
-        li.reference_word_occlusion,
+        li_ref.reference_word_occlusion,
         [occlusion_cumulative, occlusion_sign_flipped, occlusion_absolute, occlusion_off_by_one,
          occlusion_ignores_fill, occlusion_in_place, occlusion_mean_over_notes],
     ),
@@ -443,7 +445,7 @@ def test_reference_patching_matches_the_library():
     model, clean, corrupt = li._model_and_pairs()
     grid = li._tl_patching_grid()
     assert abs(grid[0, 6] - 1) < 1e-4 and abs(grid[1, 6]) < 0.05 and grid[1, 16] > 0.2
-    assert abs(li.reference_patch_resid_pre(model, clean, corrupt, 1, 16) - grid[1, 16]) < 1e-4
+    assert abs(li_ref.reference_patch_resid_pre(model, clean, corrupt, 1, 16) - grid[1, 16]) < 1e-4
     assert sum(len(m._forward_hooks) for m in model.modules()) == 0
 
 
@@ -457,11 +459,11 @@ def test_each_checker_first_call_is_under_two_seconds():
 
     model = li._model_and_pairs()[0]  # the lab has its model already; loading is not part of a check cell
     li._pairs.cache_clear()
-    calls = [(li.check_probe_selectivity, (li.reference_probe_selectivity,), {}),
-             (li.check_patch_resid_pre, (li.reference_patch_resid_pre,), {"model": model}),
-             (li.check_ov_readout, (li.reference_ov_readout,), {"model": model}),
-             (li.check_attention_pattern, (li.reference_attention_pattern,), {"model": model}),
-             (li.check_word_occlusion, (li.reference_word_occlusion,), {"model": model}),
+    calls = [(li.check_probe_selectivity, (li_ref.reference_probe_selectivity,), {}),
+             (li.check_patch_resid_pre, (li_ref.reference_patch_resid_pre,), {"model": model}),
+             (li.check_ov_readout, (li_ref.reference_ov_readout,), {"model": model}),
+             (li.check_attention_pattern, (li_ref.reference_attention_pattern,), {"model": model}),
+             (li.check_word_occlusion, (li_ref.reference_word_occlusion,), {"model": model}),
              (li.check_answer_6, (GOOD_6,), {})]  # fmt: skip
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -8,6 +8,7 @@ import pytest
 from mutation import case_id, mutation_cases, run_case
 
 from xaihealth.checks import shapley as sh
+from xaihealth.instructor.references import shapley as sh_ref
 
 # --- Exercise 1: exact Shapley values ---------------------------------------------------------------------
 
@@ -120,12 +121,12 @@ def kernel_forgets_empty(value, n, n_coalitions, seed=0):
 
 def kernel_ignores_seed(value, n, n_coalitions, seed=0):
     """Always default_rng(0): the seed argument is ignored."""
-    return sh.reference_kernel_shap(value, n, n_coalitions, seed=0)
+    return sh_ref.reference_kernel_shap(value, n, n_coalitions, seed=0)
 
 
 def kernel_ignores_budget(value, n, n_coalitions, seed=0):
     """A fixed 3000 coalitions whatever n_coalitions says."""
-    return sh.reference_kernel_shap(value, n, 3000, seed=seed)
+    return sh_ref.reference_kernel_shap(value, n, 3000, seed=seed)
 
 
 def kernel_includes_empty_and_full(value, n, n_coalitions, seed=0):
@@ -179,7 +180,7 @@ def kernel_ignores_budget_cached(value, n, n_coalitions, seed=0):
             cache[key] = value(mask)
         return cache[key]
 
-    return sh.reference_kernel_shap(cached, n, 20000, seed=seed)
+    return sh_ref.reference_kernel_shap(cached, n, 20000, seed=seed)
 
 
 def kernel_first_features(value, n, n_coalitions, seed=0):
@@ -369,21 +370,21 @@ def deletion_not_cumulative(predict, x, baseline, order):
 
 def deletion_without_start(predict, x, baseline, order):
     """Forgets the point before any deletion (n points instead of n + 1)."""
-    curve, _ = sh.reference_deletion_curve(predict, x, baseline, order)
+    curve, _ = sh_ref.reference_deletion_curve(predict, x, baseline, order)
     return curve[1:], _area(curve[1:])
 
 
 def deletion_reversed_order(predict, x, baseline, order):
-    return sh.reference_deletion_curve(predict, x, baseline, np.asarray(order)[::-1])
+    return sh_ref.reference_deletion_curve(predict, x, baseline, np.asarray(order)[::-1])
 
 
 def deletion_unnormalised_area(predict, x, baseline, order):
-    curve, _ = sh.reference_deletion_curve(predict, x, baseline, order)
+    curve, _ = sh_ref.reference_deletion_curve(predict, x, baseline, order)
     return curve, float(np.trapezoid(curve, np.linspace(0, 1, len(curve))))
 
 
 def deletion_zero_baseline(predict, x, baseline, order):
-    return sh.reference_deletion_curve(predict, x, np.zeros_like(np.asarray(x, float)), order)
+    return sh_ref.reference_deletion_curve(predict, x, np.zeros_like(np.asarray(x, float)), order)
 
 
 def deletion_baseline_at_step_index(predict, x, baseline, order):
@@ -399,12 +400,12 @@ def deletion_baseline_at_step_index(predict, x, baseline, order):
 def deletion_scalar_baseline(predict, x, baseline, order):
     """One number for every feature: the mean of the baseline."""
     b = np.full(len(x), float(np.mean(baseline)))
-    return sh.reference_deletion_curve(predict, x, b, order)
+    return sh_ref.reference_deletion_curve(predict, x, b, order)
 
 
 def deletion_identity_order(predict, x, baseline, order):
     """Ignores the order: deletes features 0, 1, 2, ..."""
-    return sh.reference_deletion_curve(predict, x, baseline, np.arange(len(x)))
+    return sh_ref.reference_deletion_curve(predict, x, baseline, np.arange(len(x)))
 
 
 def deletion_vectorised(predict, x, baseline, order):
@@ -420,7 +421,7 @@ def deletion_vectorised(predict, x, baseline, order):
 
 
 def deletion_mean_not_trapezoid(predict, x, baseline, order):
-    curve, _ = sh.reference_deletion_curve(predict, x, baseline, order)
+    curve, _ = sh_ref.reference_deletion_curve(predict, x, baseline, order)
     return curve, float(np.mean((curve - curve[-1]) / (curve[0] - curve[-1])))
 
 
@@ -553,10 +554,10 @@ def scaffold_with_normal_and_predict(biased, innocuous, X_real, seed=0):
 
 
 CASES = (
-    mutation_cases(sh.check_shapley_values, sh.reference_shapley_values,
+    mutation_cases(sh.check_shapley_values, sh_ref.reference_shapley_values,
                    [shapley_banzhaf, shapley_off_by_one, shapley_leave_one_out,
                     shapley_n_instead_of_n_minus_one, shapley_normalised_by_hand])
-    + mutation_cases(sh.check_kernel_shap, sh.reference_kernel_shap,
+    + mutation_cases(sh.check_kernel_shap, sh_ref.reference_kernel_shap,
                      [kernel_uniform_sizes, kernel_no_efficiency_constraint, kernel_size_off_by_one,
                       kernel_weighted_twice, kernel_size_mass_without_binomial, kernel_forgets_empty,
                       kernel_ignores_seed, kernel_ignores_budget, kernel_includes_empty_and_full,
@@ -564,21 +565,21 @@ CASES = (
                       kernel_ignores_budget_cached, kernel_first_features])
     + [(sh.check_kernel_shap, kernel_sizes_drawn_row_by_row, True),
        (sh.check_kernel_shap, kernel_legacy_global_seed, True)]
-    + mutation_cases(sh.check_lime_tabular, sh.reference_lime_tabular,
+    + mutation_cases(sh.check_lime_tabular, sh_ref.reference_lime_tabular,
                      [lime_no_kernel, lime_kernel_without_sqrt, lime_raw_units, lime_raw_distance,
                       lime_unweighted_r2, lime_default_width_sqrt_m, lime_default_width_075,
                       lime_default_width_hard_coded, lime_ignores_seed, lime_ignores_n_samples,
                       lime_sample_std])
     + [(sh.check_lime_tabular, lime_with_normal, True)]
-    + mutation_cases(sh.check_topk_jaccard, sh.reference_topk_jaccard,
+    + mutation_cases(sh.check_topk_jaccard, sh_ref.reference_topk_jaccard,
                      [jaccard_signed, jaccard_with_self_pairs, jaccard_top_k_plus_one,
                       jaccard_overlap_over_k])
-    + mutation_cases(sh.check_deletion_curve, sh.reference_deletion_curve,
+    + mutation_cases(sh.check_deletion_curve, sh_ref.reference_deletion_curve,
                      [deletion_not_cumulative, deletion_without_start, deletion_reversed_order,
                       deletion_unnormalised_area, deletion_zero_baseline, deletion_mean_not_trapezoid,
                       deletion_baseline_at_step_index, deletion_scalar_baseline, deletion_identity_order])
     + [(sh.check_deletion_curve, deletion_vectorised, True)]
-    + mutation_cases(sh.check_make_scaffold, sh.reference_make_scaffold,
+    + mutation_cases(sh.check_make_scaffold, sh_ref.reference_make_scaffold,
                      [scaffold_no_scaffold, scaffold_always_innocuous, scaffold_inverted_detector,
                       scaffold_kernel_shap_points, scaffold_hard_coded_rule, scaffold_two_points_per_record,
                       scaffold_ignores_seed, scaffold_unit_noise, scaffold_gaussian_sex, scaffold_half_men,
@@ -594,14 +595,14 @@ def test_checker_accepts_reference_and_rejects_mutants(checker, function, accept
 
 def test_efficiency_and_dummy_of_the_reference_on_a_random_game():
     game = sh.table_game(6, seed=4)
-    phi = sh.reference_shapley_values(game, 6)
+    phi = sh_ref.reference_shapley_values(game, 6)
     assert abs(phi.sum() - (game(np.ones(6, bool)) - game(np.zeros(6, bool)))) < 1e-9
 
 
 def test_kernel_shap_reference_converges():
     game = sh.table_game(5, seed=11)
-    exact = sh.reference_shapley_values(game, 5)
-    errors = [np.abs(sh.reference_kernel_shap(game, 5, k, seed=0) - exact).max() for k in (50, 5000)]
+    exact = sh_ref.reference_shapley_values(game, 5)
+    errors = [np.abs(sh_ref.reference_kernel_shap(game, 5, k, seed=0) - exact).max() for k in (50, 5000)]
     assert errors[1] < errors[0] and errors[1] < 0.08
 
 

@@ -8,6 +8,7 @@ import pytest
 from mutation import case_id, mutation_cases, run_case
 
 from xaihealth.checks import trust as tr
+from xaihealth.instructor.references import trust as tr_ref
 
 # --- Exercise 1: ECE ---------------------------------------------------------------------------------------
 
@@ -82,7 +83,7 @@ def ece_array_split_bins(y_true, p, n_bins=10):
 
 def ece_ignores_n_bins(y_true, p, n_bins=10):
     """Always 10 bins."""
-    return tr.reference_expected_calibration_error(y_true, p, 10)
+    return tr_ref.reference_expected_calibration_error(y_true, p, 10)
 
 
 def ece_squared(y_true, p, n_bins=10):
@@ -101,7 +102,7 @@ def ece_squared(y_true, p, n_bins=10):
 
 def ece_n_bins_minus_one_edges(y_true, p, n_bins=10):
     """np.linspace(0, 1, n_bins) as edges: n_bins - 1 bins."""
-    return tr.reference_expected_calibration_error(y_true, p, max(n_bins - 1, 1))
+    return tr_ref.reference_expected_calibration_error(y_true, p, max(n_bins - 1, 1))
 
 
 def ece_data_range_bins(y_true, p, n_bins=10):
@@ -152,7 +153,7 @@ def temperature_lbfgs_alternative(logits, y):
 def _top_ece(logits, y, t):
     p = tr.softmax(np.asarray(logits) / t)
     conf, pred = p.max(1), p.argmax(1)
-    return tr.reference_expected_calibration_error((pred == y).astype(int), conf, 15)
+    return tr_ref.reference_expected_calibration_error((pred == y).astype(int), conf, 15)
 
 
 def temperature_minimises_ece(logits, y):
@@ -170,7 +171,7 @@ def temperature_maximises_accuracy(logits, y):
 
 def temperature_inverted(logits, y):
     """Returns 1/T (the factor to multiply the logits by)."""
-    return 1 / tr.reference_fit_temperature(logits, y)
+    return 1 / tr_ref.reference_fit_temperature(logits, y)
 
 
 def temperature_coarse_grid(logits, y):
@@ -182,19 +183,19 @@ def temperature_coarse_grid(logits, y):
 def temperature_per_class_mean(logits, y):
     """One T per class (fitted on that class's cases), averaged."""
     y = np.asarray(y)
-    return float(np.mean([tr.reference_fit_temperature(logits[y == k], y[y == k]) for k in np.unique(y)]))
+    return float(np.mean([tr_ref.reference_fit_temperature(logits[y == k], y[y == k]) for k in np.unique(y)]))
 
 
 def temperature_per_class_vector(logits, y):
     """One T per class, returned as a vector."""
     y = np.asarray(y)
-    return np.array([tr.reference_fit_temperature(logits[y == k], y[y == k]) for k in np.unique(y)])
+    return np.array([tr_ref.reference_fit_temperature(logits[y == k], y[y == k]) for k in np.unique(y)])
 
 
 def temperature_centred_per_class(logits, y):
     """Each class's logit centred over the cases first: changes the argmax, then fits T."""
     z = np.asarray(logits) - np.asarray(logits).mean(axis=0)
-    return tr.reference_fit_temperature(z, y)
+    return tr_ref.reference_fit_temperature(z, y)
 
 
 def temperature_one_vs_rest(logits, y):
@@ -226,25 +227,25 @@ def report_reference_alternative(logits_cal, y_cal, logits_test, y_test):
 
 def report_fits_on_test(logits_cal, y_cal, logits_test, y_test):
     """T fitted on the test set."""
-    t = tr.reference_fit_temperature(logits_test, y_test)
+    t = tr_ref.reference_fit_temperature(logits_test, y_test)
     return {"T": t, "nll_before": _nll(logits_test, y_test, 1.0), "nll_after": _nll(logits_test, y_test, t)}
 
 
 def report_fits_on_both(logits_cal, y_cal, logits_test, y_test):
     """T fitted on calibration and test cases pooled."""
-    t = tr.reference_fit_temperature(np.vstack([logits_cal, logits_test]), np.r_[y_cal, y_test])
+    t = tr_ref.reference_fit_temperature(np.vstack([logits_cal, logits_test]), np.r_[y_cal, y_test])
     return {"T": t, "nll_before": _nll(logits_test, y_test, 1.0), "nll_after": _nll(logits_test, y_test, t)}
 
 
 def report_nll_on_calibration(logits_cal, y_cal, logits_test, y_test):
     """NLL reported on the calibration set."""
-    t = tr.reference_fit_temperature(logits_cal, y_cal)
+    t = tr_ref.reference_fit_temperature(logits_cal, y_cal)
     return {"T": t, "nll_before": _nll(logits_cal, y_cal, 1.0), "nll_after": _nll(logits_cal, y_cal, t)}
 
 
 def report_multiplies(logits_cal, y_cal, logits_test, y_test):
     """Applies T as logits * T."""
-    t = tr.reference_fit_temperature(logits_cal, y_cal)
+    t = tr_ref.reference_fit_temperature(logits_cal, y_cal)
     return {
         "T": t,
         "nll_before": _nll(logits_test, y_test, 1.0),
@@ -254,7 +255,7 @@ def report_multiplies(logits_cal, y_cal, logits_test, y_test):
 
 def report_swapped(logits_cal, y_cal, logits_test, y_test):
     """before and after swapped."""
-    out = tr.reference_temperature_report(logits_cal, y_cal, logits_test, y_test)
+    out = tr_ref.reference_temperature_report(logits_cal, y_cal, logits_test, y_test)
     return {"T": out["T"], "nll_before": out["nll_after"], "nll_after": out["nll_before"]}
 
 
@@ -359,7 +360,7 @@ def quantile_inverted_cdf_alternative(scores, alpha):
 
 def sets_strict_less_than(probs_cal, y_cal, probs_test, alpha):
     """Strict 1 - p < q: drops the classes whose score ties with q (coverage < 1 - alpha with ties)."""
-    q = tr.reference_conformal_quantile(1 - probs_cal[np.arange(len(y_cal)), y_cal], alpha)
+    q = tr_ref.reference_conformal_quantile(1 - probs_cal[np.arange(len(y_cal)), y_cal], alpha)
     return (1 - probs_test) < q
 
 
@@ -378,7 +379,7 @@ def sets_ge_alternative(probs_cal, y_cal, probs_test, alpha):
 
 def sets_score_is_p(probs_cal, y_cal, probs_test, alpha):
     """Score = p(true class) instead of 1 - p."""
-    q = tr.reference_conformal_quantile(probs_cal[np.arange(len(y_cal)), y_cal], alpha)
+    q = tr_ref.reference_conformal_quantile(probs_cal[np.arange(len(y_cal)), y_cal], alpha)
     return probs_test <= q
 
 
@@ -390,13 +391,13 @@ def sets_plain_quantile(probs_cal, y_cal, probs_test, alpha):
 
 def sets_max_score_over_classes(probs_cal, y_cal, probs_test, alpha):
     """Score from the top class, not the true class."""
-    q = tr.reference_conformal_quantile(1 - probs_cal.max(axis=1), alpha)
+    q = tr_ref.reference_conformal_quantile(1 - probs_cal.max(axis=1), alpha)
     return (1 - probs_test) <= q
 
 
 def sets_half_alpha(probs_cal, y_cal, probs_test, alpha):
     """Uses alpha / 2 (a two-sided habit)."""
-    return tr.reference_prediction_sets(probs_cal, y_cal, probs_test, alpha / 2)
+    return tr_ref.reference_prediction_sets(probs_cal, y_cal, probs_test, alpha / 2)
 
 
 def sets_top_class_only(probs_cal, y_cal, probs_test, alpha):
@@ -418,7 +419,7 @@ def sets_int_plus_one(probs_cal, y_cal, probs_test, alpha):
 
 def sets_force_top_class(probs_cal, y_cal, probs_test, alpha):
     """Adds the most probable class to every set (never an empty set)."""
-    sets = tr.reference_prediction_sets(probs_cal, y_cal, probs_test, alpha)
+    sets = tr_ref.reference_prediction_sets(probs_cal, y_cal, probs_test, alpha)
     sets[np.arange(len(sets)), np.asarray(probs_test).argmax(axis=1)] = True
     return sets
 
@@ -442,23 +443,23 @@ def pv_odds_alternative(sensitivity, specificity, prevalence):
 
 def pv_swapped(sensitivity, specificity, prevalence):
     """Sensitivity and specificity swapped."""
-    return tr.reference_predictive_values(specificity, sensitivity, prevalence)
+    return tr_ref.reference_predictive_values(specificity, sensitivity, prevalence)
 
 
 def pv_at_half(sensitivity, specificity, prevalence):
     """Prevalence ignored (50 %)."""
-    return tr.reference_predictive_values(sensitivity, specificity, 0.5)
+    return tr_ref.reference_predictive_values(sensitivity, specificity, 0.5)
 
 
 def pv_lr_sens_over_spec(sensitivity, specificity, prevalence):
     """LR+ = sens / spec."""
-    out = tr.reference_predictive_values(sensitivity, specificity, prevalence)
+    out = tr_ref.reference_predictive_values(sensitivity, specificity, prevalence)
     return {**out, "lr_plus": sensitivity / specificity}
 
 
 def pv_lr_minus_inverted(sensitivity, specificity, prevalence):
     """LR- = spec / (1 - sens)."""
-    out = tr.reference_predictive_values(sensitivity, specificity, prevalence)
+    out = tr_ref.reference_predictive_values(sensitivity, specificity, prevalence)
     return {**out, "lr_minus": specificity / (1 - sensitivity)}
 
 
@@ -471,13 +472,13 @@ def pv_probability_times_lr(sensitivity, specificity, prevalence):
 
 def pv_ppv_is_sensitivity(sensitivity, specificity, prevalence):
     """PPV confused with sensitivity, NPV with specificity."""
-    out = tr.reference_predictive_values(sensitivity, specificity, prevalence)
+    out = tr_ref.reference_predictive_values(sensitivity, specificity, prevalence)
     return {**out, "ppv": sensitivity, "npv": specificity}
 
 
 def pv_npv_prevalence_flipped(sensitivity, specificity, prevalence):
     """NPV with prevalence and 1 - prevalence exchanged."""
-    out = tr.reference_predictive_values(sensitivity, specificity, prevalence)
+    out = tr_ref.reference_predictive_values(sensitivity, specificity, prevalence)
     npv = specificity * prevalence / (specificity * prevalence + (1 - sensitivity) * (1 - prevalence))
     return {**out, "npv": npv}
 
@@ -609,27 +610,27 @@ def _site(ece, cov, fit, reasons):
 
 
 def site_always_fit(y, p, covered, thresholds):
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     return {**out, "fit": True, "reasons": []}
 
 
 def site_never_fit(y, p, covered, thresholds):
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     return {**out, "fit": False, "reasons": ["ECE 0.0 not trusted", "coverage 0 not trusted"]}
 
 
 def site_ignores_coverage(y, p, covered, thresholds):
-    out = tr.reference_fit_for_site(y, p, covered, {**thresholds, "min_coverage": 0.0})
+    out = tr_ref.reference_fit_for_site(y, p, covered, {**thresholds, "min_coverage": 0.0})
     return {**out, "coverage": float(np.mean(covered))}
 
 
 def site_ignores_ece(y, p, covered, thresholds):
-    return tr.reference_fit_for_site(y, p, covered, {**thresholds, "max_ece": 1.0})
+    return tr_ref.reference_fit_for_site(y, p, covered, {**thresholds, "max_ece": 1.0})
 
 
 def site_inverted_ece(y, p, covered, thresholds):
     """Refuses when ECE is *below* the limit."""
-    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    ece, cov = tr_ref.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
     reasons = [f"ECE {ece:.3f}"] * (ece < thresholds["max_ece"]) + [f"coverage {cov:.3f}"] * (
         cov < thresholds["min_coverage"]
     )
@@ -646,12 +647,12 @@ def site_citl(y, p, covered, thresholds):
 
 
 def site_no_reasons(y, p, covered, thresholds):
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     return {**out, "reasons": []}
 
 
 def site_reasons_without_numbers(y, p, covered, thresholds):
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     return {
         **out,
         "reasons": ["not calibrated" if r.startswith("ECE") else "coverage too low" for r in out["reasons"]],
@@ -660,7 +661,7 @@ def site_reasons_without_numbers(y, p, covered, thresholds):
 
 def site_coverage_against_alpha(y, p, covered, thresholds):
     """Compares the miss rate with min_coverage (coverage and alpha confused)."""
-    ece, miss = tr.reference_expected_calibration_error(y, p, 10), 1 - float(np.mean(covered))
+    ece, miss = tr_ref.reference_expected_calibration_error(y, p, 10), 1 - float(np.mean(covered))
     reasons = [f"ECE {ece:.3f}"] * (ece > thresholds["max_ece"]) + [f"coverage {miss:.3f}"] * (
         miss > thresholds["min_coverage"]
     )
@@ -669,33 +670,33 @@ def site_coverage_against_alpha(y, p, covered, thresholds):
 
 def site_ignores_thresholds(y, p, covered, thresholds):
     """Hard-coded limits: the thresholds argument is ignored."""
-    return tr.reference_fit_for_site(y, p, covered, {"max_ece": 0.1, "min_coverage": 0.8})
+    return tr_ref.reference_fit_for_site(y, p, covered, {"max_ece": 0.1, "min_coverage": 0.8})
 
 
 def site_generic_reason(y, p, covered, thresholds):
     """One generic reason per failure, naming both criteria."""
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     text = f"ECE {out['ece']:.3f} or coverage {out['coverage']:.3f} out of range"
     return {**out, "reasons": [text] * len(out["reasons"])}
 
 
 def site_blames_both(y, p, covered, thresholds):
     """Every refusal blames both criteria, even when only one failed."""
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     if out["reasons"]:
         out["reasons"] = [f"ECE {out['ece']:.3f} is checked", f"coverage {out['coverage']:.3f} is checked"]
     return out
 
 
 def site_refuses_only_when_both_fail(y, p, covered, thresholds):
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     both = len(out["reasons"]) == 2
     return {**out, "fit": not both, "reasons": out["reasons"] if both else []}
 
 
 def site_ge_max_ece(y, p, covered, thresholds):
     """Refuses when ece >= max_ece (the rule says fit when ece <= max_ece)."""
-    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    ece, cov = tr_ref.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
     reasons = [f"ECE {ece:.3f} too high"] * (ece >= thresholds["max_ece"]) + [f"coverage {cov:.3f}"] * (
         cov < thresholds["min_coverage"]
     )
@@ -704,7 +705,7 @@ def site_ge_max_ece(y, p, covered, thresholds):
 
 def site_le_min_coverage(y, p, covered, thresholds):
     """Refuses when coverage <= min_coverage (the rule says fit when coverage >= min_coverage)."""
-    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    ece, cov = tr_ref.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
     reasons = [f"ECE {ece:.3f} too high"] * (ece > thresholds["max_ece"]) + [f"coverage {cov:.3f}"] * (
         cov <= thresholds["min_coverage"]
     )
@@ -713,8 +714,8 @@ def site_le_min_coverage(y, p, covered, thresholds):
 
 def site_decides_on_15_bins(y, p, covered, thresholds):
     """Reports the 10-bin ECE but decides on the 15-bin one (review 06 finding 2)."""
-    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
-    ece15 = tr.reference_expected_calibration_error(y, p, 15)
+    ece, cov = tr_ref.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    ece15 = tr_ref.reference_expected_calibration_error(y, p, 15)
     reasons = [f"ECE {ece15:.3f} high"] * (ece15 > thresholds["max_ece"]) + [f"coverage {cov:.3f} low"] * (
         cov < thresholds["min_coverage"]
     )
@@ -723,7 +724,7 @@ def site_decides_on_15_bins(y, p, covered, thresholds):
 
 def site_decides_on_rounded_numbers(y, p, covered, thresholds):
     """Compares the numbers rounded to 2 decimals with the limits."""
-    ece, cov = tr.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    ece, cov = tr_ref.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
     reasons = [f"ECE {ece:.3f} high"] * (round(ece, 2) > thresholds["max_ece"]) + [
         f"coverage {cov:.3f} low"
     ] * (round(cov, 2) < thresholds["min_coverage"])
@@ -732,7 +733,7 @@ def site_decides_on_rounded_numbers(y, p, covered, thresholds):
 
 def site_reason_shows_limit_only(y, p, covered, thresholds):
     """Each reason gives the limit, not the measured number (review 06 finding 3)."""
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     return {
         **out,
         "reasons": [
@@ -746,7 +747,7 @@ def site_reason_shows_limit_only(y, p, covered, thresholds):
 
 def site_reason_swaps_numbers(y, p, covered, thresholds):
     """Each reason names its criterion but quotes the other criterion's number."""
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     return {
         **out,
         "reasons": [
@@ -760,7 +761,7 @@ def site_reason_swaps_numbers(y, p, covered, thresholds):
 
 def site_coverage_reason_in_percent_alternative(y, p, covered, thresholds):
     """Correct: ECE to 2 decimals, coverage in per cent with one decimal."""
-    out = tr.reference_fit_for_site(y, p, covered, thresholds)
+    out = tr_ref.reference_fit_for_site(y, p, covered, thresholds)
     reasons = []
     if out["ece"] > thresholds["max_ece"]:
         reasons.append(f"calibration error {out['ece']:.2f} exceeds {thresholds['max_ece']}")
@@ -782,7 +783,7 @@ check_site_good = _with(GOOD)
 CASES = (
     mutation_cases(
         tr.check_expected_calibration_error,
-        tr.reference_expected_calibration_error,
+        tr_ref.reference_expected_calibration_error,
         [
             ece_drops_last_edge,
             ece_unweighted,
@@ -800,7 +801,7 @@ CASES = (
     + [(tr.check_expected_calibration_error, ece_floor_alternative, True)]
     + mutation_cases(
         tr.check_fit_temperature,
-        tr.reference_fit_temperature,
+        tr_ref.reference_fit_temperature,
         [
             temperature_minimises_ece,
             temperature_maximises_accuracy,
@@ -819,7 +820,7 @@ CASES = (
     ]
     + mutation_cases(
         tr.check_temperature_report,
-        tr.reference_temperature_report,
+        tr_ref.reference_temperature_report,
         [
             report_fits_on_test,
             report_fits_on_both,
@@ -831,7 +832,7 @@ CASES = (
     + [(tr.check_temperature_report, report_reference_alternative, True)]
     + mutation_cases(
         tr.check_conformal_quantile,
-        tr.reference_conformal_quantile,
+        tr_ref.reference_conformal_quantile,
         [
             quantile_plain_numpy,
             quantile_floor,
@@ -853,7 +854,7 @@ CASES = (
     ]
     + mutation_cases(
         tr.check_prediction_sets,
-        tr.reference_prediction_sets,
+        tr_ref.reference_prediction_sets,
         [
             sets_score_is_p,
             sets_plain_quantile,
@@ -871,7 +872,7 @@ CASES = (
     + [(tr.check_prediction_sets, sets_ge_alternative, True)]
     + mutation_cases(
         tr.check_predictive_values,
-        tr.reference_predictive_values,
+        tr_ref.reference_predictive_values,
         [
             pv_swapped,
             pv_at_half,
@@ -885,7 +886,7 @@ CASES = (
     + [(tr.check_predictive_values, pv_odds_alternative, True)]
     + mutation_cases(
         tr.check_leaked_fraction,
-        tr.reference_leaked_fraction,
+        tr_ref.reference_leaked_fraction,
         [
             leak_per_patient,
             leak_record_overlap,
@@ -898,7 +899,7 @@ CASES = (
     + [(tr.check_leaked_fraction, leak_set_alternative, True)]
     + mutation_cases(
         tr.check_cohen_kappa,
-        tr.reference_cohen_kappa,
+        tr_ref.reference_cohen_kappa,
         [
             kappa_observed_only,
             kappa_rows_only,
@@ -912,7 +913,7 @@ CASES = (
     + [(tr.check_cohen_kappa, kappa_loop_alternative, True)]
     + mutation_cases(
         check_site_good,
-        tr.reference_fit_for_site,
+        tr_ref.reference_fit_for_site,
         [
             site_always_fit,
             site_never_fit,
@@ -961,7 +962,7 @@ def test_checker_accepts_reference_and_rejects_mutants(checker, function, accept
 )
 def test_thresholds_without_sense_are_refused(thresholds, capsys):
     with pytest.raises(AssertionError):
-        tr.check_fit_for_site(tr.reference_fit_for_site, thresholds)
+        tr.check_fit_for_site(tr_ref.reference_fit_for_site, thresholds)
     assert "passed" not in capsys.readouterr().out
 
 
@@ -974,7 +975,7 @@ def test_thresholds_without_sense_are_refused(thresholds, capsys):
     ],
 )
 def test_sensible_thresholds_at_the_ends_are_accepted(thresholds, capsys):
-    tr.check_fit_for_site(tr.reference_fit_for_site, thresholds)
+    tr.check_fit_for_site(tr_ref.reference_fit_for_site, thresholds)
     assert "passed" in capsys.readouterr().out
 
 
@@ -982,14 +983,14 @@ def test_planted_truths():
     for leaked in (0.0, 0.4, 1.0):
         train_idx, test_idx, patient, truth = tr.planted_split(150, leaked, 3)
         assert not set(train_idx) & set(test_idx)
-        assert tr.reference_leaked_fraction(train_idx, test_idx, patient) == pytest.approx(truth)
+        assert tr_ref.reference_leaked_fraction(train_idx, test_idx, patient) == pytest.approx(truth)
     assert tr.planted_split(150, 1.0, 3)[3] == 1.0
     y, p = tr.calibration_data(2000, 1, "balanced_in_the_large")
-    assert abs(y.mean() - p.mean()) < 0.03 and tr.reference_expected_calibration_error(y, p, 10) > 0.25
+    assert abs(y.mean() - p.mean()) < 0.03 and tr_ref.reference_expected_calibration_error(y, p, 10) > 0.25
     logits, y = tr.temperature_data(20_000, 3, 2.5, 4)
-    assert tr.reference_fit_temperature(logits, y) == pytest.approx(2.5, rel=0.05)
+    assert tr_ref.reference_fit_temperature(logits, y) == pytest.approx(2.5, rel=0.05)
     truth, labels = tr.annotators(40_000, (0.1, 0.25), 5)
-    kappa = tr.reference_cohen_kappa(tr.confusion(labels[:, 0], labels[:, 1], 2))
+    kappa = tr_ref.reference_cohen_kappa(tr.confusion(labels[:, 0], labels[:, 1], 2))
     assert kappa == pytest.approx(0.8 * 0.5, abs=0.02)
 
 
@@ -997,7 +998,7 @@ def test_conformal_reference_covers_on_fresh_draws():
     covered = []
     for r in range(400):
         p, y = tr.conformal_data(60, 4, 900 + r)
-        sets = tr.reference_prediction_sets(p[:20], y[:20], p[20:], 0.2)
+        sets = tr_ref.reference_prediction_sets(p[:20], y[:20], p[20:], 0.2)
         covered.append(sets[np.arange(40), y[20:]].mean())
     assert np.mean(covered) >= 0.8 - 0.01
 
@@ -1012,21 +1013,21 @@ def test_checker_reports_an_unfinished_stub():
 
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="n_bins"):
-        tr.reference_expected_calibration_error([0, 1], [0.2, 0.9], 0)
+        tr_ref.reference_expected_calibration_error([0, 1], [0.2, 0.9], 0)
     with pytest.raises(ValueError, match="p must"):
-        tr.reference_expected_calibration_error([0, 1], [0.2], 10)
+        tr_ref.reference_expected_calibration_error([0, 1], [0.2], 10)
     with pytest.raises(ValueError, match="y_true"):
-        tr.reference_expected_calibration_error([0, 2], [0.2, 0.3], 10)
+        tr_ref.reference_expected_calibration_error([0, 2], [0.2, 0.3], 10)
     with pytest.raises(ValueError, match="alpha"):
-        tr.reference_conformal_quantile([0.1, 0.2], 1.5)
+        tr_ref.reference_conformal_quantile([0.1, 0.2], 1.5)
     with pytest.raises(ValueError, match="logits"):
-        tr.reference_fit_temperature(np.zeros(5), np.zeros(5, int))
+        tr_ref.reference_fit_temperature(np.zeros(5), np.zeros(5, int))
     with pytest.raises(ValueError, match="prevalence"):
-        tr.reference_predictive_values(0.9, 0.9, 0.0)
+        tr_ref.reference_predictive_values(0.9, 0.9, 0.0)
     with pytest.raises(ValueError, match="table"):
-        tr.reference_cohen_kappa([[1, 2, 3]])
+        tr_ref.reference_cohen_kappa([[1, 2, 3]])
     with pytest.raises(ValueError, match="test_idx"):
-        tr.reference_leaked_fraction([0, 1], [7], ["a", "b", "c"])
+        tr_ref.reference_leaked_fraction([0, 1], [7], ["a", "b", "c"])
     with pytest.raises(ValueError, match="kind"):
         tr.site_data("broken", 100, 1)
 
@@ -1064,7 +1065,7 @@ def test_ece_hint_names_no_mistake_when_several_match():
 def test_reference_prediction_sets_include_empty_ones():
     p_cal, y_cal = tr.conformal_data(40, 5, 44)
     p_test, _ = tr.conformal_data(80, 5, 544)
-    assert (tr.reference_prediction_sets(p_cal, y_cal, p_test, 0.6).sum(axis=1) == 0).any()
+    assert (tr_ref.reference_prediction_sets(p_cal, y_cal, p_test, 0.6).sum(axis=1) == 0).any()
 
 
 def test_quantile_hint_names_the_tutorials_numpy_call(capsys):
@@ -1088,7 +1089,7 @@ def test_strict_sets_get_the_ties_hint(capsys):
 def test_tied_probe_separates_strict_from_non_strict():
     p_cal, y_cal = tr.tied_conformal_data(50, 4, 48)
     p_test, _ = tr.tied_conformal_data(80, 4, 548)
-    want = tr.reference_prediction_sets(p_cal, y_cal, p_test, 0.1)
+    want = tr_ref.reference_prediction_sets(p_cal, y_cal, p_test, 0.1)
     assert (sets_strict_less_than(p_cal, y_cal, p_test, 0.1) != want).any(axis=1).sum() >= 10
     assert (sets_ge_alternative(p_cal, y_cal, p_test, 0.1) == want).all()
 
@@ -1098,5 +1099,5 @@ def test_numpy_higher_is_one_rank_above_the_rule():
     for n, alpha in ((30, 0.1), (50, 0.2), (100, 0.05), (12, 0.2)):
         s = rng.random(n)
         k = math.ceil((n + 1) * (1 - alpha))
-        want = tr.reference_conformal_quantile(s, alpha)
+        want = tr_ref.reference_conformal_quantile(s, alpha)
         assert k < n and quantile_numpy_higher(s, alpha) == np.sort(s)[k] > want

@@ -20,6 +20,7 @@ import sysconfig
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,6 +28,7 @@ from typing import Any, NoReturn
 _NOTHING = object()  # no student function has been called yet
 _PACKAGE = Path(__file__).resolve().parents[1]  # src/xaihealth
 _CELL = re.compile(r"^<ipython-input-|ipykernel_\d+[/\\]\d+\.py$")  # IPython and Jupyter cell "files"
+_CURRENT: ContextVar[Exercise | None] = ContextVar("xaihealth_exercise", default=None)
 
 
 class CheckFailed(AssertionError):
@@ -260,6 +262,14 @@ def replaced(targets: Iterable[tuple[object, str]], stub: Callable[..., object])
                 setattr(owner, name, original)
 
 
+def current_exercise() -> Exercise | None:
+    """The :class:`Exercise` whose ``with exercise(...)`` block is running, or None outside one.
+
+    :mod:`xaihealth.checks._reference` keys a replayed reference value by its exercise's title.
+    """
+    return _CURRENT.get()
+
+
 @contextmanager
 def exercise(title: str) -> Iterator[Exercise]:
     """Run the checks in the ``with`` block; print one success line if none failed.
@@ -271,6 +281,7 @@ def exercise(title: str) -> Iterator[Exercise]:
     if not isinstance(title, str) or not title.strip():
         raise ValueError(f"title={title!r} must be a non-empty string naming the exercise")
     ex = Exercise(title)
+    token = _CURRENT.set(ex)
     try:
         yield ex
     except AssertionError:
@@ -279,6 +290,8 @@ def exercise(title: str) -> Iterator[Exercise]:
         if ex.output is _NOTHING:
             raise
         raise CheckFailed(title, _unreadable(ex.output, err)) from err
+    finally:
+        _CURRENT.reset(token)
     if ex.checked == 0:
         raise RuntimeError(
             f"checker for {title!r} verified nothing: a checker must test at least one property"

@@ -2,8 +2,9 @@
 
 All exercises are graded on synthetic data with KNOWN answers: planted sparse features (unit directions in
 a space with fewer dimensions than features) for the SAE training loop and its metrics, and small
-hand-built direction sets for the feature-recovery score. References live here; hints never print the
-solution.
+hand-built direction sets for the feature-recovery score. The references are in
+:mod:`xaihealth.instructor.references.circuits_sae` (instructor-only, replayed in a student release);
+hints never print the solution.
 
 Conventions shared by the lab, the lecture and the references:
 
@@ -31,6 +32,9 @@ from scipy.optimize import linear_sum_assignment
 
 from xaihealth import validate
 from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._reference import references
+
+refs = references("circuits_sae")  # the reference implementations, or their replay
 
 # ---------------------------------------------------------------------------------------- planted data
 
@@ -52,20 +56,13 @@ def planted_sparse_data(n: int = 2048, d: int = 16, k: int = 32, p: float = 0.05
     return activations @ features, features, activations
 
 
-# ---------------------------------------------------------------------------------------------- references
+# ------------------------------------------------------------------------- helpers the references share
 
 
 def sae_forward(sae, x):
     """Latents and reconstruction of an SAE dict (see the module docstring)."""
     latents = torch.relu((x - sae["b_dec"]) @ sae["W_enc"] + sae["b_enc"])
     return latents, latents @ sae["W_dec"] + sae["b_dec"]
-
-
-def reference_sae_metrics(x, x_hat, latents):
-    l0 = (latents > 0).float().sum(1).mean().item()
-    fve = 1 - ((x - x_hat) ** 2).sum().item() / ((x - x.mean(0)) ** 2).sum().item()
-    dead = int(((latents > 0).sum(0) == 0).sum().item())
-    return {"l0": l0, "fve": fve, "dead": dead}
 
 
 def _adam_steps(x, init, l1_coeff, steps, lr):
@@ -88,33 +85,6 @@ def _adam_steps(x, init, l1_coeff, steps, lr):
             with torch.no_grad():
                 W_dec.data = torch.nn.functional.normalize(W_dec.data, dim=1)
     return {k: v.detach() for k, v in params.items()}
-
-
-def reference_train_sae(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    d = x.shape[1]
-    init = torch.nn.functional.normalize(torch.randn(n_latents, d, generator=g), dim=1).to(x.dtype)
-    start = {
-        "W_enc": init.T,
-        "b_enc": torch.zeros(n_latents, dtype=x.dtype),
-        "W_dec": init,
-        "b_dec": x.mean(0),
-    }
-    return _adam_steps(x, start, l1_coeff, steps, lr)
-
-
-def reference_feature_recovery(true_dirs, learned_dirs, threshold=0.9):
-    t = torch.nn.functional.normalize(torch.as_tensor(true_dirs, dtype=torch.float64), dim=1)
-    s = torch.nn.functional.normalize(torch.as_tensor(learned_dirs, dtype=torch.float64), dim=1)
-    cos = (t @ s.T).numpy()
-    rows, cols = linear_sum_assignment(cos, maximize=True)  # one learned row per true direction at most
-    matched = np.full(len(t), np.nan)
-    matched[rows] = cos[rows, cols]
-    return {
-        "max_cos": torch.from_numpy(cos.max(axis=1)),
-        "n_recovered": int((cos.max(axis=1) > threshold).sum()),
-        "matched_cos": torch.from_numpy(matched),
-    }
 
 
 def match_latents(true_dirs, learned_dirs):
@@ -189,7 +159,7 @@ def _planted():
 def check_sae_metrics(sae_metrics: Callable) -> None:
     """Exercise 1: L0, fraction of variance explained and dead latents of an SAE's output."""
     x, x_hat, latents = _metrics_case()
-    ref = reference_sae_metrics(x, x_hat, latents)
+    ref = refs.reference_sae_metrics(x, x_hat, latents)
     with exercise("Exercise 1 (SAE metrics)") as ex:
         out = ex.call(sae_metrics, x.clone(), x_hat.clone(), latents.clone())
         ex.returns(out, dict, "a dict with the keys 'l0', 'fve' and 'dead'", keys=("l0", "fve", "dead"))
@@ -375,7 +345,7 @@ def check_feature_recovery(feature_recovery: Callable) -> None:
     cases = (("A", true_ab, learned_a, 0.9), ("B", true_ab, learned_b, 0.8), ("C", true_c, learned_c, 1.0))
     with exercise("Exercise 3 (feature-recovery score)") as ex:
         for name, true, learned, thr in cases:
-            ref = reference_feature_recovery(true, learned, threshold=thr)
+            ref = refs.reference_feature_recovery(true, learned, threshold=thr)
             out = ex.call(feature_recovery, true.clone(), learned.clone(), threshold=thr)
             what = "a dict with the keys 'max_cos', 'n_recovered' and 'matched_cos'"
             ex.returns(out, dict, what, keys=("max_cos", "n_recovered", "matched_cos"))

@@ -2,8 +2,8 @@
 
 Each checker runs the student's function on small frames it builds with a planted answer (several of them,
 varying every parameter the exercise has) and compares with a reference, exactly where the draw is fixed.
-The references live here so the checkers can grade properties the student cannot see; they are
-deliberately plain.
+The references (:mod:`xaihealth.instructor.references.clever_hans`, instructor-only, replayed in a student
+release) let the checkers grade properties the student cannot see; they are deliberately plain.
 
 The leave-one-site-out checkers hand the student a ``make_model`` that builds a *spy*: a small
 scikit-learn classifier (impute, scale, logistic regression) that records which rows each model instance
@@ -19,7 +19,7 @@ import contextlib
 import io
 import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,61 +27,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._reference import references
 from xaihealth.data.heart import FEATURES, load_heart_disease
 
-# ---------------------------------------------------------------------------------------------- references
-
-
-def reference_site_audit(df: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    by_site = df.groupby("site", observed=True)
-    table = pd.DataFrame({"n": by_site.size(), "prevalence": by_site["disease"].mean()})
-    return table.join(df[list(features)].isna().groupby(df["site"], observed=True).mean())
-
-
-def reference_missing_code_auc(
-    df: pd.DataFrame, features: Sequence[str], target: str, sentinels: Mapping[str, float]
-) -> pd.Series:
-    out = {}
-    for feature in features:
-        code = df[feature].isna()
-        if feature in sentinels:
-            code = code | (df[feature] == sentinels[feature])
-        if code.nunique() < 2:
-            out[feature] = 0.5
-            continue
-        auc = roc_auc_score(df[target], code.astype(int))
-        out[feature] = max(auc, 1 - auc)
-    return pd.Series(out).sort_values(ascending=False)
-
-
-def reference_leave_one_site_out(
-    make_model: Callable[[], object], X: pd.DataFrame, y: pd.Series, sites: pd.Series
-) -> pd.Series:
-    aucs = {}
-    for site in pd.unique(sites):
-        held_out = np.asarray(sites == site)
-        model = make_model().fit(X[~held_out], y[~held_out])
-        aucs[site] = roc_auc_score(y[held_out], model.predict_proba(X[held_out])[:, 1])
-    return pd.Series(aucs)
-
-
-def reference_held_out_calibration(
-    make_model: Callable[[], object], X: pd.DataFrame, y: pd.Series, sites: pd.Series
-) -> pd.DataFrame:
-    rows = {}
-    for site in pd.unique(sites):
-        held_out = np.asarray(sites == site)
-        model = make_model().fit(X[~held_out], y[~held_out])
-        observed = float(np.mean(y[held_out]))
-        predicted = float(np.mean(model.predict_proba(X[held_out])[:, 1]))
-        rows[site] = {"observed": observed, "predicted": predicted, "citl": observed - predicted}
-    return pd.DataFrame(rows).T
-
+refs = references("clever_hans")  # the reference implementations, or their replay
 
 # ---------------------------------------------------------------------------------------- planted data
 
@@ -268,7 +221,7 @@ def check_site_audit(site_audit: Callable[[pd.DataFrame, Sequence[str]], pd.Data
             {"n", "prevalence", "a", "b", "c"} <= set(out.columns),
             "give the columns 'n', 'prevalence' and one column per feature, named like the feature",
         )
-        ref = reference_site_audit(planted, ["a", "b", "c"])
+        ref = refs.reference_site_audit(planted, ["a", "b", "c"])
         ex.expect(
             np.array_equal(out.loc[ref.index, "n"].to_numpy(), ref["n"].to_numpy()),
             "'n' should count the patients (rows) of each site, missing values or not",
@@ -285,14 +238,14 @@ def check_site_audit(site_audit: Callable[[pd.DataFrame, Sequence[str]], pd.Data
         other = _planted_frame(seed=11, n=300)
         out_other = ex.call(site_audit, other.copy(), ["e", "d"])
         ex.expect(
-            _same_frame(out_other, reference_site_audit(other, ["e", "d"])),
+            _same_frame(out_other, refs.reference_site_audit(other, ["e", "d"])),
             "right for features ['a', 'b', 'c'] but not for ['e', 'd'] of another frame: use the `features` "
             "you are given, and count only NaN as missing (a sentinel such as 999 is a value here)",
         )
         real = load_heart_disease(chol_zero_as_missing=True)
         out_real = ex.call(site_audit, real.copy(), list(FEATURES))
         ex.expect(
-            _same_frame(out_real, reference_site_audit(real, FEATURES)),
+            _same_frame(out_real, refs.reference_site_audit(real, FEATURES)),
             "your table is right on the practice frame but not on the heart disease data: check categorical "
             "sites (use observed=True when grouping) and that every feature gets a column",
         )
@@ -304,7 +257,7 @@ def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
         planted = _planted_frame()
         features = ["a", "b", "c", "d"]
         out = ex.call(missing_code_auc, planted.copy(), features, "disease", {"c": -1.0})
-        ref = reference_missing_code_auc(planted, features, "disease", {"c": -1.0})
+        ref = refs.reference_missing_code_auc(planted, features, "disease", {"c": -1.0})
         ex.expect(
             isinstance(out, pd.Series) and set(out.index) == set(features),
             f"return a pandas Series indexed by feature name, one value per feature (yours: {describe(out)})",
@@ -332,7 +285,7 @@ def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
         other = _planted_frame(seed=5, n=350, target="outcome")
         args = (["e", "a", "c", "b"], "outcome", {"e": 999.0, "c": -1.0, "d": 0.0})  # 'd' is not asked for
         out_other = ex.call(missing_code_auc, other.copy(), *args)
-        ref_other = reference_missing_code_auc(other, *args)
+        ref_other = refs.reference_missing_code_auc(other, *args)
         ex.expect(
             _same_series(out_other, ref_other, atol=1e-6) and list(out_other.index) == list(ref_other.index),
             "right on the first frame but not on a second one with the target column 'outcome' and the "
@@ -345,7 +298,7 @@ def check_missing_code_auc(missing_code_auc: Callable[..., pd.Series]) -> None:
         out_real = ex.call(missing_code_auc, real.copy(), list(FEATURES), "disease", {"chol": 0})
         ex.expect(
             _same_series(
-                out_real, reference_missing_code_auc(real, FEATURES, "disease", {"chol": 0}), atol=1e-6
+                out_real, refs.reference_missing_code_auc(real, FEATURES, "disease", {"chol": 0}), atol=1e-6
             ),
             "right on the practice frame but not on the heart disease data: do categorical columns with "
             "NaN work in your code?",
@@ -371,7 +324,7 @@ def check_leave_one_site_out(leave_one_site_out: Callable[..., pd.Series]) -> No
                 f"{list(names)}; yours: {describe(out)})",
             )
             _audit_fits(ex, log, X, sites)
-            ref = reference_leave_one_site_out(_spy_factory(C)[0], X, y, sites)
+            ref = refs.reference_leave_one_site_out(_spy_factory(C)[0], X, y, sites)
             ex.expect(
                 float(out[names[-1]]) < 0.6 < float(ref.drop(names[-1]).min()),
                 f"{names[-1]!r} reverses the effect of x2, so a model trained on the other sites must do "
@@ -400,7 +353,7 @@ def check_held_out_calibration(held_out_calibration: Callable[..., pd.DataFrame]
                 f"(yours: index {list(out.index)[:5]}, columns {list(out.columns)[:5]})",
             )
             _audit_fits(ex, log, X, sites)
-            ref = reference_held_out_calibration(_spy_factory(C)[0], X, y, sites)
+            ref = refs.reference_held_out_calibration(_spy_factory(C)[0], X, y, sites)
             ex.expect(
                 _same_frame(out[["observed"]], ref[["observed"]]),
                 "'observed' is the share of the held-out site's patients with y == 1",

@@ -26,34 +26,14 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 from scipy import stats
-from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from xaihealth.checks._core import describe, exercise, replaced
+from xaihealth.checks._reference import references
 
-# ---------------------------------------------------------------------------------------------- references
+refs = references("concepts")  # the reference implementations, or their replay
 
-
-class ReferenceCBM(nn.Module):
-    """encoder: x -> standardised concepts; head: concepts -> logits; intervene before the head."""
-
-    def __init__(self, encoder: nn.Module, head: nn.Module, names: Sequence[str], mean, sd) -> None:
-        super().__init__()
-        self.encoder, self.head, self.names = encoder, head, list(names)
-        self.mean = torch.as_tensor(mean, dtype=torch.float32)
-        self.sd = torch.as_tensor(sd, dtype=torch.float32)
-
-    def concepts(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.concepts(x))
-
-    def intervene(self, x: torch.Tensor, name: str, value: torch.Tensor) -> torch.Tensor:
-        z = self.concepts(x).clone()
-        j = self.names.index(name)
-        z[:, j] = (torch.as_tensor(value, dtype=z.dtype) - self.mean[j]) / self.sd[j]
-        return self.head(z)
+# ------------------------------------------------------------------------- helpers the references share
 
 
 _STUDENT_RUNNING = {"on": False}
@@ -112,41 +92,6 @@ def layer_activations(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> np
     finally:
         handle.remove()
     return seen[0].flatten(1).numpy()
-
-
-def reference_cav(concept_acts: np.ndarray, random_acts: np.ndarray) -> np.ndarray:
-    _no_student()
-    X = np.concatenate([concept_acts, random_acts])
-    y = np.r_[np.ones(len(concept_acts)), np.zeros(len(random_acts))]
-    w = LogisticRegression(max_iter=1000).fit(X, y).coef_[0]
-    return w / np.linalg.norm(w)
-
-
-def reference_tcav_score(model: nn.Module, layer: nn.Module, inputs: torch.Tensor, cav, target: int) -> float:
-    _no_student()
-    seen: list[torch.Tensor] = []
-
-    def keep(_m, _i, out):
-        out.retain_grad()
-        seen.append(out)
-
-    handle = layer.register_forward_hook(keep)
-    try:
-        model.zero_grad()
-        model(inputs)[:, target].sum().backward()
-    finally:
-        handle.remove()
-    grads = seen[0].grad.flatten(1)
-    derivative = grads @ torch.as_tensor(np.asarray(cav), dtype=grads.dtype)
-    return float((derivative > 0).float().mean())
-
-
-def reference_tcav_significance(
-    concept_scores, random_scores, alpha: float = 0.05, n_concepts: int = 1
-) -> tuple[float, bool]:
-    """Two-sided two-sample t-test; significant if p < alpha / n_concepts (Bonferroni)."""
-    p = float(stats.ttest_ind(np.asarray(concept_scores), np.asarray(random_scores)).pvalue)
-    return p, bool(p < alpha / n_concepts)
 
 
 # ---------------------------------------------------------------------------------------- planted data
@@ -221,27 +166,29 @@ def check_cbm(cbm_class: type) -> None:
     with exercise("Exercise 1 (a bottleneck you can intervene on)") as ex:
         encoder, head, x = _planted_cbm_parts()
         student = ex.call(cbm_class, encoder, head, list(_NAMES), torch.tensor(_MEAN), torch.tensor(_SD))
-        ref = ReferenceCBM(encoder, head, _NAMES, _MEAN, _SD)
+        value = torch.linspace(380.0, 520.0, len(x))
+        planted = (("qtc", value), ("hr", torch.full((len(x),), 110.0)),
+                   ("qrs", torch.full((len(x),), 150.0)))  # fmt: skip
+        ref = refs.reference_cbm_outputs(encoder, head, _NAMES, _MEAN, _SD, x, planted)
         with torch.no_grad():
             ex.expect(
-                _close(ex.call(student.concepts, x), ref.concepts(x)),
+                _close(ex.call(student.concepts, x), ref["concepts"]),
                 "concepts(x) should return the encoder's output (the standardised predicted concepts)",
             )
             ex.expect(
-                _close(ex.call(student, x), ref(x)),
+                _close(ex.call(student, x), ref["logits"]),
                 "forward(x) should pass the predicted concepts through the head and return its logits "
                 "(batch, 2)",
             )
-            value = torch.linspace(380.0, 520.0, len(x))
             out = ex.call(student.intervene, x, "qtc", value)
-            want = ref.intervene(x, "qtc", value)
+            want = ref["intervene:qtc"]
             ex.returns(out, torch.Tensor, "logits from intervene as a tensor, like forward")
             ex.expect(
                 out.shape == want.shape,
                 f"intervene should return logits of shape {tuple(want.shape)}, like forward",
             )
             ex.expect(
-                not _close(out, ref(x)),
+                not _close(out, ref["logits"]),
                 "intervene returned the same logits as forward: the true value must replace the predicted "
                 "concept",
             )
@@ -251,9 +198,9 @@ def check_cbm(cbm_class: type) -> None:
                 "convert the true value (in ms) to SD units with (value - mean) / sd of THAT concept, write "
                 "it into the concept vector and only then apply the head",
             )
-            for name, value in (("hr", torch.full((len(x),), 110.0)), ("qrs", torch.full((len(x),), 150.0))):
+            for name, other in planted[1:]:
                 ex.expect(
-                    _close(ex.call(student.intervene, x, name, value), ref.intervene(x, name, value)),
+                    _close(ex.call(student.intervene, x, name, other), ref[f"intervene:{name}"]),
                     f"intervening on {name!r} gives the wrong logits: check that you use the index of the "
                     "concept you were given, and its own mean and SD",
                 )
@@ -333,7 +280,7 @@ def check_cav_and_tcav(
         raw = _student(ex, compute_cav, acts_c.copy(), acts_r.copy())
         ex.returns(raw, (np.ndarray, torch.Tensor, list), "the CAV as a vector (a numpy array)")
         cav = np.asarray(raw, dtype=float).ravel()
-        ref = reference_cav(acts_c, acts_r)
+        ref = refs.reference_cav(acts_c, acts_r)
         ex.expect(cav.shape == ref.shape, f"the CAV should be a vector of {ref.size} numbers (one per unit)")
         ex.expect(abs(np.linalg.norm(cav) - 1) < 1e-3, "return the CAV with unit length (divide by its norm)")
         cosine = float(cav @ ref)
@@ -351,14 +298,14 @@ def check_cav_and_tcav(
         # a second, swapped pair: the CAV must follow which argument is the concept
         swapped = np.asarray(_student(ex, compute_cav, acts_r.copy(), acts_c.copy()), dtype=float).ravel()
         ex.expect(
-            swapped.shape == ref.shape and float(swapped @ reference_cav(acts_r, acts_c)) > 0.95,
+            swapped.shape == ref.shape and float(swapped @ refs.reference_cav(acts_r, acts_c)) > 0.95,
             "with the arguments swapped your CAV should point towards the FIRST argument (the concept): do "
             "not decide the direction from the data",
         )
         # a small case where the regularisation strength C changes the direction (C = 10 gives 0.96)
         planted_c, planted_r = _planted_cav_case()
         small = np.asarray(_student(ex, compute_cav, planted_c.copy(), planted_r.copy()), dtype=float).ravel()
-        want_small = reference_cav(planted_c, planted_r)
+        want_small = refs.reference_cav(planted_c, planted_r)
         ex.expect(
             small.shape == want_small.shape and float(small @ want_small) > 0.995,
             "on a small planted case where the regularisation matters your CAV has cosine "
@@ -402,12 +349,12 @@ def check_cav_and_tcav(
         for layer_name, layer in (("features.0", cnn_layer), ("body.1", model.body[1])):
             acts_c = layer_activations(model, layer, s["concept"])
             acts_r = layer_activations(model, layer, s["random"])
-            v = reference_cav(acts_c, acts_r)
+            v = refs.reference_cav(acts_c, acts_r)
             for target in (1, 0):
                 mine = _student(ex, tcav_score, model, layer, s["inputs"].clone(), v.copy(), target)
                 # the reference equals captum's TCAV on all four cases (tests/test_checks_concepts.py);
                 # captum itself is not run here, it takes seconds
-                theirs = reference_tcav_score(model, layer, s["inputs"], v, target)
+                theirs = refs.reference_tcav_score(model, layer, s["inputs"], v, target)
                 ex.returns(mine, (float, np.floating, torch.Tensor), "one number (a float), the TCAV score")
                 ex.expect(
                     abs(float(mine) - theirs) < 1e-6,
@@ -460,7 +407,7 @@ def check_tcav_significance(tcav_significance: Callable[..., tuple[float, bool]]
             c, r = cases[name]
             out = ex.call(tcav_significance, list(c), list(r), alpha, n_concepts)
             p, significant = ex.returns(out, tuple, "a tuple (p_value, significant)", size=2)
-            p_ref, sig_ref = reference_tcav_significance(c, r, alpha, n_concepts)
+            p_ref, sig_ref = refs.reference_tcav_significance(c, r, alpha, n_concepts)
             p_welch = float(stats.ttest_ind(c, r, equal_var=False).pvalue)
             if name == "low":
                 ex.expect(

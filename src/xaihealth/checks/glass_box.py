@@ -2,7 +2,8 @@
 
 Each checker runs the student's function on data it generates (with a planted answer) or on a small
 EBM it fits itself, tests properties of the method (additivity, centring, shrinkage, the planted shape or
-pair, an exact local edit) and compares with a reference. References live here and are deliberately plain.
+pair, an exact local edit) and compares with a reference (:mod:`xaihealth.instructor.references.glass_box`,
+instructor-only, replayed in a student release; deliberately plain).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import copy
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
-from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from xaihealth.checks._core import exercise, replaced
+from xaihealth.checks._reference import references
 from xaihealth.data.cohort import make_cardio_cohort
 from xaihealth.data.heart import FEATURES, load_heart_disease
+
+refs = references("glass_box")  # the reference implementations, or their replay
 
 # ---------------------------------------------------------------------------------------------- helpers
 
@@ -43,101 +46,6 @@ def _lookup(scores: Sequence[np.ndarray], edges: Sequence[np.ndarray], X: np.nda
     return np.column_stack(
         [np.asarray(scores[j])[np.searchsorted(edges[j], X[:, j], side="right")] for j in range(X.shape[1])]
     )
-
-
-# ---------------------------------------------------------------------------------------------- references
-
-
-def reference_fit_mini_ebm(
-    X: Any, y: Any, edges: Sequence[np.ndarray], n_cycles: int = 100, learning_rate: float = 0.1
-) -> dict[str, Any]:
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    bins = [np.searchsorted(e, X[:, j], side="right") for j, e in enumerate(edges)]
-    intercept = float(np.log(y.mean() / (1 - y.mean())))
-    scores = [np.zeros(len(e) + 1) for e in edges]
-    logit = np.full(len(y), intercept)
-    for _ in range(n_cycles):
-        for j, b in enumerate(bins):
-            p = expit(logit)
-            gradient = np.bincount(b, weights=y - p, minlength=len(scores[j]))
-            hessian = np.bincount(b, weights=p * (1 - p), minlength=len(scores[j]))
-            step = learning_rate * gradient / np.maximum(hessian, 1e-12)
-            scores[j] += step
-            logit += step[b]
-    for j, b in enumerate(bins):
-        shift = scores[j][b].mean()
-        scores[j] -= shift
-        intercept += shift
-    return {"intercept": intercept, "scores": scores, "logit": logit}
-
-
-def reference_explain_by_lookup(ebm: Any, X: pd.DataFrame) -> pd.DataFrame:
-    columns = {}
-    for name, features, table in zip(ebm.term_names_, ebm.term_features_, ebm.term_scores_, strict=True):
-        index = []
-        for f in features:
-            cuts = ebm.bins_[f][min(len(features), len(ebm.bins_[f])) - 1]
-            x = X.iloc[:, f].to_numpy(dtype=float)
-            index.append(np.where(np.isnan(x), 0, np.searchsorted(cuts, x, side="right") + 1))
-        columns[name] = table[tuple(index)]
-    return pd.DataFrame(columns, index=X.index)
-
-
-def reference_pair_scores(X: pd.DataFrame, y: Any, base_logit: Any, n_bins: int = 8) -> pd.Series:
-    p = expit(np.asarray(base_logit, dtype=float))
-    residual, hessian = np.asarray(y, dtype=float) - p, p * (1 - p)
-    bins = {c: np.searchsorted(quantile_edges(X[c], n_bins), X[c].to_numpy(dtype=float), side="right")
-            for c in X.columns}  # fmt: skip
-    scores = {}
-    for a, b in combinations(X.columns, 2):
-        cell = bins[a] * (n_bins + 1) + bins[b]
-        g = np.bincount(cell, weights=residual)
-        h = np.bincount(cell, weights=hessian)
-        scores[f"{a} & {b}"] = float(np.sum(g[h > 0] ** 2 / h[h > 0]))
-    return pd.Series(scores).sort_values(ascending=False)
-
-
-def reference_edit_and_measure(
-    ebm: Any, X: pd.DataFrame, y: Any, feature: str, value: float
-) -> tuple[Any, dict]:
-    edited = copy.deepcopy(ebm)
-    f = list(ebm.feature_names_in_).index(feature)
-    for t, features in enumerate(edited.term_features_):
-        if f in features:
-            cuts = edited.bins_[f][min(len(features), len(edited.bins_[f])) - 1]
-            index = [slice(None)] * len(features)
-            index[features.index(f)] = np.searchsorted(cuts, value, side="right") + 1
-            edited.term_scores_[t][tuple(index)] = 0.0
-    before, after = ebm.predict_proba(X)[:, 1], edited.predict_proba(X)[:, 1]
-    affected = before != after
-    effect = {
-        "n_affected": int(affected.sum()),
-        "mean_risk_before": float(before[affected].mean()) if affected.any() else float("nan"),
-        "mean_risk_after": float(after[affected].mean()) if affected.any() else float("nan"),
-        "auc_before": float(roc_auc_score(y, before)),
-        "auc_after": float(roc_auc_score(y, after)),
-    }
-    return edited, effect
-
-
-def reference_auc_change_at_new_site(
-    fit: Callable[[pd.DataFrame, np.ndarray], Any],
-    edit: Callable[[Any], Any],
-    X: pd.DataFrame,
-    y: Any,
-    site: Any,
-) -> pd.DataFrame:
-    y, site = np.asarray(y), np.asarray(site)
-    rows = {}
-    for held_out in pd.unique(site):
-        out = site == held_out
-        model = fit(X[~out], y[~out])
-        edited = edit(model)
-        before = roc_auc_score(y[out], model.decision_function(X[out]))
-        after = roc_auc_score(y[out], edited.decision_function(X[out]))
-        rows[held_out] = {"auc_before": before, "auc_after": after, "change": after - before}
-    return pd.DataFrame(rows).T[["auc_before", "auc_after", "change"]]
 
 
 # ---------------------------------------------------------------------------------------- planted data
@@ -350,7 +258,7 @@ def check_fit_mini_ebm(fit_mini_ebm: Callable[..., dict]) -> None:
         ex.expect(np.all(terms[:, :3].std(axis=0) > 0.1),
                   "features 0, 1 and 2 all have an effect, but at least one of your tables is flat: do you "
                   "cycle through every feature in each round?")  # fmt: skip
-        ref = reference_fit_mini_ebm(X, y, edges, n_cycles=150, learning_rate=0.1)
+        ref = refs.reference_fit_mini_ebm(X, y, edges, n_cycles=150, learning_rate=0.1)
         ex.expect(np.isclose(intercept, ref["intercept"], atol=1e-6),
                   f"your intercept {intercept:.4f} differs from the reference's {ref['intercept']:.4f}: "
                   f"start "
@@ -379,7 +287,7 @@ def check_fit_mini_ebm(fit_mini_ebm: Callable[..., dict]) -> None:
             got = ex.call(fit_mini_ebm, Xc.copy(), yc.copy(), [e.copy() for e in ec],
                           n_cycles=case["n_cycles"],
                           learning_rate=case["learning_rate"])  # fmt: skip
-            want = reference_fit_mini_ebm(
+            want = refs.reference_fit_mini_ebm(
                 Xc, yc, ec, n_cycles=case["n_cycles"], learning_rate=case["learning_rate"]
             )
             ex.expect(isinstance(got, dict) and _same_tables(got.get("scores", []), want["scores"], atol=1e-6)
@@ -391,7 +299,7 @@ def check_fit_mini_ebm(fit_mini_ebm: Callable[..., dict]) -> None:
         got = ex.call(
             fit_mini_ebm, Xt.copy(), yt.copy(), [e.copy() for e in et], n_cycles=10, learning_rate=0.3
         )
-        want = reference_fit_mini_ebm(Xt, yt, et, n_cycles=10, learning_rate=0.3)
+        want = refs.reference_fit_mini_ebm(Xt, yt, et, n_cycles=10, learning_rate=0.3)
         ex.expect(isinstance(got, dict) and _same_tables(got.get("scores", []), want["scores"], atol=1e-6),
                   "on integer-valued features whose values fall exactly on the edges, your tables differ: a "
                   "value equal to an edge belongs to the bin on its right, np.searchsorted(edges, x, "
@@ -463,7 +371,7 @@ def check_pair_scores(pair_scores: Callable[..., pd.Series]) -> None:
         for seed, pair, n_bins in [(5, (0, 1), 8), (6, (1, 4), 5)]:
             X, y, base = _planted_pairs(seed, pair)
             out = ex.call(pair_scores, X.copy(), y.copy(), base.copy(), n_bins=n_bins)
-            ref = reference_pair_scores(X, y, base, n_bins=n_bins)
+            ref = refs.reference_pair_scores(X, y, base, n_bins=n_bins)
             ex.returns(out, pd.Series, "a pandas Series indexed 'a & b' for every pair of columns")
             ex.expect(
                 set(out.index) == set(ref.index),
@@ -490,7 +398,7 @@ def check_pair_scores(pair_scores: Callable[..., pd.Series]) -> None:
         X, y, base = _planted_pairs(5, (0, 1))
         flat = np.full(len(y), float(np.log(y.mean() / (1 - y.mean()))))
         out = ex.call(pair_scores, X.copy(), y.copy(), flat.copy(), n_bins=6)
-        ref = reference_pair_scores(X, y, flat, n_bins=6)
+        ref = refs.reference_pair_scores(X, y, flat, n_bins=6)
         ex.expect(isinstance(out, pd.Series) and set(out.index) == set(ref.index)
                   and np.allclose(out.loc[ref.index].to_numpy(dtype=float), ref.to_numpy(), rtol=1e-6),
                   "with a constant base_logit (and n_bins=6) your scores differ from the reference: use the "
@@ -499,7 +407,7 @@ def check_pair_scores(pair_scores: Callable[..., pd.Series]) -> None:
         Xd["x0"] = np.round(Xd["x0"] * 2) / 2  # values on a half-integer grid: ties at the edges
         Xd["x4"] = (Xd["x4"] > 0).astype(float)
         out = ex.call(pair_scores, Xd.copy(), y.copy(), base.copy(), n_bins=4)
-        ref = reference_pair_scores(Xd, y, base, n_bins=4)
+        ref = refs.reference_pair_scores(Xd, y, base, n_bins=4)
         ex.expect(isinstance(out, pd.Series) and set(out.index) == set(ref.index)
                   and np.allclose(out.loc[ref.index].to_numpy(dtype=float), ref.to_numpy(), rtol=1e-6),
                   "with discrete features (values equal to the edges) your scores differ: a value equal to "
@@ -531,7 +439,7 @@ def check_edit_and_measure(edit_and_measure: Callable[..., tuple[Any, dict]]) ->
             np.array_equal(before[~zero], after[~zero]),
             "patients whose cholesterol is not 0 changed: edit only the bin that holds the value",
         )
-        ref_model, ref = reference_edit_and_measure(ebm, X, y, "chol", 0.0)
+        ref_model, ref = refs.reference_edit_and_measure(ebm, X, y, "chol", 0.0)
         ex.expect(int(effect["n_affected"]) == ref["n_affected"],
                   "n_affected counts the patients whose predicted risk changed")  # fmt: skip
         ex.expect(all(np.isclose(float(effect[k]), ref[k], atol=1e-9) for k in keys[1:]),
@@ -549,7 +457,7 @@ def check_edit_and_measure(edit_and_measure: Callable[..., tuple[Any, dict]]) ->
             got = ex.call(
                 edit_and_measure, copy.deepcopy(ebm), X.iloc[::2].copy(), y[::2].copy(), feature, value
             )
-            want_model, want = reference_edit_and_measure(ebm, X.iloc[::2], y[::2], feature, value)
+            want_model, want = refs.reference_edit_and_measure(ebm, X.iloc[::2], y[::2], feature, value)
             ok = (isinstance(got, tuple) and len(got) == 2 and hasattr(got[0], "term_scores_")
                   and _same_tables(got[0].term_scores_, want_model.term_scores_, atol=0.0))  # fmt: skip
             ex.expect(ok,
@@ -576,7 +484,7 @@ def check_auc_change_at_new_site(auc_change_at_new_site: Callable[..., pd.DataFr
             out = ex.call(auc_change_at_new_site, recorder, _drop_marker, X.copy(), y.copy(), site.copy())
             columns = "auc_before, auc_after, change"
             ex.returns(out, pd.DataFrame, f"a DataFrame indexed by site with the columns {columns}")
-            ref = reference_auc_change_at_new_site(_Recorder(), _drop_marker, X, y, site)
+            ref = refs.reference_auc_change_at_new_site(_Recorder(), _drop_marker, X, y, site)
             ex.expect(
                 set(out.index) == set(ref.index)
                 and {"auc_before", "auc_after", "change"} <= set(out.columns),

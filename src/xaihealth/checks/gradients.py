@@ -2,12 +2,12 @@
 
 Each checker runs the student's function on a tiny convolutional network it builds itself (seeded, a few
 hundred weights, 12 x 12 inputs) so that the checks take well under a second, and compares the answer
-with Captum or with a plain reference implementation kept here. Checkers never print the solution.
+with Captum or with a plain reference implementation (:mod:`xaihealth.instructor.references.gradients`,
+instructor-only, replayed in a student release). Checkers never print the solution.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +23,9 @@ from torch import nn
 
 from xaihealth import validate
 from xaihealth.checks._core import describe, exercise, replaced
+from xaihealth.checks._reference import references
+
+refs = references("gradients")  # the reference implementations, or their replay
 
 __all__ = [
     "check_answer_5",
@@ -154,64 +157,12 @@ def randomise_layer(model: nn.Module, name: str) -> None:
     torch.random.set_rng_state(state)
 
 
-# ---------------------------------------------------------------------------------------------- references
-
-
-def reference_integrated_gradients(
-    model: nn.Module, x: torch.Tensor, baseline: torch.Tensor, target: int, n_steps: int
-) -> torch.Tensor:
-    alphas = (torch.arange(n_steps, dtype=x.dtype) + 0.5) / n_steps
-    total = torch.zeros_like(x)
-    for alpha in alphas:
-        point = (baseline + alpha * (x - baseline)).detach().requires_grad_(True)
-        model(point)[:, target].sum().backward()
-        total += point.grad
-    return (x - baseline) * total / n_steps
-
-
-def reference_grad_cam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
-    store = {}
-
-    def keep(module, inputs, output):
-        store["act"] = output
-        output.register_hook(lambda g: store.__setitem__("grad", g))
-
-    handle = layer.register_forward_hook(keep)
-    try:
-        model(x)[:, target].sum().backward()
-    finally:
-        handle.remove()
-    weights = store["grad"].mean(dim=(2, 3), keepdim=True)
-    return torch.relu((weights * store["act"]).sum(dim=1)).detach()
+# ------------------------------------------------------------------------- helpers the references share
 
 
 def _spearman_abs(a: np.ndarray, b: np.ndarray) -> float:
     pairs = zip(a, b, strict=True)
     return float(np.mean([spearmanr(np.abs(p).ravel(), np.abs(q).ravel())[0] for p, q in pairs]))
-
-
-def reference_cascading_randomisation(
-    model: nn.Module, layers: Sequence[str], explain: Callable, x: torch.Tensor
-) -> pd.Series:
-    original = explain(model, x)
-    randomised = copy.deepcopy(model)
-    out = {}
-    for name in reversed(list(layers)):
-        randomise_layer(randomised, name)
-        out[name] = _spearman_abs(original, explain(randomised, x))
-    return pd.Series(out)
-
-
-def reference_mask_scores(attributions: np.ndarray, masks: np.ndarray) -> dict[str, np.ndarray]:
-    pos = np.clip(attributions, 0, None)
-    share = (pos * masks).sum(axis=(1, 2)) / pos.sum(axis=(1, 2))
-    peak = attributions.reshape(len(attributions), -1).argmax(axis=1)
-    hit = masks.reshape(len(masks), -1)[np.arange(len(masks)), peak]
-    return {"share": share, "hit": hit}
-
-
-def reference_parameterised_layers(model: nn.Module) -> list[str]:
-    return [name for name, child in model.named_children() if any(True for _ in child.parameters())]
 
 
 def _gradient_maps(model: nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -345,7 +296,7 @@ def check_cascading_randomisation(cascading_randomisation: Callable[..., pd.Seri
             "randomise from the output downwards: the first entry is the last layer ('fc'), "
             "the last entry the first layer",
         )
-        ref = reference_cascading_randomisation(model, layers, _gradient_maps, x)
+        ref = refs.reference_cascading_randomisation(model, layers, _gradient_maps, x)
         ex.expect(
             np.allclose(out.loc[ref.index].astype(float), ref, atol=1e-6),
             "the similarities are off. Re-initialise each layer with randomise_layer(model_copy, name) "
@@ -355,7 +306,7 @@ def check_cascading_randomisation(cascading_randomisation: Callable[..., pd.Seri
         )
         short = ["conv2", "fc"]
         out_short = ex.call(cascading_randomisation, model, short, _gradient_maps, x.clone())
-        ref_short = reference_cascading_randomisation(model, short, _gradient_maps, x)
+        ref_short = refs.reference_cascading_randomisation(model, short, _gradient_maps, x)
         ex.expect(
             isinstance(out_short, pd.Series) and list(out_short.index) == short[::-1]
             and np.allclose(out_short.astype(float), ref_short, atol=1e-6),
@@ -385,7 +336,7 @@ def check_mask_scores(mask_scores: Callable[..., dict]) -> None:
         what = "a dict with the keys 'share' and 'hit', one value per image"
         ex.returns(out, dict, what, keys=("share", "hit"))
         share, hit = np.asarray(out["share"], dtype=float), np.asarray(out["hit"])
-        ref = reference_mask_scores(attr, masks)
+        ref = refs.reference_mask_scores(attr, masks)
         ex.expect(
             share.shape == (5,) and hit.shape == (5,), "give one share and one hit per image (shape (n,))"
         )
@@ -413,7 +364,7 @@ def check_mask_scores(mask_scores: Callable[..., dict]) -> None:
         attr2[2, 1, 7] = 7.0  # in the mask
         out2 = ex.call(mask_scores, attr2.copy(), masks2.copy())
         ex.returns(out2, dict, what, keys=("share", "hit"))
-        ref2 = reference_mask_scores(attr2, masks2)
+        ref2 = refs.reference_mask_scores(attr2, masks2)
         ex.expect(
             np.array_equal(np.asarray(out2["hit"]).astype(bool), ref2["hit"])
             and np.allclose(np.asarray(out2["share"], dtype=float), ref2["share"], atol=1e-9),
@@ -444,19 +395,19 @@ def check_parameterised_layers(parameterised_layers: Callable[[nn.Module], list]
             "act" not in out and "pool" not in out,
             "list only the layers that own parameters: ReLU and pooling layers have none",
         )
-        ref = reference_parameterised_layers(model)
+        ref = refs.reference_parameterised_layers(model)
         ex.expect(out == ref, "list them in the order the model defines them, from the input to the output")
         tiny = tiny_cnn(0)
         out2 = ex.call(parameterised_layers, tiny)
         ex.expect(
-            isinstance(out2, (list, tuple)) and list(out2) == reference_parameterised_layers(tiny),
+            isinstance(out2, (list, tuple)) and list(out2) == refs.reference_parameterised_layers(tiny),
             "wrong on another model (conv1, conv2, fc): read the layers from the model you are given",
         )
         torch.manual_seed(1)
         nested = NestedCNN().eval()
         out3 = ex.call(parameterised_layers, nested)
         ex.expect(
-            isinstance(out3, (list, tuple)) and list(out3) == reference_parameterised_layers(nested),
+            isinstance(out3, (list, tuple)) and list(out3) == refs.reference_parameterised_layers(nested),
             "wrong on a model with nested containers (stem, norm, act, blocks = Sequential(conv, bn, relu), "
             "flat = Sequential(pool, flatten), head): a container owns the parameters of its children "
             "(count child.parameters(), do not look for a .weight attribute), and a container without "

@@ -9,7 +9,9 @@ shipped notes transformer, with the TransformerLens hook API switched off. Exerc
 compared with the weights' ``OV`` ``FactoredMatrix``. Exercise 4 (attention from Q and K with the causal
 mask) is compared with the model's ``hook_pattern`` and with random Q, K of another head size. Exercise 5
 (word occlusion) is compared with a reference on real notes, with two fill tokens. Exercise 6 is a
-written answer, checked for completeness only. References live here; hints never print the solution.
+written answer, checked for completeness only. The references are in
+:mod:`xaihealth.instructor.references.llm_internals` (instructor-only, replayed in a student release);
+hints never print the solution.
 """
 
 from __future__ import annotations
@@ -18,29 +20,13 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._reference import references
 
-# ---------------------------------------------------------------------------------------------- references
+refs = references("llm_internals")  # the reference implementations, or their replay
 
-
-def reference_probe_selectivity(acts_train, y_train, types_train, acts_test, y_test, types_test, seed=0):
-    rng = np.random.default_rng(seed)
-    labels = np.unique(y_train)
-    uniq = np.unique(np.concatenate([types_train, types_test]))
-    control = dict(zip(uniq.tolist(), rng.choice(labels, size=len(uniq)).tolist(), strict=True))
-    c_train = np.array([control[t] for t in np.asarray(types_train).tolist()])
-    c_test = np.array([control[t] for t in np.asarray(types_test).tolist()])
-
-    def fit_score(y_tr, y_te):
-        if len(np.unique(y_tr)) < 2:
-            return float(np.mean(y_te == y_tr[0]))
-        return LogisticRegression(max_iter=2000).fit(acts_train, y_tr).score(acts_test, y_te)
-
-    accuracy, control_accuracy = fit_score(y_train, y_test), fit_score(c_train, c_test)
-    return {"accuracy": accuracy, "control": control_accuracy, "selectivity": accuracy - control_accuracy,
-            "control_labels": c_test}
+# ------------------------------------------------------------------------- helpers the references share
 
 
 def _answer_ids():
@@ -48,77 +34,6 @@ def _answer_ids():
 
     tok = NotesTokenizer()
     return tok.token_id("avoid"), tok.token_id("safe")
-
-
-def reference_patch_resid_pre(model, clean, corrupt, layer, position, per_pair=False):
-    """Raw PyTorch: one forward hook stores the clean activation, a second one pastes it in.
-
-    The recovery is the ratio of the mean logit differences; ``per_pair=True`` returns the mean of the
-    per-pair recoveries instead (the lecture's metric), which the checker accepts too.
-    """
-    avoid, safe = _answer_ids()
-
-    def ld(logits):
-        return logits[:, -1, avoid] - logits[:, -1, safe]
-
-    point = model.blocks[layer].hook_resid_pre
-    stored = {}
-    handle = point.register_forward_hook(
-        lambda module, inputs, output: stored.update(act=output.detach().clone())
-    )
-    try:
-        clean_ld = ld(model(clean))
-    finally:
-        handle.remove()
-
-    def paste(module, inputs, output):
-        output = output.clone()
-        output[:, position] = stored["act"][:, position]
-        return output
-
-    corrupt_ld = ld(model(corrupt))
-    handle = point.register_forward_hook(paste)
-    try:
-        patched_ld = ld(model(corrupt))
-    finally:
-        handle.remove()
-    if per_pair:
-        return ((patched_ld - corrupt_ld) / (clean_ld - corrupt_ld)).mean().item()
-    return ((patched_ld.mean() - corrupt_ld.mean()) / (clean_ld.mean() - corrupt_ld.mean())).item()
-
-
-def reference_attention_pattern(q, k):
-    """q, k: (n, pos, head, d_head) -> A: (n, head, query pos, key pos), causal, softmax over keys."""
-    import torch
-
-    scores = torch.einsum("nqhd,nkhd->nhqk", q, k) / q.shape[-1] ** 0.5
-    n_pos = q.shape[1]
-    future = torch.triu(torch.ones(n_pos, n_pos, dtype=torch.bool), diagonal=1)
-    return scores.masked_fill(future, float("-inf")).softmax(dim=-1)
-
-
-def reference_word_occlusion(model, tokens, positions, fill_id):
-    """(n, len(positions)): logit difference of the prompt minus that with one token replaced by fill_id."""
-    import torch
-
-    avoid, safe = _answer_ids()
-
-    def ld(t):
-        with torch.no_grad():
-            logits = model(t)
-        return logits[:, -1, avoid] - logits[:, -1, safe]
-
-    base = ld(tokens)
-    out = []
-    for p in positions:
-        occluded = tokens.clone()
-        occluded[:, p] = fill_id
-        out.append(base - ld(occluded))
-    return torch.stack(out, dim=1).numpy()
-
-
-def reference_ov_readout(model, layer, head, x):
-    return x @ model.W_V[layer, head] @ model.W_O[layer, head]
 
 
 # ---------------------------------------------------------------------------------------- planted data
@@ -346,8 +261,8 @@ def check_patch_resid_pre(patch_resid_pre: Callable, model=None) -> None:
     model, clean, corrupt = _model_and_pairs(model)
     cells = ((0, 6), (0, 3), (1, 6), (1, 16), (1, 15), (1, 8))
     with torch.no_grad():
-        want = {c: (reference_patch_resid_pre(model, clean, corrupt, *c),
-                    reference_patch_resid_pre(model, clean, corrupt, *c, per_pair=True))
+        want = {c: (refs.reference_patch_resid_pre(model, clean, corrupt, *c),
+                    refs.reference_patch_resid_pre(model, clean, corrupt, *c, per_pair=True))
                 for c in cells}  # fmt: skip
 
     def hint(got: object, want: float) -> str:
@@ -441,7 +356,7 @@ def check_attention_pattern(attention_pattern: Callable, model=None) -> None:
         for label, (q, k) in layers:
             out = ex.call(attention_pattern, q.clone(), k.clone())
             ex.returns(out, torch.Tensor, "a tensor of shape (n, head, query position, key position)")
-            want = reference_attention_pattern(q, k)
+            want = refs.reference_attention_pattern(q, k)
             ex.expect(
                 tuple(out.shape) == tuple(want.shape),
                 f"{label}: return shape (n, head, query, key) = {tuple(want.shape)}; yours is "
@@ -486,7 +401,7 @@ def check_word_occlusion(word_occlusion: Callable, model=None) -> None:
                 "your function changed the tokens it was given: occlude a COPY (tokens.clone())",
             )
             arr = np.asarray(out.detach().numpy() if isinstance(out, torch.Tensor) else out, dtype=float)
-            want = reference_word_occlusion(model, tokens, positions, fill)
+            want = refs.reference_word_occlusion(model, tokens, positions, fill)
             ex.expect(
                 arr.shape == want.shape,
                 f"return one value per note and position, shape (n, len(positions)) = {want.shape}; yours "

@@ -2,10 +2,11 @@
 
 Each checker builds its own data with a planted truth (a known calibration error, a known temperature, a
 known leaked fraction, annotators with known flip rates, a site with a planted shift), compares the
-student's function exactly with the plain reference implementation below wherever the draw is fixed, and
-tests properties on varied inputs (coverage of conformal sets over many fresh draws, the monotonicity of
-PPV in prevalence, kappa against its theoretical value). Every reference validates its inputs and raises a
-``ValueError``/``TypeError`` naming the parameter.
+student's function exactly with the plain reference implementation
+(:mod:`xaihealth.instructor.references.trust`, instructor-only, replayed in a student release) wherever
+the draw is fixed, and tests properties on varied inputs (coverage of conformal sets over many fresh
+draws, the monotonicity of PPV in prevalence, kappa against its theoretical value). Every reference
+validates its inputs and raises a ``ValueError``/``TypeError`` naming the parameter.
 
 Conventions: binary problems use ``y`` in {0, 1} and ``p`` = the predicted probability of class 1;
 multiclass problems use integer labels ``0..K-1`` and arrays of shape ``(n, K)``.
@@ -22,6 +23,9 @@ import numpy as np
 
 from xaihealth import validate
 from xaihealth.checks._core import describe, exercise, grid
+from xaihealth.checks._reference import ReferenceUnavailable, references
+
+refs = references("trust")  # the reference implementations, or their replay
 
 # ---------------------------------------------------------------------------------------------- validation
 
@@ -61,25 +65,7 @@ def _probability(name: str, value: Any, *, open_interval: bool = True) -> float:
     return value
 
 
-# ---------------------------------------------------------------------------------------------- references
-
-
-def reference_expected_calibration_error(y_true: Any, p: Any, n_bins: int = 10) -> float:
-    """ECE with ``n_bins`` equal-width bins on [0, 1], the last one closed at 1.0, weighted by counts.
-
-    ``sum_b (n_b / n) |mean(y in b) - mean(p in b)|`` over the non-empty bins b. Bin b is
-    ``[b/n_bins, (b+1)/n_bins)``, except the last, ``[1 - 1/n_bins, 1]``.
-    """
-    y, q = _binary(y_true, p)
-    n_bins = validate.integer("n_bins", n_bins, minimum=1)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    index = np.digitize(q, edges[1:-1])  # 0..n_bins-1; p = 1.0 falls in the last bin
-    ece = 0.0
-    for b in range(n_bins):
-        inside = index == b
-        if inside.any():
-            ece += inside.mean() * abs(y[inside].mean() - q[inside].mean())
-    return float(ece)
+# ------------------------------------------------------------------------- helpers the references share
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -100,122 +86,7 @@ def nll(logits: Any, y: Any, temperature: float = 1.0) -> float:
     return float(np.mean(lse - z[np.arange(len(z)), labels]))
 
 
-def reference_fit_temperature(logits: Any, y: Any) -> float:
-    """The T > 0 minimising the NLL of softmax(logits / T): bounded search on log T in [1/100, 100].
-
-    The NLL is convex in 1/T (a log-sum-exp of a linear function minus a linear one), so the minimum is
-    unique.
-    """
-    from scipy.optimize import minimize_scalar
-
-    z, labels = _multiclass(logits, y)
-    result = minimize_scalar(
-        lambda s: nll(z, labels, math.exp(s)),
-        bounds=(math.log(0.01), math.log(100.0)),
-        method="bounded",
-        options={"xatol": 1e-10},
-    )
-    return float(math.exp(result.x))
-
-
-def reference_temperature_report(
-    logits_cal: Any, y_cal: Any, logits_test: Any, y_test: Any
-) -> dict[str, float]:
-    """T fitted on the calibration set; the test set's NLL before (T = 1) and after scaling."""
-    t = reference_fit_temperature(logits_cal, y_cal)
-    _multiclass(logits_test, y_test, "logits_test")
-    return {"T": t, "nll_before": nll(logits_test, y_test, 1.0), "nll_after": nll(logits_test, y_test, t)}
-
-
-def reference_conformal_quantile(scores: Any, alpha: float) -> float:
-    """The ceil((n + 1)(1 - alpha))-th smallest score; infinity when that rank exceeds n."""
-    s = np.asarray(scores, dtype=float)
-    if s.ndim != 1 or len(s) == 0 or not np.isfinite(s).all():
-        raise ValueError(f"scores must be a non-empty 1-d array of finite numbers, got {describe(scores)}")
-    alpha = _probability("alpha", alpha)
-    n = len(s)
-    rank = math.ceil((n + 1) * (1 - alpha))
-    return float("inf") if rank > n else float(np.sort(s)[rank - 1])
-
-
-def reference_prediction_sets(probs_cal: Any, y_cal: Any, probs_test: Any, alpha: float) -> np.ndarray:
-    """Split-conformal sets: score 1 - p(true class) on the calibration set; keep classes with 1 - p <= q."""
-    p_cal, labels = _multiclass(probs_cal, y_cal, "probs_cal")
-    p_test = np.asarray(probs_test, dtype=float)
-    if p_test.ndim != 2 or p_test.shape[1] != p_cal.shape[1]:
-        raise ValueError(f"probs_test must have shape (m, {p_cal.shape[1]}), got {describe(probs_test)}")
-    q = reference_conformal_quantile(1.0 - p_cal[np.arange(len(p_cal)), labels], alpha)
-    return (1.0 - p_test) <= q
-
-
-def reference_predictive_values(
-    sensitivity: float, specificity: float, prevalence: float
-) -> dict[str, float]:
-    """PPV and NPV by Bayes' rule at ``prevalence``; the likelihood ratios LR+ and LR-."""
-    se = _probability("sensitivity", sensitivity)
-    sp = _probability("specificity", specificity)
-    pi = _probability("prevalence", prevalence)
-    return {
-        "ppv": se * pi / (se * pi + (1 - sp) * (1 - pi)),
-        "npv": sp * (1 - pi) / (sp * (1 - pi) + (1 - se) * pi),
-        "lr_plus": se / (1 - sp),
-        "lr_minus": (1 - se) / sp,
-    }
-
-
-def reference_leaked_fraction(train_idx: Any, test_idx: Any, patient: Any) -> float:
-    """Share of the test *records* whose patient also has a record in the training set."""
-    patient = np.asarray(patient)
-    if patient.ndim != 1:
-        raise ValueError(
-            f"patient must be a 1-d array of patient ids, one per record, got {describe(patient)}"
-        )
-    idx = []
-    for name, value in (("train_idx", train_idx), ("test_idx", test_idx)):
-        arr = np.asarray(value)
-        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or len(arr) == 0:
-            raise ValueError(
-                f"{name} must be a non-empty 1-d array of integer record positions, got {describe(value)}"
-            )
-        if arr.min() < 0 or arr.max() >= len(patient):
-            raise ValueError(f"{name} holds positions outside 0..{len(patient) - 1}")
-        idx.append(arr)
-    return float(np.isin(patient[idx[1]], patient[idx[0]]).mean())
-
-
-def reference_cohen_kappa(table: Any) -> float:
-    """Cohen's kappa of a K x K confusion matrix of counts (rows: rater A, columns: rater B)."""
-    t = np.asarray(table, dtype=float)
-    if t.ndim != 2 or t.shape[0] != t.shape[1] or t.shape[0] < 2 or (t < 0).any() or t.sum() <= 0:
-        raise ValueError(
-            f"table must be a square K x K matrix of non-negative counts (K >= 2), got {describe(table)}"
-        )
-    n = t.sum()
-    observed = np.trace(t) / n
-    chance = float(t.sum(axis=1) @ t.sum(axis=0)) / n**2
-    return float((observed - chance) / (1 - chance))
-
-
 THRESHOLD_KEYS = ("max_ece", "min_coverage")
-
-
-def reference_fit_for_site(y: Any, p: Any, covered: Any, thresholds: Mapping[str, float]) -> dict[str, Any]:
-    """Fit for the site when its ECE (10 bins) <= max_ece and its conformal coverage >= min_coverage."""
-    ece = reference_expected_calibration_error(y, p, 10)
-    cov = np.asarray(covered)
-    if cov.shape != np.shape(p) or cov.dtype != bool:
-        raise ValueError(f"covered must be a boolean array of the shape of p, got {describe(covered)}")
-    if not isinstance(thresholds, Mapping) or any(k not in thresholds for k in THRESHOLD_KEYS):
-        raise ValueError(
-            f"thresholds must be a dict with the keys {THRESHOLD_KEYS}, got {describe(thresholds)}"
-        )
-    coverage = float(cov.mean())
-    reasons = []
-    if ece > thresholds["max_ece"]:
-        reasons.append(f"ECE {ece:.3f} is above the limit {thresholds['max_ece']}")
-    if coverage < thresholds["min_coverage"]:
-        reasons.append(f"coverage {coverage:.3f} is below the limit {thresholds['min_coverage']}")
-    return {"fit": not reasons, "ece": ece, "coverage": coverage, "reasons": reasons}
 
 
 # ---------------------------------------------------------------------------------------------- planted data
@@ -441,10 +312,12 @@ def _ece_mistakes(y: np.ndarray, p: np.ndarray, n_bins: int) -> list[tuple[str, 
     half_open = np.digitize(p, edges) - 1  # p = 1.0 lands in bin n_bins and is lost
     keep = half_open < n_bins
     dropped = (
-        reference_expected_calibration_error(y[keep], p[keep], n_bins) * keep.mean() if keep.any() else 0.0
+        refs.reference_expected_calibration_error(y[keep], p[keep], n_bins) * keep.mean()
+        if keep.any()
+        else 0.0
     )
     dropped_renormalised = (
-        reference_expected_calibration_error(y[keep], p[keep], n_bins) if keep.any() else 0.0
+        refs.reference_expected_calibration_error(y[keep], p[keep], n_bins) if keep.any() else 0.0
     )
     q_edges = np.quantile(p, np.linspace(0, 1, n_bins + 1))
     q_index = np.clip(np.searchsorted(q_edges, p, side="right") - 1, 0, n_bins - 1)
@@ -477,7 +350,7 @@ def _ece_mistakes(y: np.ndarray, p: np.ndarray, n_bins: int) -> list[tuple[str, 
         "compare mean(y) and mean(p) bin by bin; over all cases at once it is calibration-in-the-large, not "
         "the ECE": float(abs(y.mean() - p.mean())),
         not_quantiles: float(quantile),
-        "use the n_bins you are given (yours looks like 10 bins)": reference_expected_calibration_error(
+        "use the n_bins you are given (yours looks like 10 bins)": refs.reference_expected_calibration_error(
             y, p, 10
         ),
     }.items())
@@ -485,9 +358,13 @@ def _ece_mistakes(y: np.ndarray, p: np.ndarray, n_bins: int) -> list[tuple[str, 
 
 def _ece_hint(got: float | None, y: np.ndarray, p: np.ndarray, n_bins: int, want: float) -> str:
     shown = "not a number" if got is None else f"{got:.6f}"
+    try:
+        mistakes = _ece_mistakes(y, p, n_bins)
+    except ReferenceUnavailable:  # a student release stores no value for a hint: give the generic advice
+        mistakes = []
     named = {
         hint
-        for hint, value in _ece_mistakes(y, p, n_bins)
+        for hint, value in mistakes
         if got is not None and abs(value - want) > 1e-9 and abs(got - value) <= 1e-9 * max(1, abs(value))
     }
     advice = (
@@ -523,7 +400,7 @@ def check_expected_calibration_error(expected_calibration_error: Callable[..., f
             y, p = calibration_data(n, seed, kind)
             for n_bins in (7, 10, 15, 3):
                 got = ex.call(expected_calibration_error, y.copy(), p.copy(), n_bins=n_bins)
-                want = reference_expected_calibration_error(y, p, n_bins)
+                want = refs.reference_expected_calibration_error(y, p, n_bins)
                 same = _close(got, want)
                 ex.expect(same, "" if same else _ece_hint(_scalar(got), y, p, n_bins, want))
         y, p = calibration_data(200, 7, "overconfident")
@@ -535,7 +412,7 @@ def check_expected_calibration_error(expected_calibration_error: Callable[..., f
         perm = np.random.default_rng(8).permutation(len(y))
         again = ex.call(expected_calibration_error, y[perm], p[perm], n_bins=10)
         ex.expect(
-            _close(again, reference_expected_calibration_error(y, p, 10)),
+            _close(again, refs.reference_expected_calibration_error(y, p, 10)),
             "the ECE must not depend on the order of the cases",
         )
 
@@ -546,7 +423,7 @@ def check_fit_temperature(fit_temperature: Callable[..., float]) -> None:
         logits, y = temperature_data(3000, 3, 2.0, seed=11)
         t = _a_number(ex, ex.call(fit_temperature, logits.copy(), y.copy()), "the temperature T")
         ex.expect(t > 0 and math.isfinite(t), f"T must be a positive finite number; yours is {t!r}")
-        want = reference_fit_temperature(logits, y)
+        want = refs.reference_fit_temperature(logits, y)
         ex.expect(
             abs(t - want) <= 1e-3 * want,
             f"T = {t:.4f}, but the NLL of softmax(logits / T) is lowest at T = {want:.4f} (within 0.1 %): "
@@ -565,7 +442,7 @@ def check_fit_temperature(fit_temperature: Callable[..., float]) -> None:
         ):
             logits, y = temperature_data(n, k, scale, seed)
             got = ex.call(fit_temperature, logits.copy(), y.copy())
-            want = reference_fit_temperature(logits, y)
+            want = refs.reference_fit_temperature(logits, y)
             value = _scalar(got)
             ex.expect(
                 value is not None and abs(value - want) <= 1e-3 * want,
@@ -589,9 +466,9 @@ def check_temperature_report(temperature_report: Callable[..., Mapping[str, floa
                 "a dict with the keys 'T', 'nll_before', 'nll_after'",
                 keys=("T", "nll_before", "nll_after"),
             )
-            want = reference_temperature_report(logits_cal, y_cal, logits_test, y_test)
+            want = refs.reference_temperature_report(logits_cal, y_cal, logits_test, y_test)
             t = _scalar(out["T"])
-            test_t = reference_fit_temperature(logits_test, y_test)
+            test_t = refs.reference_fit_temperature(logits_test, y_test)
             ex.expect(
                 t is not None and abs(t - want["T"]) <= 1e-3 * want["T"],
                 f"T = {t} but the calibration set's NLL optimum is {want['T']:.4f}"
@@ -629,7 +506,7 @@ def check_conformal_quantile(conformal_quantile: Callable[..., float]) -> None:
         ):
             scores = rng.random(n)
             got = ex.call(conformal_quantile, scores.copy(), alpha)
-            want = reference_conformal_quantile(scores, alpha)
+            want = refs.reference_conformal_quantile(scores, alpha)
             rank = math.ceil((n + 1) * (1 - alpha))
             ex.expect(
                 not (rank < n and _close(got, float(np.sort(scores)[rank]), rtol=0, atol=0)),
@@ -662,7 +539,7 @@ def check_conformal_quantile(conformal_quantile: Callable[..., float]) -> None:
         ex.expect(
             _close(
                 ex.call(conformal_quantile, scores[::-1].copy(), 0.1),
-                reference_conformal_quantile(scores, 0.1),
+                refs.reference_conformal_quantile(scores, 0.1),
             ),
             "sort the scores: the quantile must not depend on their order",
         )
@@ -686,7 +563,7 @@ def check_prediction_sets(prediction_sets: Callable[..., np.ndarray]) -> None:
                 f"return a boolean array of shape {p_test.shape} (True = class in the set); yours: "
                 f"{describe(got)}",
             )
-            want = reference_prediction_sets(p_cal, y_cal, p_test, alpha)
+            want = refs.reference_prediction_sets(p_cal, y_cal, p_test, alpha)
             scores = np.sort(1.0 - p_cal[np.arange(n), y_cal])
             rank = math.ceil((n + 1) * (1 - alpha))
             ex.expect(
@@ -709,8 +586,8 @@ def check_prediction_sets(prediction_sets: Callable[..., np.ndarray]) -> None:
             p_cal, y_cal = tied_conformal_data(n, k, seed)
             p_test, _ = tied_conformal_data(80, k, seed + 500)
             got = np.asarray(ex.call(prediction_sets, p_cal.copy(), y_cal.copy(), p_test.copy(), alpha))
-            want = reference_prediction_sets(p_cal, y_cal, p_test, alpha)
-            q = reference_conformal_quantile(1.0 - p_cal[np.arange(n), y_cal], alpha)
+            want = refs.reference_prediction_sets(p_cal, y_cal, p_test, alpha)
+            q = refs.reference_conformal_quantile(1.0 - p_cal[np.arange(n), y_cal], alpha)
             strict = (1.0 - p_test) < q
             ex.expect(
                 got.shape == want.shape and not (got == strict).all(),
@@ -751,7 +628,7 @@ def check_predictive_values(predictive_values: Callable[..., Mapping[str, float]
                 "a dict with the keys 'ppv', 'npv', 'lr_plus', 'lr_minus'",
                 keys=keys,
             )
-            want = reference_predictive_values(**case)
+            want = refs.reference_predictive_values(**case)
             shown = ", ".join(f"{k}={v}" for k, v in case.items())
             for key in keys:
                 ex.expect(
@@ -781,7 +658,7 @@ def check_leaked_fraction(leaked_fraction: Callable[..., float]) -> None:
         ):
             train_idx, test_idx, patient, truth = planted_split(n_patients, leaked, seed)
             got = ex.call(leaked_fraction, train_idx.copy(), test_idx.copy(), patient.copy())
-            want = reference_leaked_fraction(train_idx, test_idx, patient)
+            want = refs.reference_leaked_fraction(train_idx, test_idx, patient)
             ex.expect(abs(want - truth) < 1e-12, "internal: planted fraction")
             label = {
                 0.0: "no patient is in both sets",
@@ -797,7 +674,7 @@ def check_leaked_fraction(leaked_fraction: Callable[..., float]) -> None:
         train_idx, test_idx, patient, _ = planted_split(100, 0.5, 56)
         got = ex.call(leaked_fraction, train_idx, test_idx, patient)
         ex.expect(
-            _close(got, reference_leaked_fraction(train_idx, test_idx, patient)),
+            _close(got, refs.reference_leaked_fraction(train_idx, test_idx, patient)),
             "patient ids are strings like 'P12345'; compare ids, not positions",
         )
 
@@ -854,7 +731,7 @@ def _criteria(reason: str) -> set[str]:
 def _probe_thresholds() -> list[tuple[str, dict[str, float]]]:
     """Limits placed next to a planted site's own numbers, so that a right rule's decision flips there."""
     y, p, covered = site_data("healthy_edge", 1000, SITE_SEEDS[1])
-    ece, cov = reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    ece, cov = refs.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
     return [
         ("healthy_edge", {"max_ece": round(ece - 0.01, 3), "min_coverage": 0.5}),  # refused: ECE only
         ("healthy_edge", {"max_ece": round(ece + 0.01, 3), "min_coverage": round(cov + 0.01, 3)}),  # coverage
@@ -874,7 +751,7 @@ def _check_site(ex: Any, fit_for_site: Callable[..., Mapping[str, Any]], kind: s
         "a dict with the keys 'fit', 'ece', 'coverage', 'reasons'",
         keys=("fit", "ece", "coverage", "reasons"),
     )
-    want = reference_fit_for_site(y, p, covered, thresholds)
+    want = refs.reference_fit_for_site(y, p, covered, thresholds)
     where = f"site {kind!r}, thresholds {dict(thresholds)}"
     ex.expect(
         _close(out["ece"], want["ece"], rtol=1e-9),
@@ -998,12 +875,12 @@ def check_fit_for_site(
                 _check_boundary(ex, fit_for_site, kind, seed)
         for kind in ("shifted", "miscalibrated", "undercovered"):
             ex.expect(
-                not reference_fit_for_site(*site_data(kind, 1000, SITE_SEEDS[0]), thresholds)["fit"],
+                not refs.reference_fit_for_site(*site_data(kind, 1000, SITE_SEEDS[0]), thresholds)["fit"],
                 f"with your thresholds the planted failing site {kind!r} would pass",
             )
         ex.expect(
             all(
-                reference_fit_for_site(*site_data(kind, 1000, s), thresholds)["fit"]
+                refs.reference_fit_for_site(*site_data(kind, 1000, s), thresholds)["fit"]
                 for s in SITE_SEEDS
                 for kind in ("healthy", "healthy_edge")
             ),
