@@ -106,6 +106,10 @@ print(f"accuracy {right0.mean():.3f} -> {right_qtc.mean():.3f} after entering th
 
 # %%
 check_cbm(ConceptBottleneck)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.concepts import hidden_check_cbm
+hidden_check_cbm(ConceptBottleneck)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **Two concepts at once.** `intervene` replaces one concept; the cell below enters the true QTc *and* the
@@ -223,6 +227,10 @@ print(f"TCAV score of prolonged QTc for the long-QT class: {tcav_score(cnn, laye
 
 # %%
 check_cav_and_tcav(compute_cav, tcav_score)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.concepts import hidden_check_cav_and_tcav
+hidden_check_cav_and_tcav(compute_cav, tcav_score)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -263,6 +271,10 @@ print(f"TCAV score, mean of {len(qtc_scores)} runs: prolonged QTc {qtc_scores.me
 
 # %%
 check_tcav_significance(tcav_significance)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.concepts import hidden_check_tcav_significance
+hidden_check_tcav_significance(tcav_significance)
+### END HIDDEN TESTS
 
 # %%
 assert significant
@@ -285,6 +297,10 @@ dissociating = {"hr": (100, 120), "qtc": (490, 540)}  # fast hearts: long QTc, s
 
 # %%
 check_dissociating_concept(dissociating)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.concepts import hidden_check_dissociating_concept
+hidden_check_dissociating_concept(dissociating)
+### END HIDDEN TESTS
 
 # %%
 examples = make_ecgs(50, derived_seed(502), **dissociating)

@@ -21,16 +21,18 @@ import importlib
 import inspect
 import pickle
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pytest
 from test_checker_titles import checker_title
 
-MODULES = {  # hidden module -> the mutation tests of its public checkers
-    "shapley": "test_checks_shapley",
-    "glass_box": "test_checks_glass_box",
-    "clever_hans": "test_checks_clever_hans",
+MODULES = {  # hidden module -> the mutation tests of its public checkers and their tables of cases
+    "clever_hans": ("test_checks_clever_hans", ["CASES"]),
+    "concepts": ("test_checks_concepts", ["CBM_CASES", "TCAV_CASES", "SIG_CASES", "MORE_CBM", "MORE_TCAV",
+                                          "MORE_SIG", "ALTERNATIVES", "REVIEW_MUTANTS", "DISSOCIATING"]),
+    "glass_box": ("test_checks_glass_box", ["CASES"]),
+    "shapley": ("test_checks_shapley", ["CASES"]),
 }
 
 
@@ -115,23 +117,43 @@ def written(checker: Callable) -> bool:
     return next(iter(inspect.signature(checker).parameters)) == "answer"
 
 
-def _table(test_module: str) -> dict[Callable, dict[str, list[Callable]]]:
-    """Per public checker (written-answer checkers left out): its reference, alternatives and mutants."""
-    table: dict[Callable, dict[str, list[Callable]]] = {}
-    for checker, function, accept in importlib.import_module(test_module).CASES:
+def _pair_checker(both: Callable) -> tuple[Callable, tuple]:
+    """``tests/test_checks_concepts.py``'s ``_check_pair`` cases: the public checker and the two functions."""
+    from xaihealth.checks.concepts import check_cav_and_tcav
+
+    return check_cav_and_tcav, tuple(c.cell_contents for c in both.__closure__)  # (cav_fn, score_fn)
+
+
+UNWRAP = {"_check_pair": _pair_checker}  # checkers a test module wraps around a public one
+
+
+def _table(test_module: str, tables: Sequence[str]) -> dict[Callable, dict[str, list[tuple]]]:
+    """Per public checker (written-answer checkers left out): the reference's arguments (first), the
+    accepted alternatives' and the mutants', each a tuple of what the checker is called with."""
+    table: dict[Callable, dict[str, list[tuple]]] = {}
+    rows = [row for name in tables for row in getattr(importlib.import_module(test_module), name)]
+    for checker, answer, accept in rows:
+        unwrap = UNWRAP.get(checker.__name__, lambda answer, checker=checker: (checker, (answer,)))
+        checker, args = unwrap(answer)
         if written(checker):
             continue
         entry = table.setdefault(checker, {"accepted": [], "mutants": []})
-        entry["accepted" if accept else "mutants"].append(function)
+        entry["accepted" if accept else "mutants"].append(args)
     return table
 
 
 CHECKERS = [
     (module, checker, entry)
-    for module, test_module in MODULES.items()
-    for checker, entry in _table(test_module).items()
+    for module, (test_module, tables) in MODULES.items()
+    for checker, entry in _table(test_module, tables).items()
 ]  # fmt: skip
 IDS = [f"{module}.{checker.__name__}" for module, checker, _ in CHECKERS]
+FUNCTIONS = [row for row in CHECKERS if all(callable(f) for f in row[2]["accepted"][0])]  # not a spec
+FUNCTION_IDS = [f"{module}.{checker.__name__}" for module, checker, _ in FUNCTIONS]
+
+
+def name(args: tuple) -> str:
+    return "+".join(getattr(a, "__name__", repr(a)[:40]) for a in args)
 
 
 def hidden_of(module: str, checker: Callable) -> Callable:
@@ -139,9 +161,9 @@ def hidden_of(module: str, checker: Callable) -> Callable:
     return getattr(hidden, f"hidden_{checker.__name__}")
 
 
-def passes(check: Callable, function: Callable) -> bool:
+def passes(check: Callable, args: tuple) -> bool:
     try:
-        check(function)
+        check(*args)
     except AssertionError:
         return False
     return True
@@ -177,41 +199,41 @@ def test_hidden_title_is_the_public_title_marked_hidden(module, checker, entry):
 @pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
 def test_hidden_test_accepts_the_reference_and_the_accepted_alternatives(module, checker, entry, capsys):
     hidden = hidden_of(module, checker)
-    for function in entry["accepted"]:
-        hidden(function)
-        assert "(hidden tests): passed" in capsys.readouterr().out, f"{function.__name__} was not accepted"
+    for args in entry["accepted"]:
+        hidden(*args)
+        assert "(hidden tests): passed" in capsys.readouterr().out, f"{name(args)} was not accepted"
 
 
 @pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
 def test_hidden_test_rejects_at_least_two_mutants(module, checker, entry):
     hidden = hidden_of(module, checker)
-    rejected = [m.__name__ for m in entry["mutants"] if not passes(hidden, m)]
+    rejected = [name(m) for m in entry["mutants"] if not passes(hidden, m)]
     assert len(rejected) >= 2, f"only {rejected} of {len(entry['mutants'])} mutants rejected"
 
 
-def _public_inputs(checker: Callable, reference: Callable) -> list:
-    seen: list = []
-    checker(recorder(reference, seen))
+def _inputs(check: Callable, functions: tuple) -> list[list]:
+    """What ``check`` passes to each of ``functions``, one list of input fingerprints per function."""
+    seen: list[list] = [[] for _ in functions]
+    check(*(recorder(f, s) for f, s in zip(functions, seen, strict=True)))
     return seen
 
 
-@pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
+@pytest.mark.parametrize(("module", "checker", "entry"), FUNCTIONS, ids=FUNCTION_IDS)
 def test_a_memoriser_passes_the_public_checker_and_fails_the_hidden_test(module, checker, entry, capsys):
     reference, wrong = entry["accepted"][0], entry["mutants"][0]
-    known = set(_public_inputs(checker, reference))
-    cheat = memoriser(reference, wrong, known)
-    checker(cheat)  # the public checker cannot tell it from the reference ...
+    known = _inputs(checker, reference)
+    cheat = tuple(memoriser(r, w, set(k)) for r, w, k in zip(reference, wrong, known, strict=True))
+    checker(*cheat)  # the public checker cannot tell it from the reference ...
     assert "passed" in capsys.readouterr().out
     with pytest.raises(AssertionError, match=r"\(hidden tests\)"):  # ... the hidden test can
-        hidden_of(module, checker)(cheat)
+        hidden_of(module, checker)(*cheat)
 
 
-@pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
+@pytest.mark.parametrize(("module", "checker", "entry"), FUNCTIONS, ids=FUNCTION_IDS)
 def test_no_hidden_case_repeats_a_public_case(module, checker, entry):
     reference = entry["accepted"][0]
-    public = set(_public_inputs(checker, reference))
-    hidden: list = []
-    hidden_of(module, checker)(recorder(reference, hidden))
-    assert hidden, "the hidden test never called the function"
-    repeated = [i for i, k in enumerate(hidden) if k in public]
-    assert not repeated, f"hidden calls {repeated} (of {len(hidden)}) repeat an input of the public checker"
+    public, hidden = _inputs(checker, reference), _inputs(hidden_of(module, checker), reference)
+    assert any(hidden), "the hidden test never called the student's function"
+    for f, shown, asked in zip(reference, public, hidden, strict=True):
+        repeated = [i for i, k in enumerate(asked) if k in set(shown)]
+        assert not repeated, f"hidden calls {repeated} of {f.__name__} repeat an input of the public checker"
