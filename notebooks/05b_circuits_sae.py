@@ -47,12 +47,10 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from xaihealth.checks.circuits_sae import (
-    concept_scores, match_latents, notes_concepts, planted_sparse_data, reference_sae_metrics, sae_forward,
-)  # fmt: skip
-from xaihealth.checks.circuits_sae import reference_train_sae as train_sae  # the lab's Exercise 2
+from xaihealth.checks.circuits_sae import concept_scores, match_latents, notes_concepts, planted_sparse_data, sae_forward
 from xaihealth.data.notes import ALL_DRUGS, CLASS_DRUGS, CLASS_NAMES, DRUG_TO_CLASS, POSITIONS, NotesTokenizer, make_notes
 from xaihealth.models.notes_transformer import build_notes_transformer, load_notes_transformer
+from xaihealth.models.sae import sae_metrics, train_sae  # the lab's Exercises 1 and 2, as a library
 from xaihealth.notebook import derived_seed, setup
 from xaihealth.plots.circuits_sae import phase_diagram, superposition_panels, tradeoff
 from xaihealth.plots.llm_internals import heatmap
@@ -767,8 +765,9 @@ assert sparse_share > dense_share + 0.3
 #
 # A sparse autoencoder (SAE) learns an overcomplete dictionary: `h = ReLU((x − b_dec) W_enc + b_enc)`,
 # `x̂ = h W_dec + b_dec`, loss = `‖x − x̂‖²` (summed over dimensions) `+ λ‖h‖₁`, both averaged over samples,
-# decoder rows renormalised to unit norm after every step (Bricken et al., 2023). The training code is the
-# lab's Exercise 2 reference (64 latents, full-batch Adam, lr 0.03, 300 steps). To know whether it works,
+# decoder rows renormalised to unit norm after every step (Bricken et al., 2023). The training code is what
+# the lab's Exercise 2 asks you to write, here as a library, `xaihealth.models.sae.train_sae` (64 latents,
+# full-batch Adam, lr 0.03, 300 steps). To know whether it works,
 # test it where the answer is known: `k = 32` random unit directions in `d = 16` dimensions, each active
 # in 5 % of 2048 samples (about 1.6 per sample), magnitudes uniform in [0, 1) — superposition by
 # construction — and score it on 2048 **held-out** samples of the same features.
@@ -823,7 +822,7 @@ assert np.allclose(leak_cos, 1.0, atol=1e-5)
 # %% slideshow={"slide_type": "subslide"}
 def score_sae(sae):
     lat, x_hat = sae_forward(sae, x_test)
-    m = reference_sae_metrics(x_test, x_hat, lat)
+    m = sae_metrics(x_test, x_hat, lat)
     cols, cos = match_latents(true_dirs, sae["W_dec"])
     a, h = acts_test.numpy(), lat[:, cols].numpy()
     m["corr"] = np.array(
@@ -998,7 +997,7 @@ for name, steps in (("SAE", 300), ("random dictionary", 0)):
     h_tr, _ = sae_forward(sae_n, r_train)
     h_te, x_hat_te = sae_forward(sae_n, r_test)
     results[name] = {
-        **reference_sae_metrics(r_test, x_hat_te, h_te),
+        **sae_metrics(r_test, x_hat_te, h_te),
         "concepts": concept_scores(
             (h_tr > 0).numpy(), (h_te > 0).numpy(), c_train, c_test
         ),

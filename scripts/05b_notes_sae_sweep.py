@@ -2,7 +2,7 @@
 
 The lecture trains ONE SAE on the residual stream at ':' after layer 0; this script asks whether what it
 finds depends on that choice. For each L1 coefficient and each initialisation seed it trains a 128-latent
-SAE (the lecture's code: ``xaihealth.checks.circuits_sae.reference_train_sae``, 300 Adam steps, lr 0.03,
+SAE (the lecture's code: ``xaihealth.models.sae.train_sae``, 300 Adam steps, lr 0.03,
 float64) on 2000 notes and scores it on 2000 other notes:
 
 * held-out fraction of variance explained, L0, dead latents (zero on every held-out note);
@@ -36,12 +36,11 @@ from xaihealth.checks.circuits_sae import (  # noqa: I001
     concept_scores,
     match_latents,
     notes_concepts,
-    reference_sae_metrics,
-    reference_train_sae,
     sae_forward,
 )
 from xaihealth.data.notes import POSITIONS, make_notes
 from xaihealth.models.notes_transformer import load_notes_transformer
+from xaihealth.models.sae import sae_metrics, train_sae
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "datasets" / "results" / "05b_notes_sae_sweep.json"
@@ -72,10 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = [*itertools.product(args.l1, range(args.seeds)), *(("random", s) for s in range(args.seeds))]
     for l1, seed in settings:  # "random": the null, a random dictionary (the SAE at initialisation)
         steps, coeff = (0, 0.0) if l1 == "random" else (300, l1)
-        sae = reference_train_sae(r_train, 128, coeff, steps=steps, lr=3e-2, seed=1000 + seed)
+        sae = train_sae(r_train, 128, coeff, steps=steps, lr=3e-2, seed=1000 + seed)
         h_train, _ = sae_forward(sae, r_train)
         h_test, x_hat = sae_forward(sae, r_test)
-        m = reference_sae_metrics(r_test, x_hat, h_test)
+        m = sae_metrics(r_test, x_hat, h_test)
         scores = concept_scores((h_train > 0).numpy(), (h_test > 0).numpy(), c_train, c_test)
         runs.append({"l1": l1, "seed": 1000 + seed, **m, "concepts": scores, "W_dec": sae["W_dec"]})
         print(f"λ {l1!s:<6} seed {seed}: FVE {m['fve']:.3f}, L0 {m['l0']:.1f}, dead {m['dead']}", flush=True)

@@ -33,6 +33,7 @@ from scipy.optimize import linear_sum_assignment
 from xaihealth import validate
 from xaihealth.checks._core import describe, exercise
 from xaihealth.checks._reference import references
+from xaihealth.models.sae import adam_steps
 
 refs = references("circuits_sae")  # the reference implementations, or their replay
 
@@ -63,28 +64,6 @@ def sae_forward(sae, x):
     """Latents and reconstruction of an SAE dict (see the module docstring)."""
     latents = torch.relu((x - sae["b_dec"]) @ sae["W_enc"] + sae["b_enc"])
     return latents, latents @ sae["W_dec"] + sae["b_dec"]
-
-
-def _adam_steps(x, init, l1_coeff, steps, lr):
-    """``steps`` full-batch Adam steps of the lab's SAE loss from the dict ``init`` (decoder rows
-    renormalised after each step); returns detached tensors."""
-    params = {
-        k: torch.nn.Parameter(init[k].detach().clone().to(x.dtype))
-        for k in ("W_enc", "b_enc", "W_dec", "b_dec")
-    }
-    W_enc, b_enc, W_dec, b_dec = (params[k] for k in ("W_enc", "b_enc", "W_dec", "b_dec"))
-    opt = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=lr)
-    with torch.enable_grad():
-        for _ in range(steps):
-            latents = torch.relu((x - b_dec) @ W_enc + b_enc)
-            x_hat = latents @ W_dec + b_dec
-            loss = ((x - x_hat) ** 2).sum(1).mean() + l1_coeff * latents.abs().sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                W_dec.data = torch.nn.functional.normalize(W_dec.data, dim=1)
-    return {k: v.detach() for k, v in params.items()}
 
 
 def match_latents(true_dirs, learned_dirs):
@@ -258,7 +237,7 @@ def check_train_sae(train_sae: Callable) -> None:
         for l1, lr, steps, seed in _TRAJECTORIES:
             got = run(l1, steps, seed, lr=lr)
             start = inits[seed]
-            want = _adam_steps(x, start, l1, steps, lr)
+            want = adam_steps(x, start, l1, steps, lr)
             setting = f"l1_coeff={l1}, lr={lr}, steps={steps}"
             norms = got["W_dec"].norm(dim=1)
             ex.expect(
@@ -295,7 +274,7 @@ def check_train_sae(train_sae: Callable) -> None:
                                                               seed=seed).items()}  # fmt: skip
         got = {k: v.detach().float() for k, v in ex.call(train_sae, xs.clone(), 64, l1, steps=steps, lr=lr,
                                                             seed=seed).items()}  # fmt: skip
-        loss_got, loss_want = _sae_loss(xs, got, l1), _sae_loss(xs, _adam_steps(xs, start, l1, steps, lr), l1)
+        loss_got, loss_want = _sae_loss(xs, got, l1), _sae_loss(xs, adam_steps(xs, start, l1, steps, lr), l1)
         rel = (loss_got - loss_want) / loss_want
         ex.expect(
             abs(rel) < _LONG_TOL,
