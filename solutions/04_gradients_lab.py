@@ -89,6 +89,10 @@ def integrated_gradients(model, x, baseline, target, n_steps):
 
 # %%
 check_integrated_gradients(integrated_gradients)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.gradients import hidden_check_integrated_gradients
+hidden_check_integrated_gradients(integrated_gradients)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -125,6 +129,10 @@ def grad_cam(model, layer, x, target):
 
 # %%
 check_grad_cam(grad_cam)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.gradients import hidden_check_grad_cam
+hidden_check_grad_cam(grad_cam)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -153,6 +161,10 @@ def cascading_randomisation(model, layers, explain, x):
 
 # %%
 check_cascading_randomisation(cascading_randomisation)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.gradients import hidden_check_cascading_randomisation
+hidden_check_cascading_randomisation(cascading_randomisation)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -178,6 +190,10 @@ def mask_scores(attributions, masks):
 
 # %%
 check_mask_scores(mask_scores)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.gradients import hidden_check_mask_scores
+hidden_check_mask_scores(mask_scores)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Put it together on the radiograph model
@@ -284,6 +300,10 @@ def parameterised_layers(model):
 
 # %%
 check_parameterised_layers(parameterised_layers)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.gradients import hidden_check_parameterised_layers
+hidden_check_parameterised_layers(parameterised_layers)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **6b.** Run your `cascading_randomisation` of the plain gradient with **every** parameterised layer of

@@ -32,6 +32,7 @@ MODULES = {  # hidden module -> the mutation tests of its public checkers and th
     "concepts": ("test_checks_concepts", ["CBM_CASES", "TCAV_CASES", "SIG_CASES", "MORE_CBM", "MORE_TCAV",
                                           "MORE_SIG", "ALTERNATIVES", "REVIEW_MUTANTS", "DISSOCIATING"]),
     "glass_box": ("test_checks_glass_box", ["CASES"]),
+    "gradients": ("test_checks_gradients", ["CASES"]),
     "shapley": ("test_checks_shapley", ["CASES"]),
 }
 
