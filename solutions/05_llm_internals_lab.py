@@ -112,6 +112,10 @@ assert draws[0]["accuracy"] > 0.8 and sel.mean() > 0
 
 # %%
 check_probe_selectivity(probe_selectivity)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.llm_internals import hidden_check_probe_selectivity
+hidden_check_probe_selectivity(probe_selectivity)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -173,6 +177,10 @@ for layer, position in ((0, A), (1, A), (1, 15), (1, Q)):
 
 # %%
 check_patch_resid_pre(patch_resid_pre, model=model)  # the lab's model: no second load
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.llm_internals import hidden_check_patch_resid_pre
+hidden_check_patch_resid_pre(patch_resid_pre, model=model)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -194,6 +202,10 @@ def ov_readout(model, layer, head, x):
 
 # %%
 check_ov_readout(ov_readout, model=model)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.llm_internals import hidden_check_ov_readout
+hidden_check_ov_readout(ov_readout, model=model)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **Use it.** L0H3 attends from `:` to the prescribed drug (position 15) in about half of the notes
@@ -269,6 +281,10 @@ print(f"largest difference from the model's hook_pattern: "
 
 # %%
 check_attention_pattern(attention_pattern, model=model)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.llm_internals import hidden_check_attention_pattern
+hidden_check_attention_pattern(attention_pattern, model=model)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -307,6 +323,10 @@ for p, e in zip(slots, effects, strict=True):
 
 # %%
 check_word_occlusion(word_occlusion, model=model)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.llm_internals import hidden_check_word_occlusion
+hidden_check_word_occlusion(word_occlusion, model=model)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Exercise 6 — which evidence would you put in an audit?

@@ -33,6 +33,7 @@ MODULES = {  # hidden module -> the mutation tests of its public checkers and th
                                           "MORE_SIG", "ALTERNATIVES", "REVIEW_MUTANTS", "DISSOCIATING"]),
     "glass_box": ("test_checks_glass_box", ["CASES"]),
     "gradients": ("test_checks_gradients", ["CASES"]),
+    "llm_internals": ("test_checks_llm_internals", ["CASES"]),
     "shapley": ("test_checks_shapley", ["CASES"]),
 }
 
@@ -71,7 +72,7 @@ def fingerprint(obj: object, depth: int = 0) -> object:
     if isinstance(obj, types.MethodType):
         return ("method", obj.__func__.__qualname__, down(obj.__self__))
     state_dict = getattr(obj, "state_dict", None)
-    if callable(state_dict) and type(obj).__module__.startswith(("torch", "xaihealth")):
+    if callable(state_dict) and type(obj).__module__.startswith(("torch", "xaihealth", "transformer_lens")):
         return ("module", type(obj).__qualname__, down(dict(state_dict())))
     try:
         return ("pickle", type(obj).__qualname__, _digest(pickle.dumps(obj)))
