@@ -18,10 +18,12 @@
 # 3. a leave-one-site-out evaluation,
 # 4. calibration-in-the-large on each held-out site,
 #
-# and then (5) you judge, from intervals and class counts, which per-site differences are real.
+# and then you judge, from intervals and class counts, (5) which per-site differences are real and (6)
+# whether a new hospital can use the model's risk levels.
 #
 # Each exercise is followed by a check cell: it prints a ✔ line when your function is right, or tells you
-# what to fix (Exercise 5, a written judgement, is marked by a person: its check prints NOT GRADED).
+# what to fix (Exercises 5 and 6, written judgements, are marked by a person: their checks print NOT
+# GRADED).
 # Replace each `raise NotImplementedError(...)` with your code.
 
 # %%
@@ -37,8 +39,9 @@ from xaihealth.checks.clever_hans import (
     check_held_out_calibration,
     check_leave_one_site_out,
     check_missing_code_auc,
+    check_answer_5,
+    check_answer_6,
     check_site_audit,
-    check_written_answer,
 )
 from xaihealth.data import FEATURES, load_heart_disease
 from xaihealth.notebook import derived_seed, setup
@@ -383,8 +386,55 @@ above the stratified AUC): no single hospital ever sees it.
 ### END SOLUTION
 
 # %%
-check_written_answer(answer_5)
+check_answer_5(answer_5)
 ### BEGIN HIDDEN TESTS
 from xaihealth.instructor.hidden.clever_hans import hidden_check_written_answer
 hidden_check_written_answer(answer_5)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 6 — a risk level for Hungary
+#
+# Hungary asks to use the model, trained on the other three hospitals, to tell each patient their risk of
+# heart disease and to refer every patient above 50 % to angiography. Read **your** calibration table
+# (`observed`, `predicted`, `citl` with its 95 % interval, the prior-only null and the gain over it), the
+# held-out AUCs above and your audit table (Exercise 1: what Hungary does not record). Decide whether
+# Hungary may use the predicted risks as they are; if not, what you would do before deployment (with what
+# data, about how many patients) and what you would watch afterwards. Does the model still rank Hungary's
+# patients? Is there a hospital where the risk level did transfer, and what would you conclude from it?
+#
+# Write your answer (60 words or more) as a string: replace the stub with `answer_6 = """..."""`. As for
+# Exercise 5, the check only sees that the answer is complete and prints NOT GRADED.
+
+# %%
+### BEGIN SOLUTION
+answer_6 = """
+(From my tables, base seed 0.) Not as they are. Hungary's observed prevalence is 0.36 but the model
+predicts 0.50 on average: a calibration-in-the-large of -0.14 with an interval of about -0.18 to -0.10,
+so it over-predicts by about 14 points and a 50 % referral threshold would send far too many patients to
+angiography. The ranking transfers much better: the held-out AUC is about 0.88, within about 0.01 of the
+within-site AUC, and the features move the level closer to Hungary's own than the prior-only null does
+(gain 0.10 to 0.18). So the model is worth keeping, but its level comes from hospitals with prevalences
+of 0.46 to 0.93 and from missing-value patterns (Hungary records almost no ca, thal or slope) that are
+not Hungary's. Before deployment I would recalibrate it on a local sample of Hungarian patients with
+known outcomes (a few hundred: with 293 patients the interval of the calibration is about +-0.04 wide),
+refitting at least the intercept, then set the referral threshold from the local costs of a missed case
+and of an unnecessary angiography. After deployment I would monitor observed against predicted risk. VA
+Long Beach's interval contains 0 (about -0.07 to +0.05): there the level happened to transfer, but that
+says we cannot tell, not that the model is calibrated for any new hospital.
+"""
+# Mark the numbers against the student's OWN tables (they change with the draw).
+# Marking rubric (8 points):
+# - 2: reads Hungary's row: predicted above observed (about 0.50 vs 0.36), citl about -0.14 with an
+#      interval that excludes 0; concludes that the 0.5 referral threshold would refer too many.
+# - 2: separates ranking from level: the held-out AUC (or the gain over the prior-only null) shows that
+#      the features still rank Hungary's patients; so recalibrate, do not discard or retrain blindly.
+# - 2: a concrete step before deployment: local recalibration (intercept or logistic) on Hungarian
+#      patients with outcomes, with a sample size or the interval it buys; the threshold set from local
+#      costs; monitoring of observed vs predicted afterwards.
+# - 2: why the level does not transfer (other hospitals' prevalences, missing ca/thal/slope carrying the
+#      site) and VA's interval containing 0 read as "cannot tell", not as "calibrated".
+### END SOLUTION
+
+# %%
+check_answer_6(answer_6)

@@ -19,7 +19,7 @@
 # 4. the **attention pattern** from Q and K with the causal mask,
 # 5. **word occlusion** on a note, the surface-level alternative to opening the model,
 #
-# and answer one written question (Exercise 6).
+# and answer two written questions (Exercises 6 and 7).
 #
 # Each exercise is followed by a check cell: it prints a ✔ line when your function is right, or tells you
 # what to fix. Replace each `raise NotImplementedError(...)` with your code.
@@ -34,8 +34,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from xaihealth.checks.llm_internals import (
-    check_answer_6, check_attention_pattern, check_ov_readout, check_patch_resid_pre, check_probe_selectivity,
-    check_word_occlusion,
+    check_answer_6, check_answer_7, check_attention_pattern, check_ov_readout, check_patch_resid_pre,
+    check_probe_selectivity, check_word_occlusion,
 )  # fmt: skip
 from xaihealth.data.notes import ALL_DRUGS, DRUG_TO_CLASS, POSITIONS, NotesTokenizer, make_notes, make_patching_pairs
 from xaihealth.models.notes_transformer import load_notes_transformer
@@ -366,3 +366,48 @@ head set of the same size, in both directions, with intervals, and use probes on
 
 # %%
 check_answer_6(answer_6)
+
+# %% [markdown]
+# ## Exercise 7 — a probe as a safety monitor?
+#
+# A safety team wants a cheap runtime monitor: your Exercise 1 probe, reading the allergen's drug class at
+# the `:` position before layer 1, would raise an alarm whenever the class it reads disagrees with the
+# allergy in the note, as a sign that the model has not registered the allergy before it answers. Using
+# **your** numbers — the probe's accuracy, its control accuracies and selectivity (Exercise 1), the
+# recoveries of patching the allergen swap at layer 0 and layer 1 and positions 6, 15 and 16 (Exercise 2)
+# and the occlusion effects (Exercise 5) — decide whether you would deploy this monitor. Where in the model
+# does the allergen information sit before layer 1? What would the probe's error rate mean for alarms on a
+# ward? What evidence would you ask for before trusting that the probe reads what the model *uses*?
+# Write 60 words or more as a string `answer_7 = """..."""`.
+
+# %%
+### BEGIN SOLUTION
+answer_7 = """
+Not as a safety gate. Patching the allergen swap recovers 1.00 at the allergen's position before layer 0
+but about 0.00 at the same position before layer 1: layer 0 has already moved the information away. Before
+layer 1 it sits partly at the drug (recovery 0.39) and partly at the query position (0.32), so no single
+position carries it and a probe at the query reads only part of it. The probe reads the class with an
+accuracy of 0.86, against 0.63 to 0.76 for the control task (selectivity about +0.17, varying from +0.10
+to +0.23 with the control draw): the class is decodable beyond word identity, but 14 % of held-out notes
+are misread, so on a ward the monitor would raise a false alarm, or miss one, for about one note in seven,
+and staff would learn to ignore it. Decodable is not used: occlusion shows the allergen and the drug move
+the answer (about +1.1 and -1.4), yet that does not say which component reads them. Before trusting the
+probe I would ask for a causal test, steering or patching along the probe's direction must change the
+answer, compared with random directions, and I would put the safety check where it can be verified: a
+behavioural test suite of held-out allergy and drug pairs, and a rule-based allergy check outside the model.
+"""
+# Marking rubric (8 points):
+# - 2: reads the patching numbers: the allergen information is at its own position before layer 0 (about
+#      1.0) and gone from it before layer 1 (about 0); at layer 1 it is split over the drug and query
+#      positions (about 0.4 and 0.3), none enough alone.
+# - 2: reads the probe against its control: accuracy vs control accuracies, selectivity with its spread over
+#      control draws; decodable is not the same as used.
+# - 2: a decision on the monitor with its operational cost: the probe's error rate turned into false (or
+#      missed) alarms per note; alarm fatigue; not a safety gate on its own.
+# - 2: what would earn trust: a causal test (steering or patching along the probe direction changes the
+#      answer, against random directions) or an independent behavioural check (held-out pairs, a rule
+#      outside the model).
+### END SOLUTION
+
+# %%
+check_answer_7(answer_7)

@@ -15,7 +15,8 @@
 # 1. the **metrics**: L0, fraction of variance explained, dead latents;
 # 2. the **training loop**: L1 penalty on the latents, unit-norm decoder rows;
 # 3. the **feature-recovery score** against known ground-truth directions, best match and one-to-one;
-# 4. a written judgement: how to choose the penalty, and when to trust a latent.
+# 4. a written judgement: how to choose the penalty, and when to trust a latent;
+# 5. a written decision: is your dictionary ready to be shown to clinicians, one tile per latent?
 #
 # Data: `planted_sparse_data()` returns `x` (2048 × 16), sparse non-negative combinations of 32 unit
 # directions `features` (32 × 16) — more features than dimensions — and the true code `activations`.
@@ -29,16 +30,16 @@
 # every tensor with the expected Adam update started from *your* initialisation; last, it trains the full
 # 300 steps at the lab's setting on 512 rows and asks for a final loss within 1 % of the reference's from
 # your initialisation (a loop cut short or with a decaying learning rate is off by 2–10 %). Any correct
-# implementation passes, whatever its random draw, and an ignored argument does not. The written answer
-# (Exercise 4) is checked only for completeness; a person marks it with the rubric.
+# implementation passes, whatever its random draw, and an ignored argument does not. The written answers
+# (Exercises 4 and 5) are checked only for completeness; a person marks them with the rubric.
 
 # %%
 import torch
 import torch.nn.functional as F
 
 from xaihealth.checks.circuits_sae import (
-    check_answer_4, check_feature_recovery, check_sae_metrics, check_train_sae, planted_sparse_data,
-    sae_forward,
+    check_answer_4, check_answer_5, check_feature_recovery, check_sae_metrics, check_train_sae,
+    planted_sparse_data, sae_forward,
 )  # fmt: skip
 from xaihealth.notebook import derived_seed, setup
 
@@ -210,3 +211,48 @@ non-convex fit; its latent indices and even its features change with the seed.
 
 # %%
 check_answer_4(answer_4)
+
+# %% [markdown]
+# ## Exercise 5 — a dashboard of latents?
+#
+# A team wants to ship your λ = 0.3 SAE as a dashboard for clinicians: one tile per live latent, each tile
+# labelled with the planted direction that latent matches best (its highest cosine). Use **your** numbers
+# above. (a) What does the first printed row, the untrained SAE that "found" the planted directions, tell
+# you about a recovery score reported on its own, and what would you require next to every such score?
+# (b) How many live latents does your SAE have (64 minus the dead ones), against 32 planted directions?
+# What does that mean for labelling *every* live latent by its best match, and what do the best-match
+# count and the one-to-one matching each say? (c) Would you approve the dashboard, and with which change?
+# Write 60 words or more as a string `answer_5 = """..."""`.
+
+# %%
+### BEGIN SOLUTION
+answer_5 = """
+(a) The untrained SAE scored 32 of 32 before a single step, because its decoder was drawn with the seed
+that drew the planted directions: the score measures how close the decoder rows are to the directions,
+not whether training found them. Every recovery score needs a null scored the same way: the same SAE
+initialised with an independent seed at step 0, and a random dictionary of the same width. (b) At
+lambda 0.3 my SAE has 11 dead latents, so 53 live latents for 32 planted directions: at least 21 live
+latents have no one-to-one partner. The best-match count (32 of 32 above 0.9) lets one latent serve two
+directions and says nothing about the extra latents; the one-to-one matching pairs each direction with
+one latent (mean cosine 0.98) and leaves the other live latents unmatched, and they are mixtures or
+duplicates whose best cosine can be far below 0.9. Labelling every live latent by its best match would
+name about 20 tiles after a direction they do not represent, and give some directions two tiles.
+(c) Not as proposed. I would show only latents matched one to one with a cosine above 0.9, leave the
+others unlabelled (or hidden), report the null next to the recovery, and repeat the training over seeds
+to show the matched latents come back.
+"""
+# Marking rubric (8 points):
+# - 2: (a) the step-0 "recovery" shows the score can be perfect without any learning (seed shared with
+#      the data); requires a null scored the same way (independent initialisation at step 0, random
+#      dictionary of the same width).
+# - 2: (b) counts from the printed numbers: 64 minus the dead latents (11 at λ = 0.3 in the committed
+#      run) live latents against 32 directions, so live latents without a one-to-one partner exist.
+# - 2: (b) best match vs one-to-one: best match can give one direction several latents and says nothing
+#      about the unmatched ones; one-to-one gives each direction one latent; unmatched latents need their
+#      own evidence before they get a label.
+# - 2: (c) a decision with a condition: label only one-to-one matches above a threshold, leave the rest
+#      unlabelled, report a null and stability over seeds.
+### END SOLUTION
+
+# %%
+check_answer_5(answer_5)

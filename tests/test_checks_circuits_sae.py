@@ -504,3 +504,44 @@ def test_answer_checker_rejects_keywords_and_accepts_sentences(capsys):
         "concepts with a null before trusting it in a clinical monitor."
     )
     assert "passed" in capsys.readouterr().out
+
+
+GOOD_5 = (
+    "The untrained SAE found 32 of 32 at step 0, so a recovery score means nothing without a null: an "
+    "independent initialisation and a random dictionary of the same width, scored the same way. At a "
+    "penalty of 0.3, 11 of 64 latents are dead, so 53 live latents face 32 planted directions and at least "
+    "21 of them have no one-to-one partner. Labelling every live latent by its best match would give some "
+    "features two tiles and name mixtures after their nearest feature. I would ship only the latents "
+    "matched one to one above a cosine of 0.9, leave the others unlabelled, and repeat over seeds."
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        (GOOD_5.replace("without a null: an independent initialisation and a random dictionary",
+                        "unless we compare it: another initialisation and a fresh SAE"), "null"),
+        (GOOD_5.replace("11 of 64 latents are dead, so 53 live latents face", "64 latents face")
+         .replace("every live latent", "every latent"), "dead"),
+        (GOOD_5.replace("no one-to-one partner", "no partner").replace("matched one to one", "matched"),
+         "one-to-one"),
+        (GOOD_5.replace("Labelling every", "Naming every").replace("unlabelled", "unnamed"), "label"),
+    ],
+    ids=["no-null", "no-dead-latents", "no-matching", "no-labels"],
+)
+def test_answer_5_checker_names_what_is_missing(answer, missing, capsys):
+    with pytest.raises(AssertionError, match=f"does not address: \\['{missing}'\\]"):
+        cs.check_answer_5(answer)
+    assert "passed" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer", [None, GOOD_5[:200], "null dead one-to-one label. " * 20], ids=case_id)
+def test_answer_5_checker_rejects_non_answers(answer, capsys):
+    with pytest.raises(AssertionError):
+        cs.check_answer_5(answer)
+    assert "passed" not in capsys.readouterr().out
+
+
+def test_answer_5_checker_accepts_a_complete_answer(capsys):
+    cs.check_answer_5(GOOD_5)
+    assert "passed" in capsys.readouterr().out

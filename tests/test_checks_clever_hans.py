@@ -684,20 +684,78 @@ WRITTEN = [(answer_reference, True)] + [
 @pytest.mark.parametrize(("make_answer", "accept"), WRITTEN, ids=case_id)
 def test_written_answer_checker(make_answer, accept, capsys):
     if accept:
-        ch.check_written_answer(make_answer())
+        ch.check_answer_5(make_answer())
         out = capsys.readouterr().out
         assert "NOT GRADED" in out and "passed" not in out and "\u2714" not in out
     else:
         with pytest.raises(AssertionError):
-            ch.check_written_answer(make_answer())
+            ch.check_answer_5(make_answer())
         assert "passed" not in capsys.readouterr().out
 
 
 def test_written_answer_checker_never_marks_a_judgement_right(capsys):
     """A complete but wrong judgement passes the completeness check, but gets no success mark (review)."""
-    ch.check_written_answer(answer_complete_but_wrong())
+    ch.check_answer_5(answer_complete_but_wrong())
     out = capsys.readouterr().out
     assert "NOT GRADED" in out and "\u2714" not in out and "passed" not in out
+
+
+# --- Exercise 6: the written decision for Hungary ---------------------------------------------------------
+
+GOOD_6 = (
+    "Hungary's patients would be told risks that are too high: the model predicts about 0.50 where 0.36 are "
+    "sick, a calibration-in-the-large of -0.14 whose interval excludes 0. The ranking still works (held-out "
+    "AUC 0.88, and the features gain over the prior-only null), so I would not discard the model but "
+    "recalibrate its intercept on a few hundred local patients with outcomes before any referral threshold "
+    "is set; a 0.5 threshold now refers far too many patients. After deployment I would monitor the "
+    "observed against the predicted risk every quarter."
+)
+
+
+def answer_6_reference():
+    return GOOD_6
+
+
+def answer_6_without_hungary():
+    return GOOD_6.replace("Hungary's", "The")
+
+
+def answer_6_without_interval():
+    return GOOD_6.replace("whose interval excludes 0", "which is large")
+
+
+def answer_6_without_ranking():
+    return GOOD_6.replace("The ranking still works (held-out AUC 0.88, and the features gain over the "
+                          "prior-only null)", "The model is still useful")
+
+
+def answer_6_without_a_step():
+    step = ("recalibrate its intercept on a few hundred local patients with outcomes before any referral "
+            "threshold is set; a 0.5 threshold now refers far too many patients")
+    return GOOD_6.replace(step, "think again about it with colleagues over the coming weeks and months")
+
+
+def answer_6_too_short():
+    return "Hungary: over-predicted, interval below 0, AUC fine, recalibrate locally."
+
+
+WRITTEN_6 = [(answer_6_reference, True)] + [
+    (a, False)
+    for a in (answer_6_without_hungary, answer_6_without_interval, answer_6_without_ranking,
+              answer_6_without_a_step, answer_6_too_short, answer_not_a_string)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("make_answer", "accept"), WRITTEN_6, ids=case_id)
+def test_written_answer_6_checker(make_answer, accept, capsys):
+    if accept:
+        ch.check_answer_6(make_answer())
+        out = capsys.readouterr().out
+        assert "NOT GRADED" in out and "passed" not in out and "\u2714" not in out
+    else:
+        with pytest.raises(AssertionError):
+            ch.check_answer_6(make_answer())
+        assert "NOT GRADED" not in capsys.readouterr().out
 
 
 def test_checker_reports_an_unfinished_stub():

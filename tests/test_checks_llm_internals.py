@@ -441,6 +441,36 @@ def test_written_answer_6_accepts_a_complete_answer(capsys):
     assert "passed" in capsys.readouterr().out
 
 
+GOOD_7 = (
+    "Patching the allergen swap recovers 1.00 at layer 0 and about 0 at position 6 before layer 1, so the "
+    "information has left the allergen's position; at the drug and query positions it recovers 0.39 and "
+    "0.32, neither enough alone. The probe reads the class at 0.86 against a control of 0.63 to 0.76, a "
+    "selectivity of about 0.17. With 14 % errors a monitor would raise a false alarm for about one note in "
+    "seven. I would trust it only after a causal test: steering along the probe direction must change the "
+    "answer."
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [None, 42, GOOD_7[:250], GOOD_7.replace("Patching the allergen swap recovers", "Layer 0 gives")
+     .replace("it recovers", "it gives"), GOOD_7.replace("a control of", "chance levels of")
+     .replace("a selectivity of", "a margin of"), GOOD_7.replace("a false alarm", "a wrong signal"),
+     GOOD_7.replace("a causal test: steering along the probe direction must change the answer",
+                    "a longer study on more notes"), "patch control alarm steer. " * 20],
+    ids=["none", "number", "short", "no-patching", "no-control", "no-alarm", "no-causal-test", "keywords"],
+)
+def test_written_answer_7_rejects_incomplete_answers(answer, capsys):
+    with pytest.raises(AssertionError):
+        li.check_answer_7(answer)
+    assert "passed" not in capsys.readouterr().out
+
+
+def test_written_answer_7_accepts_a_complete_answer(capsys):
+    li.check_answer_7(GOOD_7)
+    assert "passed" in capsys.readouterr().out
+
+
 def test_reference_patching_matches_the_library():
     model, clean, corrupt = li._model_and_pairs()
     grid = li._tl_patching_grid()

@@ -106,6 +106,14 @@ def test_every_rubric_adds_up_and_has_criteria(source):
         assert len(rubric.answer.split()) >= 30, f"{grade_id}: the model answer is missing or too short"
 
 
+@pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
+def test_every_lab_asks_at_least_two_written_questions_with_a_model_answer(source):
+    roles = labs.cell_roles(jupytext.read(source))
+    answers = [r for r in roles if r.kind == "answer"]
+    assert len(answers) >= 2, f"{source.name}: {[r.grade_id for r in answers]}"
+    assert all(r.rubric.answer and r.points == r.rubric.total for r in answers)
+
+
 def test_heading_points_and_completeness_checks_set_the_points():
     nb = _toy(
         ("md", "## Exercise 2 — fit (5 points)"),

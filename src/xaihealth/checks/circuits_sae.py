@@ -384,6 +384,14 @@ def check_answer_4(answer: object) -> None:
         _written(ex, answer, "answer_4", [("variance", "fve"), ("l0", "sparse"), ("seed", "initial")], 60)
 
 
+def check_answer_5(answer: object) -> None:
+    """Exercise 5: is the λ = 0.3 dictionary ready for a dashboard; marked by a person with the rubric."""
+    with exercise("Exercise 5 (a dashboard of latents?)") as ex:
+        topics = [("null", "random dictionar", "baseline"), ("dead", "live"),
+                  ("one-to-one", "one to one", "matching"), ("label",)]
+        _written(ex, answer, "answer_5", topics, 60)
+
+
 # ------------------------------------------------------------------ lecture and script helpers (not graded)
 
 

@@ -369,28 +369,56 @@ def check_held_out_calibration(held_out_calibration: Callable[..., pd.DataFrame]
             )
 
 
-def check_written_answer(answer: object) -> None:
+def _complete(ex: Any, answer: object, name: str, words: int, topics: Callable[[str], list]) -> None:
+    """A written judgement is complete: a string of ``words`` words or more, and each ``(ok, hint)`` of
+    ``topics(lowercase text)`` holds. Only completeness: a person marks the answer with the rubric."""
+    ex.expect(isinstance(answer, str), f'write your answer as a string, {name} = """..."""'
+                                       f" (yours: {describe(answer)})")  # fmt: skip
+    count = len(re.findall(r"[A-Za-zÀ-ÿ]+", answer))
+    ex.expect(count >= words, f"write a full answer, {words} words or more (yours has {count})")
+    for ok, hint in topics(answer.lower()):
+        ex.expect(ok, hint)
+
+
+def _not_graded(title: str, covered: str) -> None:
+    """What a complete written answer prints instead of a success mark (a wrong judgement can be complete)."""
+    print(f"{title}: NOT GRADED — your answer is complete ({covered}); whether it is right is marked by a "
+          "person with the rubric")  # fmt: skip
+
+
+def check_answer_5(answer: object) -> None:
     """Exercise 5: a written judgement. Checks only that it is there and addresses each site; the answer
-    itself is marked by a person with the rubric, so a complete answer gets no success mark (a wrong
-    judgement can be complete)."""
-    swallowed = io.StringIO()
-    with contextlib.redirect_stdout(swallowed), exercise("Exercise 5 (is the difference real?)") as ex:
-        ex.expect(
-            isinstance(answer, str),
-            f'write your answer as a string, answer_5 = """...""" (yours: {describe(answer)})',
-        )
-        words = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-        ex.expect(len(words) >= 60, f"write a full answer, 60 words or more (yours has {len(words)})")
-        text = answer.lower()
-        missing = [
-            s for s in ("cleveland", "hungary", "switzerland", "va") if not re.search(rf"\b{s}\b", text)
+    itself is marked by a person with the rubric, so a complete answer gets no success mark."""
+
+    def topics(text: str) -> list:
+        sites = ("cleveland", "hungary", "switzerland", "va")
+        missing = [s for s in sites if not re.search(rf"\b{s}\b", text)]
+        counts = "interval" in text and re.search(r"\b(healthy|n\s*=|patients?)\b", text)
+        return [
+            (not missing, f"give a verdict for every site; not mentioned: {missing}"),
+            (counts, "base each verdict on the interval and on how many patients of each class the site has"),
         ]
-        ex.expect(not missing, f"give a verdict for every site; not mentioned: {missing}")
-        ex.expect(
-            "interval" in text and re.search(r"\b(healthy|n\s*=|patients?)\b", text),
-            "base each verdict on the interval and on how many patients of each class the site has",
-        )
-    print(
-        "Exercise 5 (is the difference real?): NOT GRADED — your answer is complete (every site, intervals, "
-        "class counts); whether it is right is marked by a person with the rubric"
-    )
+
+    with contextlib.redirect_stdout(io.StringIO()), exercise("Exercise 5 (is the difference real?)") as ex:
+        _complete(ex, answer, "answer_5", 60, topics)
+    _not_graded("Exercise 5 (is the difference real?)", "every site, intervals, class counts")
+
+
+def check_answer_6(answer: object) -> None:
+    """Exercise 6: a written decision on Hungary's risk levels. Checks only that it is complete (Hungary's
+    calibration with its interval, the ranking, a step before deployment); marked with the rubric."""
+
+    def topics(text: str) -> list:
+        return [
+            ("hungary" in text, "answer for Hungary, the hospital that asks"),
+            (re.search(r"calibrat|citl|predicted|over-?predict", text) and "interval" in text,
+             "read Hungary's calibration row: observed against predicted risk, with its interval"),
+            (re.search(r"\bauc\b|\brank|discriminat|\bgains?\b|\bprior\b", text),
+             "say whether the model still ranks Hungary's patients (held-out AUC, gain over the prior)"),
+            (re.search(r"recalibrat|\blocal|threshold|\brefer", text),
+             "say what you would do before deployment (and with the 0.5 referral threshold)"),
+        ]  # fmt: skip
+
+    with contextlib.redirect_stdout(io.StringIO()), exercise("Exercise 6 (a risk level for Hungary)") as ex:
+        _complete(ex, answer, "answer_6", 60, topics)
+    _not_graded("Exercise 6 (a risk level for Hungary)", "calibration and its interval, ranking, a next step")

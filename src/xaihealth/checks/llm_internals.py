@@ -438,3 +438,11 @@ def check_answer_6(answer: object) -> None:
     with exercise("Exercise 6 (which evidence would you put in an audit?)") as ex:
         _written(ex, answer, "answer_6", [("attention",), ("occlusion", "occlud"), ("probe", "probing"),
                                           ("patch",)], 60)  # fmt: skip
+
+
+def check_answer_7(answer: object) -> None:
+    """Exercise 7: a probe as a runtime monitor, judged from the lab's patching and probe numbers."""
+    with exercise("Exercise 7 (a probe as a safety monitor?)") as ex:
+        topics = [("patch", "recover"), ("control", "selectiv"), ("alarm", "false"),
+                  ("causal", "steer", "interven", "behaviour", "behavior")]
+        _written(ex, answer, "answer_7", topics, 60)
