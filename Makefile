@@ -54,6 +54,19 @@ robustness: setup ## every notebook with base seeds $(SEEDS) -> benchmarks/robus
 scorecard: setup  ## execute the lectures that record rows -> benchmarks/scorecard.md and scorecard.json
 	$(PY) -m xaihealth.tooling.scorecard
 
+# grading (instructors): autograde a lab's collected notebooks with nbgrader; time it
+.PHONY: grade bench-grading
+LAB ?= 03
+SUBMISSIONS ?=
+JOBS ?= 2
+N ?= 100
+grade: setup      ## make grade LAB=03 SUBMISSIONS=folder-or-zip [JOBS=2] -> grading/$(LAB)/: grades.csv, feedback/, marking.md
+	@test -n "$(SUBMISSIONS)" || { echo "make grade needs SUBMISSIONS=<folder or .zip of the students' notebooks>, e.g. make grade LAB=03 SUBMISSIONS=collected/"; exit 2; }
+	$(PY) -m xaihealth.instructor.grade --lab $(LAB) --submissions "$(SUBMISSIONS)" --out grading/$(LAB) --jobs $(JOBS)
+
+bench-grading: setup  ## grade N (100) solved copies of lab LAB with JOBS workers -> benchmarks/grading.md
+	$(PY) -m xaihealth.instructor.grade --lab $(LAB) --bench $(N) --jobs $(JOBS)
+
 models: setup     ## retrain every shipped checkpoint (scripts/train_*.py) -> datasets/models/
 	for script in scripts/train_*.py; do $(PY) $$script || exit 1; done
 

@@ -182,6 +182,7 @@ def grade_lab(lab: str, submissions: Path, out: Path, *, jobs: int = 2, cell_tim
         student, path = item
         row, outcome = grade_one(info, course, student, path, out / "work" / student,
                                  cell_timeout=cell_timeout, notebook_timeout=notebook_timeout)
+        row.seconds = outcome.seconds
         page = out / "feedback" / f"{student}.html"
         write_feedback(row, info.exercises, info.names, outcome.feedback_html, page)
         if progress:

@@ -33,6 +33,7 @@ class Row:
     hints: dict[str, str] = field(default_factory=dict)  # exercise -> hints of its failed checks
     answers: dict[str, str] = field(default_factory=dict)  # answer grade_id -> the student's cell
     written_max: float = 0.0
+    seconds: float = 0.0  # how long nbgrader took on it
 
     @property
     def total(self) -> float:

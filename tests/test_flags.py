@@ -1,0 +1,149 @@
+"""The AST rules of ``make grade`` (xaihealth.instructor.flags): each rule, each alias form, no false flag.
+
+The last test reads the reference solution of every lab as a student submission would be read (the solved
+lab: solution cells filled in, everything else locked) and requires that it raises no flag at all.
+"""
+
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from xaihealth.instructor.bench import solved_lab
+from xaihealth.instructor.flags import Cell, banned_for, exercise_key, flag_cells, lab_key
+from xaihealth.instructor.grade import REPO, Lab, cells_for_flags
+from xaihealth.tooling.labs import make_source
+
+SETUP = Cell("import numpy as np\nimport shap\nfrom xaihealth.checks.shapley import check_shapley_values, "
+             "check_kernel_shap", student=False, exercise=None)
+CHECKS = {"check_shapley_values": "1", "check_kernel_shap": "2"}
+NAMES = {"shapley_values": "1", "kernel_shap": "2"}
+NOT_OWN = "not your own implementation: uses "
+
+
+def flags(source, exercise="1", lab="03", cells=()):
+    return flag_cells([SETUP, *cells, Cell(source, True, exercise)], lab, CHECKS, NAMES)
+
+
+@pytest.mark.parametrize(("source", "name"), [
+    ("def shapley_values(v, n):\n    return shap.KernelExplainer(v, n)", "shap.KernelExplainer"),
+    ("import shap as s\ns.Explainer", "shap.Explainer"),
+    ("from shap import Explainer as E\nE()", "shap.Explainer"),
+    ("from shap.explainers import Exact\nExact", "shap.explainers.Exact"),
+    ("E = shap.Explainer\nE()", "shap.Explainer"),
+    ("getattr(shap, 'Explainer')", "shap.Explainer"),
+    ("__import__('shap').Explainer", "shap.Explainer"),
+    ("import importlib\nimportlib.import_module('shap').Explainer", "shap.Explainer"),
+    ("from importlib import import_module as im\nim('shap.explainers')", "shap.explainers"),
+    ("import sys as s\ns.modules['shap'].Explainer", "shap.Explainer"),
+])
+def test_library_alias_forms(source, name):
+    found = flags(source)
+    assert any(f == NOT_OWN + name for f in found.get("1", [])), found
+
+
+@pytest.mark.parametrize("source", [
+    "from xaihealth.checks.shapley import reference_shapley_values",  # before the move (pre-release)
+    "from xaihealth.instructor.references.shapley import reference_shapley_values as r",
+    "import xaihealth.instructor.references.shapley as R\nR.reference_shapley_values",
+    "from xaihealth.instructor.hidden import shapley",
+    "from xaihealth.checks._reference import references\nreferences('shapley')",
+    "from xaihealth.checks.shapley import *\nreference_shapley_values(v, 6)",
+])
+def test_references_and_instructor_package_are_flagged_in_every_exercise(source):
+    for exercise in ("1", "4", "6a"):
+        found = flags(source, exercise)
+        texts = found.get(exercise, [])
+        assert any(f.startswith(NOT_OWN + "xaihealth") or "reference_" in f for f in texts), found
+
+
+def test_library_rules_are_per_exercise_and_per_lab():
+    assert flags("shap.Explainer", "4") == {}  # exercise 4 (stability) does not re-implement shap
+    assert flags("shap.Explainer", "1", lab="06") == {}
+    assert "sklearn.metrics.cohen_kappa_score" in banned_for("06", "6")
+    found = flag_cells([Cell("from sklearn.metrics import cohen_kappa_score as k\nk(a, b)", True, "6")], "06")
+    assert found == {"6": [NOT_OWN + "sklearn.metrics.cohen_kappa_score"]}
+    found = flag_cells([Cell("import torch.nn.functional as F\nF.scaled_dot_product_attention(q, k, v)",
+                             True, "4")], "05")
+    assert found == {"4": [NOT_OWN + "torch.nn.functional.scaled_dot_product_attention"]}
+    found = flag_cells([Cell("logits, cache = model.run_with_cache(tokens)", True, "2")], "05")
+    assert found == {"2": [NOT_OWN + "run_with_cache"]}  # a method the rules match by name
+    found = flag_cells([Cell("from captum.attr import IntegratedGradients as IG\nIG(m).attribute(x)",
+                             True, "1")], "04")
+    assert found == {"1": [NOT_OWN + "captum.attr.IntegratedGradients"]}
+
+
+def test_a_helper_defined_elsewhere_carries_its_library_calls():
+    helper = Cell("def _explain(v):\n    return shap.KernelExplainer(v)", True, "5")
+    found = flags("def shapley_values(v, n):\n    return _explain(v)", "1", cells=[helper])
+    assert found == {"1": [NOT_OWN + "shap.KernelExplainer"]}
+
+
+def test_redefining_an_exercise_function_elsewhere_is_judged_by_that_exercise():
+    found = flags("def shapley_values(v, n):\n    return shap.Explainer(v)", exercise="6a")
+    assert found == {"1": [NOT_OWN + "shap.Explainer"]}
+
+
+@pytest.mark.parametrize(("source", "key", "text"), [
+    ("check_shapley_values = lambda f: None", "1", "rebinds check_shapley_values"),
+    ("def check_kernel_shap(f):\n    pass", "2", "defines check_kernel_shap"),
+    ("from mymodule import fake as check_shapley_values", "1", "imports as check_shapley_values"),
+    ("for check_shapley_values in [print]:\n    pass", "1", "rebinds check_shapley_values"),
+    ("del check_kernel_shap", "2", "deletes check_kernel_shap"),
+    ("check_shapley_values.__code__ = (lambda f: None).__code__", "1", "check_shapley_values.__code__"),
+    ("from xaihealth.checks._core import Exercise\nExercise.expect = lambda *a: None", "*",
+     "assigns to xaihealth.checks._core.Exercise.expect"),
+    ("import xaihealth.checks._core as c\nsetattr(c.Exercise, 'expect', None)", "*",
+     "setattr on xaihealth.checks._core.Exercise"),
+    ("import xaihealth\nxaihealth.checks.shapley.check_shapley_values = print", "1",
+     "assigns to xaihealth.checks.shapley.check_shapley_values"),
+    ("import sys\nsys.modules['xaihealth.checks.shapley'] = None", "*", "touches sys.modules"),
+    ("import builtins\nbuiltins.print = None", "*", "touches builtins"),
+    ("__builtins__.print = None", "*", "touches __builtins__"),
+    ("globals()['check_x'] = print", "*", "writes into globals()"),
+    ("exec('check_shapley_values = print')", "*", "runs code from a string (exec)"),
+    ("import importlib\nimportlib.import_module('xaihealth' + '.instructor')", "*",
+     "imports a module by a computed name"),
+    ("name = 'expect'\nfrom xaihealth.checks import _core\ngetattr(_core.Exercise, name)", "*",
+     "reads an attribute by a computed name"),
+    ("get_ipython().user_ns['check_shapley_values'] = print", "*", "uses get_ipython().user_ns"),
+    ("import sys\nsys._getframe(1)", "*", "touches sys._getframe"),
+])
+def test_tampering(source, key, text):
+    found = flags(source)
+    assert any(f.startswith("tampering: ") and text in f for f in found.get(key, [])), found
+
+
+def test_ordinary_code_is_not_flagged():
+    ordinary = ("%time phi = np.zeros(3)\nfrom xaihealth.checks.shapley import check_shapley_values\n"
+                "import itertools, math\nweights = [math.factorial(k) for k in range(3)]\n"
+                "for i, s in enumerate(itertools.combinations(range(3), 2)):\n    weights.append(i)\n")
+    assert flags(ordinary) == {}
+
+
+def test_unparsable_cells_are_reported_not_raised():
+    found = flags("def shapley_values(v, n)\n    return 1")
+    assert list(found) == ["syntax"] and "does not parse (line 1)" in found["syntax"][0]
+
+
+def test_keys():
+    assert [exercise_key(g) for g in ("ex1", "ex3b-2", "check-6a", "check-4-2", "answer-7b", "cell-3")] == [
+        "1", "3b", "6a", "4", "7b", None]
+    keys = [lab_key(x) for x in ("3", "03", "5b", "05b", "03_shap_lime_lab")]
+    assert keys == ["03", "03", "05b", "05b", "03"]
+    with pytest.raises(ValueError, match="lab='x'"):
+        lab_key("x")
+
+
+SOLUTIONS = sorted((REPO / "solutions").glob("[0-9]*_lab.py"))
+
+
+@pytest.mark.parametrize("solution_py", SOLUTIONS, ids=lambda p: p.stem)
+def test_no_reference_solution_is_flagged(solution_py: Path):
+    solution = jupytext.read(solution_py)
+    source = make_source(solution)
+    lab = Lab(solution_py.name.split("_")[0], solution, solution_py.stem)
+    cells, notes = cells_for_flags(solved_lab(solution), source)
+    assert sum(c.student for c in cells) >= len(lab.exercises)  # the solution cells are read as the student's
+    assert notes == []
+    assert flag_cells(cells, lab.key, lab.check_exercises(source), lab.exercise_names(source)) == {}

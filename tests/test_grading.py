@@ -1,0 +1,197 @@
+"""``make grade`` end to end on a synthetic class of lab 03 (one batch through nbgrader), and its inputs.
+
+Each synthetic student is the solved lab with one thing done to it; the test asserts that student's row
+of ``grades.csv``: the points per exercise after flags, the raw autograde points, the flags and the status.
+Lab 03 is the fastest lab with six autograded exercises (2 points each) and two written answers.
+"""
+
+import copy
+import csv
+import zipfile
+
+import jupytext
+import nbformat
+import pytest
+
+from xaihealth.instructor.bench import solved_lab
+from xaihealth.instructor.grade import REPO, grade_lab, main, solution_path
+from xaihealth.instructor.submissions import collect, student_id
+from xaihealth.tooling.labs import make_lab
+
+EXERCISES = ["1", "2", "3", "4", "5", "6a"]
+SIGNED_JACCARD = """def topk_jaccard(coefs, k):
+    tops = [set(np.argsort(-row, kind="stable")[:k]) for row in np.asarray(coefs, dtype=float)]
+    return float(np.mean([len(a & b) / len(a | b) for a, b in itertools.combinations(tops, 2)]))
+"""
+CELL_TIMEOUT = 10  # the endless loop costs two of these (its check cell and the next cell)
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _with(nb, grade_id, source):
+    nb = copy.deepcopy(nb)
+    _cell(nb, grade_id).source = source
+    return nb
+
+
+def _insert_after(nb, grade_id, source):
+    nb = copy.deepcopy(nb)
+    index = nb.cells.index(_cell(nb, grade_id))
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def _class(solution):
+    """The synthetic students: name -> (notebook, expected points per exercise, raw points, flag, status)."""
+    solved, lab = solved_lab(solution), make_lab(solution)
+    full = dict.fromkeys(EXERCISES, 2)
+    own_shapley = _cell(solved, "ex1").source
+    return {
+        "correct": (solved, full, full, None, "graded"),
+        "partly_wrong": (
+            _with(solved, "ex4", SIGNED_JACCARD), full | {"4": 0}, full | {"4": 0}, None, "graded"),
+        "stub_left": (lab, dict.fromkeys(EXERCISES, 0), dict.fromkeys(EXERCISES, 0), None, "graded"),
+        "reference_called": (
+            _with(solved, "ex1", "from xaihealth.instructor.references.shapley import "
+                  "reference_shapley_values as exact\n\n\ndef shapley_values(value, n):\n"
+                  "    return exact(value, n)\n"),
+            full | {"1": 0}, full,
+            "Exercise 1: not your own implementation: uses "
+            "xaihealth.instructor.references.shapley.reference_shapley_values", "graded"),
+        "library_called": (
+            _with(solved, "ex1", own_shapley.replace(
+                "    phi = np.zeros(n)\n", "    getattr(shap, 'KernelExplainer')\n    phi = np.zeros(n)\n")),
+            full | {"1": 0}, full,
+            "Exercise 1: not your own implementation: uses shap.KernelExplainer", "graded"),
+        "check_deleted": (
+            _without(solved, "check-4"), full, full, None, "graded"),
+        "checker_rebound": (
+            _with(solved, "ex4", SIGNED_JACCARD + "\n\ncheck_topk_jaccard = lambda f: print('passed')\n"),
+            full | {"4": 0}, full | {"4": 0}, "Exercise 4: tampering: rebinds check_topk_jaccard", "graded"),
+        "expect_patched": (
+            _with(solved, "ex4", SIGNED_JACCARD + "\n\nfrom xaihealth.checks._core import Exercise\n"
+                  "Exercise.expect = lambda self, condition, hint: "
+                  "setattr(self, 'checked', self.checked + 1)\n"),
+            dict.fromkeys(EXERCISES, 0), full,
+            "tampering: assigns to xaihealth.checks._core.Exercise.expect", "graded"),
+        "endless_loop": (
+            _with(solved, "ex4", "def topk_jaccard(coefs, k):\n    while True:\n        pass\n"),
+            full | {"4": 0}, full | {"4": 0}, None, "graded"),
+        "syntax_error": (
+            _with(solved, "ex5", "def deletion_curve(predict, x, baseline, order)\n    return None\n"),
+            full | {"5": 0}, full | {"5": 0}, None, "graded"),
+    }
+
+
+def _without(nb, grade_id):
+    nb = copy.deepcopy(nb)
+    nb.cells.remove(_cell(nb, grade_id))
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade the synthetic class once, from a zip of one notebook per student, via the CLI's entry point."""
+    tmp = tmp_path_factory.mktemp("grading")
+    solution = jupytext.read(solution_path("03"))
+    students = _class(solution)
+    archive = tmp / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, (nb, *_rest) in students.items():
+            zipped.writestr(f"collected/{name}.ipynb", nbformat.writes(nb))
+        zipped.writestr("collected/broken_json.ipynb", "{ this is not a notebook")
+    out = tmp / "out"
+    code = main(["--lab", "03", "--submissions", str(archive), "--out", str(out), "--jobs", "2",
+                 "--cell-timeout", str(CELL_TIMEOUT), "--notebook-timeout", "300"])
+    assert code == 0
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    return students, rows, out
+
+
+def test_every_student_is_graded_and_nothing_stops_the_batch(graded):
+    students, rows, out = graded
+    assert set(rows) == set(students) | {"broken_json"}
+    assert rows["broken_json"]["status"].startswith("unreadable notebook")
+    assert rows["broken_json"]["total"] == "0"
+    for name in rows:
+        assert (out / "feedback" / f"{name}.html").is_file()
+
+
+@pytest.mark.parametrize("name", [
+    "correct", "partly_wrong", "stub_left", "reference_called", "library_called", "check_deleted",
+    "checker_rebound", "expect_patched", "endless_loop", "syntax_error"])
+def test_gradebook_row(graded, name):
+    students, rows, _ = graded
+    _, points, raw, flag, status = students[name]
+    row = rows[name]
+    assert row["status"] == status, row
+    assert {e: float(row[f"ex{e}"]) for e in EXERCISES} == {e: float(p) for e, p in points.items()}, row
+    assert {e: float(row[f"raw_ex{e}"]) for e in EXERCISES} == {e: float(p) for e, p in raw.items()}, row
+    assert float(row["total"]) == sum(points.values()) and float(row["max"]) == 12
+    assert float(row["written_max"]) == 18  # answers 3b (8) and 6b (10), marked by hand
+    if flag:
+        assert flag in row["flags"], row["flags"]
+    else:
+        assert row["flags"] == "", row["flags"]
+
+
+def test_notes_and_hints(graded):
+    _, rows, out = graded
+    assert "deleted cell check-4 (a check cell: nbgrader put it back)" in rows["check_deleted"]["notes"]
+    assert "cell does not parse" in rows["syntax_error"]["notes"]
+    page = (out / "feedback" / "partly_wrong.html").read_text(encoding="utf-8")
+    summary = page[page.index("xaihealth-summary"):page.index("</div>", page.index("xaihealth-summary"))]
+    assert "Exercise 4 (stability across seeds)" in summary and "0 / 2" in summary
+    assert "Traceback" not in summary and "CheckFailed" not in summary
+    loop = (out / "feedback" / "endless_loop.html").read_text(encoding="utf-8")
+    assert f"stopped after {CELL_TIMEOUT} s" in loop
+    expect = (out / "feedback" / "expect_patched.html").read_text(encoding="utf-8")
+    assert "tampering: assigns to xaihealth.checks._core.Exercise.expect" in expect
+
+
+def test_marking_sheet(graded):
+    _, _, out = graded
+    sheet = (out / "marking.md").read_text(encoding="utf-8")
+    assert sheet.count("### correct — ") == 2  # one per written question
+    assert "## Exercise 3b (LIME's seed and kernel width) (8 points)" in sheet
+    assert "- __ / 3: why LIME is fooled" in sheet
+    assert "**total: __ / 10**" in sheet
+
+
+def test_submission_layouts(tmp_path):
+    nb = nbformat.writes(nbformat.v4.new_notebook())
+    (tmp_path / "folders" / "Ann Lee").mkdir(parents=True)
+    (tmp_path / "folders" / "Ann Lee" / "renamed copy.ipynb").write_text(nb)
+    (tmp_path / "folders" / "bo").mkdir()
+    (tmp_path / "folders" / "bo" / "03_shap_lime_lab.ipynb").write_text(nb)
+    (tmp_path / "folders" / "bo" / "scratch.ipynb").write_text(nb)
+    (tmp_path / "folders" / ".ipynb_checkpoints").mkdir()
+    found = collect(tmp_path / "folders", "03_shap_lime_lab", tmp_path / "x")
+    assert {k: v.name for k, v in found.items()} == {"Ann_Lee": "renamed copy.ipynb",
+                                                     "bo": "03_shap_lime_lab.ipynb"}
+    with zipfile.ZipFile(tmp_path / "f.zip", "w") as zipped:
+        zipped.writestr("top/cy/03_shap_lime_lab.ipynb", nb)
+        zipped.writestr("top/di/03_shap_lime_lab.ipynb", nb)
+    assert sorted(collect(tmp_path / "f.zip", "03_shap_lime_lab", tmp_path / "z")) == ["cy", "di"]
+    assert student_id("José Müller (2)") == "Jos_M_ller_2"
+
+
+def test_bad_inputs_are_refused_clearly(tmp_path, capsys):
+    with pytest.raises(ValueError, match="does not exist; expected one of"):
+        grade_lab("03", tmp_path / "missing", tmp_path / "out")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not a .zip archive"):
+        grade_lab("03", tmp_path / "notes.txt", tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no notebook"):
+        grade_lab("03", tmp_path / "empty", tmp_path / "out")
+    with pytest.raises(ValueError, match=r"lab='09'.*the labs are 00, 01, 02, 03"):
+        grade_lab("09", tmp_path / "empty", tmp_path / "out")
+    with pytest.raises(ValueError, match="jobs=0"):
+        grade_lab("03", tmp_path / "empty", tmp_path / "out", jobs=0)
+    assert main(["--lab", "03", "--submissions", str(tmp_path / "missing")]) == 2
+    assert "error: submissions=" in capsys.readouterr().err
+    assert (REPO / "solutions" / "03_shap_lime_lab.py").is_file()
