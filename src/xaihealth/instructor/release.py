@@ -1,0 +1,258 @@
+"""``make release``: the student release of the course, a folder and a ``.zip`` of it.
+
+``python -m xaihealth.instructor.release [--out dist/xaihealth-student]``
+
+1. Refuses to build when ``labs/`` is out of date (``python -m xaihealth.tooling.labs --check``).
+2. Records the checkers' expected values: every ``solutions/NN_*_lab.py`` is executed in a fresh kernel,
+   its hidden-test blocks left out, with ``XAIHEALTH_REFERENCES=record:<dir>``, so each reference call
+   of a check cell stores its key, an argument summary and its output (:mod:`xaihealth.checks._reference`).
+3. Writes the folder: ``labs/``, ``notebooks/`` (lectures, ``.py`` and executed ``.ipynb``), ``slides/``,
+   ``datasets/``, ``etc/``, ``src/xaihealth/`` without ``instructor/`` (references, hidden tests, grading)
+   and without ``tooling/`` (the tools that build the course), with ``checks/expected/`` (the recorded
+   values and their ``SHA256SUMS``), ``pyproject.toml``, ``requirements.txt``, ``environment.yml``,
+   ``postBuild``, ``jupytext.toml``, the licences and ``STUDENT.md``. No ``solutions/``, ``tests/``,
+   ``scripts/``, ``benchmarks/`` or ``.git``.
+4. Audits the folder (:func:`audit`) and zips it next to itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_OUT = Path("dist") / "xaihealth-student"
+FILES = ("pyproject.toml", "requirements.txt", "environment.yml", "postBuild", "jupytext.toml", "LICENSE",
+         "LICENSE-content.md")  # fmt: skip
+FOLDERS = ("labs", "notebooks", "slides", "datasets", "etc")
+LEFT_OUT = ("instructor", "tooling")  # folders of src/xaihealth a student does not get
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".DS_Store")
+HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+TEXT = (".py", ".ipynb", ".md", ".html", ".txt", ".toml", ".yml", ".json", ".cfg")  # files the audit reads
+_REFERENCE_DEF = re.compile(r"^\s*(?:def\s+reference_\w*|reference_\w+\s*=)", re.M)  # a definition
+
+
+class ReleaseError(RuntimeError):
+    """The release cannot be built as asked (labs out of date, a solution that fails, a leak)."""
+
+
+def solution_sources(repo: Path, labs: Sequence[str] | None = None) -> list[Path]:
+    """``solutions/NN_*_lab.py`` of ``repo``; with ``labs`` (e.g. ``["03", "05b"]``) only those."""
+    found = sorted((repo / "solutions").glob("[0-9]*_lab.py"))
+    if labs is None:
+        return found
+    by_number = {p.name.split("_")[0]: p for p in found}
+    unknown = [n for n in labs if n not in by_number]
+    if unknown:
+        raise ValueError(f"labs={list(labs)!r}: no solution for {unknown}; the labs are {sorted(by_number)}")
+    return [by_number[n] for n in labs]
+
+
+def check_labs(repo: Path) -> None:
+    """Raise :class:`ReleaseError` when a generated lab differs from what its solution gives."""
+    from xaihealth.tooling.labs import build
+
+    stale = build(repo / "solutions", repo / "labs", check=True)
+    if stale:
+        names = ", ".join(str(p.relative_to(repo)) for p in stale)
+        raise ReleaseError(f"labs/ is out of date ({names}): run `make labs` and commit the labs first")
+
+
+def without_hidden_tests(source: Path, target: Path) -> Path:
+    """Write the solution notebook ``source`` (py:percent) to ``target`` (.ipynb) without hidden tests."""
+    import jupytext
+    import nbformat
+
+    from xaihealth.tooling.labs import strip_hidden_tests
+
+    nb = jupytext.read(source)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            cell.source = strip_hidden_tests(cell.source, f"{Path(source).name}, cell {i + 1}")
+    nbformat.write(nb, target)
+    return Path(target)
+
+
+def record(repo: Path, directory: Path, labs: Sequence[str] | None = None,
+           progress: Callable[[str], object] = print) -> dict[str, int]:  # fmt: skip
+    """Execute the solutions (hidden tests left out) with their references recorded into ``directory``.
+
+    Returns the number of stored calls per checks module.
+    """
+    import pickle
+
+    from xaihealth.checks._reference import ENV
+    from xaihealth.tooling.execute import execute
+
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="xaihealth-record-") as tmp:
+        for source in solution_sources(repo, labs):
+            target = without_hidden_tests(source, Path(tmp) / f"{source.stem}.ipynb")
+            outcome = execute(target, env={ENV: f"record:{directory}"})
+            if outcome.status != "pass":
+                raise ReleaseError(f"{source.relative_to(repo)} failed while its expected values were "
+                                   f"recorded: {outcome.summary()}")  # fmt: skip
+            progress(f"recorded {source.relative_to(repo)} ({outcome.seconds:.0f} s)")
+    return {p.stem: sum(len(v) for v in pickle.loads(p.read_bytes()).values())
+            for p in sorted(directory.glob("*.pkl"))}  # fmt: skip
+
+
+STUDENT_README = """\
+# XAI for Health — student release
+
+Lectures, labs, slides and data of the course *Explainable AI for Health*, for working on your own
+machine without a network connection.
+
+## Install (once)
+
+With Python 3.11:
+
+```bash
+python3.11 -m venv .venv
+.venv/bin/pip install -r requirements.txt
+.venv/bin/pip install --no-deps -e .
+```
+
+(or, with conda: `conda env create -f environment.yml`, `conda activate xaihealth`, then
+`pip install --no-deps -e .`). Then start JupyterLab in this folder: `.venv/bin/jupyter lab`.
+
+## What is here
+
+- `notebooks/` — the lectures (open the `.ipynb`, or the paired `.py`, which JupyterLab opens as a notebook
+  with jupytext); `slides/` — the same lectures as slide decks (open the `.html` in a browser).
+- `labs/` — one notebook per lab. Each exercise has a cell where you write your code (replace the
+  `raise NotImplementedError` stub) and a **check cell** after it.
+- `datasets/` — the data and trained models the notebooks use; `src/xaihealth/` — the course package.
+
+## What a check cell does
+
+A check cell such as `check_shapley_values(shapley_values)` runs *your* function on inputs it builds itself
+(several seeds and parameter values, planted cases whose answer is known) and prints one line:
+`✔ Exercise 1 (...): passed (7 checks)`, or a short hint saying what is wrong. The hint never gives the
+solution. The checkers compare your answers with values recorded from the reference solutions
+(`src/xaihealth/checks/expected/`, protected by a checksum: if a checker says the release is damaged,
+unpack the archive again). Passing every check is a good sign, not a grade: your instructor may run more
+tests, and reads your written answers.
+
+Write your own implementation: a solution that calls a library function the exercise asks you to
+re-implement is marked as not your own work when the labs are graded.
+
+## What is not here
+
+The solutions, the instructor's tests and grading tools are not included. Hand in the lab notebook
+(`labs/NN_..._lab.ipynb`) as your instructor asks.
+"""
+
+
+def _pyproject(text: str) -> str:
+    """The repository's ``pyproject.toml`` for the release: STUDENT.md as readme, no test settings."""
+    text = text.replace('readme = "README.md"', 'readme = "STUDENT.md"')
+    return re.sub(r"\[tool\.pytest\.ini_options\].*?(?=^\[)", "", text, flags=re.S | re.M)
+
+
+def _copy_package(repo: Path, out: Path, expected: Path) -> None:
+    src, dest = repo / "src" / "xaihealth", out / "src" / "xaihealth"
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        left = {n for n in names if Path(folder) == src and n in LEFT_OUT}
+        return left | set(IGNORE(folder, names))
+
+    shutil.copytree(src, dest, ignore=ignore)
+    shutil.copytree(expected, dest / "checks" / "expected", ignore=IGNORE)
+
+
+def audit(out: Path) -> list[str]:
+    """What a student release must not contain, as a list of problems (empty: clean)."""
+    problems = []
+    package = out / "src" / "xaihealth"
+    for name in LEFT_OUT:
+        if (package / name).exists():
+            problems.append(f"src/xaihealth/{name}/ is in the release")
+    for name in ("solutions", "tests", "scripts", "benchmarks", ".git"):
+        if (out / name).exists():
+            problems.append(f"{name}/ is in the release")
+    if not (package / "checks" / "expected" / "SHA256SUMS").is_file():
+        problems.append("src/xaihealth/checks/expected/SHA256SUMS is missing")
+    for path in sorted(out.rglob("*")):
+        if not path.is_file() or path.suffix not in TEXT:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        where = path.relative_to(out)
+        if any(marker in text for marker in HIDDEN_MARKERS):
+            problems.append(f"{where}: a hidden-test marker")
+        if path.suffix in (".py", ".ipynb") and _REFERENCE_DEF.search(text):
+            problems.append(f"{where}: defines a reference_* implementation")
+    return problems
+
+
+def build_release(
+    repo: Path = REPO,
+    out: Path = DEFAULT_OUT,
+    *,
+    labs: Sequence[str] | None = None,
+    expected: Path | None = None,
+    progress: Callable[[str], object] = print,
+) -> Path:
+    """Build the student release in ``out`` (replaced) and ``out.zip``; return the zip's path.
+
+    ``expected``: a folder recorded earlier (:func:`record`) to use instead of recording now; ``labs``:
+    record only these solutions (tests, quick builds; a full release records them all).
+    """
+    repo, out = Path(repo).resolve(), Path(out)
+    out = (out if out.is_absolute() else repo / out).resolve()
+    if not (repo / "solutions").is_dir() or not (repo / "src" / "xaihealth").is_dir():
+        raise ValueError(f"repo={str(repo)!r} is not the course repository (no solutions/ or src/xaihealth/)")
+    if out == repo or repo.is_relative_to(out) or out.is_relative_to(repo / "src"):
+        raise ValueError(f"out={str(out)!r} would overwrite the repository; choose a folder such as dist/")
+    if out.exists() and any(out.iterdir()) and not (out / "STUDENT.md").is_file():
+        raise ValueError(f"out={str(out)!r} is a folder that is not an earlier release; choose another one")
+    check_labs(repo)
+    with tempfile.TemporaryDirectory(prefix="xaihealth-expected-") as tmp:
+        if expected is None:
+            start = time.perf_counter()
+            counts = record(repo, Path(tmp), labs, progress)
+            seconds = time.perf_counter() - start
+            progress(f"recorded {sum(counts.values())} reference calls in {seconds:.0f} s: "
+                     + ", ".join(f"{m} {n}" for m, n in counts.items()))  # fmt: skip
+            expected = Path(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        for folder in FOLDERS:
+            shutil.copytree(repo / folder, out / folder, ignore=IGNORE)
+        _copy_package(repo, out, Path(expected))
+    for name in FILES:
+        shutil.copy2(repo / name, out / name)
+    (out / "pyproject.toml").write_text(_pyproject((repo / "pyproject.toml").read_text()))
+    (out / "STUDENT.md").write_text(STUDENT_README, encoding="utf-8")
+    problems = audit(out)
+    if problems:
+        raise ReleaseError("the release is not clean: " + "; ".join(problems))
+    archive = Path(shutil.make_archive(str(out), "zip", root_dir=out.parent, base_dir=out.name))
+    progress(f"wrote {out} and {archive} ({archive.stat().st_size / 1e6:.1f} MB)")
+    return archive
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].strip("`: "))
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the folder (default {DEFAULT_OUT})")
+    parser.add_argument("--labs", nargs="+", metavar="NN", help="record only these labs (default: all)")
+    parser.add_argument("--expected", type=Path, help="use values recorded earlier instead of recording")
+    args = parser.parse_args(argv)
+    try:
+        build_release(REPO, args.out, labs=args.labs, expected=args.expected)
+    except (ReleaseError, ValueError) as err:
+        print(f"make release: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
