@@ -74,6 +74,10 @@ def sae_metrics(x, x_hat, latents):
 
 # %%
 check_sae_metrics(sae_metrics)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.circuits_sae import hidden_check_sae_metrics
+hidden_check_sae_metrics(sae_metrics)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -117,6 +121,10 @@ print({k: round(v, 3) for k, v in sae_metrics(x, x_hat, latents).items()})
 
 # %%
 check_train_sae(train_sae)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.circuits_sae import hidden_check_train_sae
+hidden_check_train_sae(train_sae)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -151,6 +159,10 @@ def feature_recovery(true_dirs, learned_dirs, threshold=0.9):
 
 # %%
 check_feature_recovery(feature_recovery)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.circuits_sae import hidden_check_feature_recovery
+hidden_check_feature_recovery(feature_recovery)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **Use it.** How many planted directions does your SAE find, and how does the answer change with the
