@@ -67,6 +67,13 @@ grade: setup      ## make grade LAB=03 SUBMISSIONS=folder-or-zip [JOBS=2] -> gra
 bench-grading: setup  ## grade N (100) solved copies of lab LAB with JOBS workers -> benchmarks/grading.md
 	$(PY) -m xaihealth.instructor.grade --lab $(LAB) --bench $(N) --jobs $(JOBS)
 
+# the student release (instructors): labs, lectures, slides, data and the package, without solutions or
+# references; the checkers' expected values are recorded from the solutions (about 2 minutes)
+.PHONY: release
+RELEASE ?= dist/xaihealth-student
+release: setup    ## make release [RELEASE=dist/xaihealth-student] -> that folder and a .zip of it
+	$(PY) -m xaihealth.instructor.release --out $(RELEASE)
+
 models: setup     ## retrain every shipped checkpoint (scripts/train_*.py) -> datasets/models/
 	for script in scripts/train_*.py; do $(PY) $$script || exit 1; done
 
