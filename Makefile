@@ -3,27 +3,32 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LAB_CONFIG := $(VENV)/.lab-config
 export TQDM_DISABLE := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup lab test test-slides labs slides execute bench robustness scorecard models verify-models lint clean
+.PHONY: setup lab test test-slides labs slides execute bench robustness scorecard models verify-models site lint clean
 
-setup: $(STAMP)   ## build .venv from requirements.txt and install xaihealth (editable)
+setup: $(STAMP) $(LAB_CONFIG)  ## build .venv from requirements.txt, install xaihealth (editable) and etc/prefix
 
-$(STAMP): requirements.txt pyproject.toml etc/jupyterlab-overrides.json
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp etc/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
+
+# etc/prefix mirrors the environment's prefix (sys.prefix): the JupyterLab settings, page config (no build
+# prompt) and server config (file browser) of the course; postBuild copies the same tree on Binder
+$(LAB_CONFIG): $(shell find etc/prefix -type f) | $(STAMP)
+	cp -R etc/prefix/. $(VENV)/
+	touch $(LAB_CONFIG)
 
 # root (containers, CI) must say so explicitly to Jupyter
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_ARGS ?=
 
-lab: setup        ## start JupyterLab on the course (paired .py files open as notebooks)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) $(LAB_ARGS)
+lab: setup        ## start JupyterLab on the course, on its start page START.md
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/START.md $(ROOT_FLAG) $(LAB_ARGS)
 
 test: setup       ## run the whole suite: package tests, notebooks (nbval), labs, slides, environment
 	$(PY) -m pytest
@@ -79,6 +84,9 @@ models: setup     ## retrain every shipped checkpoint (scripts/train_*.py) -> da
 
 verify-models: setup  ## retrain every checkpoint in a scratch folder; metrics must match the manifest
 	$(PY) -m xaihealth.tooling.verify_models
+
+site: setup       ## build the course website (docs/_build/html, offline) from the executed notebooks, labs, slides
+	$(PY) -m xaihealth.tooling.site
 
 lint: setup
 	$(VENV)/bin/ruff check src tests scripts

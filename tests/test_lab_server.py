@@ -1,80 +1,93 @@
-"""`make lab`'s server: JupyterLab starts on the course and opens paired .py files as notebooks."""
+"""`make lab`'s server: JupyterLab starts on the course, on START.md, and opens paired .py files as notebooks.
+
+The course's Jupyter settings live in ``etc/prefix``, a tree that mirrors the environment's prefix
+(``sys.prefix``); ``make setup`` copies it into ``.venv`` and Binder's ``postBuild`` into its conda
+environment. The browser's view of the same server is tested in ``test_lab_browser.py``.
+"""
 
 import json
-import os
-import signal
-import socket
-import subprocess
+import re
 import sys
-import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from helpers import ROOT
+from labserver import running_lab
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+PREFIX_TREE = ROOT / "etc" / "prefix"
+TOKEN = "course-test-token"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port, token = _free_port(), "course-test-token"
-    runtime = tmp_path_factory.mktemp("jupyter-runtime")
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime))
-    args = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token}"
-    # the README's command itself, with arguments for a headless test
-    log = open(runtime / "lab.log", "w+")  # noqa: SIM115 - closed in the finally block
-    proc = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"make lab exited: {(runtime / 'lab.log').read_text()[-2000:]}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("jupyter lab did not answer within 60 s")
-        yield base, token
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # make and the server it started
-        proc.wait(timeout=20)
-        log.close()
+    with running_lab(tmp_path_factory.mktemp("lab"), TOKEN) as base:
+        yield base
 
 
-def _get(server, path):
-    base, token = server
-    with urllib.request.urlopen(f"{base}{path}?token={token}", timeout=30) as reply:
-        return reply.status, reply.read()
+def _get(base, path):
+    with urllib.request.urlopen(f"{base}{path}?token={TOKEN}", timeout=30) as reply:
+        return reply.status, reply.geturl(), reply.read()
 
 
 def test_lab_page_is_served(server):
-    status, body = _get(server, "/lab")
+    status, _, body = _get(server, "/lab")
     assert status == 200 and b"JupyterLab" in body
 
 
+def test_the_server_opens_on_the_start_page(server):
+    # the address `make lab` opens in the browser (and / on the server) redirects to the default URL
+    _, url, _ = _get(server, "/")
+    assert url.split("?")[0] == f"{server}/lab/tree/START.md"
+
+
+def test_the_page_config_turns_the_build_prompt_off(server):
+    _, _, body = _get(server, "/lab")
+    found = re.search(rb'<script id="jupyter-config-data" type="application/json">(.*?)</script>', body, re.S)
+    config = json.loads(found.group(1))
+    assert (config["buildCheck"], config["buildAvailable"]) == (False, False)
+
+
 def test_py_source_opens_as_a_notebook(server):
-    status, body = _get(server, "/api/contents/notebooks/00_clever_hans.py")
+    status, _, body = _get(server, "/api/contents/notebooks/00_clever_hans.py")
     model = json.loads(body)
     assert status == 200 and model["type"] == "notebook", "jupytext's contents manager is not active"
     assert any("Clever Hans" in "".join(cell["source"]) for cell in model["content"]["cells"])
 
 
-def test_default_viewer_for_python_files_is_the_notebook():
-    overrides = json.loads((ROOT / "etc" / "jupyterlab-overrides.json").read_text())
+def test_listings_show_one_entry_per_notebook_and_no_developer_folders(server):
+    def names(path):
+        return {entry["name"] for entry in json.loads(_get(server, f"/api/contents/{path}")[2])["content"]}
+
+    lectures = {p.with_suffix(".ipynb").name for p in (ROOT / "notebooks").glob("[0-9]*.py")}
+    assert names("notebooks") == lectures, "each lecture once, as its .ipynb (the .py half hidden)"
+    assert names("labs") == {p.name for p in (ROOT / "labs").glob("*.ipynb")}
+    root = names("")
+    assert {"START.md", "notebooks", "labs", "solutions", "slides", "datasets"} <= root
+    assert not root & {"src", "tests", "scripts", "benchmarks", "etc", "pyproject.toml", "conftest.py"}
+
+
+def test_make_setup_installed_the_course_settings_into_the_environment():
+    files = [p for p in PREFIX_TREE.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"overrides.json", "page_config.json", "jupyter_server_config.json"}
+    stale = [str(p.relative_to(PREFIX_TREE)) for p in files
+             if Path(sys.prefix, p.relative_to(PREFIX_TREE)).read_bytes() != p.read_bytes()]  # fmt: skip
+    assert not stale, f"{stale} differ from etc/prefix in {sys.prefix}: run make setup"
+
+
+def test_default_viewers_open_sources_as_notebooks_and_markdown_as_a_preview():
+    overrides = json.loads((PREFIX_TREE / "share/jupyter/lab/settings/overrides.json").read_text())
     viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
-    assert viewers["python"] == "Jupytext Notebook"
-    installed = os.path.join(sys.prefix, "share", "jupyter", "lab", "settings", "overrides.json")
-    assert os.path.exists(installed), "make setup should install the JupyterLab overrides into the venv"
+    assert viewers == {"python": "Jupytext Notebook", "markdown": "Markdown Preview"}
+
+
+def test_start_page_links_every_lecture_lab_and_deck_and_every_link_resolves():
+    text = (ROOT / "START.md").read_text()
+    links = re.findall(r"\]\(([^)#\s]+)\)", text)
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, f"START.md links to files that do not exist: {missing}"
+    expected = ([f"notebooks/{p.stem}.ipynb" for p in (ROOT / "notebooks").glob("[0-9]*.py")]
+                + [f"labs/{p.name}" for p in (ROOT / "labs").glob("*.ipynb")]
+                + [f"slides/{p.name}" for p in (ROOT / "slides").glob("*.slides.html")])  # fmt: skip
+    unlinked = sorted(set(expected) - set(links))
+    assert not unlinked, f"START.md's course map does not link {unlinked}"
