@@ -134,6 +134,10 @@ print(f"ECE of the model at the deployment sites 0-3: "
 
 # %%
 check_expected_calibration_error(expected_calibration_error)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.trust import hidden_check_expected_calibration_error
+hidden_check_expected_calibration_error(expected_calibration_error)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # **The ECE is a biased estimate.** Even the *true* risk `p_true` — a perfectly calibrated model — has an
@@ -208,6 +212,11 @@ def temperature_report(logits_cal, y_cal, logits_test, y_test):
 # %%
 check_fit_temperature(fit_temperature)
 check_temperature_report(temperature_report)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.trust import hidden_check_fit_temperature, hidden_check_temperature_report
+hidden_check_fit_temperature(fit_temperature)
+hidden_check_temperature_report(temperature_report)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # The talk's overconfident model: an unregularised logistic regression (`C=1e4`) fitted on only 120
@@ -314,6 +323,11 @@ def prediction_sets(probs_cal, y_cal, probs_test, alpha):
 # %%
 check_conformal_quantile(conformal_quantile)
 check_prediction_sets(prediction_sets)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.trust import hidden_check_conformal_quantile, hidden_check_prediction_sets
+hidden_check_conformal_quantile(conformal_quantile)
+hidden_check_prediction_sets(prediction_sets)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Now the cohort: sets at $\alpha = 0.1$ for the logistic model, calibrated on the development calibration
@@ -384,6 +398,10 @@ def predictive_values(sensitivity, specificity, prevalence):
 
 # %%
 check_predictive_values(predictive_values)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.trust import hidden_check_predictive_values
+hidden_check_predictive_values(predictive_values)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # The hospital talk's example: a model validated at sensitivity 0.97 and specificity 0.98 — "✓?". Read it
@@ -458,6 +476,10 @@ def leaked_fraction(train_idx, test_idx, patient):
 
 # %%
 check_leaked_fraction(leaked_fraction)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.trust import hidden_check_leaked_fraction
+hidden_check_leaked_fraction(leaked_fraction)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Cross-validation on the development sites 0-3, once with `KFold` over records (leaky) and once with
@@ -514,6 +536,10 @@ def cohen_kappa(table):
 
 # %%
 check_cohen_kappa(cohen_kappa)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.trust import hidden_check_cohen_kappa
+hidden_check_cohen_kappa(cohen_kappa)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # The cohort's three annotators flip the outcome with rates 5 %, 15 % and 30 %, independently per record.
@@ -588,6 +614,10 @@ def fit_for_site(y, p, covered, thresholds):
 
 # %%
 check_fit_for_site(fit_for_site, THRESHOLDS)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.trust import hidden_check_fit_for_site
+hidden_check_fit_for_site(fit_for_site, THRESHOLDS)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Your rule on the five deployment sites (fresh patients; model and conformal sets from the development

@@ -36,6 +36,7 @@ MODULES = {  # hidden module -> the mutation tests of its public checkers and th
     "gradients": ("test_checks_gradients", ["CASES"]),
     "llm_internals": ("test_checks_llm_internals", ["CASES"]),
     "shapley": ("test_checks_shapley", ["CASES"]),
+    "trust": ("test_checks_trust", ["CASES"]),
 }
 
 
@@ -127,7 +128,21 @@ def _pair_checker(both: Callable) -> tuple[Callable, tuple]:
     return check_cav_and_tcav, tuple(c.cell_contents for c in both.__closure__)  # (cav_fn, score_fn)
 
 
-UNWRAP = {"_check_pair": _pair_checker}  # checkers a test module wraps around a public one
+def _site_checker(checker: Callable, function: Callable) -> tuple[Callable, tuple]:
+    """``tests/test_checks_trust.py``'s ``_with(thresholds)`` cases: the public checker, function, limits."""
+    from xaihealth.checks.trust import check_fit_for_site
+
+    (thresholds,) = (c.cell_contents for c in checker.__closure__)
+    return check_fit_for_site, (function, thresholds)
+
+
+def unwrap(checker: Callable, answer: object) -> tuple[Callable, tuple]:
+    """The public checker and what it is called with, for a row of a test module's table of cases."""
+    if checker.__name__ == "_check_pair":
+        return _pair_checker(answer)
+    if checker.__name__.startswith("check_fit_for_site_"):
+        return _site_checker(checker, answer)
+    return checker, (answer,)
 
 
 def _table(test_module: str, tables: Sequence[str]) -> dict[Callable, dict[str, list[tuple]]]:
@@ -136,8 +151,7 @@ def _table(test_module: str, tables: Sequence[str]) -> dict[Callable, dict[str, 
     table: dict[Callable, dict[str, list[tuple]]] = {}
     rows = [row for name in tables for row in getattr(importlib.import_module(test_module), name)]
     for checker, answer, accept in rows:
-        unwrap = UNWRAP.get(checker.__name__, lambda answer, checker=checker: (checker, (answer,)))
-        checker, args = unwrap(answer)
+        checker, args = unwrap(checker, answer)
         if written(checker):
             continue
         entry = table.setdefault(checker, {"accepted": [], "mutants": []})
@@ -151,7 +165,7 @@ CHECKERS = [
     for checker, entry in _table(test_module, tables).items()
 ]  # fmt: skip
 IDS = [f"{module}.{checker.__name__}" for module, checker, _ in CHECKERS]
-FUNCTIONS = [row for row in CHECKERS if all(callable(f) for f in row[2]["accepted"][0])]  # not a spec
+FUNCTIONS = [row for row in CHECKERS if callable(row[2]["accepted"][0][0])]  # not a spec
 FUNCTION_IDS = [f"{module}.{checker.__name__}" for module, checker, _ in FUNCTIONS]
 
 
@@ -214,10 +228,11 @@ def test_hidden_test_rejects_at_least_two_mutants(module, checker, entry):
     assert len(rejected) >= 2, f"only {rejected} of {len(entry['mutants'])} mutants rejected"
 
 
-def _inputs(check: Callable, functions: tuple) -> list[list]:
-    """What ``check`` passes to each of ``functions``, one list of input fingerprints per function."""
-    seen: list[list] = [[] for _ in functions]
-    check(*(recorder(f, s) for f, s in zip(functions, seen, strict=True)))
+def _inputs(check: Callable, args: tuple) -> list[list]:
+    """What ``check`` passes to each function among ``args``, one list of input fingerprints per argument
+    (empty for an argument that is not a function, such as lab 06's thresholds)."""
+    seen: list[list] = [[] for _ in args]
+    check(*(recorder(a, s) if callable(a) else a for a, s in zip(args, seen, strict=True)))
     return seen
 
 
@@ -225,7 +240,8 @@ def _inputs(check: Callable, functions: tuple) -> list[list]:
 def test_a_memoriser_passes_the_public_checker_and_fails_the_hidden_test(module, checker, entry, capsys):
     reference, wrong = entry["accepted"][0], entry["mutants"][0]
     known = _inputs(checker, reference)
-    cheat = tuple(memoriser(r, w, set(k)) for r, w, k in zip(reference, wrong, known, strict=True))
+    cheat = tuple(memoriser(r, w, set(k)) if callable(r) else r
+                  for r, w, k in zip(reference, wrong, known, strict=True))
     checker(*cheat)  # the public checker cannot tell it from the reference ...
     assert "passed" in capsys.readouterr().out
     with pytest.raises(AssertionError, match=r"\(hidden tests\)"):  # ... the hidden test can
@@ -239,4 +255,4 @@ def test_no_hidden_case_repeats_a_public_case(module, checker, entry):
     assert any(hidden), "the hidden test never called the student's function"
     for f, shown, asked in zip(reference, public, hidden, strict=True):
         repeated = [i for i, k in enumerate(asked) if k in set(shown)]
-        assert not repeated, f"hidden calls {repeated} of {f.__name__} repeat an input of the public checker"
+        assert not repeated, f"hidden calls {repeated} of {name((f,))} repeat an input of the public checker"
