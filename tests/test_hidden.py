@@ -15,6 +15,7 @@ alternatives and the mutants of every public checker) is reused. For every hidde
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib
@@ -23,8 +24,10 @@ import pickle
 import types
 from collections.abc import Callable, Mapping, Sequence
 
+import jupytext
 import numpy as np
 import pytest
+from helpers import SOLUTIONS
 from test_checker_titles import checker_title
 
 MODULES = {  # hidden module -> the mutation tests of its public checkers and their tables of cases
@@ -256,3 +259,35 @@ def test_no_hidden_case_repeats_a_public_case(module, checker, entry):
     for f, shown, asked in zip(reference, public, hidden, strict=True):
         repeated = [i for i, k in enumerate(asked) if k in set(shown)]
         assert not repeated, f"hidden calls {repeated} of {name((f,))} repeat an input of the public checker"
+
+
+SOLUTION_SOURCES = sorted(SOLUTIONS.glob("[0-9]*_lab.py"))
+
+
+def _calls(source: str) -> list[tuple[str, str]]:
+    """``(function name, argument source)`` of the top-level call statements of a cell."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    tree = ast.parse("\n".join(lines))
+    return [(node.value.func.id, ast.unparse(node.value)[len(node.value.func.id):])
+            for node in tree.body
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", SOLUTION_SOURCES, ids=lambda p: p.stem)
+def test_every_check_cell_runs_the_hidden_tests_of_its_checks(path):
+    cells = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
+    checked = 0
+    for source in cells:
+        calls = _calls(source)
+        public = [(f, a) for f, a in calls if f.startswith("check_") and not f.startswith("check_answer")]
+        if not public:
+            continue
+        block = source.split("### BEGIN HIDDEN TESTS", 1)  # the plan's markers, nbgrader's own
+        has_block = len(block) == 2 and "### END HIDDEN TESTS" in block[1]
+        assert has_block, f"{path.name}: no hidden block in {source!r}"
+        hidden = _calls(block[1].split("### END HIDDEN TESTS")[0])
+        assert [(f"hidden_{f}", args) for f, args in public] == hidden, f"{path.name}: {source!r}"
+        assert not _calls(block[1].split("### END HIDDEN TESTS")[1]), "nothing may follow the hidden block"
+        checked += 1
+    assert checked, f"{path.name} has no check cell"
