@@ -377,3 +377,42 @@ def test_replaced_switches_off_and_restores_even_after_an_error():
         raise KeyError("the student's code failed")
     assert "f" not in vars(Child) and Child().f() == "base"  # inherited: the shadow is removed
     assert vars(Child)["g"] is raw_g and Child.g() == "child"  # the raw staticmethod is put back
+
+
+def _warns(x):
+    """A correct answer that warns on the way (a student's division by zero, a library's UserWarning)."""
+    import warnings
+
+    warnings.warn("solver did not converge", UserWarning, stacklevel=1)
+    with np.errstate(divide="warn"):
+        np.float64(1.0) / np.float64(0.0)
+    return x
+
+
+def test_warnings_during_a_check_go_to_stdout_not_stderr(capsys):
+    """nbgrader scores a test cell that wrote to stderr 0: a warning must not cost a correct answer."""
+    with exercise("Exercise 9 (demo)") as ex:
+        ex.expect(ex.call(_warns, 2) == 2, "returns x")
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "UserWarning: solver did not converge" in out and "RuntimeWarning: divide by zero" in out
+    assert out.strip().endswith("passed (1 checks)")
+    with pytest.raises(AssertionError), exercise("Exercise 9 (demo)") as ex:
+        ex.expect(ex.call(_warns, 2) == 3, "returns x + 1")
+    out, err = capsys.readouterr()
+    assert err == "" and "solver did not converge" in out and "passed" not in out
+
+
+def test_warning_filters_still_apply_during_a_check(capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with exercise("Exercise 9 (demo)") as ex:
+            ex.expect(ex.call(_warns, 2) == 2, "returns x")
+    assert "warning" not in capsys.readouterr().out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CheckFailed, match="raised UserWarning: solver did not converge"):
+            with exercise("Exercise 9 (demo)") as ex:
+                ex.call(_warns, 2)

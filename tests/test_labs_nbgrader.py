@@ -114,6 +114,36 @@ def test_every_lab_asks_at_least_two_written_questions_with_a_model_answer(sourc
     assert all(r.rubric.answer and r.points == r.rubric.total for r in answers)
 
 
+def _noisy_checks(executed):
+    """``{grade_id: [stderr text or error name]}`` for the check cells of an executed notebook with any."""
+    roles = labs.cell_roles(executed)
+    noisy = {}
+    for role, cell in zip(roles, executed.cells, strict=True):
+        bad = [o.get("text", o.get("ename", "")) for o in cell.get("outputs", [])
+               if o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")]  # fmt: skip
+        if role.kind == "check" and bad:
+            noisy[role.grade_id] = bad
+    return noisy
+
+
+@pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
+def test_no_check_cell_of_an_executed_solution_writes_to_stderr(source):
+    """nbgrader scores a test cell with any stderr output (a warning) or an error 0, even if it passed."""
+    executed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    checks = [c for r, c in zip(labs.cell_roles(executed), executed.cells, strict=True) if r.kind == "check"]
+    assert checks and all(c.execution_count is not None for c in checks), "run `make execute`"
+    assert _noisy_checks(executed) == {}
+
+
+def test_a_check_cell_with_stderr_is_reported():
+    nb = _toy(("md", "## Exercise 1 — f"), ("code", "@solution\nf = 1"), ("code", "check_f(f)"),
+              ("code", "g = 1"))
+    warning = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: careful\n")
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n"), warning]
+    nb.cells[3].outputs = [warning]  # not a check cell: nbgrader does not score it
+    assert _noisy_checks(nb) == {"check-1": ["UserWarning: careful\n"]}
+
+
 def test_heading_points_and_completeness_checks_set_the_points():
     nb = _toy(
         ("md", "## Exercise 2 — fit (5 points)"),

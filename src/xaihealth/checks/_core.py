@@ -18,6 +18,7 @@ import site
 import sys
 import sysconfig
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -270,9 +271,20 @@ def current_exercise() -> Exercise | None:
     return _CURRENT.get()
 
 
+def _show_warnings(caught: list[warnings.WarningMessage], limit: int = 3) -> None:
+    """Print the warnings raised during a check on stdout, each once: a warning is not a failure, and
+    nbgrader scores a test cell that wrote anything to stderr 0."""
+    texts = dict.fromkeys(f"{w.category.__name__}: {_short(w.message, 200)}" for w in caught)
+    for text in list(texts)[:limit]:
+        print(f"  (a warning during the check, not a failure: {text})")
+
+
 @contextmanager
 def exercise(title: str) -> Iterator[Exercise]:
     """Run the checks in the ``with`` block; print one success line if none failed.
+
+    Warnings raised in the block (by the student's code or the checker's) are printed on stdout, not
+    stderr, whatever the outcome: nbgrader would score the check cell 0 for any stderr output.
 
     Once a student function has been called, an unexpected exception in the block (the checker choking
     on a returned value) becomes a :class:`CheckFailed`; the original stays as ``__cause__``, so a bug in
@@ -283,7 +295,11 @@ def exercise(title: str) -> Iterator[Exercise]:
     ex = Exercise(title)
     token = _CURRENT.set(ex)
     try:
-        yield ex
+        with warnings.catch_warnings(record=True) as caught:  # the current filters still apply
+            try:
+                yield ex
+            finally:
+                _show_warnings(caught)
     except AssertionError:
         raise
     except Exception as err:
