@@ -53,6 +53,7 @@ def test_nbgrader_accepts_the_metadata_of_every_lab_and_source(source):
         MetadataValidator().validate_nb(nb)  # raises on a bad schema, missing grade_id or points, duplicates
         ids = [m["grade_id"] for m in _meta(nb)]
         assert len(ids) == len(set(ids)) == len(nb.cells), "every cell has its own grade_id"
+        assert not [k for c in nb.cells for k in labs._JUPYTEXT_CELL_KEYS if k in c.metadata], "py layout"
 
 
 @pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)

@@ -52,6 +52,7 @@ DEFAULT_POINTS = 2
 _HEADING = re.compile(r"^#+\s*(Exercise\s+(\w+))\s*(?:[-\u2013\u2014:.]\s*(.*))?$", re.M)
 _POINTS = re.compile(r"\s*\((\d+) points?\)\s*$")
 _ANSWER = re.compile(r"^\s*(answer_\w+)\s*=", re.M)
+_JUPYTEXT_CELL_KEYS = ("lines_to_next_cell", "lines_to_end_of_cell_marker")  # layout of the .py only
 
 __all__ = ["Role", "Rubric", "cell_roles", "exercise_cells", "make_lab", "make_source", "rubrics"]
 
@@ -242,6 +243,8 @@ def _annotated(solution: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, 
     nb = copy.deepcopy(solution)
     for index, (cell, role) in enumerate(zip(nb.cells, roles, strict=True)):
         cell["id"] = f"cell-{index:03d}"
+        for key in _JUPYTEXT_CELL_KEYS:
+            cell.metadata.pop(key, None)
         cell.metadata["nbgrader"] = role.metadata()
         if cell.cell_type == "code":
             cell.outputs = []
