@@ -56,6 +56,7 @@ def bench(lab: str, n: int, *, jobs: int = 2, out: Path = REPO / "benchmarks" / 
         load_after = _load()
     times = [r.seconds for r in rows]
     full = sum(1 for r in rows if r.total == r.maximum and not r.flags)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     median = statistics.median(times)
     text = "\n".join([
         "# Grading benchmark (`make bench-grading`)",
@@ -63,14 +64,17 @@ def bench(lab: str, n: int, *, jobs: int = 2, out: Path = REPO / "benchmarks" / 
         f"`python -m xaihealth.instructor.grade --lab {lab} --bench {n} --jobs {jobs}`: {n} solved copies of "
         f"`{solution_py.stem}` graded by `make grade` (nbgrader autograde in a fresh kernel per submission, "
         "hidden tests, AST flags, feedback HTML), on "
-        f"{platform.machine()} / Python {platform.python_version()}.",
+        f"{platform.machine()} / Python {platform.python_version()}, {stamp}.",
+        "The load average counts every process on the machine: above the number of CPUs, other work shared",
+        "them and the times are longer than on a quiet machine.",
         "",
         "| measure | value |",
         "|---|---|",
         f"| submissions | {n} ({full} scored full marks) |",
         f"| workers (`--jobs`) | {jobs} |",
-        f"| seconds per submission, median (autograde only, one worker) | {median:.1f} |",
+        f"| seconds per submission (autograde + feedback, {jobs} running at once), median | {median:.1f} |",
         f"| seconds per submission, min / max | {min(times):.1f} / {max(times):.1f} |",
+        f"| projected wall time for 100 submissions (`100 × wall / {n}`) | {100 * wall / n / 60:.1f} min |",
         f"| wall time for the batch (course build included) | {wall:.0f} s ({wall / 60:.1f} min) |",
         f"| wall time per submission | {wall / n:.1f} s |",
         f"| machine load before | {load_before} |",

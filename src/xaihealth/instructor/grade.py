@@ -130,7 +130,8 @@ def make_row(lab: Lab, outcome: ag.Outcome, flags: Mapping[str, list[str]], note
             hint = outcome.hints[role.grade_id]
             hint = hint.removeprefix(f"{role.exercise}: ") if role.exercise else hint
             hints.setdefault(exercise, []).append(hint)
-    flagged = {e: list(flags.get(e, [])) + list(flags.get("*", [])) for e in lab.exercises}
+    failed = [] if outcome.status == "graded" else [outcome.status]  # timed out, kernel died, unreadable
+    flagged = {e: list(flags.get(e, [])) + list(flags.get("*", [])) + failed for e in lab.exercises}
     points = {e: (0.0 if flagged[e] else raw.get(e, 0.0)) for e in lab.exercises}
     answers = {}
     for cell in (submitted.cells if submitted else []):

@@ -15,6 +15,7 @@ Hidden entries (``.ipynb_checkpoints``, ``__MACOSX``, dotfiles) are ignored.
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def _visible(path: Path) -> bool:
 
 def _unzip(archive: Path, into: Path) -> Path:
     """Extract ``archive`` into ``into`` (refusing paths that leave it) and return the folder to read."""
-    into.mkdir(parents=True, exist_ok=True)
+    if into.exists():
+        shutil.rmtree(into)  # a previous run's extraction: start clean
+    into.mkdir(parents=True)
     with zipfile.ZipFile(archive) as zipped:
         for member in zipped.namelist():
             target = (into / member).resolve()
