@@ -16,6 +16,7 @@ not ``file:``/``data:``/``blob:``/``about:`` aborted and counted as a failure, a
 from __future__ import annotations
 
 import os
+import re
 import time
 from html import unescape
 from pathlib import Path
@@ -59,8 +60,15 @@ def test_every_lecture_and_lab_has_a_page_and_the_slides_are_copied(built):
         assert f'href="labs/{name}.html"' in index, f"home page: no link to lab {name}"
     for shipped in ("reveal.js", "katex", "notebook.css"):
         assert (html / "slides" / shipped).exists(), f"slides/{shipped} not copied"
-    guide = (html / "guide.html").read_text(encoding="utf-8")
-    assert "Teaching guide" in guide and "Learning objectives" in guide
+    guide = unescape((html / "guide.html").read_text(encoding="utf-8"))
+    assert "Teaching guide" in guide and "JupyterHub for a class" in guide and "Student path" in guide
+    article = guide.split("<article", 1)[-1]
+    for module in [name.split("_")[0] for name in lectures]:  # 00 ... 06 and 05b: objectives, lecture, lab
+        heads = re.split(r"<h[1-6]>", article)
+        section = next((h for h in heads if h.startswith(f"{module} · ")), None)
+        assert section is not None, f"guide: no section for module {module}"
+        assert "After it a student can" in section, f"guide: no learning objectives for module {module}"
+        assert f'href="notebooks/{module}_' in section and f'href="labs/{module}_' in section, module
 
 
 def test_the_site_shows_the_stored_outputs_and_no_solution(built):
