@@ -387,10 +387,6 @@ above the stratified AUC): no single hospital ever sees it.
 
 # %%
 check_answer_5(answer_5)
-### BEGIN HIDDEN TESTS
-from xaihealth.instructor.hidden.clever_hans import hidden_check_written_answer
-hidden_check_written_answer(answer_5)
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Exercise 6 — a risk level for Hungary
