@@ -144,12 +144,18 @@ def stage(source: Path, root: Path = ROOT) -> Path:
 
 
 def build(out: Path = DEFAULT_OUT, root: Path = ROOT, quiet: bool = True) -> Path:
-    """Stage ``out/source`` and build the HTML site into ``out/html``; returns the path of ``index.html``."""
+    """Stage ``out/source`` and build the HTML site into ``out/html``; returns the path of ``index.html``.
+
+    Sphinx warnings are printed, not fatal (a MyST cross-reference the README cannot resolve on the site
+    must not stop the build); a failed build raises RuntimeError.
+    """
     from sphinx.cmd.build import build_main
 
     source = stage(out / "source", root)
     html = out / "html"
-    args = ["-b", "html", "-j", "auto", "-E", str(source), str(html)] + (["-q"] if quiet else [])
+    doctrees = out / "doctrees"  # Sphinx's cache, kept out of the published html/
+    args = ["-b", "html", "-j", "auto", "-E", "-d", str(doctrees), str(source), str(html)]
+    args += ["-q"] if quiet else []
     status = build_main(args)
     if status != 0:
         raise RuntimeError(f"sphinx-build failed with status {status} (source {source})")
