@@ -39,7 +39,9 @@ def hidden_check_sae_metrics(sae_metrics: Callable) -> None:
 
 
 def hidden_check_train_sae(train_sae: Callable) -> None:
-    """12 dimensions, 48 latents, data shifted by -0.5; initialisation and 4 Adam steps at other settings."""
+    """12 dimensions, 48 latents, data shifted by -0.5: the initialisation; 4 and 2 Adam steps at other
+    settings, tensor by tensor from the student's own initialisation; and 110 steps on 64 rows, by the
+    final loss (within 1 %), which a loop capped at 100 steps or with a decaying rate misses."""
     x = planted_sparse_data(n=400, d=12, k=20, p=0.08, seed=20_261_107)[0] - 0.5
     shapes = {"W_enc": (12, 48), "b_enc": (48,), "W_dec": (48, 12), "b_dec": (12,)}
     with exercise("Exercise 2 (training a sparse autoencoder) (hidden tests)") as ex:
@@ -73,16 +75,16 @@ def hidden_check_train_sae(train_sae: Callable) -> None:
                 f"after {steps} Adam steps with l1_coeff={l1}, lr={lr} from your own initialisation "
                 f"these tensors differ from the expected update: {bad}",
             )
-        long = x[:128]
+        long = x[:64]
         start = run_on(long, 0.2, 0, 10, 2e-2)
-        got = run_on(long, 0.2, 130, 10, 2e-2)
+        got = run_on(long, 0.2, 110, 10, 2e-2)
         loss_got, loss_want = (
             _sae_loss(long, got, 0.2),
-            _sae_loss(long, adam_steps(long, start, 0.2, 130, 2e-2), 0.2),
+            _sae_loss(long, adam_steps(long, start, 0.2, 110, 2e-2), 0.2),
         )
         ex.expect(
             abs(loss_got - loss_want) / loss_want < 0.01,
-            f"after 130 steps (l1_coeff=0.2, lr=0.02, 128 rows) your final loss {loss_got:.4f} differs "
+            f"after 110 steps (l1_coeff=0.2, lr=0.02, 64 rows) your final loss {loss_got:.4f} differs "
             f"from the reference's from your own initialisation ({loss_want:.4f}): run every step at the "
             "same rate",
         )
