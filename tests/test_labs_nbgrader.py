@@ -195,8 +195,10 @@ def test_hidden_tests_stay_in_the_source_and_never_reach_the_lab():
          "Marking rubric"),
         ([("md", "## Exercise 1 — f"), ("code", "### BEGIN SOLUTION\nanswer_1 = str(1)\n### END SOLUTION")],
          "string literal"),
+        ([("md", "## Exercise 1 — f\n## BEGIN HIDDEN TESTS\nh(f)\n## END HIDDEN TESTS")], "markdown cell"),
     ],
-    ids=["hidden-outside-a-check", "unbalanced-hidden", "check-without-heading", "no-rubric", "no-string"],
+    ids=["hidden-outside-a-check", "unbalanced-hidden", "check-without-heading", "no-rubric", "no-string",
+         "hidden-in-markdown"],
 )
 def test_malformed_notebooks_are_refused(cells, match):
     with pytest.raises(ValueError, match=match):

@@ -52,6 +52,7 @@ DEFAULT_POINTS = 2
 _HEADING = re.compile(r"^#+\s*(Exercise\s+(\w+))\s*(?:[-\u2013\u2014:.]\s*(.*))?$", re.M)
 _POINTS = re.compile(r"\s*\((\d+) points?\)\s*$")
 _ANSWER = re.compile(r"^\s*(answer_\w+)\s*=", re.M)
+_MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 _JUPYTEXT_CELL_KEYS = ("lines_to_next_cell", "lines_to_end_of_cell_marker")  # layout of the .py only
 
 __all__ = ["Role", "Rubric", "cell_roles", "exercise_cells", "make_lab", "make_source", "rubrics"]
@@ -202,6 +203,9 @@ def cell_roles(nb: nbformat.NotebookNode) -> list[Role]:
     for index, cell in enumerate(nb.cells):
         other = Role("other", f"cell-{index:03d}")
         if cell.cell_type == "markdown":
+            markers = [m for m in _MARKER_WORDS if m in cell.source]  # nbgrader looks for these anywhere
+            if markers:
+                raise ValueError(f"cell {index}: {markers[0]!r} in a markdown cell (put it in a code cell)")
             found = _heading(cell.source)
             if found:
                 exercise, number, heading_points = found
