@@ -47,6 +47,10 @@ class CheckFailed(AssertionError):
         return [f"\u2718 {self.title}: {self.hint}"] + ([f"  {self.where}"] if self.where else [])
 
 
+class CheckerUnavailable(Exception):
+    """The checker itself cannot run (not the student's answer): never turned into a hint."""
+
+
 def describe(value: object) -> str:
     """A short description of a returned value, for hints: its type, and its shape, length or keys."""
     if value is None:
@@ -288,7 +292,8 @@ def exercise(title: str) -> Iterator[Exercise]:
 
     Once a student function has been called, an unexpected exception in the block (the checker choking
     on a returned value) becomes a :class:`CheckFailed`; the original stays as ``__cause__``, so a bug in
-    a checker still shows in its tests. Before any call, exceptions propagate unchanged.
+    a checker still shows in its tests. Before any call, exceptions propagate unchanged, and so does a
+    :class:`CheckerUnavailable` (a damaged release, a missing expected value) at any time.
     """
     if not isinstance(title, str) or not title.strip():
         raise ValueError(f"title={title!r} must be a non-empty string naming the exercise")
@@ -300,7 +305,7 @@ def exercise(title: str) -> Iterator[Exercise]:
                 yield ex
             finally:
                 _show_warnings(caught)
-    except AssertionError:
+    except (AssertionError, CheckerUnavailable):
         raise
     except Exception as err:
         if ex.output is _NOTHING:

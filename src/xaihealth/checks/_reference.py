@@ -37,7 +37,7 @@ from pathlib import Path
 from types import FunctionType
 from typing import Any
 
-from xaihealth.checks._core import current_exercise, is_student_code
+from xaihealth.checks._core import CheckerUnavailable, current_exercise, is_student_code
 
 ENV = "XAIHEALTH_REFERENCES"
 EXPECTED = Path(__file__).resolve().with_name("expected")  # the release's stored values
@@ -48,7 +48,7 @@ _SAMPLE = 4096  # array values kept in a summary; larger arrays: a strided sampl
 _DEPTH = 4  # how deep a summary looks into containers, objects and closures
 
 
-class ReferenceUnavailable(LookupError):
+class ReferenceUnavailable(CheckerUnavailable, LookupError):
     """No stored value for a reference call (a replay miss); the message names module, reference, exercise."""
 
     def __init__(self, module: str, name: str, title: str, index: int, reason: str) -> None:
@@ -60,7 +60,7 @@ class ReferenceUnavailable(LookupError):
         self.module, self.name, self.title, self.index = module, name, title, index
 
 
-class ReleaseDamaged(RuntimeError):
+class ReleaseDamaged(CheckerUnavailable, RuntimeError):
     """A stored-values file is missing or does not match its SHA-256 in the manifest."""
 
 
