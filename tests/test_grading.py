@@ -11,19 +11,21 @@ import zipfile
 
 import jupytext
 import nbformat
+import psutil
 import pytest
 
+from xaihealth.instructor import autograde as ag
 from xaihealth.instructor.bench import solved_lab
-from xaihealth.instructor.grade import REPO, grade_lab, main, solution_path
+from xaihealth.instructor.grade import REPO, Lab, grade_lab, grade_one, main, solution_path
 from xaihealth.instructor.submissions import collect, student_id
-from xaihealth.tooling.labs import make_lab
+from xaihealth.tooling.labs import make_lab, make_source
 
 EXERCISES = ["1", "2", "3", "4", "5", "6a"]
 SIGNED_JACCARD = """def topk_jaccard(coefs, k):
     tops = [set(np.argsort(-row, kind="stable")[:k]) for row in np.asarray(coefs, dtype=float)]
     return float(np.mean([len(a & b) / len(a | b) for a, b in itertools.combinations(tops, 2)]))
 """
-CELL_TIMEOUT = 10  # the endless loop costs two of these (its check cell and the next cell)
+CELL_TIMEOUT = 30  # > the slowest cell of lab 03 on a loaded machine (the setup cell: about 10 s at load 10)
 
 
 def _cell(nb, grade_id):
@@ -77,7 +79,9 @@ def _class(solution):
             dict.fromkeys(EXERCISES, 0), full,
             "tampering: assigns to xaihealth.checks._core.Exercise.expect", "graded"),
         "endless_loop": (
-            _with(solved, "ex4", "def topk_jaccard(coefs, k):\n    while True:\n        pass\n"),
+            # loops on the checker's k (the lab's own cells use k=3), so one cell is stopped, not two
+            _with(solved, "ex4", _cell(solved, "ex4").source.replace(
+                "    tops =", "    while k != 3:\n        pass\n    tops =")),
             full | {"4": 0}, full | {"4": 0}, None, "graded"),
         "syntax_error": (
             _with(solved, "ex5", "def deletion_curve(predict, x, baseline, order)\n    return None\n"),
@@ -136,6 +140,21 @@ def test_gradebook_row(graded, name):
         assert flag in row["flags"], row["flags"]
     else:
         assert row["flags"] == "", row["flags"]
+
+
+def test_a_submission_past_the_notebook_timeout_is_killed_with_its_kernel(graded, tmp_path):
+    students, _, out = graded
+    solution = jupytext.read(solution_path("03"))
+    lab = Lab("03", solution, "03_shap_lime_lab")
+    course = ag.Course(out / "course", "lab03", "03_shap_lime_lab", make_source(solution))
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(students["correct"][0], path)
+    before = set(psutil.Process().children(recursive=True))
+    row, outcome = grade_one(lab, course, "slow", path, tmp_path / "work", cell_timeout=60,
+                             notebook_timeout=4)
+    assert outcome.status == "timed out (killed after 4 s)"
+    assert row.total == 0 and all(row.flags[e] == [outcome.status] for e in EXERCISES)
+    assert set(psutil.Process().children(recursive=True)) <= before  # no kernel left running
 
 
 def test_notes_and_hints(graded):
