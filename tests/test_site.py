@@ -128,6 +128,8 @@ def test_bad_arguments_are_named():
         site.remote_resources("", "js")
     with pytest.raises(ValueError, match="titles="):
         site.readme_sections("# x\n## Other\n", ("Teaching guide",))
+    with pytest.raises(ValueError, match="not a staged site source"):
+        site.stage(ROOT / "notebooks")  # an existing folder that is not a staging is never emptied
     text = "# T\n## A\na\n## Teaching guide\ng\n### sub\n## B\nb\n"
     assert site.readme_sections(text, ("Teaching guide",)) == "## Teaching guide\ng\n### sub\n"
 

@@ -113,8 +113,15 @@ def _with_links(notebook: Path, target: Path, markdown: str) -> None:
 
 
 def stage(source: Path, root: Path = ROOT) -> Path:
-    """Assemble the Sphinx source folder ``source`` (emptied first) from the repository at ``root``."""
+    """Assemble the Sphinx source folder ``source`` (emptied first) from the repository at ``root``.
+
+    A folder that exists and is not an earlier staging (no ``conf.py``) is refused, never deleted.
+    """
+    source, root = Path(source), Path(root)
     if source.exists():
+        if not (source / "conf.py").is_file():
+            raise ValueError(f"source={str(source)!r}: exists and is not a staged site source (no conf.py); "
+                             "choose an empty or new folder")
         shutil.rmtree(source)
     shutil.copytree(root / "docs", source, ignore=shutil.ignore_patterns("_build", "__pycache__"))
     (source / "notebooks").mkdir()
@@ -151,6 +158,7 @@ def build(out: Path = DEFAULT_OUT, root: Path = ROOT, quiet: bool = True) -> Pat
     """
     from sphinx.cmd.build import build_main
 
+    out = Path(out)
     source = stage(out / "source", root)
     html = out / "html"
     doctrees = out / "doctrees"  # Sphinx's cache, kept out of the published html/
