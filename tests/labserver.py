@@ -19,7 +19,7 @@ from pathlib import Path
 
 from helpers import ROOT
 
-START_TIMEOUT_S = 60
+START_TIMEOUT_S = 180  # make lab runs make setup first: a lock newer than the venv is reinstalled
 
 
 def free_port() -> int:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sysconfig
 import venv
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from helpers import ROOT
@@ -140,3 +142,13 @@ cp -R etc/prefix/. "$(python -c 'import sys; print(sys.prefix)')/"
 def test_the_simulation_rejects_broken_postbuilds(name, tmp_path):
     assert simulate(BROKEN[name], tmp_path), f"the simulation accepts a broken postBuild ({name})"
 
+
+
+def test_the_readme_binder_badge_opens_the_start_page():
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((https://mybinder\.org/v2/gh/[^)\s]+)\)", readme)
+    assert links, "README has no Binder badge (a link to https://mybinder.org/v2/gh/...)"
+    for link in links:
+        query = parse_qs(urlsplit(link).query)
+        assert query.get("urlpath") == ["lab/tree/START.md"], f"{link} does not open START.md in JupyterLab"
+    assert (ROOT / "START.md").is_file()
