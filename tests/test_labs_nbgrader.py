@@ -225,20 +225,27 @@ def test_a_value_that_is_not_a_notebook_is_a_type_error():
 
 
 def _nbgrader(*args, cwd):
-    """Run the nbgrader CLI of this environment (it calls its own ``alembic``: the venv's bin on PATH)."""
+    """Start the nbgrader CLI of this environment (it calls its own ``alembic``: the venv's bin on PATH)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "XAIHEALTH_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
     command = [str(Path(sys.executable).parent / "nbgrader"), *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
+    pipe = subprocess.PIPE
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=pipe, stderr=pipe, text=True)
+
+
+def _finish(process):
+    out, err = process.communicate(timeout=240)
+    return process.returncode, out, err
 
 
 def test_generate_assignment_releases_no_solution_or_hidden_line(tmp_path):
     solution = jupytext.read(FASTEST)
     (tmp_path / "source" / "lab03").mkdir(parents=True)
     nbformat.write(labs.make_source(solution), tmp_path / "source" / "lab03" / f"{FASTEST.stem}.ipynb")
-    done = _nbgrader("generate_assignment", "lab03", f"--CourseDirectory.root={tmp_path}", cwd=tmp_path)
+    code, out, err = _finish(_nbgrader("generate_assignment", "lab03", f"--CourseDirectory.root={tmp_path}",
+                                       cwd=tmp_path))
     released = tmp_path / "release" / "lab03" / f"{FASTEST.stem}.ipynb"
-    assert done.returncode == 0 and released.exists(), done.stdout[-2000:] + done.stderr[-2000:]
+    assert code == 0 and released.exists(), out[-2000:] + err[-2000:]
     release = nbformat.read(released, as_version=4)
     lines = {line.strip() for c in release.cells if c.cell_type == "code" for line in c.source.splitlines()}
     secret = labs.solution_lines(solution)
@@ -253,11 +260,11 @@ def test_nbgrader_validate_passes_the_solution_and_fails_every_stubbed_exercise(
     nbformat.write(labs.make_source(solution), tmp_path / "source.ipynb")
     lab = labs.make_lab(solution)
     nbformat.write(lab, tmp_path / "lab.ipynb")
-    passed = _nbgrader("validate", "source.ipynb", cwd=tmp_path)
-    assert "Success! Your notebook passes all the tests." in passed.stdout, passed.stdout[-3000:]
-    failed = _nbgrader("validate", "lab.ipynb", cwd=tmp_path)
-    reported = failed.stdout.count("The following cell failed:")
+    running = [_nbgrader("validate", name, cwd=tmp_path) for name in ("source.ipynb", "lab.ipynb")]  # at once
+    (_, passed, _), (_, failed, _) = [_finish(p) for p in running]
+    assert "Success! Your notebook passes all the tests." in passed, passed[-3000:]
+    reported = failed.count("The following cell failed:")
     checks = [c for c in lab.cells if c.metadata["nbgrader"]["grade_id"].startswith("check-")]
-    assert checks and reported == len(checks), failed.stdout[-3000:]
+    assert checks and reported == len(checks), failed[-3000:]
     for cell in checks:
-        assert f"    {cell.source.strip()}\n" in failed.stdout, f"not reported as failing: {cell.source}"
+        assert f"    {cell.source.strip()}\n" in failed, f"not reported as failing: {cell.source}"
