@@ -134,7 +134,7 @@ def stage(source: Path, root: Path = ROOT) -> Path:
         deck = root / "slides" / f"{lecture.stem}.slides.html"
         links = [f'<a href="../slides/{deck.name}">slides</a>' if deck.exists() else "",
                  f"[lab](../labs/{lab.name})" if lab.exists() else "",
-                 f"source: `notebooks/{lecture.stem}.py` (open it in JupyterLab to run it)"]
+                 f"to run it, open `notebooks/{lecture.name}` in JupyterLab"]
         _with_links(lecture, source / "notebooks" / lecture.name, "**This lecture:** " + " · ".join(
             link for link in links if link))
     for lab in sorted((root / "labs").glob("[0-9]*_lab.ipynb")):
