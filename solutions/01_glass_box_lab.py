@@ -22,7 +22,8 @@
 #
 # Each exercise is followed by a check cell: it prints a ✔ line when your function is right, or tells you
 # what to fix. Replace each `raise NotImplementedError(...)` with your code. Written questions have their own
-# cell: replace its stub by your answer as a string, e.g. `answer_1 = """..."""`.
+# cell: replace its stub by your answer as a string, e.g. `answer_1 = """..."""`; the check after it sees
+# only that the answer is complete (a person marks it with the rubric).
 
 # %%
 import copy
@@ -37,6 +38,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from xaihealth.checks.glass_box import (
+    check_answer_1,
+    check_answer_4,
+    check_answer_5,
     check_auc_change_at_new_site,
     check_edit_and_measure,
     check_explain_by_lookup,
@@ -190,6 +194,9 @@ readability, and should be added only when a pair score shows that the additive 
 # - 1: bagging for the band, *and* the band read as bag-to-bag spread, not a confidence interval.
 ### END SOLUTION
 
+# %%
+check_answer_1(answer_1)
+
 # %% [markdown]
 # ## Exercise 2 — a local explanation by table lookup
 #
@@ -222,13 +229,13 @@ def explain_by_lookup(ebm, X):
 
 # %%
 check_explain_by_lookup(explain_by_lookup)
-
-# %% [markdown]
-# Explain one patient of the cohort with an EBM that has interactions, and verify that your lookup *is* the
 ### BEGIN HIDDEN TESTS
 from xaihealth.instructor.hidden.glass_box import hidden_check_explain_by_lookup
 hidden_check_explain_by_lookup(explain_by_lookup)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# Explain one patient of the cohort with an EBM that has interactions, and verify that your lookup *is* the
 # model: intercept plus the scores equals its log-odds.
 
 # %%
@@ -277,13 +284,13 @@ def pair_scores(X, y, base_logit, n_bins=8):
 
 # %%
 check_pair_scores(pair_scores)
-
-# %% [markdown]
-# On the cohort: take the purely additive `ebm` from Exercise 1 as the base model and score all 55 pairs
 ### BEGIN HIDDEN TESTS
 from xaihealth.instructor.hidden.glass_box import hidden_check_pair_scores
 hidden_check_pair_scores(pair_scores)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# On the cohort: take the purely additive `ebm` from Exercise 1 as the base model and score all 55 pairs
 # on the training patients. Does the planted age × BMI come first?
 
 # %%
@@ -327,13 +334,13 @@ def edit_and_measure(ebm, X, y, feature, value):
 
 # %%
 check_edit_and_measure(edit_and_measure)
-
-# %% [markdown]
-# Apply it to an EBM trained on three hospitals and measure on the fourth, VA Long Beach (49 of its
 ### BEGIN HIDDEN TESTS
 from xaihealth.instructor.hidden.glass_box import hidden_check_edit_and_measure
 hidden_check_edit_and_measure(edit_and_measure)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# Apply it to an EBM trained on three hospitals and measure on the fourth, VA Long Beach (49 of its
 # patients have cholesterol recorded as 0). Edit on the training model, measure on the held-out site.
 
 # %%
@@ -378,6 +385,9 @@ measure, leaving each hospital out, whether zeroing them helps or hurts at a hos
 #      new-site measurement.
 ### END SOLUTION
 
+# %%
+check_answer_4(answer_4)
+
 
 # %% [markdown]
 # ## Exercise 5 — which term would you edit before a new hospital?
@@ -415,6 +425,10 @@ def auc_change_at_new_site(fit, edit, X, y, site):
 
 # %%
 check_auc_change_at_new_site(auc_change_at_new_site)
+### BEGIN HIDDEN TESTS
+from xaihealth.instructor.hidden.glass_box import hidden_check_auc_change_at_new_site
+hidden_check_auc_change_at_new_site(auc_change_at_new_site)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Now measure the candidate edits on the four hospitals. `zero_missing(model, features)` zeroes the
@@ -422,10 +436,6 @@ check_auc_change_at_new_site(auc_change_at_new_site)
 # AUCs per edit are not enough to decide: the cell after it scores every patient with the model trained
 # without their hospital and gives the mean change over the four sites a **paired** bootstrap interval
 # (patients resampled within each site; the same resamples for every edit).
-### BEGIN HIDDEN TESTS
-from xaihealth.instructor.hidden.glass_box import hidden_check_auc_change_at_new_site
-hidden_check_auc_change_at_new_site(auc_change_at_new_site)
-### END HIDDEN TESTS
 
 # %%
 def zero_missing(model, features):
@@ -515,3 +525,6 @@ missing-value pattern is not itself informative there."""
 #      patients, are little evidence.
 # - 1: a monitoring plan at the new site (calibration, AUC, missingness pattern).
 ### END SOLUTION
+
+# %%
+check_answer_5(answer_5)

@@ -612,3 +612,54 @@ def test_quantile_edges_rejects_nothing_silently():
 def test_quantile_edges_rejects_bad_input(x, n_bins):
     with pytest.raises(ValueError, match="n_bins|x must"):
         gb.quantile_edges(x, n_bins)
+
+
+# --- written answers (Exercises 1, 4 and 5): completeness only -------------------------------------------
+
+GOOD_1 = (
+    "Early stopping on a validation set comes first, because without it every small bin is fitted to its "
+    "own few patients. Bagging comes next: its band shows where a curve rests on few patients, but it is "
+    "not a confidence interval. Interaction terms come last, only when a pair score shows one is missing."
+)
+GOOD_4 = (
+    "The edit lowered the mean predicted risk of the 49 patients and changed nobody else. The AUC at VA "
+    "Long Beach barely moved, because ca, thal and slope are missing for the same patients. I would not "
+    "ship it before measuring the missing-value bins at a hospital left out."
+)
+GOOD_5 = (
+    "I would ship edit (c), because its mean change at a new site is at or above zero and its interval "
+    "includes 0, so the honest claim is no measurable loss. Four hospitals, one with 8 healthy patients, "
+    "are weak evidence. After deployment I would monitor calibration, AUC and the missingness pattern."
+)
+WRITTEN = [
+    (gb.check_answer_1, GOOD_1, True),
+    (gb.check_answer_1, GOOD_1.replace("Early stopping on a validation set", "Early exits"), False),
+    (gb.check_answer_1, GOOD_1.replace("Bagging comes next: its band", "Next, the curve"), False),
+    (gb.check_answer_1, GOOD_1.replace("Interaction terms", "Other terms").replace("pair score", "score"),
+     False),
+    (gb.check_answer_4, GOOD_4, True),
+    (gb.check_answer_4, GOOD_4.replace("The AUC at VA Long Beach", "The ranking at VA Long Beach"), False),
+    (gb.check_answer_4, GOOD_4.replace("ca, thal and slope are missing", "other values differ")
+     .replace("missing-value bins", "bins"), False),
+    (gb.check_answer_4, GOOD_4.replace("ship it", "use it"), False),
+    (gb.check_answer_5, GOOD_5, True),
+    (gb.check_answer_5, GOOD_5.replace("and its interval includes 0", "on average"), False),
+    (gb.check_answer_5, GOOD_5.replace("Four hospitals, one with 8 healthy patients, are weak evidence",
+                                       "The hospitals differ a lot from one another"), False),
+    (gb.check_answer_5, GOOD_5.replace("I would monitor", "I would look at"), False),
+    (gb.check_answer_5, GOOD_5[:150], False),
+    (gb.check_answer_1, None, False),
+    (gb.check_answer_4, "risk auc ca ship. " * 10, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("checker", "answer", "accept"), WRITTEN,
+                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRITTEN)])  # fmt: skip
+def test_written_answer_checkers(checker, answer, accept, capsys):
+    if accept:
+        checker(answer)
+        assert "passed" in capsys.readouterr().out
+    else:
+        with pytest.raises(AssertionError):
+            checker(answer)
+        assert "passed" not in capsys.readouterr().out
