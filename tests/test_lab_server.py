@@ -91,3 +91,19 @@ def test_start_page_links_every_lecture_lab_and_deck_and_every_link_resolves():
                 + [f"slides/{p.name}" for p in (ROOT / "slides").glob("*.slides.html")])  # fmt: skip
     unlinked = sorted(set(expected) - set(links))
     assert not unlinked, f"START.md's course map does not link {unlinked}"
+
+
+def test_hidden_names_are_the_paired_sources_and_developer_files_not_a_students_own_files():
+    from jupyter_server.services.contents.manager import ContentsManager
+
+    config = json.loads((PREFIX_TREE / "etc/jupyter/jupyter_server_config.json").read_text())
+    manager = ContentsManager(hide_globs=config["ContentsManager"]["hide_globs"])
+    sources = [p.name for folder in ("notebooks", "solutions") for p in (ROOT / folder).glob("*.py")]
+    hidden = sources + ["src", "tests", "scripts", "conftest.py", "__pycache__"]
+    folders = ("notebooks", "labs", "solutions")
+    notebooks = [p.name for folder in folders for p in (ROOT / folder).glob("*.ipynb")]
+    shown = ["Untitled.py", "my_features.py", "START.md", "README.md", "labs", "solutions", *notebooks]
+    listed = [name for name in hidden if manager.should_list(name)]
+    unlisted = [name for name in shown if not manager.should_list(name)]
+    assert not listed, f"{listed} are listed, they should be hidden"
+    assert not unlisted, f"{unlisted} are hidden, they should be listed"
