@@ -276,7 +276,10 @@ def _calls(source: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("path", SOLUTION_SOURCES, ids=lambda p: p.stem)
 def test_every_check_cell_runs_the_hidden_tests_of_its_checks(path):
-    cells = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
+    notebook = jupytext.read(path)
+    stray = [i for i, c in enumerate(notebook.cells) if c.cell_type != "code" and "HIDDEN TESTS" in c.source]
+    assert not stray, f"{path.name}: hidden-test markers outside code cells (cells {stray})"
+    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
     checked = 0
     for source in cells:
         calls = _calls(source)
