@@ -26,6 +26,8 @@ import pytest
 from helpers import ROOT
 
 PREFIX_TREE = ROOT / "etc" / "prefix"
+# the course package, editable, with environment.yml's setuptools (as make setup does with the lock's)
+PIP_INSTALL = ["install", "--no-deps", "--no-build-isolation", "-e", "."]
 FAKE_PIP = """import json, os, sys
 with open(os.environ["FAKE_PIP_LOG"], "a") as log:
     log.write(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd()}) + "\\n")
@@ -78,8 +80,8 @@ def simulate(postbuild: str, tmp: Path) -> list[str]:
     problems = []
     log = tmp / "pip.log"
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    if [c["argv"] for c in calls] != [["install", "--no-deps", "-e", "."]] or calls[0]["cwd"] != str(ROOT):
-        problems.append(f"expected one `pip install --no-deps -e .` in the repository, got {calls}")
+    if [c["argv"] for c in calls] != [PIP_INSTALL] or calls[0]["cwd"] != str(ROOT):
+        problems.append(f"expected one `pip {' '.join(PIP_INSTALL)}` in the repository, got {calls}")
     strays = sorted(str(p.relative_to(conda)) for p in conda.iterdir() if p.name != "envs")
     if strays:
         problems.append(f"postBuild wrote into $CONDA_DIR outside the environment: {strays}")
@@ -109,6 +111,8 @@ def test_postbuild_is_executable_and_stops_on_errors():
     text = (ROOT / "postBuild").read_text()
     assert os.access(ROOT / "postBuild", os.X_OK) and text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
+    # without build isolation, pip builds the package with the environment's own setuptools
+    assert re.search(r"^      - setuptools==\S+$", (ROOT / "environment.yml").read_text(), re.M)
 
 
 BROKEN = {
@@ -122,12 +126,12 @@ cp etc/prefix/share/jupyter/lab/settings/overrides.json \\
 """,
     "everything into CONDA_DIR": """#!/usr/bin/env bash
 set -euo pipefail
-python -m pip install --no-deps -e .
+python -m pip install --no-deps --no-build-isolation -e .
 cp -R etc/prefix/. "$CONDA_DIR/"
 """,
     "only the lab settings": """#!/usr/bin/env bash
 set -euo pipefail
-python -m pip install --no-deps -e .
+python -m pip install --no-deps --no-build-isolation -e .
 prefix="$(python -c 'import sys; print(sys.prefix)')"
 cp -R etc/prefix/share/. "$prefix/share/"
 """,
