@@ -172,7 +172,7 @@ def grade_lab(lab: str, submissions: Path, out: Path, *, jobs: int = 2, cell_tim
         if not isinstance(value, int | float) or value <= 0:
             raise ValueError(f"{name}={value!r} must be a positive number of seconds")
     solution_py = solution_path(lab, solutions)
-    out = Path(out)
+    out = Path(out).resolve()  # nbgrader's course root must be absolute
     out.mkdir(parents=True, exist_ok=True)
     found = collect(Path(submissions), solution_py.stem, out / "unzipped")
     info = Lab(lab, jupytext.read(solution_py), solution_py.stem)
