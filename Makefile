@@ -14,7 +14,7 @@ setup: $(STAMP) $(LAB_CONFIG)  ## build .venv from requirements.txt, install xai
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .  # setuptools from the lock: no download
 	touch $(STAMP)
 
 # etc/prefix mirrors the environment's prefix (sys.prefix): the JupyterLab settings, page config (no build
