@@ -7,6 +7,7 @@ Lab 03 is the fastest lab with six autograded exercises (2 points each) and two 
 
 import copy
 import csv
+import os
 import zipfile
 
 import jupytext
@@ -107,8 +108,13 @@ def graded(tmp_path_factory):
             zipped.writestr(f"collected/{name}.ipynb", nbformat.writes(nb))
         zipped.writestr("collected/broken_json.ipynb", "{ this is not a notebook")
     out = tmp / "out"
-    code = main(["--lab", "03", "--submissions", str(archive), "--out", str(out), "--jobs", "2",
-                 "--cell-timeout", str(CELL_TIMEOUT), "--notebook-timeout", "300"])
+    cwd = os.getcwd()
+    os.chdir(tmp)  # a relative --out, as `make grade` passes it
+    try:
+        code = main(["--lab", "03", "--submissions", str(archive), "--out", "out", "--jobs", "2",
+                     "--cell-timeout", str(CELL_TIMEOUT), "--notebook-timeout", "300"])
+    finally:
+        os.chdir(cwd)
     assert code == 0
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
