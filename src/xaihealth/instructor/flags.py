@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from IPython.core.inputtransformer2 import TransformerManager
+
+_AST_LOCK = threading.Lock()
 
 # Names no solution may use, in any lab and exercise (dotted prefixes: "a.b" also bans "a.b.c").
 ALWAYS = ("xaihealth.instructor", "xaihealth.checks._reference")
@@ -357,6 +360,14 @@ def _violations(used: Iterable[str], banned: tuple[str, ...]) -> list[str]:
 
 def flag_cells(cells: Iterable[Cell], lab: str, check_exercises: Mapping[str, str] | None = None,
                exercise_names: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """Thread-safe :func:`_flag_cells` (the batch grades in threads, and ``ast.parse`` in CPython 3.11.7
+    fails with "AST constructor recursion depth mismatch" when two threads parse at once)."""
+    with _AST_LOCK:
+        return _flag_cells(cells, lab, check_exercises, exercise_names)
+
+
+def _flag_cells(cells: Iterable[Cell], lab: str, check_exercises: Mapping[str, str] | None = None,
+                exercise_names: Mapping[str, str] | None = None) -> dict[str, list[str]]:
     """Flags per exercise (``"*"`` for tampering that disables every check) for cells in notebook order.
 
     ``check_exercises`` maps a checker name (``check_shapley_values``) to the exercise it grades, so that

@@ -30,7 +30,7 @@ from xaihealth.instructor import autograde as ag
 from xaihealth.instructor.flags import Cell, exercise_key, flag_cells, lab_key
 from xaihealth.instructor.report import Row, write_csv, write_feedback, write_marking_sheet
 from xaihealth.instructor.submissions import collect
-from xaihealth.tooling.labs import cell_roles, rubrics
+from xaihealth.tooling.labs import cell_roles, make_source, rubrics
 
 REPO = Path(__file__).resolve().parents[3]
 _EXERCISE = re.compile(r"^#+\s*Exercise\s+(\w+)", re.M)
@@ -59,6 +59,8 @@ class Lab:
         self.exercises = list(dict.fromkeys(exercise_key(r.grade_id) for r in self.checks))
         self.names = {exercise_key(r.grade_id): r.exercise for r in self.roles.values() if r.exercise}
         self.names.update({g: r.exercise for g, r in self.roles.items() if r.kind == "answer"})
+        source = make_source(solution)
+        self.checkers, self.functions = self.check_exercises(source), self.exercise_names(source)
 
     def source_cells(self, source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
         return {c.metadata["nbgrader"]["grade_id"]: c for c in source.cells if "nbgrader" in c.metadata}
@@ -158,7 +160,7 @@ def grade_one(lab: Lab, course: ag.Course, student: str, path: Path, work: Path,
     outcome = ag.autograde(course, student, path, work, cell_timeout=cell_timeout,
                            notebook_timeout=notebook_timeout)
     cells, notes = cells_for_flags(submitted, course.source)
-    flags = flag_cells(cells, lab.key, lab.check_exercises(course.source), lab.exercise_names(course.source))
+    flags = flag_cells(cells, lab.key, lab.checkers, lab.functions)
     return make_row(lab, outcome, flags, notes, submitted), outcome
 
 
@@ -181,8 +183,12 @@ def grade_lab(lab: str, submissions: Path, out: Path, *, jobs: int = 2, cell_tim
 
     def one(item: tuple[str, Path]) -> Row:
         student, path = item
-        row, outcome = grade_one(info, course, student, path, out / "work" / student,
-                                 cell_timeout=cell_timeout, notebook_timeout=notebook_timeout)
+        try:
+            row, outcome = grade_one(info, course, student, path, out / "work" / student,
+                                     cell_timeout=cell_timeout, notebook_timeout=notebook_timeout)
+        except Exception as err:  # a bug of ours on one submission must not stop the batch
+            outcome = ag.Outcome(student, f"error: grading failed ({type(err).__name__}: {err})"[:300])
+            row = make_row(info, outcome, {}, [], None)
         row.seconds = outcome.seconds
         page = out / "feedback" / f"{student}.html"
         write_feedback(row, info.exercises, info.names, outcome.feedback_html, page)
