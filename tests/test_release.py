@@ -224,6 +224,11 @@ def test_summaries_replay_through_float_noise_but_not_other_arguments():
     assert not same(summary((x,)), summary((x[:-1],)))
     assert not same(summary((x,)), summary((x.astype(np.float32),)))
     assert not same(summary((x,)), summary((x + 1e-3,)))
+    # float32 activations from another CPU's kernels: off by ~5e-7 of their scale, 1e-5 is the limit
+    acts = np.linspace(-2.0, 2.0, 101, dtype=np.float32)
+    assert same(summary(acts), summary(acts + np.float32(1e-6)))
+    assert not same(summary(acts), summary(acts + np.float32(1e-3)))
+    assert same(summary((acts, acts, acts, acts)), summary((acts, acts, acts, acts)))  # a 4-tuple of arrays
 
 
 def test_bad_reference_settings_are_named(monkeypatch):

@@ -10,9 +10,10 @@ stored in ``xaihealth/checks/expected/<module>.pkl``, whose SHA-256 is checked a
 A stored value is found by its *key*: the title of the enclosing ``exercise(...)`` (``"<module>"`` outside
 one), the reference's name, and how many times that reference was called before in the same exercise
 block. The call's arguments must also match the recorded ones (:func:`summary`, :func:`same`: types,
-shapes and dtypes exactly, numbers to a relative 1e-6, so a different machine's last-bit noise still
-replays). Otherwise the call raises :class:`ReferenceUnavailable`; a checker that calls a reference on a
-value derived from the student's answer (only to word a hint) catches it and gives a generic hint.
+shapes and dtypes exactly, numbers to a relative 1e-6, arrays to 1e-6 of their scale (1e-5 in float32),
+so another machine's rounding still replays). Otherwise the call raises :class:`ReferenceUnavailable`; a
+checker that calls a reference on a value derived from the student's answer (only to word a hint) catches
+it and gives a generic hint.
 
 The environment variable ``XAIHEALTH_REFERENCES`` overrides where the references come from (tests and
 ``make release`` use it): ``real``, ``replay:<dir>`` (replay from ``<dir>`` even in the full repository),
@@ -46,6 +47,7 @@ OUTSIDE = "<module>"  # the title of a call outside any exercise block
 RTOL, ATOL = 1e-6, 1e-9
 _SAMPLE = 4096  # array values kept in a summary; larger arrays: a strided sample and sum(|x|)
 _DEPTH = 4  # how deep a summary looks into containers, objects and closures
+_NARROW = {"<f4", "<f2", "torch.float32", "torch.float16", "torch.bfloat16"}  # float32 and narrower dtypes
 
 
 class ReferenceUnavailable(CheckerUnavailable, LookupError):
@@ -152,10 +154,30 @@ def _filled(cell: Any) -> bool:
     return True
 
 
+def _is_array(summary: Any) -> bool:
+    return isinstance(summary, tuple) and len(summary) == 4 and isinstance(summary[0], str) and (
+        summary[0] == "array")
+
+
 def same(a: Any, b: Any) -> bool:
-    """True when two summaries describe the same argument: exact but for floats (rtol 1e-6, NaN = NaN)."""
+    """True when two summaries describe the same argument: exact but for floats, NaN = NaN.
+
+    Numbers agree to a relative 1e-6; an array's values to 1e-6 of the array's largest magnitude (1e-5 for
+    float32 and narrower: another CPU's convolution kernels move float32 activations by ~5e-7 of their
+    scale, and elementwise relative error is unbounded where a value is near 0).
+    """
     import numpy as np
 
+    if _is_array(a) and _is_array(b):
+        (_, shape_a, dtype_a, values_a), (_, shape_b, dtype_b, values_b) = a, b
+        if shape_a != shape_b or dtype_a != dtype_b or type(values_a) is not type(values_b):
+            return False
+        if not isinstance(values_b, np.ndarray):  # strings, objects: their digest
+            return values_a == values_b
+        tol = 1e-5 if dtype_b in _NARROW else RTOL
+        scale = float(np.abs(values_b[np.isfinite(values_b)]).max(initial=0.0))
+        return values_a.shape == values_b.shape and bool(
+            np.allclose(values_a, values_b, rtol=tol, atol=tol * scale + ATOL, equal_nan=True))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
                 and bool(np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True)))  # fmt: skip
