@@ -152,9 +152,12 @@ The solutions, the instructor's tests and grading tools are not included. Hand i
 
 
 def _pyproject(text: str) -> str:
-    """The repository's ``pyproject.toml`` for the release: STUDENT.md as readme, no test settings."""
+    """The repository's ``pyproject.toml`` for the release: STUDENT.md as readme, no test settings, the
+    stored expected values as package data (a non-editable install keeps them)."""
     text = text.replace('readme = "README.md"', 'readme = "STUDENT.md"')
-    return re.sub(r"\[tool\.pytest\.ini_options\].*?(?=^\[)", "", text, flags=re.S | re.M)
+    text = re.sub(r"\[tool\.pytest\.ini_options\].*?(?=^\[)", "", text, flags=re.S | re.M)
+    data = '[tool.setuptools.package-data]\n"xaihealth.checks" = ["expected/*"]\n\n'
+    return text.replace("[tool.ruff]", data + "[tool.ruff]", 1)
 
 
 def _copy_package(repo: Path, out: Path, expected: Path) -> None:
