@@ -117,11 +117,12 @@ With Python 3.11:
 ```bash
 python3.11 -m venv .venv
 .venv/bin/pip install -r requirements.txt
-.venv/bin/pip install --no-deps -e .
+.venv/bin/pip install --no-deps --no-build-isolation -e .
 ```
 
 (or, with conda: `conda env create -f environment.yml`, `conda activate xaihealth`, then
-`pip install --no-deps -e .`). Then start JupyterLab in this folder: `.venv/bin/jupyter lab`.
+`pip install --no-deps --no-build-isolation -e .`). Then start JupyterLab in this folder:
+`.venv/bin/jupyter lab`.
 
 ## What is here
 
