@@ -1,6 +1,7 @@
 """Base seeds and `make robustness`: one seed per notebook, overridable, failures reported as the assert."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +160,21 @@ def test_the_make_command_line_parses(monkeypatch):
     assert robustness.parse_seeds("1 2") == [1, 2] == robustness.parse_seeds("1,2")
     with pytest.raises(ValueError, match="--seeds='1 x'"):
         robustness.parse_seeds("1 x")
+
+
+def test_lecture_results_ignore_instructor_code_and_lab_results_do_not(monkeypatch):
+    robustness._package_digest.cache_clear()
+    lecture, lab = robustness._package_digest(True), robustness._package_digest(False)
+    assert lecture != lab  # the lab's digest covers the references and hidden tests, the lecture's does not
+    real = Path.read_bytes
+
+    def edited(self):  # an edit in the instructor package changes only the lab's digest
+        data = real(self)
+        return data + b"# edit" if "instructor" in self.parts else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    robustness._package_digest.cache_clear()
+    try:
+        assert robustness._package_digest(True) == lecture and robustness._package_digest(False) != lab
+    finally:
+        robustness._package_digest.cache_clear()

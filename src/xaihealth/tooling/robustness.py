@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 from xaihealth.tooling.execute import Outcome, execute
@@ -39,14 +40,25 @@ def notebook_sources(root: Path = Path(".")) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9]*.py")) + sorted((root / "solutions").glob("[0-9]*.py"))
 
 
-def _package_digest() -> bytes:
+# Instructor-only code (references, hidden tests, grading, the release) and the course's own tooling: no
+# lecture imports either, and the student release, which ships neither, runs every lecture
+# (tests/test_release.py). So an edit there leaves a lecture's stored results valid; it does not leave a
+# lab's (its check cells call the references and the hidden tests).
+_INSTRUCTOR_ONLY = ("instructor", "tooling")
+
+
+@lru_cache(maxsize=2)
+def _package_digest(lecture: bool = False) -> bytes:
     """A digest of what a notebook's result also depends on: the package, the model manifest, the lock."""
     import xaihealth
 
     package = Path(xaihealth.__file__).parent
     digest = hashlib.sha256()
     extra = [package.parents[1] / "datasets/models/manifest.json", package.parents[1] / "requirements.txt"]
-    for file in sorted(package.rglob("*.py")) + extra:
+    files = sorted(package.rglob("*.py"))
+    if lecture:
+        files = [f for f in files if f.relative_to(package).parts[0] not in _INSTRUCTOR_ONLY]
+    for file in files + extra:
         if file.exists():
             digest.update(file.relative_to(package.parents[1]).as_posix().encode() + file.read_bytes())
     return digest.digest()
@@ -54,7 +66,8 @@ def _package_digest() -> bytes:
 
 def source_hash(path: Path) -> str:
     """Identifies what a stored result was computed from: the notebook, the package, manifest and lock."""
-    return hashlib.sha256(Path(path).read_bytes() + _package_digest()).hexdigest()
+    lecture = Path(path).resolve().parent.name == "notebooks"
+    return hashlib.sha256(Path(path).read_bytes() + _package_digest(lecture)).hexdigest()
 
 
 def run_one(path: Path, seed: int) -> dict[str, object]:
