@@ -147,3 +147,25 @@ def test_no_reference_solution_is_flagged(solution_py: Path):
     assert sum(c.student for c in cells) >= len(lab.exercises)  # the solution cells are read as the student's
     assert notes == []
     assert flag_cells(cells, lab.key, lab.check_exercises(source), lab.exercise_names(source)) == {}
+
+
+@pytest.mark.parametrize("patch", ["alias", "type"])
+def test_a_patched_checker_fails_the_hidden_test_as_tampering(patch):
+    """B2: ``Exercise.expect`` switched off at run time (an aliased ``setattr``, ``type.__setattr__``) makes
+    the hidden test of a correct answer fail with the tampering hint; restored, the same test passes."""
+    from xaihealth.checks._core import CheckFailed, Exercise
+    from xaihealth.instructor.hidden.trust import hidden_check_cohen_kappa
+    from xaihealth.instructor.references.trust import reference_cohen_kappa
+
+    original = vars(Exercise)["expect"]
+    try:
+        if patch == "alias":
+            s = setattr
+            s(Exercise, "expect", lambda self, condition, hint: None)
+        else:
+            type.__setattr__(Exercise, "expect", lambda self, condition, hint: None)
+        with pytest.raises(CheckFailed, match=r"\(hidden tests\).*tampering"):
+            hidden_check_cohen_kappa(reference_cohen_kappa)
+    finally:
+        type.__setattr__(Exercise, "expect", original)
+    hidden_check_cohen_kappa(reference_cohen_kappa)

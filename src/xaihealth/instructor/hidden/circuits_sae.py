@@ -12,8 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from xaihealth.checks._core import exercise
 from xaihealth.checks.circuits_sae import _as_array, _as_float, _rel_err, _sae_loss, planted_sparse_data
+from xaihealth.instructor.integrity import exercise
 from xaihealth.instructor.references import circuits_sae as refs
 from xaihealth.models.sae import adam_steps
 

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from xaihealth.checks._core import exercise
 from xaihealth.checks.clever_hans import (
     _audit_fits,
     _planted_frame,
@@ -19,6 +18,7 @@ from xaihealth.checks.clever_hans import (
     _site_frame,
     _spy_factory,
 )
+from xaihealth.instructor.integrity import exercise
 from xaihealth.instructor.references import clever_hans as refs
 
 _SITES = (  # seed, site names, categorical sites, C of the spy's logistic regression

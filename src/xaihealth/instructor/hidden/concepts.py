@@ -14,8 +14,9 @@ import torch
 from scipy import stats
 from torch import nn
 
-from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._core import describe
 from xaihealth.checks.concepts import _close, _student, concept_summary
+from xaihealth.instructor.integrity import exercise
 from xaihealth.instructor.references import concepts as refs
 
 

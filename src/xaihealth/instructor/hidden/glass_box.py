@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xaihealth.checks._core import exercise
 from xaihealth.checks.glass_box import (
     _drop_marker,
     _heart_ebm,
@@ -30,6 +29,7 @@ from xaihealth.checks.glass_box import (
     quantile_edges,
 )
 from xaihealth.data.cohort import make_cardio_cohort
+from xaihealth.instructor.integrity import exercise
 from xaihealth.instructor.references import glass_box as refs
 
 

@@ -15,7 +15,7 @@ import torch
 from captum.attr import IntegratedGradients, LayerGradCam
 from torch import nn
 
-from xaihealth.checks._core import exercise, replaced
+from xaihealth.checks._core import replaced
 from xaihealth.checks.gradients import (
     _CAPTUM_CAM,
     _CAPTUM_IG,
@@ -27,6 +27,7 @@ from xaihealth.checks.gradients import (
     _inputs,
     tiny_cnn,
 )
+from xaihealth.instructor.integrity import exercise
 from xaihealth.instructor.references import gradients as refs
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from xaihealth.checks._core import exercise, replaced
+from xaihealth.checks._core import replaced
 from xaihealth.checks.llm_internals import (
     _as_float,
     _forbidden,
@@ -22,6 +22,7 @@ from xaihealth.checks.llm_internals import (
     _planted_probe_data,
     _tl_hook_api,
 )
+from xaihealth.instructor.integrity import exercise
 from xaihealth.instructor.references import llm_internals as refs
 
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xaihealth.checks._core import exercise
 from xaihealth.checks.shapley import (
     _as_vector,
     _constrained_solution,
@@ -23,6 +22,7 @@ from xaihealth.checks.shapley import (
     scaffold_synthetic,
     table_game,
 )
+from xaihealth.instructor.integrity import exercise
 from xaihealth.instructor.references import shapley as refs
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from xaihealth.checks._core import exercise, grid
+from xaihealth.checks._core import grid
 from xaihealth.checks.trust import (
     SITE_KINDS,
     _a_number,
@@ -29,6 +29,7 @@ from xaihealth.checks.trust import (
     temperature_data,
     tied_conformal_data,
 )
+from xaihealth.instructor.integrity import exercise
 from xaihealth.instructor.references import trust as refs
 
 
