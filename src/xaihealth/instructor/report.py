@@ -7,16 +7,24 @@
 - ``feedback/<student>.html``: nbgrader's feedback page with a summary on top: points per exercise, the
   hint of each failed check (the checker's message, not a traceback) and the flags.
 - ``marking.md``: per written question and student, the answer, the rubric items with blank points to
-  fill, and the model answer.
+  fill, and the model answer, and the student's own printed numbers the rubric asks to check against: the
+  text outputs (stream, ``text/plain``; each cut to :data:`OUTPUT_CHARS`) of the code cells of the
+  autograded notebook from the exercise before the question to the answer (:func:`answer_context`).
 """
 
 from __future__ import annotations
 
 import csv
 import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import nbformat
+
+OUTPUT_CHARS = 2000  # of one cell's text outputs on the marking sheet
+_EXERCISE = re.compile(r"^#{1,3}\s*Exercise\s+\w+", re.M)
 
 
 @dataclass
@@ -95,9 +103,56 @@ def write_feedback(row: Row, exercises: list[str], names: Mapping[str, str], pag
     path.write_text(text, encoding="utf-8")
 
 
-def write_marking_sheet(rows: list[Row], rubrics: Mapping, names: Mapping[str, str], path: Path) -> None:
-    """``marking.md``: per written question, the rubric and model answer, then each student's answer
-    with a blank to fill per rubric item."""
+def text_output(cell: Mapping, limit: int = OUTPUT_CHARS) -> str:
+    """What a code cell printed: its stream texts and ``text/plain`` results, cut to ``limit`` characters."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(output.get("text", ""))
+        elif output.get("output_type") in ("execute_result", "display_data"):
+            text = output.get("data", {}).get("text/plain", "")
+            parts.append(("".join(text) if isinstance(text, list) else text) + "\n")
+    text = "".join(parts).rstrip()
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters cut)"
+
+
+def answer_context(notebook: Mapping, grade_id: str) -> list[tuple[int, str]]:
+    """(cell number, printed text) of the code cells with text output from the heading of the exercise
+    before the answer cell ``grade_id`` up to that cell: the tables the question asks the student to use.
+    Empty when the notebook has no such cell."""
+    cells = notebook.get("cells", [])
+    found = [i for i, c in enumerate(cells)
+             if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id]
+    if not found:
+        return []
+    end = found[0]
+    headings = [i for i in range(end) if cells[i].get("cell_type") == "markdown"
+                and _EXERCISE.search("".join(cells[i].get("source", "")))]  # fmt: skip
+    start = headings[-2] if len(headings) >= 2 else (headings[0] if headings else 0)
+    code = [i for i in range(start, end) if cells[i].get("cell_type") == "code"]
+    return [(i + 1, text) for i in code if (text := text_output(cells[i]))]
+
+
+def autograded_notebooks(out: Path) -> dict[str, nbformat.NotebookNode]:
+    """The autograded notebook of each student under ``out``, where :func:`.autograde.autograde` leaves it:
+    ``out/work/<student>/autograded/<student>/<assignment>/<notebook>.ipynb``."""
+    found = {}
+    for path in sorted(Path(out).glob("work/*/autograded/*/*/*.ipynb")):
+        try:
+            found[path.parts[-3]] = nbformat.read(path, as_version=4)
+        except Exception:  # an unreadable file: the sheet shows no printed numbers for that student
+            continue
+    return found
+
+
+def write_marking_sheet(rows: list[Row], rubrics: Mapping, names: Mapping[str, str], path: Path,
+                        notebooks: Mapping[str, Mapping] | None = None) -> None:
+    """``marking.md``: per written question, the rubric and model answer, then each student's answer,
+    the numbers the student's notebook printed before it (:func:`answer_context`; ``notebooks``: student
+    -> autograded notebook, default :func:`autograded_notebooks` next to ``path``) and a blank to fill per
+    rubric item."""
+    path = Path(path)
+    notebooks = autograded_notebooks(path.parent) if notebooks is None else notebooks
     parts = ["# Marking sheet", "", "Fill each `__` with the points given for that criterion; the total "
              "goes in the gradebook next to the autograded points (`grades.csv`).", ""]
     for grade_id, rubric in rubrics.items():
@@ -109,6 +164,15 @@ def write_marking_sheet(rows: list[Row], rubrics: Mapping, names: Mapping[str, s
             answer = row.answers.get(grade_id, "").strip() or "(no answer)"
             parts += [f"### {row.student} — {names.get(grade_id, grade_id)}", ""]
             parts += ["```text", answer, "```", ""]
+            context = answer_context(notebooks.get(row.student, {}), grade_id)
+            if context:
+                parts += ["<details><summary>What the student's notebook printed before this answer (check "
+                          "the numbers quoted against it)</summary>", ""]  # fmt: skip
+                for number, text in context:
+                    parts += [f"Cell {number}:", "", "```text", text.replace("```", "ʼʼʼ"), "```", ""]
+                parts += ["</details>", ""]
+            else:
+                parts += ["(no printed output found in the autograded notebook)", ""]
             parts += [f"- __ / {p}: {criterion[:90]}{'…' if len(criterion) > 90 else ''}"
                       for p, criterion in rubric.items]
             parts += [f"- **total: __ / {rubric.total}**", ""]
