@@ -6,9 +6,11 @@ student gets: no instructor code or hidden tests, no importable reference, check
 solutions and reject the mutants from stored values, and a refusal of damaged stored values.
 """
 
+import json
 import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -59,7 +61,8 @@ def test_recording_stores_every_module_of_the_recorded_labs(release):
 
 def test_the_release_holds_no_instructor_code_solutions_or_hidden_tests(release):
     out = release.folder
-    for name in ("labs", "notebooks", "slides", "datasets", "src/xaihealth/checks", "STUDENT.md"):
+    for name in ("labs", "notebooks", "slides", "datasets", "src/xaihealth/checks", "STUDENT.md", "START.md",
+                 "etc/prefix/etc/jupyter/labconfig/page_config.json"):
         assert (out / name).exists(), name
     for name in ("solutions", "tests", "scripts", "benchmarks", ".git", "src/xaihealth/instructor"):
         assert not (out / name).exists(), name
@@ -237,3 +240,28 @@ def test_bad_reference_settings_are_named(monkeypatch):
     monkeypatch.setenv(ENV, "sideways")
     with pytest.raises(ValueError, match="XAIHEALTH_REFERENCES='sideways'"):
         references("shapley").reference_shapley_values  # noqa: B018 (resolving the attribute raises)
+
+
+def test_the_release_start_page_and_lab_settings_match_the_repository(tmp_path):
+    """START.md without links to solutions; nbgrader's Lab extension off for students; STUDENT.md's two
+    start lines install etc/prefix into a fresh environment and open START.md."""
+    from xaihealth.instructor.release import PAGE_CONFIG, STUDENT_README, page_config, start_page
+
+    start = start_page((REPO / "START.md").read_text(encoding="utf-8"))
+    assert "](solutions/" not in start and "`solutions/` holds" not in start
+    assert "solutions are not included" in start and "[STUDENT.md](STUDENT.md)" in start
+    assert "## Course map" in start and "](labs/03_shap_lime_lab.ipynb)" in start
+    config = json.loads(page_config((REPO / PAGE_CONFIG).read_text()))
+    assert config["disabledExtensions"] == {"@jupyter/nbgrader": True} and config["buildAvailable"] is False
+    assert (REPO / ".venv/share/jupyter/labextensions/@jupyter/nbgrader/package.json").is_file()
+    lines = [ln for ln in STUDENT_README.splitlines() if ln.startswith(".venv/bin/")]
+    copy = next(ln for ln in lines if "copytree('etc/prefix'" in ln)
+    assert "jupyter lab --LabApp.default_url=/lab/tree/START.md" in lines[-1]
+    release = tmp_path / "release"
+    (release / "etc").mkdir(parents=True)
+    shutil.copytree(REPO / "etc" / "prefix", release / "etc" / "prefix")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(release / ".venv")], check=True)
+    subprocess.run(copy, shell=True, cwd=release, check=True)
+    installed = release / ".venv" / PAGE_CONFIG.relative_to("etc/prefix")
+    assert installed.is_file()
+    assert (release / ".venv/share/jupyter/lab/settings/overrides.json").is_file()

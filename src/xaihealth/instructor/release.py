@@ -10,14 +10,17 @@
    ``datasets/``, ``etc/``, ``src/xaihealth/`` without ``instructor/`` (references, hidden tests, grading)
    and without ``tooling/`` (the tools that build the course), with ``checks/expected/`` (the recorded
    values and their ``SHA256SUMS``), ``pyproject.toml``, ``requirements.txt``, ``environment.yml``,
-   ``postBuild``, ``jupytext.toml``, the licences and ``STUDENT.md``. No ``solutions/``, ``tests/``,
-   ``scripts/``, ``benchmarks/`` or ``.git``.
+   ``postBuild``, ``jupytext.toml``, the licences, ``STUDENT.md`` (install and start) and ``START.md`` (the
+   start page, its solutions section rewritten: the release has none). ``etc/prefix/`` carries the
+   JupyterLab settings (no build prompt, hidden paired files) with nbgrader's Lab extensions disabled
+   (:data:`STUDENT_DISABLED`). No ``solutions/``, ``tests/``, ``scripts/``, ``benchmarks/`` or ``.git``.
 4. Audits the folder (:func:`audit`) and zips it next to itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -35,6 +38,9 @@ LEFT_OUT = ("instructor", "tooling")  # folders of src/xaihealth a student does 
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".DS_Store")
 HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 TEXT = (".py", ".ipynb", ".md", ".html", ".txt", ".toml", ".yml", ".json", ".cfg")  # files the audit reads
+PAGE_CONFIG = Path("etc/prefix/etc/jupyter/labconfig/page_config.json")
+# nbgrader's JupyterLab extension (the "Nbgrader" menu, create-assignment panel, formgrader): instructor-only
+STUDENT_DISABLED = ("@jupyter/nbgrader",)
 _REFERENCE_DEF = re.compile(r"^\s*(?:def\s+reference_\w*|reference_\w+\s*=)", re.M)  # a definition
 
 
@@ -121,8 +127,20 @@ python3.11 -m venv .venv
 ```
 
 (or, with conda: `conda env create -f environment.yml`, `conda activate xaihealth`, then
-`pip install --no-deps --no-build-isolation -e .`). Then start JupyterLab in this folder:
-`.venv/bin/jupyter lab`.
+`pip install --no-deps --no-build-isolation -e .`).
+
+## Start
+
+Install the course's JupyterLab settings into the environment once (no "build" prompt, the lectures'
+paired `.py` files hidden), then start JupyterLab on the start page `START.md`:
+
+```bash
+.venv/bin/python -c "import shutil, sys; shutil.copytree('etc/prefix', sys.prefix, dirs_exist_ok=True)"
+.venv/bin/jupyter lab --LabApp.default_url=/lab/tree/START.md
+```
+
+(with conda, run the same two lines with `python` and `jupyter` of the activated environment). Next time
+only the second line is needed.
 
 ## What is here
 
@@ -150,6 +168,33 @@ re-implement is marked as not your own work when the labs are graded.
 The solutions, the instructor's tests and grading tools are not included. Hand in the lab notebook
 (`labs/NN_..._lab.ipynb`) as your instructor asks.
 """
+
+
+SOLUTIONS_SECTION = re.compile(r"^## Where the solutions are\n.*?(?=^## )", re.S | re.M)
+STUDENT_SOLUTIONS = """## Where the solutions are
+
+The solutions are not included in this release. When a check fails, read its hint and the section of the
+lecture the exercise builds on; then ask your instructor.
+
+"""
+
+
+def start_page(text: str) -> str:
+    """The repository's ``START.md`` for the release: its solutions section says they are not included, and
+    links to files the release does not have (``README.md``, ``solutions/``) point to ``STUDENT.md``."""
+    if not SOLUTIONS_SECTION.search(text):
+        raise ReleaseError("START.md has no '## Where the solutions are' section to rewrite for the release")
+    text = SOLUTIONS_SECTION.sub(lambda _: STUDENT_SOLUTIONS, text)
+    text = re.sub(r"\[README\.md\]\(README\.md\)[^\n]*", "[STUDENT.md](STUDENT.md): how to install and start "
+                  "the course, what this release holds.", text)  # fmt: skip
+    return re.sub(r"\[([^]]*)\]\(solutions/[^)]*\)", r"\1 (not included)", text)
+
+
+def page_config(text: str) -> str:
+    """The Lab page config for students: the repository's, with nbgrader's extension disabled."""
+    config = json.loads(text)
+    config.setdefault("disabledExtensions", {}).update(dict.fromkeys(STUDENT_DISABLED, True))
+    return json.dumps(config, indent=2) + "\n"
 
 
 def _pyproject(text: str) -> str:
@@ -182,6 +227,8 @@ def audit(out: Path) -> list[str]:
     for name in ("solutions", "tests", "scripts", "benchmarks", ".git"):
         if (out / name).exists():
             problems.append(f"{name}/ is in the release")
+    if (out / "START.md").is_file() and "](solutions/" in (out / "START.md").read_text(encoding="utf-8"):
+        problems.append("START.md links to solutions/, which the release does not have")
     if not (package / "checks" / "expected" / "SHA256SUMS").is_file():
         problems.append("src/xaihealth/checks/expected/SHA256SUMS is missing")
     for path in sorted(out.rglob("*")):
@@ -236,6 +283,9 @@ def build_release(
         shutil.copy2(repo / name, out / name)
     (out / "pyproject.toml").write_text(_pyproject((repo / "pyproject.toml").read_text()))
     (out / "STUDENT.md").write_text(STUDENT_README, encoding="utf-8")
+    start = start_page((repo / "START.md").read_text(encoding="utf-8"))
+    (out / "START.md").write_text(start, encoding="utf-8")
+    (out / PAGE_CONFIG).write_text(page_config((repo / PAGE_CONFIG).read_text(encoding="utf-8")))
     problems = audit(out)
     if problems:
         raise ReleaseError("the release is not clean: " + "; ".join(problems))
