@@ -174,3 +174,47 @@ def test_lock_resolves_on(platform, resolutions):
     urls = {canonicalize_name(i["metadata"]["name"]): i["download_info"]["url"] for i in installs}
     local = [url for name, url in urls.items() if name not in SOURCE_ONLY and not url.startswith("https://")]
     assert not local, f"resolved from outside the registry: {local}"
+
+
+# Pins that belong to one platform only, each with the marker it must carry: a pin that loses its marker
+# would be installed everywhere (on Linux x86_64 too), which the resolution tests cannot see.
+PLATFORM_ONLY = {
+    "appnope": {"macos-arm64"},
+    "colorama": {"windows-amd64"},
+    "pywinpty": {"windows-amd64"},
+}
+# Distributions in the venv that the lock does not pin: pip (the venv's own installer) and the course itself.
+NOT_IN_LOCK = {"pip", "xaihealth"}
+
+
+@pytest.mark.parametrize("name", PLATFORM_ONLY)
+def test_platform_only_pins_carry_their_marker(name):
+    pinned = [r for r in lock_requirements() if canonicalize_name(r.name) == name]
+    assert pinned, f"requirements.txt has no pin for {name}"
+    for requirement in pinned:
+        marker = requirement.marker
+        holds = {p for p, (_, env) in PLATFORMS.items() if marker and marker.evaluate(env)}
+        assert holds == PLATFORM_ONLY[name], f"{requirement}: installed on {sorted(holds)}"
+
+
+def test_gevent_has_one_pin_for_macos_and_one_for_the_rest():
+    versions = {p: pins_for(env)["gevent"] for p, (_, env) in PLATFORMS.items()}
+    assert versions["macos-arm64"] != versions["linux-x86_64"] == versions["windows-amd64"], versions
+
+
+def test_the_venv_holds_exactly_the_pins_effective_here():
+    """The lock's pins whose markers hold on this machine are exactly what the venv has installed."""
+    import importlib.metadata
+
+    from packaging.markers import default_environment
+
+    pins = pins_for(default_environment())
+    installed: dict[str, set[str]] = {}
+    for dist in importlib.metadata.distributions():
+        installed.setdefault(canonicalize_name(dist.metadata["Name"]), set()).add(dist.version)
+    extra = {n: v for n, v in installed.items() if n not in pins and n not in NOT_IN_LOCK}
+    missing = sorted(set(pins) - set(installed))
+    wrong = {n: (installed[n], v) for n, v in pins.items() if n in installed and installed[n] != {v}}
+    assert not extra, f"installed but not pinned for this platform: {extra}"
+    assert not missing, f"pinned for this platform but not installed: {missing}; run make setup"
+    assert not wrong, f"installed (left) differ from the pin (right): {wrong}"
