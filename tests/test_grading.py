@@ -77,7 +77,8 @@ def _class(solution):
             _with(solved, "ex4", SIGNED_JACCARD + "\n\nfrom xaihealth.checks._core import Exercise\n"
                   "Exercise.expect = lambda self, condition, hint: "
                   "setattr(self, 'checked', self.checked + 1)\n"),
-            dict.fromkeys(EXERCISES, 0), full,
+            # raw: the hidden tests run after the patch see the modified checker (instructor.integrity)
+            dict.fromkeys(EXERCISES, 0), full | {"4": 0, "5": 0, "6a": 0},
             "tampering: assigns to xaihealth.checks._core.Exercise.expect", "graded"),
         "endless_loop": (
             # loops on the checker's k (the lab's own cells use k=3), so one cell is stopped, not two
@@ -175,6 +176,7 @@ def test_notes_and_hints(graded):
     assert f"stopped after {CELL_TIMEOUT} s" in loop
     expect = (out / "feedback" / "expect_patched.html").read_text(encoding="utf-8")
     assert "tampering: assigns to xaihealth.checks._core.Exercise.expect" in expect
+    assert "the checker was modified by code in the notebook (tampering)" in expect  # the hidden test's hint
 
 
 def test_marking_sheet(graded):
