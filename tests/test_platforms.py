@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -209,8 +210,11 @@ def test_the_venv_holds_exactly_the_pins_effective_here():
     from packaging.markers import default_environment
 
     pins = pins_for(default_environment())
+    # Only what pip installed into the venv: once imported, setuptools appends its own `_vendor` folder
+    # (jaraco, more-itertools, wheel, ...) to sys.path, and those copies are not installed packages.
+    site_packages = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     installed: dict[str, set[str]] = {}
-    for dist in importlib.metadata.distributions():
+    for dist in importlib.metadata.distributions(path=sorted(site_packages)):
         installed.setdefault(canonicalize_name(dist.metadata["Name"]), set()).add(dist.version)
     extra = {n: v for n, v in installed.items() if n not in pins and n not in NOT_IN_LOCK}
     missing = sorted(set(pins) - set(installed))
