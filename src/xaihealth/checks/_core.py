@@ -318,3 +318,25 @@ def exercise(title: str) -> Iterator[Exercise]:
             f"checker for {title!r} verified nothing: a checker must test at least one property"
         )
     print(f"\u2714 {title}: passed ({ex.checked} checks)")
+
+
+def written_answer(ex: Exercise, answer: object, name: str, keywords: Iterable[Iterable[str]], words: int,
+                   sentences: int = 3) -> None:
+    """Check only that a written answer is complete; a person marks it with the rubric.
+
+    ``answer`` must be a string of ``words`` words or more, in ``sentences`` sentences or more of five words
+    or more each (not a list of keywords: at least 40 % distinct words), and must touch each group of
+    ``keywords`` (any one of a group's lower-case stems appearing in it).
+    """
+    ex.expect(isinstance(answer, str),
+              f'write your answer as a string, {name} = """...""" (yours: {describe(answer)})')
+    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
+    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
+    full = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
+    ex.expect(len(full) >= sentences and len({w.lower() for w in found}) >= 0.4 * len(found),
+              f"write your answer in sentences ({sentences} or more, each of five words or more), not a list "
+              "of keywords")
+    text = answer.lower()
+    missing = [list(group)[0] for group in keywords if not any(k in text for k in group)]
+    ex.expect(not missing, f"your answer does not address: {missing}")
+    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")

@@ -19,6 +19,11 @@ The environment variable ``XAIHEALTH_REFERENCES`` overrides where the references
 ``make release`` use it): ``real``, ``replay:<dir>`` (replay from ``<dir>`` even in the full repository),
 ``record:<dir>`` (run the real references and store every call's key, argument summary and output in
 ``<dir>``).
+
+The hidden tests reach the references the same way, through their own store
+(``xaihealth.instructor.hidden.hidden_references``: ``instructor/hidden/expected/``, overridden by
+``XAIHEALTH_HIDDEN_REFERENCES``), so ``make grade`` can run a submission against a *grading kit*, a copy of
+the package without ``instructor/references/`` (:mod:`xaihealth.instructor.kit`), where both replay.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from xaihealth.checks._core import CheckerUnavailable, current_exercise, is_stud
 
 ENV = "XAIHEALTH_REFERENCES"
 EXPECTED = Path(__file__).resolve().with_name("expected")  # the release's stored values
+REAL = "xaihealth.instructor.references"  # the package of the real references (full repository only)
 MANIFEST = "SHA256SUMS"  # "<sha256>  <module>.pkl" lines, the format of `sha256sum`
 OUTSIDE = "<module>"  # the title of a call outside any exercise block
 RTOL, ATOL = 1e-6, 1e-9
@@ -249,22 +255,29 @@ def record_call(directory: Path, module: str, key: tuple[str, str, int], args: A
 # ---------------------------------------------------------------------------------------------- the modes
 
 
-def mode() -> tuple[str, Path | None]:
-    """``("real", None)``, ``("replay", dir)`` or ``("record", dir)``, from ``XAIHEALTH_REFERENCES``.
+def real_references_installed() -> bool:
+    """True where ``xaihealth.instructor.references`` can be imported (the full repository)."""
+    try:
+        return importlib.util.find_spec(REAL) is not None
+    except ModuleNotFoundError:  # no xaihealth.instructor at all (a student release)
+        return False
 
-    Unset: the real references where ``xaihealth.instructor`` is installed (the full repository), else a
-    replay of the release's stored values.
+
+def mode(env: str = ENV, expected: Path = EXPECTED) -> tuple[str, Path | None]:
+    """``("real", None)``, ``("replay", dir)`` or ``("record", dir)``, from the variable ``env``.
+
+    Unset: the real references where they are installed (the full repository), else a replay of the
+    stored values in ``expected`` (a student release, a grading kit).
     """
-    setting = os.environ.get(ENV, "").strip()
+    setting = os.environ.get(env, "").strip()
     if not setting:
-        real = importlib.util.find_spec("xaihealth.instructor") is not None
-        return ("real", None) if real else ("replay", EXPECTED)
+        return ("real", None) if real_references_installed() else ("replay", Path(expected))
     if setting == "real":
         return "real", None
     kind, _, directory = setting.partition(":")
     if kind in ("replay", "record") and directory:
         return kind, Path(directory)
-    raise ValueError(f"{ENV}={setting!r} is not a reference source; use 'real', 'replay:<dir>' or "
+    raise ValueError(f"{env}={setting!r} is not a reference source; use 'real', 'replay:<dir>' or "
                      "'record:<dir>'")  # fmt: skip
 
 
@@ -289,10 +302,14 @@ def _key(name: str) -> tuple[str, str, int]:
 
 
 class References:
-    """The references of one checks module; ``refs.reference_x`` resolves at each use (see the module)."""
+    """The references of one module; ``refs.reference_x`` resolves at each use (see the module).
 
-    def __init__(self, module: str) -> None:
-        self.module = module
+    ``env`` and ``expected``: the variable that chooses the source and the stored values replayed by
+    default (the public checkers': :data:`ENV`, :data:`EXPECTED`; the hidden tests have their own).
+    """
+
+    def __init__(self, module: str, env: str = ENV, expected: Path = EXPECTED) -> None:
+        self.module, self._env, self._expected = module, env, Path(expected)
 
     def __repr__(self) -> str:
         return f"references({self.module!r})"
@@ -300,11 +317,11 @@ class References:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if not name.startswith("reference_"):
             raise AttributeError(name)
-        how, directory = mode()
+        how, directory = mode(self._env, self._expected)
         if how == "real":
-            return getattr(importlib.import_module(f"xaihealth.instructor.references.{self.module}"), name)
+            return getattr(importlib.import_module(f"{REAL}.{self.module}"), name)
         if how == "record":
-            real = getattr(importlib.import_module(f"xaihealth.instructor.references.{self.module}"), name)
+            real = getattr(importlib.import_module(f"{REAL}.{self.module}"), name)
             return partial(self._record, directory, name, real)
         return partial(self._replay, directory, name)
 

@@ -22,8 +22,7 @@ Conventions shared by the lab, the lecture and the references:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -31,7 +30,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from xaihealth import validate
-from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._core import exercise, written_answer
 from xaihealth.checks._reference import references
 from xaihealth.models.sae import adam_steps
 
@@ -359,29 +358,13 @@ def check_feature_recovery(feature_recovery: Callable) -> None:
             )
 
 
-def _written(ex, answer: object, name: str, keywords: Sequence[Sequence[str]], words: int) -> None:
-    """Only completeness: a string of sentences, long enough, touching each group of keywords."""
-    ex.expect(
-        isinstance(answer, str),
-        f'write your answer as a string, {name} = """...""" (yours: {describe(answer)})',
-    )
-    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
-    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
-    ex.expect(
-        len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
-        "write your answer in sentences (three or more, each of five words or more), not a list of keywords",
-    )
-    text = answer.lower()
-    missing = [group[0] for group in keywords if not any(k in text for k in group)]
-    ex.expect(not missing, f"your answer does not address: {missing}")
-    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
 
 
 def check_answer_4(answer: object) -> None:
     """Exercise 4: choosing λ and trusting a latent; marked by a person with the rubric."""
     with exercise("Exercise 4 (choosing λ and trusting a latent)") as ex:
-        _written(ex, answer, "answer_4", [("variance", "fve"), ("l0", "sparse"), ("seed", "initial")], 60)
+        topics = [("variance", "fve"), ("l0", "sparse"), ("seed", "initial")]
+        written_answer(ex, answer, "answer_4", topics, 60)
 
 
 def check_answer_5(answer: object) -> None:
@@ -389,7 +372,7 @@ def check_answer_5(answer: object) -> None:
     with exercise("Exercise 5 (a dashboard of latents?)") as ex:
         topics = [("null", "random dictionar", "baseline"), ("dead", "live"),
                   ("one-to-one", "one to one", "matching"), ("label",)]
-        _written(ex, answer, "answer_5", topics, 60)
+        written_answer(ex, answer, "answer_5", topics, 60)
 
 
 # ------------------------------------------------------------------ lecture and script helpers (not graded)

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 from scipy import stats
 from torch import nn
 
-from xaihealth.checks._core import describe, exercise, replaced
+from xaihealth.checks._core import describe, exercise, replaced, written_answer
 from xaihealth.checks._reference import references
 
 refs = references("concepts")  # the reference implementations, or their replay
@@ -504,32 +503,15 @@ def check_dissociating_concept(spec: object) -> None:
         )
 
 
-def _written(ex, answer: object, name: str, keywords: Sequence[Sequence[str]], words: int) -> None:
-    """Checks only that a written answer is a string, long enough, and touches each group of keywords."""
-    ex.expect(
-        isinstance(answer, str),
-        f'write your answer as a string, {name} = """...""" (yours: {describe(answer)})',
-    )
-    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
-    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
-    ex.expect(
-        len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
-        "write your answer in sentences (three or more, each of five words or more), not a list of keywords",
-    )
-    text = answer.lower()
-    missing = [group[0] for group in keywords if not any(k in text for k in group)]
-    ex.expect(not missing, f"your answer does not address: {missing}")
-    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
 
 
 def check_answer_1b(answer: object) -> None:
     """Exercise 1b: which concept to ask the clinician for; marked by a person with the rubric."""
     with exercise("Exercise 1b (which concept to ask for)") as ex:
-        _written(ex, answer, "answer_1b", [("sex", "female"), ("creat",), ("joint",)], 60)
+        written_answer(ex, answer, "answer_1b", [("sex", "female"), ("creat",), ("joint",)], 60)
 
 
 def check_answer_4b(answer: object) -> None:
     """Exercise 4b: what the dissociating concept says; marked by a person with the rubric."""
     with exercise("Exercise 4b (what your concept says)") as ex:
-        _written(ex, answer, "answer_4", [("qtc", "rate"), ("raw",), ("confound", "control")], 50)
+        written_answer(ex, answer, "answer_4", [("qtc", "rate"), ("raw",), ("confound", "control")], 50)

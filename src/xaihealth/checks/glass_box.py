@@ -21,7 +21,7 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from xaihealth.checks._core import exercise, replaced
+from xaihealth.checks._core import exercise, replaced, written_answer
 from xaihealth.checks._reference import references
 from xaihealth.data.cohort import make_cardio_cohort
 from xaihealth.data.heart import FEATURES, load_heart_disease
@@ -513,42 +513,24 @@ def check_auc_change_at_new_site(auc_change_at_new_site: Callable[..., pd.DataFr
 # ------------------------------------------------------------------------------ written answers (rubric)
 
 
-def _written(ex: Any, answer: object, name: str, keywords: Sequence[Sequence[str]], words: int) -> None:
-    """Only completeness: a string of two sentences or more, long enough, touching each group of keywords."""
-    import re
-
-    from xaihealth.checks._core import describe
-
-    ex.expect(isinstance(answer, str), f'write your answer as a string, {name} = """..."""'
-                                       f" (yours: {describe(answer)})")  # fmt: skip
-    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
-    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
-    ex.expect(len(sentences) >= 2 and len({w.lower() for w in found}) >= 0.4 * len(found),
-              "write your answer in sentences (two or more, each of five words or more), not a list of "
-              "keywords")  # fmt: skip
-    text = answer.lower()
-    missing = [group[0] for group in keywords if not any(k in text for k in group)]
-    ex.expect(not missing, f"your answer does not address: {missing}")
-    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
 
 
 def check_answer_1(answer: object) -> None:
     """Exercise 1, written: which of bagging, early stopping and interactions to add first."""
     with exercise("Exercise 1 (a mini-EBM by cyclic boosting)") as ex:
-        _written(ex, answer, "answer_1", [("stopping", "validation"), ("bagging", "bag"), ("band",),
-                                          ("interaction", "pair")], 30)  # fmt: skip
+        written_answer(ex, answer, "answer_1", [("stopping", "validation"), ("bagging", "bag"), ("band",),
+                                          ("interaction", "pair")], 30, sentences=2)  # fmt: skip
 
 
 def check_answer_4(answer: object) -> None:
     """Exercise 4, written: what the chol-0 edit changed and whether to ship it."""
     with exercise("Exercise 4 (editing a shape function, and measuring the effect)") as ex:
-        _written(ex, answer, "answer_4", [("risk",), ("auc",), ("missing", "thal", "slope"),
-                                          ("ship", "deploy")], 30)  # fmt: skip
+        written_answer(ex, answer, "answer_4", [("risk",), ("auc",), ("missing", "thal", "slope"),
+                                          ("ship", "deploy")], 30, sentences=2)  # fmt: skip
 
 
 def check_answer_5(answer: object) -> None:
     """Exercise 5, written: which edit to ship for a new hospital, defended with the measurement."""
     with exercise("Exercise 5 (which term would you edit before a new hospital?)") as ex:
-        _written(ex, answer, "answer_5", [("(a)", "(b)", "(c)", "edit"), ("interval",),
-                                          ("four", "evidence"), ("monitor",)], 40)  # fmt: skip
+        written_answer(ex, answer, "answer_5", [("(a)", "(b)", "(c)", "edit"), ("interval",),
+                                          ("four", "evidence"), ("monitor",)], 40, sentences=2)  # fmt: skip

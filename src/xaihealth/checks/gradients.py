@@ -8,9 +8,8 @@ instructor-only, replayed in a student release). Checkers never print the soluti
 
 from __future__ import annotations
 
-import re
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import captum.attr
@@ -22,7 +21,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from xaihealth import validate
-from xaihealth.checks._core import describe, exercise, replaced
+from xaihealth.checks._core import exercise, replaced, written_answer
 from xaihealth.checks._reference import references
 
 refs = references("gradients")  # the reference implementations, or their replay
@@ -415,41 +414,24 @@ def check_parameterised_layers(parameterised_layers: Callable[[nn.Module], list]
         )
 
 
-def _written(ex, answer: object, name: str, keywords: Sequence[Sequence[str]], words: int) -> None:
-    """Checks only that a written answer is a string, long enough, and touches each group of keywords."""
-    ex.expect(
-        isinstance(answer, str),
-        f'write your answer as a string, {name} = """...""" (yours: {describe(answer)})',
-    )
-    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
-    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
-    ex.expect(
-        len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
-        "write your answer in sentences (three or more, each of five words or more), not a list of keywords",
-    )
-    text = answer.lower()
-    missing = [group[0] for group in keywords if not any(k in text for k in group)]
-    ex.expect(not missing, f"your answer does not address: {missing}")
-    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
 
 
 def check_answer_5(answer: object) -> None:
     """Exercise 5: which IG baseline, defended with a measurement; marked by a person with the rubric."""
     with exercise("Exercise 5 (choose an IG baseline)") as ex:
-        _written(ex, answer, "answer_5", [("baseline",), ("complete", "sum"), ("marker", "lesion"),
+        written_answer(ex, answer, "answer_5", [("baseline",), ("complete", "sum"), ("marker", "lesion"),
                                           ("question", "compare", "rather than")], 60)
 
 
 def check_answer_6(answer: object) -> None:
     """Exercise 6, part b: reading the randomisation tests; marked by a person with the rubric."""
     with exercise("Exercise 6 (every parameterised layer)") as ex:
-        _written(ex, answer, "answer_6", [("bn1", "batch"), ("floor", "random init", "untrained"),
+        written_answer(ex, answer, "answer_6", [("bn1", "batch"), ("floor", "random init", "untrained"),
                                           ("shuffled", "permuted")], 60)
 
 
 def check_answer_7(answer: object) -> None:
     """Exercise 7: which Grad-CAM layer; marked by a person with the rubric."""
     with exercise("Exercise 7 (choose a Grad-CAM layer)") as ex:
-        _written(ex, answer, "answer_7", [("layer3", "layer 3"), ("layer4", "layer 4"),
+        written_answer(ex, answer, "answer_7", [("layer3", "layer 3"), ("layer4", "layer 4"),
                                           ("resolution", "8 x 8", "8 × 8", "16"), ("marker",)], 50)

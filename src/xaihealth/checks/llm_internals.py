@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._core import describe, exercise, written_answer
 from xaihealth.checks._reference import references
 
 refs = references("llm_internals")  # the reference implementations, or their replay
@@ -415,28 +415,12 @@ def check_word_occlusion(word_occlusion: Callable, model=None) -> None:
             )
 
 
-def _written(ex, answer: object, name: str, keywords: list[tuple[str, ...]], words: int) -> None:
-    """Checks only that a written answer is a string, long enough, in sentences, touching each topic."""
-    import re
-
-    ex.expect(isinstance(answer, str), f'write your answer as a string, {name} = """...""" '
-                                       f"(yours: {describe(answer)})")  # fmt: skip
-    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
-    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
-    ex.expect(len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
-              "write your answer in sentences (three or more, each of five words or more), not a list of "
-              "keywords")  # fmt: skip
-    text = answer.lower()
-    missing = [group[0] for group in keywords if not any(k in text for k in group)]
-    ex.expect(not missing, f"your answer does not address: {missing}")
-    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
 
 
 def check_answer_6(answer: object) -> None:
     """Exercise 6: attention, occlusion, probing and patching in an audit; marked with the rubric."""
     with exercise("Exercise 6 (which evidence would you put in an audit?)") as ex:
-        _written(ex, answer, "answer_6", [("attention",), ("occlusion", "occlud"), ("probe", "probing"),
+        written_answer(ex, answer, "answer_6", [("attention",), ("occlusion", "occlud"), ("probe", "probing"),
                                           ("patch",)], 60)  # fmt: skip
 
 
@@ -445,4 +429,4 @@ def check_answer_7(answer: object) -> None:
     with exercise("Exercise 7 (a probe as a safety monitor?)") as ex:
         topics = [("patch", "recover"), ("control", "selectiv"), ("alarm", "false"),
                   ("causal", "steer", "interven", "behaviour", "behavior")]
-        _written(ex, answer, "answer_7", topics, 60)
+        written_answer(ex, answer, "answer_7", topics, 60)

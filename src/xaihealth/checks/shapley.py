@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xaihealth.checks._core import describe, exercise
+from xaihealth.checks._core import describe, exercise, written_answer
 from xaihealth.checks._reference import ReferenceUnavailable, references
 
 refs = references("shapley")  # the reference implementations, or their replay
@@ -500,32 +500,16 @@ def check_make_scaffold(make_scaffold: Callable[..., Callable[[np.ndarray], np.n
                       "model: all 10): the scaffold does not hide the biased model from it")  # fmt: skip
 
 
-def _written(ex: object, answer: object, name: str, keywords: list[tuple[str, ...]], words: int) -> None:
-    """Checks only that a written answer is a string, long enough, in sentences, touching each topic."""
-    import re
-
-    ex.expect(isinstance(answer, str), f'write your answer as a string, {name} = """...""" '
-                                       f"(yours: {describe(answer)})")  # fmt: skip
-    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
-    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
-    ex.expect(len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
-              "write your answer in sentences (three or more, each of five words or more), not a list of "
-              "keywords")  # fmt: skip
-    text = answer.lower()
-    missing = [group[0] for group in keywords if not any(k in text for k in group)]
-    ex.expect(not missing, f"your answer does not address: {missing}")
-    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
 
 
 def check_answer_3b(answer: object) -> None:
     """Exercise 3b: what LIME's seed and width change; marked by a person with the rubric."""
     with exercise("Exercise 3b (LIME's seed and kernel width)") as ex:
-        _written(ex, answer, "answer_3b", [("seed",), ("width",), ("r2", "r^2", "r²", "fit")], 50)
+        written_answer(ex, answer, "answer_3b", [("seed",), ("width",), ("r2", "r^2", "r²", "fit")], 50)
 
 
 def check_answer_6b(answer: object) -> None:
     """Exercise 6b: how to detect a scaffold; marked by a person with the rubric."""
     with exercise("Exercise 6b (detect the scaffold)") as ex:
-        _written(ex, answer, "answer_6b", [("real",), ("sex", "male"), ("manifold", "perturb", "synthetic")],
-                 60)
+        topics = [("real",), ("sex", "male"), ("manifold", "perturb", "synthetic")]
+        written_answer(ex, answer, "answer_6b", topics, 60)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from xaihealth import validate
-from xaihealth.checks._core import describe, exercise, grid
+from xaihealth.checks._core import describe, exercise, grid, written_answer
 from xaihealth.checks._reference import ReferenceUnavailable, references
 
 refs = references("trust")  # the reference implementations, or their replay
@@ -899,29 +899,12 @@ def check_fit_for_site(
         )
 
 
-def _written(ex: Any, answer: object, name: str, keywords: list[tuple[str, ...]], words: int) -> None:
-    """Checks only that a written answer is a string, long enough, in sentences, touching each topic."""
-    ex.expect(
-        isinstance(answer, str),
-        f'write your answer as a string, {name} = """...""" (yours: {describe(answer)})',
-    )
-    found = re.findall(r"[A-Za-zÀ-ÿ]+", answer)
-    ex.expect(len(found) >= words, f"write a full answer, {words} words or more (yours has {len(found)})")
-    sentences = [t for t in re.split(r"[.!?;:]+", answer) if len(re.findall(r"[A-Za-zÀ-ÿ]+", t)) >= 5]
-    ex.expect(
-        len(sentences) >= 3 and len({w.lower() for w in found}) >= 0.4 * len(found),
-        "write your answer in sentences (three or more, each of five words or more), not a list of keywords",
-    )
-    text = answer.lower()
-    missing = [group[0] for group in keywords if not any(k in text for k in group)]
-    ex.expect(not missing, f"your answer does not address: {missing}")
-    print("  (the checker only sees that the answer is complete; it is marked with the rubric)")
 
 
 def check_answer_4b(answer: object) -> None:
     """Exercise 4b: the hospital's 0.97 / 0.98 read at two prevalences; marked by a person with the rubric."""
     with exercise("Exercise 4b (a threshold a hospital can sign)") as ex:
-        _written(
+        written_answer(
             ex,
             answer,
             "answer_4b",
@@ -933,7 +916,7 @@ def check_answer_4b(answer: object) -> None:
 def check_answer_7b(answer: object) -> None:
     """Exercise 7b: what the site check can and cannot tell; marked by a person with the rubric."""
     with exercise("Exercise 7b (what the site check cannot tell)") as ex:
-        _written(
+        written_answer(
             ex,
             answer,
             "answer_7b",
