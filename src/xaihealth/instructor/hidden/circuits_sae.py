@@ -13,9 +13,11 @@ import numpy as np
 import torch
 
 from xaihealth.checks.circuits_sae import _as_array, _as_float, _rel_err, _sae_loss, planted_sparse_data
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import circuits_sae as refs
 from xaihealth.models.sae import adam_steps
+
+refs = hidden_references("circuits_sae")
 
 
 def hidden_check_sae_metrics(sae_metrics: Callable) -> None:

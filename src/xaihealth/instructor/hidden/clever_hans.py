@@ -18,8 +18,10 @@ from xaihealth.checks.clever_hans import (
     _site_frame,
     _spy_factory,
 )
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import clever_hans as refs
+
+refs = hidden_references("clever_hans")
 
 _SITES = (  # seed, site names, categorical sites, C of the spy's logistic regression
     (51, ("Oslo", "Bergen"), False, 0.5),

@@ -16,8 +16,10 @@ from torch import nn
 
 from xaihealth.checks._core import describe
 from xaihealth.checks.concepts import _close, _student, concept_summary
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import concepts as refs
+
+refs = hidden_references("concepts")
 
 
 def _planted_parts(seed: int) -> tuple[nn.Module, nn.Module, torch.Tensor]:

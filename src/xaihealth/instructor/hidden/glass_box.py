@@ -29,8 +29,10 @@ from xaihealth.checks.glass_box import (
     quantile_edges,
 )
 from xaihealth.data.cohort import make_cardio_cohort
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import glass_box as refs
+
+refs = hidden_references("glass_box")
 
 
 def hidden_check_fit_mini_ebm(fit_mini_ebm: Callable[..., dict]) -> None:

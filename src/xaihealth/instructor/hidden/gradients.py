@@ -27,8 +27,10 @@ from xaihealth.checks.gradients import (
     _inputs,
     tiny_cnn,
 )
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import gradients as refs
+
+refs = hidden_references("gradients")
 
 
 def hidden_check_integrated_gradients(integrated_gradients: Callable[..., torch.Tensor]) -> None:

@@ -22,8 +22,10 @@ from xaihealth.checks.llm_internals import (
     _planted_probe_data,
     _tl_hook_api,
 )
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import llm_internals as refs
+
+refs = hidden_references("llm_internals")
 
 
 @lru_cache(maxsize=1)

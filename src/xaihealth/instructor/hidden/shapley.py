@@ -22,8 +22,10 @@ from xaihealth.checks.shapley import (
     scaffold_synthetic,
     table_game,
 )
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import shapley as refs
+
+refs = hidden_references("shapley")
 
 
 def hidden_check_shapley_values(shapley_values: Callable[..., np.ndarray]) -> None:

@@ -29,8 +29,10 @@ from xaihealth.checks.trust import (
     temperature_data,
     tied_conformal_data,
 )
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import trust as refs
+
+refs = hidden_references("trust")
 
 
 def hidden_check_expected_calibration_error(expected_calibration_error: Callable[..., float]) -> None:
