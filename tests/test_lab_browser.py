@@ -22,7 +22,6 @@ from urllib.parse import urlparse
 import pytest
 from helpers import ROOT
 from labserver import running_lab
-from test_slides_browser import browser  # noqa: F401 - the shared chromium fixture
 
 TOKEN = "course-browser-token"
 READY_MS = 40_000  # JupyterLab's first load on a busy 2-core machine
@@ -38,7 +37,7 @@ LISTING = """() => [...document.querySelectorAll('.jp-FileBrowser .jp-DirListing
 })"""
 
 
-def open_lab(browser, base: str, ready: bool = True):  # noqa: F811 - the fixture
+def open_lab(browser, base: str, ready: bool = True):
     """A page on ``base`` (the address ``make lab`` opens), requests elsewhere blocked; (page, log).
 
     With ``ready``, returns once the file browser and the start page are shown and the build check has had
@@ -72,7 +71,7 @@ def dialogs(page) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def lab(browser, tmp_path_factory):  # noqa: F811 - the fixture
+def lab(browser, tmp_path_factory):
     with running_lab(tmp_path_factory.mktemp("lab"), TOKEN) as base:
         page, log = open_lab(browser, base)
         yield page, log

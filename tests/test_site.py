@@ -15,7 +15,6 @@ not ``file:``/``data:``/``blob:``/``about:`` aborted and counted as a failure, a
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from html import unescape
@@ -24,7 +23,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from helpers import LABS, NOTEBOOKS, ROOT
-from test_slides_browser import chromium
 
 from xaihealth.tooling import site
 
@@ -132,21 +130,6 @@ def test_bad_arguments_are_named():
         site.stage(ROOT / "notebooks")  # an existing folder that is not a staging is never emptied
     text = "# T\n## A\na\n## Teaching guide\ng\n### sub\n## B\nb\n"
     assert site.readme_sections(text, ("Teaching guide",)) == "## Teaching guide\ng\n### sub\n"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("no chromium: install Debian's `chromium` (.ci/run does as root)")
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; or set XAIHEALTH_CHROMIUM)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url: str):

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -50,11 +49,6 @@ LATE_REQUEST_MS = 3500  # ms after navigation the deck stays open before request
 SETTLE_MS = 300  # then no new request for this long
 MATHS = re.compile(r"\$\$.+?\$\$|\$[^\s$][^$]*?\$|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
 CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
-
-
-def chromium() -> str | None:
-    found = os.environ.get("XAIHEALTH_CHROMIUM") or shutil.which("chromium")
-    return found or shutil.which("chromium-browser")
 
 
 def markdown_cells_with_maths(deck: Path) -> int:
@@ -210,21 +204,6 @@ CHECK_DECK = """([raw, minNote]) => {
     withoutNotes,
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("no chromium: install Debian's `chromium` (.ci/run does as root)")
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; or set XAIHEALTH_CHROMIUM)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
 
 
 def open_deck(browser, deck: Path):
