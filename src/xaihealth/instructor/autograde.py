@@ -29,6 +29,11 @@ from pathlib import Path
 import nbformat
 import psutil
 
+from xaihealth.checks._reference import ENV
+from xaihealth.data.paths import datasets_dir
+from xaihealth.instructor.hidden import HIDDEN_ENV
+from xaihealth.instructor.kit import Kit
+
 ASSIGNMENT_PREFIX = "lab"
 _WARNING = r"\b\w*Warning: "
 
@@ -41,6 +46,7 @@ class Course:
     assignment: str  # nbgrader's assignment id, e.g. "lab03"
     notebook: str  # the notebook's stem, e.g. "03_shap_lime_lab"
     source: nbformat.NotebookNode  # make_source(solution): the instructor's notebook
+    kit: Kit | None = None  # what the kernels import (xaihealth.instructor.kit); None: the repository
 
 
 @dataclass
@@ -56,21 +62,32 @@ class Outcome:
     feedback_html: str | None = None
     seconds: float = 0.0
     log: str = ""
+    kit_changes: list[str] = field(default_factory=list)  # files of its kit copy the submission changed
 
 
-def nbgrader_env() -> dict[str, str]:
+def nbgrader_env(kit: Path | None = None) -> dict[str, str]:
     """The environment of every nbgrader run: this venv first on PATH (nbgrader calls ``alembic`` and the
-    kernel spec calls ``python`` by name), offline, one thread per kernel, no fresh seed."""
+    kernel spec calls ``python`` by name), offline, one thread per kernel, no fresh seed, the references'
+    default sources. With ``kit`` (a grading kit's ``src``): that folder first on ``PYTHONPATH``, which
+    Python searches before the editable install's ``.pth`` entry, so the kernel imports the kit's package
+    (no ``xaihealth.instructor.references``), with the repository's ``datasets/``."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.update(XAIHEALTH_OFFLINE="1", HF_HUB_OFFLINE="1", TQDM_DISABLE="1", MPLBACKEND="Agg",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    env.pop("XAIHEALTH_SEED", None)
+    for name in ("XAIHEALTH_SEED", ENV, HIDDEN_ENV):
+        env.pop(name, None)
+    if kit is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(kit), *filter(None, [env.get("PYTHONPATH")])])
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.setdefault("XAIHEALTH_DATASETS", str(datasets_dir()))
     return env
 
 
-def _nbgrader(*args: str, cwd: Path, timeout: float | None = None) -> tuple[int | None, str]:
-    """Run the nbgrader CLI in ``cwd``; kill it and every process under it (the kernel) at ``timeout``.
+def _nbgrader(*args: str, cwd: Path, timeout: float | None = None, kit: Path | None = None
+              ) -> tuple[int | None, str]:  # fmt: skip
+    """Run the nbgrader CLI in ``cwd`` (its kernels import ``kit``, see :func:`nbgrader_env`); kill it and
+    every process under it (the kernel) at ``timeout``.
 
     Returns (exit code or None when killed, its combined output).
     """
@@ -78,7 +95,7 @@ def _nbgrader(*args: str, cwd: Path, timeout: float | None = None) -> tuple[int 
     log = cwd / "nbgrader.log"
     with open(log, "w", encoding="utf-8") as out:
         process = subprocess.Popen([str(nbgrader), *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                   env=nbgrader_env(), start_new_session=True)
+                                   env=nbgrader_env(kit), start_new_session=True)
         try:
             code: int | None = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -191,11 +208,12 @@ def autograde(course: Course, student: str, notebook: Path, work: Path, *, cell_
     submitted = work / "submitted" / student / course.assignment
     submitted.mkdir(parents=True)
     shutil.copy(notebook, submitted / f"{course.notebook}.ipynb")
+    kit = course.kit.write(work / "kit") if course.kit else None  # this submission's own copy
 
     def run(add_missing: bool) -> tuple[int | None, str]:
         (work / "nbgrader_config.py").write_text(_config(work, cell_timeout, add_missing), encoding="utf-8")
         return _nbgrader("autograde", course.assignment, "--student", student, "--force", cwd=work,
-                         timeout=notebook_timeout)
+                         timeout=notebook_timeout, kit=kit)
 
     code, log = run(True)
     if code not in (0, None) and "add_missing_grade_cells" in log:
@@ -203,6 +221,8 @@ def autograde(course: Course, student: str, notebook: Path, work: Path, *, cell_
         # it gives up. Grade without restoring: the deleted checks then score 0.
         code, log = run(False)
     outcome = Outcome(student, _status(code, log, notebook_timeout), log=log)
+    if course.kit and kit:
+        outcome.kit_changes = course.kit.changed(kit)
     outcome.scores, outcome.max_scores = _read_scores(work / "gradebook.db", course, student)
     autograded = work / "autograded" / student / course.assignment / f"{course.notebook}.ipynb"
     if code == 0 and autograded.exists():

@@ -4,9 +4,11 @@
         [--cell-timeout 60] [--notebook-timeout 600]
     python -m xaihealth.instructor.grade --lab 03 --bench 100 [--jobs 2]   # -> benchmarks/grading.md
 
-Steps: find ``solutions/NN_*_lab.py``; build the nbgrader course directory from ``make_source`` of it and
-run ``nbgrader generate_assignment`` once (:mod:`.autograde`); collect the submissions
-(:mod:`.submissions`); autograde each in its own copy of the course, ``--jobs`` at a time; read each
+Steps: find ``solutions/NN_*_lab.py``; build (or reuse) its grading kit, the package without the
+references that the kernels import (:mod:`.kit`); build the nbgrader course directory from ``make_source``
+of it and run ``nbgrader generate_assignment`` once (:mod:`.autograde`); collect the submissions
+(:mod:`.submissions`); autograde each in its own copy of the course and of the kit, ``--jobs`` at a time;
+a submission that changed its kit copy is flagged as tampering; read each
 submission's own cells with the AST rules (:mod:`.flags`): a flagged exercise scores 0, its raw points
 stay in the CSV; write ``grades.csv``, ``feedback/<student>.html`` and ``marking.md`` (:mod:`.report`).
 A submission that crashes, loops, deletes cells or does not parse scores what it earned; one killed at
@@ -28,6 +30,7 @@ import nbformat
 
 from xaihealth.instructor import autograde as ag
 from xaihealth.instructor.flags import Cell, exercise_key, flag_cells, lab_key
+from xaihealth.instructor.kit import CACHE, build_kit
 from xaihealth.instructor.report import Row, write_csv, write_feedback, write_marking_sheet
 from xaihealth.instructor.submissions import collect
 from xaihealth.tooling.labs import cell_roles, make_source, rubrics
@@ -161,12 +164,15 @@ def grade_one(lab: Lab, course: ag.Course, student: str, path: Path, work: Path,
                            notebook_timeout=notebook_timeout)
     cells, notes = cells_for_flags(submitted, course.source)
     flags = flag_cells(cells, lab.key, lab.checkers, lab.functions)
+    if outcome.kit_changes:
+        flags = {**flags, "*": [*flags.get("*", []), "tampering: changed the grading kit ("
+                                + ", ".join(outcome.kit_changes[:3]) + ")"]}  # fmt: skip
     return make_row(lab, outcome, flags, notes, submitted), outcome
 
 
 def grade_lab(lab: str, submissions: Path, out: Path, *, jobs: int = 2, cell_timeout: int = 60,
               notebook_timeout: float = 600, solutions: Path = REPO / "solutions",
-              progress: bool = True) -> list[Row]:
+              progress: bool = True, kit_cache: Path = CACHE) -> list[Row]:
     """Grade every submission of ``lab`` found in ``submissions``; write the outputs under ``out``."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r} must be an integer >= 1")
@@ -179,6 +185,7 @@ def grade_lab(lab: str, submissions: Path, out: Path, *, jobs: int = 2, cell_tim
     found = collect(Path(submissions), solution_py.stem, out / "unzipped")
     info = Lab(lab, jupytext.read(solution_py), solution_py.stem)
     course = ag.build_course(info.solution, solution_py.stem, info.key, out / "course")
+    course.kit = build_kit(solution_py, kit_cache, progress=print if progress else lambda _: None)
     (out / "feedback").mkdir(exist_ok=True)
 
     def one(item: tuple[str, Path]) -> Row:

@@ -26,7 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
@@ -86,22 +86,38 @@ def without_hidden_tests(source: Path, target: Path) -> Path:
 
 
 def record(repo: Path, directory: Path, labs: Sequence[str] | None = None,
-           progress: Callable[[str], object] = print) -> dict[str, int]:  # fmt: skip
-    """Execute the solutions (hidden tests left out) with their references recorded into ``directory``.
+           progress: Callable[[str], object] = print,
+           hidden: Path | None = None) -> dict[str, int]:  # fmt: skip
+    """Execute the solutions with their references recorded into ``directory``.
 
-    Returns the number of stored calls per checks module.
+    Without ``hidden`` (a student release) the hidden tests are left out. With ``hidden`` (a grading kit,
+    :mod:`xaihealth.instructor.kit`) they run too and the references they call are recorded into
+    ``hidden`` (``xaihealth.instructor.hidden.hidden_references``). Returns the number of stored calls per
+    checks module (public store).
     """
     import pickle
 
+    import jupytext
+    import nbformat
+
     from xaihealth.checks._reference import ENV
+    from xaihealth.instructor.hidden import HIDDEN_ENV
     from xaihealth.tooling.execute import execute
 
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
+    env = {ENV: f"record:{directory}"}
+    if hidden is not None:
+        Path(hidden).mkdir(parents=True, exist_ok=True)
+        env[HIDDEN_ENV] = f"record:{Path(hidden).resolve()}"
     with tempfile.TemporaryDirectory(prefix="xaihealth-record-") as tmp:
         for source in solution_sources(repo, labs):
-            target = without_hidden_tests(source, Path(tmp) / f"{source.stem}.ipynb")
-            outcome = execute(target, env={ENV: f"record:{directory}"})
+            target = Path(tmp) / f"{source.stem}.ipynb"
+            if hidden is None:
+                without_hidden_tests(source, target)
+            else:
+                nbformat.write(jupytext.read(source), target)
+            outcome = execute(target, env=env)
             if outcome.status != "pass":
                 raise ReleaseError(f"{source.relative_to(repo)} failed while its expected values were "
                                    f"recorded: {outcome.summary()}")  # fmt: skip
@@ -206,15 +222,21 @@ def _pyproject(text: str) -> str:
     return text.replace("[tool.ruff]", data + "[tool.ruff]", 1)
 
 
-def _copy_package(repo: Path, out: Path, expected: Path) -> None:
+def copy_package(repo: Path, out: Path, stores: Mapping[str, Path],
+                 left_out: Sequence[str] = LEFT_OUT) -> Path:  # fmt: skip
+    """Copy ``repo/src/xaihealth`` to ``out/src/xaihealth`` without the paths ``left_out`` (relative to
+    the package, e.g. ``"tooling"``, ``"instructor/references"``), then each recorded store
+    (``{"checks/expected": folder}``) into its place. Shared by the release and the grading kit."""
     src, dest = repo / "src" / "xaihealth", out / "src" / "xaihealth"
+    left = {src / name for name in left_out}
 
     def ignore(folder: str, names: list[str]) -> set[str]:
-        left = {n for n in names if Path(folder) == src and n in LEFT_OUT}
-        return left | set(IGNORE(folder, names))
+        return {n for n in names if Path(folder) / n in left} | set(IGNORE(folder, names))
 
     shutil.copytree(src, dest, ignore=ignore)
-    shutil.copytree(expected, dest / "checks" / "expected", ignore=IGNORE)
+    for place, folder in stores.items():
+        shutil.copytree(folder, dest / place, ignore=IGNORE)
+    return dest
 
 
 def audit(out: Path) -> list[str]:
@@ -278,7 +300,7 @@ def build_release(
         out.mkdir(parents=True)
         for folder in FOLDERS:
             shutil.copytree(repo / folder, out / folder, ignore=IGNORE)
-        _copy_package(repo, out, Path(expected))
+        copy_package(repo, out, {"checks/expected": Path(expected)})
     for name in FILES:
         shutil.copy2(repo / name, out / name)
     (out / "pyproject.toml").write_text(_pyproject((repo / "pyproject.toml").read_text()))

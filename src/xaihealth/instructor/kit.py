@@ -1,0 +1,133 @@
+"""The grading kit: the package a submission's kernel imports when ``make grade`` runs it.
+
+At grading time the references must not be importable from student code at all: no rule on a cell's AST
+can list every reflective path to them (``pkgutil.resolve_name``, ``operator.attrgetter``, ``gc``, frame
+walking). So :func:`build_kit` writes a copy of ``src/xaihealth`` without ``instructor/references/`` and
+without ``tooling/`` (instructor side: only ``__init__``, :mod:`.integrity` and :mod:`.hidden`), holding
+
+- ``checks/expected/``: the public checkers' stored values, and
+- ``instructor/hidden/expected/``: the hidden tests' expected values,
+
+both recorded by executing the lab's solution *with* its hidden blocks (:func:`.release.record`, the
+release's recording; the replay is :mod:`xaihealth.checks._reference`'s). A kit is cached under
+``grading/.kits/<lab>-<digest>/``, the digest covering ``src/xaihealth`` and the solution: it is rebuilt
+when either changes. :func:`.autograde.nbgrader_env` puts the kit's ``src`` first on ``PYTHONPATH``, which
+Python searches before the editable install's ``.pth`` entry, so ``import xaihealth`` is the kit's and
+``xaihealth.instructor.references`` does not exist.
+
+Isolation between students: the kit's files are read into memory once (:class:`Kit`), and every
+submission gets its own copy written from memory (:meth:`Kit.write`). After the run the copy is compared
+with the in-memory digests (:meth:`Kit.changed`): a kernel that edited its kit (the stores, ``_core.py``)
+is reported as tampering. What a kernel does to files elsewhere on disk is not prevented (it runs as the
+instructor's user); the AST rules (:mod:`.flags`) flag file access in the student's cells.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from xaihealth.instructor.release import _REFERENCE_DEF, copy_package, record
+
+REPO = Path(__file__).resolve().parents[3]
+CACHE = REPO / "grading" / ".kits"
+KIT_INSTRUCTOR = ("__init__.py", "integrity.py", "hidden")  # of xaihealth.instructor, what a kit keeps
+PUBLIC_STORE, HIDDEN_STORE = "checks/expected", "instructor/hidden/expected"
+_SKIP = ("__pycache__", ".pyc", ".egg-info", ".ipynb_checkpoints")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (bytecode caches left out), by its POSIX path relative to ``folder``."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and not any(part.endswith(_SKIP) for part in rel.split("/")):
+            out[rel] = path.read_bytes()
+    return out
+
+
+def kit_digest(solution: Path, repo: Path = REPO) -> str:
+    """SHA-256 of the package's files and the solution's text: a kit is rebuilt when it changes."""
+    h = hashlib.sha256()
+    for rel, data in _files(repo / "src" / "xaihealth").items():
+        if not rel.startswith((PUBLIC_STORE + "/", HIDDEN_STORE + "/")):
+            h.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    h.update(b"solution\0" + Path(solution).read_bytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Kit:
+    """A built kit held in memory: ``files`` maps ``xaihealth/...`` paths to their bytes."""
+
+    root: Path
+    files: dict[str, bytes]
+
+    def write(self, folder: Path) -> Path:
+        """Write a fresh copy of the kit to ``folder/src`` (replacing it) and return that ``src``."""
+        src = Path(folder) / "src"
+        if src.exists():
+            shutil.rmtree(src)
+        for rel, data in self.files.items():
+            path = src / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        return src
+
+    def changed(self, src: Path) -> list[str]:
+        """The kit's files under ``src`` that were edited, removed or added since :meth:`write`."""
+        now = _files(Path(src))
+        return sorted(rel for rel in set(now) | set(self.files) if now.get(rel) != self.files.get(rel))
+
+
+def _left_out(repo: Path) -> list[str]:
+    instructor = repo / "src" / "xaihealth" / "instructor"
+    return ["tooling"] + [f"instructor/{p.name}" for p in sorted(instructor.iterdir())
+                          if p.name not in KIT_INSTRUCTOR]  # fmt: skip
+
+
+def _check(src: Path) -> None:
+    """Raise ``RuntimeError`` if the kit could give a student a reference implementation."""
+    package = src / "xaihealth"
+    problems = [name for name in ("instructor/references", "tooling") if (package / name).exists()]
+    problems += [str(p.relative_to(src)) for p in package.rglob("*.py")
+                 if _REFERENCE_DEF.search(p.read_text(encoding="utf-8"))]
+    if not (package / PUBLIC_STORE / "SHA256SUMS").is_file():
+        problems.append(f"{PUBLIC_STORE}/SHA256SUMS is missing")
+    if problems:
+        raise RuntimeError("the grading kit is not clean: " + ", ".join(problems))
+
+
+def build_kit(solution: Path, cache: Path = CACHE, repo: Path = REPO,
+              progress: Callable[[str], object] = print) -> Kit:  # fmt: skip
+    """The grading kit of the lab whose solution is ``solution`` (``solutions/NN_*_lab.py``), built if
+    ``cache`` holds none for the current digest (one solution execution, hidden tests included)."""
+    solution, cache = Path(solution).resolve(), Path(cache).resolve()
+    lab = solution.name.split("_")[0]
+    folder = cache / f"{solution.stem}-{kit_digest(solution, repo)[:16]}"
+    if not (folder / "src" / "xaihealth" / PUBLIC_STORE / "SHA256SUMS").is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        for stale in cache.glob(f"{solution.stem}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=cache))
+        public, hidden = tmp / "public", tmp / "hidden"
+        record(repo, public, [lab], progress, hidden=hidden)
+        hidden.mkdir(exist_ok=True)
+        if not any(hidden.glob("*.pkl")):
+            (hidden / "SHA256SUMS").write_text("")  # a lab without hidden references: an empty store
+        copy_package(repo, tmp / "kit", {PUBLIC_STORE: public, HIDDEN_STORE: hidden}, _left_out(repo))
+        _check(tmp / "kit" / "src")
+        try:
+            os.replace(tmp / "kit", folder)
+        except OSError:  # another grading run built the same kit meanwhile
+            if not (folder / "src").is_dir():
+                raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        progress(f"built the grading kit {folder}")
+    _check(folder / "src")
+    return Kit(folder, _files(folder / "src"))
