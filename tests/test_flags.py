@@ -107,7 +107,7 @@ def test_redefining_an_exercise_function_elsewhere_is_judged_by_that_exercise():
     ("name = 'expect'\nfrom xaihealth.checks import _core\ngetattr(_core.Exercise, name)", "*",
      "reads an attribute by a computed name"),
     ("get_ipython().user_ns['check_shapley_values'] = print", "*", "uses get_ipython().user_ns"),
-    ("import sys\nsys._getframe(1)", "*", "touches sys._getframe"),
+    ("import sys\nsys._getframe(1)", "*", "uses sys._getframe"),
 ])
 def test_tampering(source, key, text):
     found = flags(source)

@@ -16,6 +16,42 @@ Names are resolved through aliases: ``import shap as s``, ``from shap import Exp
 ``importlib.import_module("shap")``. Imports of the whole notebook (locked setup cells included) are read
 in order, so ``shap.KernelExplainer`` in a solution cell resolves through the setup cell's ``import shap``.
 A function the student defines in one cell and calls in another carries the names it uses with it.
+
+Reflection and dynamic access (review R15, B1/B2). The grading kernel cannot import the references (the
+grading kit leaves them out), so these rules are the second line, and the only one against reading the
+instructor's files by path. Each construct gets the kind an honest lab solution makes plausible:
+
+- **tampering** (every exercise scores 0), because no solution of these labs needs it and each is a known
+  route to the references or to the checkers: ``pkgutil``, ``ctypes``, ``runpy``, ``subprocess``,
+  ``os.system``/``popen``/``exec*``/``spawn*``/``_exit``, ``marshal``, ``zipimport``; ``gc`` except
+  ``gc.collect`` (freeing memory is honest); ``inspect`` except ``signature``/``getdoc``/``is*``;
+  ``importlib`` except ``import_module`` with a literal name (``util``, ``machinery``,
+  ``SourceFileLoader``, ``spec_from_file_location``, ``reload``, ``metadata`` other than ``version``);
+  ``operator.attrgetter``/``methodcaller`` (a computed attribute read under another name); ``sys._getframe``,
+  ``sys.exc_info``, ``sys.settrace``; the attributes ``__getattr__``, ``__getattribute__``, ``__setattr__``,
+  ``__delattr__`` (so ``type.__setattr__`` and ``object.__setattr__``), frame and traceback attributes
+  (``tb_frame``, ``f_back``, ``f_globals``, ``f_locals``, ``gi_frame``, ``cr_frame``, ``__traceback__``),
+  the module attributes ``__file__``, ``__path__``, ``__spec__``, ``__loader__`` and the class-walk
+  ``__subclasses__``/``__mro__``/``__bases__``, on any object; an alias of ``setattr``, ``delattr``,
+  ``getattr``, ``vars``, ``globals`` or ``locals`` (``s = setattr``: honest code calls them by name);
+  ``getattr`` with a computed name on an ``xaihealth`` object, or with a name built from string pieces on
+  anything (``'refer' + 'ence_x'`` is obfuscation, not a loop); a string, literal or built from pieces,
+  that spells the instructor's package, a ``reference_`` name or the package's files (``direct_url``,
+  ``site-packages``, ``.venv``); a file read (``open``, ``io.open``, ``Path``, ``np.load``,
+  ``torch.load``, ``joblib.load``, ``pd.read_*``) at a literal path that is absolute, climbs with ``..``
+  or names the package.
+- **not your own implementation** (that exercise scores 0; in a cell the student added outside any
+  exercise, every exercise): the ``refs`` attribute of a checks module and any private ``_name`` under
+  ``xaihealth`` (``glass_box._lookup``, ``xaihealth.__file__``), as for ``reference_*`` names.
+- **for review** (key ``"review"``: no points taken, the instructor reads it), because an honest student
+  could plausibly write it: ``vars(x)``/``globals()``/``locals()`` read (tampering on an ``xaihealth``
+  object), a file read at a computed path (``open(path)``), a shell command (``!ls``,
+  ``get_ipython().system``), ``getattr`` with a computed plain name on an object the rules cannot type
+  (``getattr(model, name)`` over a list of layer names, as lab 04's solution does), ``inspect.signature``
+  and ``importlib.metadata.version``.
+
+Allowed without a flag: ``getattr(model, "coef_")`` with a literal name on a non-``xaihealth`` object, and
+``open`` of a relative literal path (the student's own output file, ``data/...``).
 """
 
 from __future__ import annotations
@@ -63,12 +99,37 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-_FRAME_PEEKS = ("sys._getframe", "inspect.stack", "inspect.currentframe", "inspect.getouterframes",
-                "builtins", "sys.modules", "unittest.mock", "importlib.reload")
+_FRAME_PEEKS = ("builtins", "sys.modules", "unittest.mock")
+# Reflection no lab solution needs (a dotted name used, imported or called): tampering.
+_REFLECTION = re.compile(
+    r"(pkgutil|ctypes|runpy|subprocess|pty|marshal|zipimport|multiprocessing|types\.(FunctionType|CodeType)"
+    r"|gc\.(?!collect$)\w+|inspect\.(?!(signature|getdoc|is\w+)$)\w+"
+    r"|importlib\.(?!(import_module|metadata\.version)$)\w+"
+    r"|operator\.(attrgetter|methodcaller)|os\.(system|popen|exec\w*|spawn\w*|posix_spawn\w*|_exit|fork\w*)"
+    r"|sys\.(_getframe|_current_frames|exc_info|exception|settrace|setprofile|last_\w+|meta_path|path_hooks)"
+    r"|threading\.settrace)(\.|$)")
+# Plausible in honest work, read by the instructor: a "review" flag, no points taken.
+_REVIEW = re.compile(r"(inspect\.(signature|getdoc)|importlib\.metadata\.version"
+                     r"|<ipython>\.(system|getoutput))$")
 _DUNDERS = {"__globals__", "__code__", "__closure__", "__defaults__", "__kwdefaults__", "__builtins__",
             "__dict__"}
+# Attributes that reach frames, attribute machinery, module files or every class: tampering on any object.
+_REFLECTIVE_ATTRS = {"tb_frame", "tb_next", "f_back", "f_globals", "f_locals", "f_builtins", "f_code",
+                     "gi_frame", "cr_frame", "ag_frame", "__traceback__", "__getattr__", "__getattribute__",
+                     "__setattr__", "__delattr__", "__file__", "__path__", "__spec__", "__loader__",
+                     "__cached__", "__subclasses__", "__mro__", "__bases__", "__base__"}
 _IPYTHON_ALLOWED = {"run_line_magic", "run_cell_magic", "system", "getoutput"}
 _STRING_CODE = {"exec", "eval", "compile"}
+_BUILTINS_TRACKED = {"setattr", "delattr", "getattr", "vars", "globals", "locals", "open"}
+_NAMESPACES = {"vars", "globals", "locals"}
+# A private name, or the references object, of the course package: as a reference_ name, in every exercise.
+_PRIVATE = re.compile(r"^xaihealth(\.\w+)*\.(refs|_\w+)(\.|$)")
+# A string that spells the instructor's package, a reference, or the installed package's files.
+_SPELLS = re.compile(r"xaihealth[./\\]|\binstructor[./\\]\w|reference_\w|site-packages|direct_url|\.venv\b"
+                     r"|^(instructor|references|refs)$")
+_FILE_READERS = {"open", "io.open", "codecs.open", "os.open", "pathlib.Path", "pathlib.PurePath",
+                 "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile", "torch.load",
+                 "joblib.load", "shutil.copy", "shutil.copyfile", "os.listdir", "os.scandir", "glob.glob"}
 
 
 def parse_cell(source: str) -> ast.Module:
@@ -86,6 +147,7 @@ class _Scan:
     used: set[str] = field(default_factory=set)
     loads: set[str] = field(default_factory=set)
     tampering: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
     defines: set[str] = field(default_factory=set)
     functions: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)  # name -> (used, loads)
 
@@ -98,12 +160,16 @@ class _Resolver(ast.NodeVisitor):
         self.scan = _Scan()
         self.student = False  # whether the cell being walked is the student's (flags and uses recorded)
         self._stack: list[tuple[set[str], set[str]]] = []
+        self._shadowed: set[str] = set()  # tracked builtins (``open``, ``getattr``) the notebook rebinds
+        self._literals: dict[str, tuple[str, ...]] = {}  # loop variable -> the literal strings it runs over
 
     # --- name resolution ---------------------------------------------------------------------------
     def resolve(self, node: ast.AST) -> str | None:
         """The dotted name an expression stands for, or None (``"?"`` marks a computed part)."""
         if isinstance(node, ast.Name):
-            return self.aliases.get(node.id)
+            if node.id in self.aliases:
+                return self.aliases[node.id]
+            return node.id if node.id in _BUILTINS_TRACKED and node.id not in self._shadowed else None
         if isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
             return f"{base}.{node.attr}" if base else None
@@ -116,7 +182,7 @@ class _Resolver(ast.NodeVisitor):
             func = self.resolve(node.func)
             name = func or (node.func.id if isinstance(node.func, ast.Name) else None)
             first = node.args[0] if node.args else None
-            if name == "get_ipython":
+            if name == "get_ipython" or (name or "").endswith(".get_ipython"):
                 return "<ipython>"
             if name in ("__import__", "importlib.import_module", "builtins.__import__"):
                 return str(first.value) if isinstance(first, ast.Constant) else "?"
@@ -135,8 +201,33 @@ class _Resolver(ast.NodeVisitor):
             peek = next((p for p in _FRAME_PEEKS if _matches(dotted, p)), None)
             if peek:
                 self._tamper(f"touches {peek}")
+            self._reflect(dotted)
             if dotted.startswith("<ipython>.") and dotted.split(".")[1] not in _IPYTHON_ALLOWED:
                 self._tamper(f"uses get_ipython().{dotted.split('.')[1]}")
+
+    def _reflect(self, dotted: str) -> None:
+        """Flag a dotted name of the reflection machinery: tampering, or for review when plausible."""
+        if _REVIEW.match(dotted):
+            self._note(f"uses {dotted.replace('<ipython>', 'get_ipython()')}")
+        elif _REFLECTION.match(dotted):
+            self._tamper(f"uses {dotted}")
+
+    def _attribute(self, name: str) -> None:
+        """Flag an attribute name read or written on any object (``x.tb_frame``, ``getattr(x, "f_back")``)."""
+        if name in _REFLECTIVE_ATTRS or name in _DUNDERS:
+            self._tamper(f"touches {name}")
+
+    def _note(self, text: str) -> None:
+        if self.student and text not in self.scan.review:
+            self.scan.review.append(text)
+
+    def _names_of(self, node: ast.AST) -> tuple[str, ...] | None:
+        """The literal strings an expression can be: a constant, or a loop variable over literal strings."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return (node.value,)
+        if isinstance(node, ast.Name) and node.id in self._literals:
+            return self._literals[node.id]
+        return None
 
     def _tamper(self, text: str) -> None:
         if self.student and text not in self.scan.tampering:
@@ -146,12 +237,17 @@ class _Resolver(ast.NodeVisitor):
         """Bind ``name`` (to ``dotted``, or to nothing known); ``how`` says how, for a tampering flag."""
         if dotted:
             self.aliases[name] = dotted
+            self._shadowed.discard(name)
         else:
             self.aliases.pop(name, None)
+            self._shadowed.add(name)
+        self._literals.pop(name, None)
         if self.student:
             self.scan.defines.add(name)
             if name.startswith("check_") and how:
                 self._tamper(f"{how} {name}")
+            if dotted in _BUILTINS_TRACKED - {"open"} and name != dotted:
+                self._tamper(f"aliases {dotted} as {name}")
 
     def _bind_target(self, target: ast.AST, dotted: str | None, how: str = "rebinds") -> None:
         if isinstance(target, ast.Name):
@@ -162,6 +258,7 @@ class _Resolver(ast.NodeVisitor):
         elif isinstance(target, ast.Starred):
             self._bind_target(target.value, None, how)
         elif isinstance(target, ast.Attribute):
+            self._attribute(target.attr)
             owner = self.resolve(target.value)
             if owner and owner.split(".")[0] == "xaihealth":
                 self._tamper(f"assigns to {owner}.{target.attr}")
@@ -181,6 +278,8 @@ class _Resolver(ast.NodeVisitor):
                 top = alias.name.split(".")[0]
                 self._bind(top, top, "imports as")
             self._use(alias.name if alias.asname or _forbidden_import(alias.name) else None)
+            if self.student:
+                self._reflect(alias.name)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = "." * node.level + (node.module or "")
@@ -193,6 +292,8 @@ class _Resolver(ast.NodeVisitor):
             self._bind(alias.asname or alias.name, f"{module}.{alias.name}", how)
             if _forbidden_import(f"{module}.{alias.name}"):
                 self._use(f"{module}.{alias.name}")
+            if self.student:
+                self._reflect(f"{module}.{alias.name}")
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
@@ -219,6 +320,10 @@ class _Resolver(ast.NodeVisitor):
     def visit_For(self, node: ast.For) -> None:
         self._bind_target(node.target, None)
         self.visit(node.iter)
+        if isinstance(node.target, ast.Name) and isinstance(node.iter, ast.Tuple | ast.List):
+            names = [self._names_of(e) for e in node.iter.elts]
+            if names and all(n is not None and len(n) == 1 for n in names):
+                self._literals[node.target.id] = tuple(n[0] for n in names)
         for statement in node.body + node.orelse:
             self.visit(statement)
 
@@ -280,9 +385,29 @@ class _Resolver(ast.NodeVisitor):
             self._use(dotted)
         elif self.student:
             self._use(f".{node.attr}")  # a method on an object the rules cannot type: matched by name
-        if node.attr in _DUNDERS:
-            self._tamper(f"touches {node.attr}")
+        self._attribute(node.attr)
+        if node.attr == "refs" and not dotted:
+            self._note("reads an attribute named refs")
         self.visit(node.value)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and _SPELLS.search(node.value):
+            self._tamper(f"spells {node.value[:60]!r}")
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self._pieces(node)
+        self.generic_visit(node)
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        self._pieces(node)
+        self.generic_visit(node)
+
+    def _pieces(self, node: ast.AST) -> None:
+        """Flag a string built from literal pieces that spells a banned name (``'refer' + 'ence_x'``)."""
+        text = _fold(node)
+        if text and (_SPELLS.search(text) or text in _REFLECTIVE_ATTRS | _DUNDERS | _NAMESPACES
+                     or text.startswith("check_") or _REFLECTION.match(text)):
+            self._tamper(f"builds {text[:60]!r} from pieces")
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         self._use(self.resolve(node))
@@ -306,17 +431,73 @@ class _Resolver(ast.NodeVisitor):
                 isinstance(first, ast.Name) and first.id.startswith("check_")
             ):
                 self._tamper(f"{name} on {owner or first.id}")
-        elif name == "getattr":
-            target = self.resolve(node)
-            if target and target.endswith(".?"):
-                self._tamper(f"reads an attribute by a computed name (getattr on {target[:-2]})")
-            self._use(target)
+            for attr in (self._names_of(node.args[1]) or ()) if len(node.args) > 1 else ():
+                self._attribute(attr)
+        elif name == "getattr" and len(node.args) >= 2:
+            self._getattr(node)
+        elif name in _NAMESPACES:
+            owner = self.resolve(node.args[0]) if node.args else None
+            if owner and owner.split(".")[0] == "xaihealth":
+                self._tamper(f"reads {name}({owner})")
+            else:
+                self._note(f"reads {name}()")
+        elif name and (name in _FILE_READERS or re.fullmatch(r"pandas\.read_\w+", name)) and node.args:
+            self._file(name, node.args[0])
         self.generic_visit(node)
+
+    def _getattr(self, node: ast.Call) -> None:
+        target = self.resolve(node)
+        names = self._names_of(node.args[1])
+        for attr in names or ():
+            self._attribute(attr)
+        if names and len(names) > 1:  # a loop over literal names: each one, as if written out
+            base = self.resolve(node.args[0])
+            for attr in names:
+                self._use(f"{base}.{attr}" if base else f".{attr}")
+        elif target and target.endswith(".?"):
+            self._tamper(f"reads an attribute by a computed name (getattr on {target[:-2]})")
+        elif names is None and _fold(node.args[1]) is not None:
+            self._tamper("reads an attribute by a name built from pieces (getattr)")
+        elif names is None:
+            self._note("reads an attribute by a computed name (getattr on an object the rules cannot type)")
+        self._use(target)
+
+    def _file(self, reader: str, path: ast.AST) -> None:
+        """A file read: tampering at a literal path outside the lab's folders, for review when computed."""
+        literal = (path.value if isinstance(path, ast.Constant) and isinstance(path.value, str)
+                   else _fold(path))
+        if literal is None:
+            self._note(f"reads a file at a computed path ({reader})")
+        elif (re.match(r"([/~\\]|[A-Za-z]:)", literal) or ".." in re.split(r"[/\\]", literal)
+              or _SPELLS.search(literal)):
+            self._tamper(f"reads a file outside the lab ({reader} {literal[:60]!r})")
+
+
+def _fold(node: ast.AST) -> str | None:
+    """The string a constant expression of string pieces folds to (``+``, an f-string of literals,
+    ``"".join([...])``), or None when any part is computed or it is a single literal."""
+    def value(n: ast.AST) -> str | None:
+        if isinstance(n, ast.Constant) and isinstance(n.value, str):
+            return n.value
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add):
+            left, right = value(n.left), value(n.right)
+            return left + right if left is not None and right is not None else None
+        if isinstance(n, ast.JoinedStr):
+            parts = [value(v.value if isinstance(v, ast.FormattedValue) else v) for v in n.values]
+            return "".join(parts) if all(p is not None for p in parts) else None
+        if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "join"
+                and len(n.args) == 1 and isinstance(n.args[0], ast.List | ast.Tuple)):
+            sep, parts = value(n.func.value), [value(e) for e in n.args[0].elts]
+            return sep.join(parts) if sep is not None and all(p is not None for p in parts) else None
+        return None
+    return None if isinstance(node, ast.Constant) else value(node)
 
 
 def _forbidden_import(dotted: str) -> bool:
-    """An import that is a flag by itself: the instructor's package or a reference function."""
-    return bool(_REFERENCE.search(dotted)) or any(_matches(dotted, b) for b in ALWAYS)
+    """An import that is a flag by itself: the instructor's package, a reference function, a private name
+    or the ``refs`` object of the course package."""
+    return bool(_REFERENCE.search(dotted) or _PRIVATE.match(dotted)
+                or any(_matches(dotted, b) for b in ALWAYS))
 
 
 def _matches(dotted: str, banned: str) -> bool:
@@ -354,7 +535,8 @@ class Cell:
 
 
 def _violations(used: Iterable[str], banned: tuple[str, ...]) -> list[str]:
-    hits = {d.lstrip(".") for d in used if _REFERENCE.search(d) or any(_matches(d, b) for b in banned)}
+    hits = {d.lstrip(".") for d in used
+            if _REFERENCE.search(d) or _PRIVATE.match(d) or any(_matches(d, b) for b in banned)}
     return sorted(h for h in hits if not any(o.startswith(h + ".") for o in hits))  # most specific only
 
 
@@ -418,6 +600,11 @@ def _flag_cells(cells: Iterable[Cell], lab: str, check_exercises: Mapping[str, s
         for exercise in sorted(t for t in targets if t):
             for name in _violations(used, banned_for(lab, exercise)):
                 add(exercise, f"not your own implementation: uses {name}")
+        if not any(targets):  # a cell the student added: what no exercise may use costs every exercise
+            for name in _violations(used, ALWAYS):
+                add("*", f"not your own implementation: uses {name}")
+        for text in scan.review:
+            add("review", text)
         for text in scan.tampering:
             names = [w for w in re.findall(r"check_\w+", text) if w in check_exercises]
             for key in [check_exercises[n] for n in names] or ["*"]:
