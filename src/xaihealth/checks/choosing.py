@@ -29,7 +29,7 @@ MIN_EFFECT = 0.1
 
 def vendor_case(seed: int, budget: int, n: int = 120) -> tuple[Predict, np.ndarray, np.ndarray, object]:
     """A fresh vendor model (new counter) as a function of rows -> P(MI), the pool, 8 patients, the model."""
-    case = make_blackbox_case(n, seed=seed, budget=budget, n_train=4000)
+    case = make_blackbox_case(n, seed=seed, budget=budget)
     model = case.model
 
     def predict_mi(X: np.ndarray) -> np.ndarray:
@@ -80,7 +80,7 @@ def check_kernel_shap_within_budget(kernel_shap_within_budget: Callable[..., np.
                   "// (P * B) it uses all but less than P * B of them; the budget is the precision you "
                   "paid for")  # fmt: skip
         pick = np.random.default_rng(0).choice(len(pool), 20, replace=False)  # the lab's background draw
-        fresh = make_blackbox_case(120, seed=11, budget=10**6, n_train=4000).model  # a separate counter
+        fresh = make_blackbox_case(120, seed=11, budget=10**6).model  # a separate counter
         p_x, p_background = fresh.predict_proba(patients)[:, 1], fresh.predict_proba(pool[pick])[:, 1]
         gap = _logit(p_x) - _logit(p_background.mean())
         ex.expect(np.allclose(got.sum(axis=1), gap, atol=1e-6),
@@ -250,7 +250,7 @@ def check_make_report(make_report: Callable[[pd.DataFrame, float], pd.DataFrame]
                                   want[["importance", "low", "high"]].to_numpy(), atol=1e-12),
                       "keep each feature's importance, low and high unchanged in the report")
         for seed in (41, 42):
-            case = make_blackbox_case(70, seed=seed, budget=60_000, n_train=4000)
+            case = make_blackbox_case(70, seed=seed, budget=60_000)
             model = case.model
 
             def predict_mi(X: np.ndarray, model: object = model) -> np.ndarray:
