@@ -38,7 +38,7 @@ def test_the_context_is_what_the_cells_before_the_answer_printed():
     assert texts[0] == "kappa 0.41 (exercise 3)"  # the exercise before the question's own is included
     assert texts[1] == "prevalence 1%: PPV 0.329\nFrame(3 rows)"
     assert len(texts[2]) < OUTPUT_CHARS + 60
-    assert texts[2].endswith(f"({OUTPUT_CHARS * 2} more characters cut)")
+    assert texts[2].endswith(f"[output truncated: {OUTPUT_CHARS * 2} characters]")
     assert not any("after the answer" in t for t in texts)
     assert answer_context(_notebook("0.329"), "answer-9") == []
     assert text_output(_code("x")) == ""

@@ -12,10 +12,17 @@ workers run in parallel and one bad submission cannot touch another. It runs nbg
 notebook in a fresh kernel with a per-cell timeout, and scores each check cell (an error or any stderr
 output: 0). The whole run is killed, kernel included, after the per-notebook timeout. Python warnings on
 stderr are dropped first (nbgrader's ``IgnorePattern``): a warning is not a failed test.
+
+Before grading, :func:`normalise` turns copied or edited nbgrader cells into plain student cells (nbgrader
+refuses a notebook with a duplicated or unknown grade_id). A kernel crash (``os._exit``, a segfault) is
+traced to the cell that was running (an IPython startup file records each cell before it runs) and that
+cell is replaced by ``raise RuntimeError(...)`` for one more run, so the submission scores what the other
+cells earned. Outputs are cut (:func:`cap_outputs`) before ``generate_feedback``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -33,9 +40,22 @@ from xaihealth.checks._reference import ENV
 from xaihealth.data.paths import datasets_dir
 from xaihealth.instructor.hidden import HIDDEN_ENV
 from xaihealth.instructor.kit import Kit
+from xaihealth.instructor.report import truncate
 
 ASSIGNMENT_PREFIX = "lab"
 _WARNING = r"\b\w*Warning: "
+OUTPUT_LIMIT, NOTEBOOK_LIMIT = 20_000, 200_000  # characters of one output, of all outputs of a notebook
+CRASHED = 'raise RuntimeError("this cell stopped the kernel")'
+RUNNING = "running_cell.txt"  # in a submission's work folder: the source of the cell being run
+_STARTUP = """# written by make grade: the source of each cell before it runs (a crash is traced to it)
+def _xaihealth_running(info, _path={path!r}):
+    with open(_path, "w", encoding="utf-8") as f:
+        f.write(info.raw_cell or "")
+
+
+get_ipython().events.register("pre_run_cell", _xaihealth_running)
+del _xaihealth_running
+"""
 
 
 @dataclass
@@ -63,14 +83,16 @@ class Outcome:
     seconds: float = 0.0
     log: str = ""
     kit_changes: list[str] = field(default_factory=list)  # files of its kit copy the submission changed
+    notes: list[str] = field(default_factory=list)  # what grading changed (crash retried, outputs cut)
 
 
-def nbgrader_env(kit: Path | None = None) -> dict[str, str]:
+def nbgrader_env(kit: Path | None = None, ipython_dir: Path | None = None) -> dict[str, str]:
     """The environment of every nbgrader run: this venv first on PATH (nbgrader calls ``alembic`` and the
     kernel spec calls ``python`` by name), offline, one thread per kernel, no fresh seed, the references'
     default sources. With ``kit`` (a grading kit's ``src``): that folder first on ``PYTHONPATH``, which
     Python searches before the editable install's ``.pth`` entry, so the kernel imports the kit's package
-    (no ``xaihealth.instructor.references``), with the repository's ``datasets/``."""
+    (no ``xaihealth.instructor.references``), with the repository's ``datasets/``. ``ipython_dir``: the
+    kernels' ``IPYTHONDIR`` (its startup file records the running cell)."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.update(XAIHEALTH_OFFLINE="1", HF_HUB_OFFLINE="1", TQDM_DISABLE="1", MPLBACKEND="Agg",
@@ -81,11 +103,13 @@ def nbgrader_env(kit: Path | None = None) -> dict[str, str]:
         env["PYTHONPATH"] = os.pathsep.join([str(kit), *filter(None, [env.get("PYTHONPATH")])])
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env.setdefault("XAIHEALTH_DATASETS", str(datasets_dir()))
+    if ipython_dir is not None:
+        env["IPYTHONDIR"] = str(ipython_dir)
     return env
 
 
-def _nbgrader(*args: str, cwd: Path, timeout: float | None = None, kit: Path | None = None
-              ) -> tuple[int | None, str]:  # fmt: skip
+def _nbgrader(*args: str, cwd: Path, timeout: float | None = None, kit: Path | None = None,
+              ipython_dir: Path | None = None) -> tuple[int | None, str]:  # fmt: skip
     """Run the nbgrader CLI in ``cwd`` (its kernels import ``kit``, see :func:`nbgrader_env`); kill it and
     every process under it (the kernel) at ``timeout``.
 
@@ -95,7 +119,7 @@ def _nbgrader(*args: str, cwd: Path, timeout: float | None = None, kit: Path | N
     log = cwd / "nbgrader.log"
     with open(log, "w", encoding="utf-8") as out:
         process = subprocess.Popen([str(nbgrader), *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                   env=nbgrader_env(kit), start_new_session=True)
+                                   env=nbgrader_env(kit, ipython_dir), start_new_session=True)
         try:
             code: int | None = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -196,31 +220,125 @@ def _status(code: int | None, log: str, notebook_timeout: float) -> str:
     return "error: " + (lines[-1][:200] if lines else f"nbgrader exited with {code}")
 
 
-def autograde(course: Course, student: str, notebook: Path, work: Path, *, cell_timeout: int = 60,
-              notebook_timeout: float = 600) -> Outcome:
-    """Grade one student's notebook with nbgrader in ``work`` (a fresh copy of the course)."""
+def normalise(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode
+              ) -> tuple[nbformat.NotebookNode, list[str]]:  # fmt: skip
+    """The submission with innocent notebook edits undone, and a note per change (review M2).
+
+    A cell whose grade_id repeats an earlier cell's (a copy made in JupyterLab keeps the metadata), or is
+    not one of the lab's (edited, or missing), loses its nbgrader metadata and becomes a plain student cell;
+    nbgrader's ``add_missing_cells`` then puts back the lab's cells that are missing.
+    """
+    known = {c.metadata["nbgrader"]["grade_id"] for c in source.cells if "nbgrader" in c.metadata}
+    out, notes, seen = copy.deepcopy(submitted), [], set()
+    for number, cell in enumerate(out.cells, 1):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if grade_id in seen:
+            notes.append(f"cell {number} repeats grade_id {grade_id} (a copied cell): graded as a plain cell")
+        elif grade_id not in known:
+            notes.append(f"cell {number} has grade_id {grade_id!r}, not one of the lab's (edited?): graded "
+                         "as a plain cell; the lab's cell is put back if missing")  # fmt: skip
+        else:
+            seen.add(grade_id)
+            continue
+        del cell.metadata["nbgrader"]
+    return out, notes
+
+
+def cap_outputs(nb: nbformat.NotebookNode, per_output: int = OUTPUT_LIMIT,
+                per_notebook: int = NOTEBOOK_LIMIT) -> int:  # fmt: skip
+    """Cut, in place, every text output (stream, ``text/*``, tracebacks) to ``per_output`` characters and
+    all of them together to ``per_notebook``, each cut saying so; an HTML output too long is replaced by a
+    note (cut HTML would break the page). Returns how many outputs were cut."""
+    budget, cut = per_notebook, 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                fields = [(output, "text")]
+            elif output.get("output_type") == "error":
+                output["evalue"] = truncate(str(output.get("evalue", "")), per_output)
+                output["traceback"] = [truncate("\n".join(output.get("traceback", [])), per_output)]
+                fields = []
+            else:
+                data = output.get("data", {})
+                fields = [(data, key) for key in list(data) if key.startswith("text/")]
+            for holder, key in fields:
+                text = holder[key] if isinstance(holder[key], str) else "".join(holder[key])
+                limit = max(0, min(per_output, budget))
+                budget -= min(len(text), limit)
+                if len(text) <= limit:
+                    continue
+                cut += 1
+                holder[key] = (f"<pre>[output truncated: {len(text)} characters of HTML]</pre>"
+                               if key == "text/html" else truncate(text, limit))  # fmt: skip
+    return cut
+
+
+def _crashed_cell(nb: nbformat.NotebookNode, running: str) -> int | None:
+    """The index of the student's code cell whose source is ``running`` (None: a locked cell, or none)."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.source == running and not (
+                cell.metadata.get("nbgrader", {}).get("locked")):  # fmt: skip
+            return i
+    return None
+
+
+def autograde(course: Course, student: str, notebook: Path | nbformat.NotebookNode, work: Path, *,
+              cell_timeout: int = 60, notebook_timeout: float = 600) -> Outcome:
+    """Grade one student's notebook (a path, or the notebook itself) with nbgrader in ``work`` (a fresh
+    copy of the course and of the kit)."""
     start = time.perf_counter()
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    shutil.copy(course.root / "gradebook.db", work / "gradebook.db")
     shutil.copytree(course.root / "source", work / "source")
-    submitted = work / "submitted" / student / course.assignment
-    submitted.mkdir(parents=True)
-    shutil.copy(notebook, submitted / f"{course.notebook}.ipynb")
-    kit = course.kit.write(work / "kit") if course.kit else None  # this submission's own copy
+    submitted = work / "submitted" / student / course.assignment / f"{course.notebook}.ipynb"
+    submitted.parent.mkdir(parents=True)
+    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else read_notebook(Path(notebook))
+    if nb is None:
+        shutil.copy(notebook, submitted)
+    ipython = work / "ipython"
+    (ipython / "profile_default" / "startup").mkdir(parents=True)
+    (ipython / "profile_default" / "startup" / "00-running-cell.py").write_text(
+        _STARTUP.format(path=str(work / RUNNING)), encoding="utf-8")
+    kit: Path | None = None
 
     def run(add_missing: bool) -> tuple[int | None, str]:
         (work / "nbgrader_config.py").write_text(_config(work, cell_timeout, add_missing), encoding="utf-8")
         return _nbgrader("autograde", course.assignment, "--student", student, "--force", cwd=work,
-                         timeout=notebook_timeout, kit=kit)
+                         timeout=notebook_timeout, kit=kit, ipython_dir=ipython)
 
-    code, log = run(True)
-    if code not in (0, None) and "add_missing_grade_cells" in log:
-        # nbgrader puts a deleted check cell back after the cell before it; when that one is gone too
-        # it gives up. Grade without restoring: the deleted checks then score 0.
-        code, log = run(False)
-    outcome = Outcome(student, _status(code, log, notebook_timeout), log=log)
+    def grade(nb: nbformat.NotebookNode | None) -> tuple[int | None, str]:
+        nonlocal kit
+        shutil.copy(course.root / "gradebook.db", work / "gradebook.db")
+        kit = course.kit.write(work / "kit") if course.kit else None  # this submission's own copy
+        (work / RUNNING).unlink(missing_ok=True)
+        if nb is not None:
+            nbformat.write(nb, submitted)
+        code, log = run(True)
+        if code not in (0, None) and "add_missing_grade_cells" in log:
+            # nbgrader puts a deleted check cell back after the cell before it; when that one is gone too
+            # it gives up. Grade without restoring: the deleted checks then score 0.
+            code, log = run(False)
+        return code, log
+
+    code, log = grade(nb)
+    notes = []
+    if _status(code, log, notebook_timeout) == "kernel died" and nb is not None:
+        running = (work / RUNNING).read_text(encoding="utf-8") if (work / RUNNING).is_file() else None
+        index = None if running is None else _crashed_cell(nb, running)
+        if running is None or index is None:
+            notes.append("the kernel died in a check cell (or before any cell ran): not graded again")
+        else:
+            first = next((line for line in running.splitlines() if line.strip()), "")[:80]
+            notes.append(f"cell {index + 1} stopped the kernel ({first!r}): graded again with that cell "
+                         f"replaced by {CRASHED}")  # fmt: skip
+            nb = copy.deepcopy(nb)
+            nb.cells[index].source = CRASHED
+            code, log = grade(nb)
+    outcome = Outcome(student, _status(code, log, notebook_timeout), log=log, notes=notes)
     if course.kit and kit:
         outcome.kit_changes = course.kit.changed(kit)
     outcome.scores, outcome.max_scores = _read_scores(work / "gradebook.db", course, student)
@@ -234,6 +352,11 @@ def autograde(course: Course, student: str, notebook: Path, work: Path, *, cell_
                 hint = _hint(cell, cell_timeout)
                 if hint and (outcome.scores.get(grade_id) or 0) < outcome.max_scores.get(grade_id, 0):
                     outcome.hints[grade_id] = hint
+        cut = cap_outputs(outcome.autograded)
+        if cut:
+            nbformat.write(outcome.autograded, autograded)  # generate_feedback renders this file
+            outcome.notes.append(f"{cut} outputs cut to {OUTPUT_LIMIT} characters (at most {NOTEBOOK_LIMIT} "
+                                 "in all) in the feedback")  # fmt: skip
         feedback_code, _ = _nbgrader("generate_feedback", course.assignment, "--student", student,
                                      "--force", cwd=work, timeout=300)
         html = work / "feedback" / student / course.assignment / f"{course.notebook}.html"

@@ -11,8 +11,10 @@ of it and run ``nbgrader generate_assignment`` once (:mod:`.autograde`); collect
 a submission that changed its kit copy is flagged as tampering; read each
 submission's own cells with the AST rules (:mod:`.flags`): a flagged exercise scores 0, its raw points
 stay in the CSV; write ``grades.csv``, ``feedback/<student>.html`` and ``marking.md`` (:mod:`.report`).
-A submission that crashes, loops, deletes cells or does not parse scores what it earned; one killed at
-the notebook timeout scores 0 with the status ``timed out``. Nothing a submission does stops the batch.
+A submission that crashes (the crashing cell is replaced by a ``raise`` and graded again), loops, copies,
+edits or deletes cells (normalised first, :func:`.autograde.normalise`) or does not parse scores what it
+earned; one killed at the notebook timeout scores 0 with the status ``timed out``. Huge outputs are cut in
+the feedback. Nothing a submission does stops the batch.
 """
 
 from __future__ import annotations
@@ -160,9 +162,11 @@ def grade_one(lab: Lab, course: ag.Course, student: str, path: Path, work: Path,
         status = "no notebook in the folder" if path.is_dir() else "unreadable notebook (not .ipynb JSON)"
         outcome = ag.Outcome(student, status)
         return make_row(lab, outcome, {}, [], None), outcome
-    outcome = ag.autograde(course, student, path, work, cell_timeout=cell_timeout,
+    submitted, changes = ag.normalise(submitted, course.source)  # copied or edited nbgrader cells
+    outcome = ag.autograde(course, student, submitted, work, cell_timeout=cell_timeout,
                            notebook_timeout=notebook_timeout)
-    cells, notes = cells_for_flags(submitted, course.source)
+    cells, deleted = cells_for_flags(submitted, course.source)
+    notes = changes + deleted + outcome.notes
     flags = flag_cells(cells, lab.key, lab.checkers, lab.functions)
     if outcome.kit_changes:
         flags = {**flags, "*": [*flags.get("*", []), "tampering: changed the grading kit ("

@@ -103,6 +103,16 @@ def write_feedback(row: Row, exercises: list[str], names: Mapping[str, str], pag
     path.write_text(text, encoding="utf-8")
 
 
+ANSWER_CHARS = 20_000  # of one written answer on the marking sheet
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[output truncated: {len(text) - limit} characters]"
+
+
 def text_output(cell: Mapping, limit: int = OUTPUT_CHARS) -> str:
     """What a code cell printed: its stream texts and ``text/plain`` results, cut to ``limit`` characters."""
     parts = []
@@ -113,7 +123,7 @@ def text_output(cell: Mapping, limit: int = OUTPUT_CHARS) -> str:
             text = output.get("data", {}).get("text/plain", "")
             parts.append(("".join(text) if isinstance(text, list) else text) + "\n")
     text = "".join(parts).rstrip()
-    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters cut)"
+    return truncate(text, limit)
 
 
 def answer_context(notebook: Mapping, grade_id: str) -> list[tuple[int, str]]:
@@ -161,7 +171,7 @@ def write_marking_sheet(rows: list[Row], rubrics: Mapping, names: Mapping[str, s
         parts += ["", "**Model answer**", ""]
         parts += [f"> {line}" for line in rubric.answer.strip().splitlines()] + [""]
         for row in rows:
-            answer = row.answers.get(grade_id, "").strip() or "(no answer)"
+            answer = truncate(row.answers.get(grade_id, "").strip(), ANSWER_CHARS) or "(no answer)"
             parts += [f"### {row.student} — {names.get(grade_id, grade_id)}", ""]
             parts += ["```text", answer, "```", ""]
             context = answer_context(notebooks.get(row.student, {}), grade_id)
