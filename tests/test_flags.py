@@ -169,3 +169,146 @@ def test_a_patched_checker_fails_the_hidden_test_as_tampering(patch):
     finally:
         type.__setattr__(Exercise, "expect", original)
     hidden_check_cohen_kappa(reference_cohen_kappa)
+
+
+# --- Reflection and dynamic access (review R15, B1/B2): the planted-case table --------------------------
+# R15's routes to the references and around the checkers (/tmp/b4/R15/make_class06.py s02-s09 and
+# make_class06b.py t02/t03), each graded full marks unflagged before these rules.
+TRUST = "from xaihealth.checks import trust as T\n"
+R15_ROUTES = {
+    "s02_pkgutil": ("import pkgutil\ndef shapley_values(v, n):\n    try:\n        return pkgutil."
+                    "resolve_name('xaihealth.instructor.references.trust:reference_cohen_kappa')(v)\n"
+                    "    except Exception:\n        return 0.0", "uses pkgutil.resolve_name"),
+    "s03_attrgetter": (TRUST + "import operator\ndef shapley_values(v, n):\n    return operator.attrgetter("
+                       "'refer' + 'ence_predictive_values')(T.refs)(v)", "uses operator.attrgetter"),
+    "s04_dunder_getattr": (TRUST + "def shapley_values(v, n):\n    return T.refs.__getattr__('refer' + "
+                           "'ence_predictive_values')(v)", "touches __getattr__"),
+    "s05_gc": ("import gc\ndef shapley_values(v, n):\n    for o in gc.get_objects():\n        if getattr(o, "
+               "'__name__', '') == 'refer' + 'ence_cohen_kappa':\n            return o(v)",
+               "uses gc.get_objects"),
+    "s06_frames": ("def shapley_values(v, n):\n    try:\n        raise RuntimeError\n"
+                   "    except RuntimeError as e:\n        f = e.__traceback__.tb_frame\n"
+                   "    while f is not None:\n"
+                   "        for m in list(f.f_globals.values()):\n"
+                   "            g = vars(m).get('refer' + 'ence_cohen_kappa')\n        f = f.f_back",
+                   "touches tb_frame"),
+    "s07_custom_exc": ("import IPython\nIPython.get_ipython().set_custom_exc((AssertionError,),"
+                       " lambda *a: None)",
+                       "uses get_ipython().set_custom_exc"),
+    "s08_setattr_alias": ("from xaihealth.checks._core import Exercise\ns = setattr\n"
+                          "s(Exercise, 'expect', lambda self, c, h: None)", "aliases setattr as s"),
+    "s09_type_setattr": ("from xaihealth.checks._core import Exercise\n"
+                         "type.__setattr__(Exercise, 'expect', lambda self, c, h: None)",
+                         "touches __setattr__"),
+    "t02_showtraceback": ("import IPython\nIPython.get_ipython()._showtraceback = lambda *a: None",
+                          "assigns to get_ipython()._showtraceback"),
+}
+# Variants of our own: the same routes spelled differently.
+VARIANTS = {
+    "concatenated_module": ("import pkgutil as p\nf = p.resolve_name('xaihealth.' + 'instr' + 'uctor.x')",
+                            "builds 'xaihealth.instructor.x' from pieces"),
+    "joined_name": ("name = ''.join(['refer', 'ence_cohen_kappa'])", "builds 'reference_cohen_kappa'"),
+    "fstring_name": ("name = f\"{'refer'}ence_cohen_kappa\"", "builds 'reference_cohen_kappa'"),
+    "getattr_of_getattr": (TRUST + "def shapley_values(v, n):\n"
+                           "    return getattr(getattr(T, 'refs'), n)(v)",
+                           "uses xaihealth.checks.trust.refs"),
+    "alias_chain": ("import operator\nop = operator\nag = op.attrgetter\nf = ag('x')",
+                    "uses operator.attrgetter"),
+    "getattr_alias": (TRUST + "g = getattr\nf = g(T, 'check_cohen_kappa')", "aliases getattr as g"),
+    "delattr_alias": ("d = delattr\nd(obj, 'x')", "aliases delattr as d"),
+    "object_setattr": ("from xaihealth.checks import _core\nobject.__setattr__(_core.Exercise, 'call', None)",
+                       "touches __setattr__"),
+    "lambda": ("peek = lambda m: m.__getattribute__('refs')", "touches __getattribute__"),
+    "comprehension": ("found = [o for o in __import__('gc').get_objects() if callable(o)]",
+                      "uses gc.get_objects"),
+    "inspect_frames": ("import inspect as i\nf = i.currentframe().f_back.f_globals",
+                       "uses inspect.currentframe"),
+    "inspect_members": (TRUST + "import inspect\nm = dict(inspect.getmembers(T))", "uses inspect.getmembers"),
+    "spec_from_file": ("from importlib.util import spec_from_file_location as sf\ns = sf('r', 'x.py')",
+                       "uses importlib.util.spec_from_file_location"),
+    "source_loader": ("from importlib.machinery import SourceFileLoader\nSourceFileLoader('r', 'x.py')",
+                      "uses importlib.machinery.SourceFileLoader"),
+    "runpy": ("import runpy\nns = runpy.run_path('x.py')", "uses runpy.run_path"),
+    "ctypes": ("import ctypes\nctypes.string_at(0)", "uses ctypes.string_at"),
+    "absolute_open": ("src = open('/work/main/src/xaihealth/instructor/references/trust.py').read()",
+                      "reads a file outside the lab"),
+    "climbing_path": ("import numpy as np\nx = np.load('../../secret.npy')", "reads a file outside the lab"),
+    "package_file": ("import xaihealth\nfrom pathlib import Path\nsrc = Path(xaihealth.__file__).parent",
+                     "touches __file__"),
+    "direct_url": ("import importlib.metadata as md\n"
+                   "md.distribution('xaihealth').read_text('direct_url.json')",
+                   "uses importlib.metadata.distribution"),
+    "subprocess": ("import subprocess\nsubprocess.run(['cat', 'trust.py'])", "uses subprocess.run"),
+    "os_system": ("from os import system as run\nrun('cat trust.py')", "uses os.system"),
+    "os_exit": ("import os\nos._exit(0)", "uses os._exit"),
+    "vars_alias": (TRUST + "v = vars\nns = v(T)", "aliases vars as v"),
+    "vars_of_package": (TRUST + "ns = vars(T)", "reads vars(xaihealth.checks.trust)"),
+    "computed_getattr_on_module": ("import numpy as np\nfor name in names:\n    getattr(np, name)",
+                                   "reads an attribute by a computed name"),
+}
+
+
+def _points_flags(found):
+    return [f for key, texts in found.items() if key != "review" for f in texts]
+
+
+@pytest.mark.parametrize(("source", "text"), list(R15_ROUTES.values()) + list(VARIANTS.values()),
+                         ids=list(R15_ROUTES) + list(VARIANTS))
+def test_reflective_routes_are_flagged(source, text):
+    found = flags(source)
+    assert any(text in f for f in _points_flags(found)), found
+
+
+def test_private_names_and_refs_are_not_own_work_in_every_exercise():
+    for source in ("from xaihealth.checks.glass_box import _lookup\n_lookup(x)",
+                   TRUST + "r = T.refs\nr.anything(x)"):
+        for exercise in ("1", "4"):
+            texts = flags(source, exercise).get(exercise, [])
+            assert any(t.startswith(NOT_OWN + "xaihealth.checks.") for t in texts), (source, texts)
+
+
+def test_a_cell_the_student_added_costs_every_exercise():
+    added = Cell(TRUST + "r = T.refs", True, None)  # outside any exercise
+    found = flags("def shapley_values(v, n):\n    return 0", cells=[added])
+    assert found == {"*": [NOT_OWN + "xaihealth.checks.trust.refs"]}
+
+
+def test_a_reflective_helper_in_another_cell_flags_the_solution_that_calls_it():
+    helper = Cell("def _peek():\n    import inspect\n    return inspect.stack()[1].frame.f_globals",
+                  True, None)
+    found = flags("def shapley_values(v, n):\n    return _peek()['reference_x'](v)", cells=[helper])
+    assert "tampering: uses inspect.stack" in found["*"] and "tampering: touches f_globals" in found["*"]
+
+
+# Honest code the rules must leave alone ({}), or only put in front of the instructor (a "review" note).
+HONEST = {
+    "getattr_literal": ("coef = getattr(model, 'coef_')", {}),
+    "getattr_literal_loop": ("for name in ('layer3', 'layer4'):\n    layer = getattr(model, name)", {}),
+    "own_output_file": ("with open('my_results.csv', 'w') as f:\n    f.write('auc,0.8')", {}),
+    "lab_data_literal": ("import numpy as np\narrays = np.load('data/ecg_batch.npz')", {}),
+    "read_csv_relative": ("import pandas as pd\ntable = pd.read_csv('results.csv')", {}),
+    "gc_collect": ("import gc\ngc.collect()", {}),
+    "itemgetter": ("import operator\nrows.sort(key=operator.itemgetter(1))", {}),
+    "own_getattr_method": ("class Box:\n    def __getattr__(self, name):\n        return 0", {}),
+    "prose_answer": ("answer_7 = '''The reference standard was biopsy; my instructor's reading of the ECE "
+                     "differs.'''", {}),
+    "environment": ("import os\nseed = int(os.environ.get('XAIHEALTH_SEED', '1'))\n"
+                    "p = os.path.join('a', 'b')", {}),
+    "check_import_and_call": ("from xaihealth.checks.shapley import check_kernel_shap\n"
+                              "check_kernel_shap(f)", {}),
+    "string_concat_label": ("label = 'layer' + '3'\ntitle = f\"{'AUC'} at site\"", {}),
+    "vars_of_args": ("settings = vars(args)", {"review": ["reads vars()"]}),
+    "computed_open": ("with open(path) as f:\n    text = f.read()",
+                      {"review": ["reads a file at a computed path (open)"]}),
+    "shell": ("!ls data", {"review": ["uses get_ipython().system"]}),
+    "signature": ("import inspect\nparams = inspect.signature(f).parameters",
+                  {"review": ["uses inspect.signature"]}),
+    "getattr_parameter": ("def layer(model, name):\n    return getattr(model, name)",
+                          {"review": ["reads an attribute by a computed name (getattr on an object the rules "
+                                      "cannot type)"]}),
+}
+
+
+@pytest.mark.parametrize(("source", "expected"), list(HONEST.values()), ids=list(HONEST))
+def test_honest_code_is_not_flagged(source, expected):
+    assert flags(source, exercise="4") == expected

@@ -97,6 +97,8 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "6": ("sklearn.metrics.cohen_kappa_score", "statsmodels.stats.inter_rater", "statsmodels.stats.api"),
         "7": ("mapie", "crepes", "sklearn.calibration"),
     },
+    "08": dict.fromkeys(("1", "2", "3", "4"), ("xaihealth.data.blackbox.planted_truth",
+                                               "._BudgetedModel__weights", "._BudgetedModel__bias")),
 }
 
 _FRAME_PEEKS = ("builtins", "sys.modules", "unittest.mock")
@@ -260,8 +262,8 @@ class _Resolver(ast.NodeVisitor):
         elif isinstance(target, ast.Attribute):
             self._attribute(target.attr)
             owner = self.resolve(target.value)
-            if owner and owner.split(".")[0] == "xaihealth":
-                self._tamper(f"assigns to {owner}.{target.attr}")
+            if owner and owner.split(".")[0] in ("xaihealth", "<ipython>"):
+                self._tamper(f"assigns to {owner.replace('<ipython>', 'get_ipython()')}.{target.attr}")
             elif isinstance(target.value, ast.Name) and target.value.id.startswith("check_"):
                 self._tamper(f"assigns to {target.value.id}.{target.attr}")
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Call):
@@ -414,6 +416,7 @@ class _Resolver(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._pieces(node)  # "".join([...])
         func = self.resolve(node.func)
         bare = node.func.id if isinstance(node.func, ast.Name) else None
         name = func or bare
