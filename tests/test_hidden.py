@@ -31,6 +31,7 @@ from helpers import SOLUTIONS
 from test_checker_titles import checker_title
 
 MODULES = {  # hidden module -> the mutation tests of its public checkers and their tables of cases
+    "choosing": ("test_checks_choosing", ["CASES"]),
     "circuits_sae": ("test_checks_circuits_sae", ["CASES"]),
     "clever_hans": ("test_checks_clever_hans", ["CASES"]),
     "concepts": ("test_checks_concepts", ["CBM_CASES", "TCAV_CASES", "SIG_CASES", "MORE_CBM", "MORE_TCAV",

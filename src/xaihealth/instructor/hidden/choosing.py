@@ -46,8 +46,8 @@ def hidden_check_ablated(ablated: Callable[..., Callable[[np.ndarray], np.ndarra
             got = np.asarray(ex.call(null, X.copy()), dtype=float).reshape(-1)
             want = refs.reference_ablated(_linear_rows(w), column, value)(X)
             ex.expect(got.shape == want.shape and np.allclose(got, want, atol=1e-12),
-                      f"with {n_cols} columns, column={column}, value={value} your null model does not answer "
-                      "predict on the rows with that column fixed")  # fmt: skip
+                      f"with {n_cols} columns, column={column}, value={value} your null model does not "
+                      "answer predict on the rows with that column fixed")  # fmt: skip
 
 
 def hidden_check_importance_intervals(importance_intervals: Callable[..., pd.DataFrame]) -> None:
@@ -58,7 +58,8 @@ def hidden_check_importance_intervals(importance_intervals: Callable[..., pd.Dat
             phi = rng.standard_t(4, size=(n, m)) * rng.uniform(0.05, 1.5, size=m)
             names = [f"x{j}" for j in range(m)]
             got = ex.returns(ex.call(importance_intervals, phi, names, seed=seed), pd.DataFrame,
-                             "a DataFrame indexed by feature", keys=("importance", "low", "high"))  # fmt: skip
+                             "a DataFrame indexed by feature",
+                             keys=("importance", "low", "high"))  # fmt: skip
             want = refs.reference_importance_intervals(phi, names, seed=seed)
             width = (want["high"] - want["low"]).to_numpy()
             ex.expect(list(got.index) == names and np.allclose(got["importance"], want["importance"])

@@ -1,0 +1,210 @@
+"""Mutation tests for the lab 08 checkers: each accepts the reference and rejects plausible mistakes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import shap
+from mutation import case_id, mutation_cases, run_case
+from scipy import stats
+
+from xaihealth.checks import choosing as ch
+from xaihealth.instructor.references import choosing as ref
+
+# --- Exercise 1: KernelSHAP within the budget ----------------------------------------------------------
+
+
+def _pipeline(predict, X_pool, patients, budget, n_background=40, seed=0, *, link="logit", nsamples=None,
+              background=None, reseed=True):  # fmt: skip
+    X_pool, patients = np.asarray(X_pool, dtype=float), np.asarray(patients, dtype=float)
+    if background is None:
+        background = X_pool[np.random.default_rng(seed).choice(len(X_pool), n_background, replace=False)]
+    P, M = patients.shape
+    if nsamples is None:
+        nsamples = (budget - n_background - P) // (P * n_background)
+    if nsamples < 2 * M + 2:
+        raise ValueError(f"budget={budget} is too small")
+    explainer = shap.KernelExplainer(predict, background, link=link)
+    if reseed:
+        np.random.seed(seed)
+    return np.asarray(explainer.shap_values(patients, nsamples=nsamples, l1_reg=False, silent=True))
+
+
+def shap_probability_scale(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """Explains the probability (link='identity') instead of the log-odds."""
+    return _pipeline(predict, X_pool, patients, budget, n_background, seed, link="identity")
+
+
+def shap_budget_forgets_background(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """nsamples = budget // (P * B): forgets the background and the patients' own rows, runs past it."""
+    P = len(patients)
+    nsamples = budget // (P * n_background)
+    return _pipeline(predict, X_pool, patients, budget, n_background, seed, nsamples=nsamples)
+
+
+def shap_fixed_nsamples(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """A fixed nsamples=50 whatever the budget: wastes what was paid for."""
+    return _pipeline(predict, X_pool, patients, budget, n_background, seed, nsamples=50)
+
+
+def shap_first_rows_background(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """The first n_background rows as background instead of the lab's random draw."""
+    return _pipeline(predict, X_pool, patients, budget, n_background, seed,
+                     background=np.asarray(X_pool, dtype=float)[:n_background])
+
+
+def shap_unseeded(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """Never seeds numpy's global generator before shap_values: the coalitions are not the lab's."""
+    np.random.seed(seed + 12345)
+    return _pipeline(predict, X_pool, patients, budget, n_background, seed, reseed=False)
+
+
+def shap_no_minimum(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """Explains even when the budget leaves too few coalitions (no ValueError)."""
+    P = len(patients)
+    nsamples = max((budget - n_background - P) // (P * n_background), 2)
+    return _pipeline(predict, X_pool, patients, budget, n_background, seed, nsamples=max(nsamples, 20))
+
+
+# --- Exercise 2: the null model ---------------------------------------------------------------------
+
+
+def ablated_in_place(predict, column, value):
+    """Fixes the column in the caller's array (no copy)."""
+    def null(rows):
+        rows[:, column] = value
+        return predict(rows)
+
+    return null
+
+
+def ablated_wrong_column(predict, column, value):
+    """Fixes the next column (an off-by-one index)."""
+    return ref.reference_ablated(predict, (column + 1) % 6, value)
+
+
+def ablated_twice(predict, column, value):
+    """Also queries the original rows (twice the cost) and averages."""
+    def null(rows):
+        fixed = np.array(rows, dtype=float)
+        fixed[:, column] = value
+        return 0.0 * predict(np.array(rows, dtype=float)) + predict(fixed)
+
+    return null
+
+
+def ablated_zero(predict, column, value):
+    """Sets the column to 0 instead of the given value."""
+    return ref.reference_ablated(predict, column, 0.0)
+
+
+def ablated_nothing(predict, column, value):
+    """Returns the model unchanged."""
+    return predict
+
+
+# --- Exercise 3: importance with an interval -------------------------------------------------------------
+
+
+def _frame(importance, low, high, features):
+    return pd.DataFrame({"importance": importance, "low": low, "high": high}, index=list(features))
+
+
+def intervals_normal(phi, features, seed=0, n_resamples=2000, level=0.95):
+    """Accepted: a normal-approximation interval mean +- z * sd / sqrt(n) of |phi| (no resampling)."""
+    a = np.abs(np.asarray(phi, dtype=float))
+    z = stats.norm.ppf(0.5 + level / 2)
+    half = z * a.std(axis=0, ddof=1) / np.sqrt(len(a))
+    return _frame(a.mean(axis=0), a.mean(axis=0) - half, a.mean(axis=0) + half, features)
+
+
+def intervals_signed(phi, features, seed=0, n_resamples=2000, level=0.95):
+    """The mean of the signed attributions (no absolute value)."""
+    a = np.asarray(phi, dtype=float)
+    result = stats.bootstrap((a,), np.mean, axis=0, n_resamples=n_resamples, confidence_level=level,
+                             method="percentile", rng=np.random.default_rng(seed))
+    return _frame(a.mean(axis=0), result.confidence_interval.low, result.confidence_interval.high, features)
+
+
+def intervals_sd_not_se(phi, features, seed=0, n_resamples=2000, level=0.95):
+    """mean +- 1.96 sd: the spread of patients, not the uncertainty of the mean."""
+    a = np.abs(np.asarray(phi, dtype=float))
+    half = 1.96 * a.std(axis=0, ddof=1)
+    return _frame(a.mean(axis=0), a.mean(axis=0) - half, a.mean(axis=0) + half, features)
+
+
+def intervals_ignore_level(phi, features, seed=0, n_resamples=2000, level=0.95):
+    """Always a 95 % interval, whatever level asks."""
+    return ref.reference_importance_intervals(phi, features, seed, n_resamples, 0.95)
+
+
+def intervals_resample_features(phi, features, seed=0, n_resamples=2000, level=0.95):
+    """Resamples the features of each patient (the wrong axis) instead of the patients."""
+    a = np.abs(np.asarray(phi, dtype=float))
+    rng = np.random.default_rng(seed)
+    means = np.array([a[:, rng.integers(0, a.shape[1], a.shape[1])].mean(axis=0) for _ in range(300)])
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return _frame(a.mean(axis=0), low, high, features)
+
+
+# --- Exercise 4: the report ----------------------------------------------------------------------
+
+
+def report_ascending(intervals, floor):
+    """Sorted by increasing importance."""
+    return ref.reference_make_report(intervals, floor).iloc[::-1]
+
+
+def report_by_importance(intervals, floor):
+    """matters = importance > floor (the point estimate, not the interval)."""
+    report = ref.reference_make_report(intervals, floor)
+    return report.assign(matters=report["importance"] > floor)
+
+
+def report_by_upper_end(intervals, floor):
+    """matters = high > floor (the upper end: anything plausible counts)."""
+    report = ref.reference_make_report(intervals, floor)
+    return report.assign(matters=report["high"] > floor)
+
+
+def report_unsorted(intervals, floor):
+    """Keeps the given order."""
+    report = intervals[["importance", "low", "high"]]
+    return report.assign(matters=report["low"] > floor)
+
+
+def report_everything_matters(intervals, floor):
+    """Calls every feature important (a constant answer)."""
+    return ref.reference_make_report(intervals, floor).assign(matters=True)
+
+
+CASES = [
+    *mutation_cases(ch.check_kernel_shap_within_budget, ref.reference_kernel_shap_within_budget,
+                    [shap_unseeded, shap_probability_scale, shap_budget_forgets_background,
+                     shap_fixed_nsamples, shap_first_rows_background, shap_no_minimum]),
+    *mutation_cases(ch.check_ablated, ref.reference_ablated,
+                    [ablated_wrong_column, ablated_in_place, ablated_twice, ablated_zero, ablated_nothing]),
+    *mutation_cases(ch.check_importance_intervals, ref.reference_importance_intervals,
+                    [intervals_signed, intervals_sd_not_se, intervals_ignore_level,
+                     intervals_resample_features]),
+    (ch.check_importance_intervals, intervals_normal, True),
+    *mutation_cases(ch.check_make_report, ref.reference_make_report,
+                    [report_by_importance, report_ascending, report_by_upper_end, report_unsorted,
+                     report_everything_matters]),
+]
+
+
+@pytest.mark.parametrize(("checker", "function", "accept"), CASES, ids=case_id)
+def test_checker(checker, function, accept, capsys):
+    run_case(checker, function, accept, capsys)
+
+
+def test_the_null_rule_uses_the_lab_floor():
+    assert ch.MIN_EFFECT == 0.1
+
+
+@pytest.mark.parametrize("checker", [ch.check_answer_1b, ch.check_answer_4b], ids=case_id)
+def test_written_answers_need_sentences_on_every_topic(checker):
+    with pytest.raises(AssertionError):
+        checker("KernelSHAP because black box budget LIME tree causal decoy archive interval " * 10)
+    with pytest.raises(AssertionError):
+        checker(None)
