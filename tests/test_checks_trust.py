@@ -1101,3 +1101,69 @@ def test_numpy_higher_is_one_rank_above_the_rule():
         k = math.ceil((n + 1) * (1 - alpha))
         want = tr_ref.reference_conformal_quantile(s, alpha)
         assert k < n and quantile_numpy_higher(s, alpha) == np.sort(s)[k] > want
+
+
+# --- m1 (review R15): Exercise 7 is judged with the student's own Exercise 1 ECE --------------------------
+def _notebook_fit_for_site(y, p, covered, thresholds):
+    """fit_for_site as the lab's solution writes it, calling the notebook's ``expected_calibration_error``
+    (Exercise 1); the notebook's ``MISTAKE`` plants an Exercise 7 error: ``n_bins`` other than 10, ``flip``
+    (decide on the reference's ECE, report one's own), ``inline`` (an inline unweighted ECE)."""
+    mistake = MISTAKE  # noqa: F821 (the notebook's namespace, see _in_notebook)
+    ece = expected_calibration_error(y, p, n_bins=mistake.get("n_bins", 10))  # noqa: F821
+    if mistake.get("inline"):
+        ece = ece_unweighted(y, p, 10)
+    decided = tr_ref.reference_expected_calibration_error(y, p, 10) if mistake.get("flip") else ece
+    coverage = float(np.mean(covered))
+    reasons = []
+    if decided > thresholds["max_ece"]:
+        reasons.append(f"ECE {ece:.3f} is above the limit {thresholds['max_ece']}")
+    if coverage < thresholds["min_coverage"]:
+        reasons.append(f"coverage {coverage:.3f} is below the limit {thresholds['min_coverage']}")
+    return {"fit": not reasons, "ece": ece, "coverage": coverage, "reasons": reasons}
+
+
+def _in_notebook(ece, **mistake):
+    """``_notebook_fit_for_site`` defined in a namespace (a notebook's) whose Exercise 1 is ``ece``."""
+    import types
+
+    namespace = {**globals(), "expected_calibration_error": ece, "MISTAKE": mistake}
+    return types.FunctionType(_notebook_fit_for_site.__code__, namespace, "fit_for_site")
+
+
+def _constant_ece(y_true, p, n_bins=10):
+    return 0.1
+
+
+WRONG_EXERCISE_1 = [_constant_ece, ece_unweighted]
+
+
+@pytest.mark.parametrize("wrong", WRONG_EXERCISE_1, ids=lambda f: f.__name__)
+def test_a_wrong_exercise_1_does_not_cost_exercise_7(wrong, capsys):
+    from xaihealth.instructor.hidden.trust import hidden_check_fit_for_site
+
+    with pytest.raises(AssertionError):
+        tr.check_expected_calibration_error(wrong)  # Exercise 1 is wrong ...
+    tr.check_fit_for_site(_in_notebook(wrong), GOOD)  # ... and Exercise 7, built on it, still passes
+    hidden_check_fit_for_site(_in_notebook(wrong), GOOD)
+    assert "Exercise 7 (is the model fit for this site?): passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_1", [tr_ref.reference_expected_calibration_error, *WRONG_EXERCISE_1],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mistake", [{"n_bins": 5}, {"flip": True}, {"inline": True}],
+                         ids=["five_bins", "decides_on_another_ece", "inline_wrong_ece"])
+def test_exercise_7_errors_still_fail_whatever_exercise_1(exercise_1, mistake, capsys):
+    if mistake == {"inline": True} and exercise_1 is ece_unweighted:
+        pytest.skip("the inline ECE is this Exercise 1 itself: no Exercise 7 error left")
+    if mistake == {"flip": True} and exercise_1 is tr_ref.reference_expected_calibration_error:
+        pytest.skip("with a right Exercise 1 both ECEs agree: no Exercise 7 error left")
+    if mistake == {"n_bins": 5} and exercise_1 is _constant_ece:
+        pytest.skip("a constant Exercise 1 ignores n_bins: no Exercise 7 error left")
+    with pytest.raises(AssertionError):
+        tr.check_fit_for_site(_in_notebook(exercise_1, **mistake), GOOD)
+    assert "Exercise 7 (is the model fit for this site?): passed" not in capsys.readouterr().out
+
+
+def test_the_solution_form_passes_with_a_right_exercise_1(capsys):
+    tr.check_fit_for_site(_in_notebook(tr_ref.reference_expected_calibration_error), GOOD)
+    assert "passed" in capsys.readouterr().out

@@ -743,12 +743,14 @@ def _probe_thresholds() -> list[tuple[str, dict[str, float]]]:
 
 
 def _expected_site(y: np.ndarray, p: np.ndarray, covered: np.ndarray,
-                   thresholds: Mapping[str, float]) -> dict:  # fmt: skip
-    """What a right ``fit_for_site`` finds: the site's ECE (the reference's, 10 bins) and coverage, and the
-    decision under ``thresholds``, with the failed criteria. The thresholds are the student's choice, so the
-    decision is taken here, not by the reference: only the site's numbers need stored values in a release.
+                   thresholds: Mapping[str, float], ece: float | None = None) -> dict:  # fmt: skip
+    """What a right ``fit_for_site`` finds: the site's ECE (the reference's, 10 bins, unless ``ece`` is
+    given) and coverage, and the decision under ``thresholds``, with the failed criteria. The thresholds are
+    the student's choice, so the decision is taken here, not by the reference: only the site's numbers need
+    stored values in a release.
     """
-    ece, coverage = refs.reference_expected_calibration_error(y, p, 10), float(np.mean(covered))
+    ece = refs.reference_expected_calibration_error(y, p, 10) if ece is None else ece
+    coverage = float(np.mean(covered))
     failed = ["ECE"] * (ece > thresholds["max_ece"]) + ["coverage"] * (coverage < thresholds["min_coverage"])
     return {"fit": not failed, "ece": ece, "coverage": coverage, "failed": failed}
 
@@ -763,6 +765,9 @@ def _check_site(ex: Any, fit_for_site: Callable[..., Mapping[str, Any]], kind: s
         keys=("fit", "ece", "coverage", "reasons"),
     )
     want = _expected_site(y, p, covered, thresholds)
+    own = _own_ece(fit_for_site, y, p)
+    if own is not None and not _close(own, want["ece"], rtol=1e-9) and _close(out["ece"], own, rtol=1e-9):
+        want = _expected_site(y, p, covered, thresholds, ece=own)  # Exercise 1's error is not charged twice
     where = f"site {kind!r}, thresholds {dict(thresholds)}"
     ex.expect(
         _close(out["ece"], want["ece"], rtol=1e-9),
@@ -805,6 +810,23 @@ def _check_site(ex: Any, fit_for_site: Callable[..., Mapping[str, Any]], kind: s
             f"{where}: the reason {reason!r} must give the site's measured {next(iter(criteria))} "
             f"({measured:.3f}; as a fraction or in %, to within 0.005), not only the limit",
         )
+
+
+def _own_ece(fit_for_site: Callable[..., Any], y: np.ndarray, p: np.ndarray) -> float | None:
+    """The student's own Exercise 1 ECE (10 bins) on a site, or None (none found, or it fails).
+
+    Looked up in the namespace ``fit_for_site`` was defined in (the notebook's), under the name Exercise 1
+    asks for. Exercise 7 is then judged on what it adds (the coverage, the decision against the limits, the
+    reasons) with the ECE the student's Exercise 1 gives, so a wrong Exercise 1 does not cost Exercise 7 as
+    well (review R15, m1); an ECE that matches neither the reference nor their own Exercise 1 still fails.
+    """
+    own = getattr(fit_for_site, "__globals__", {}).get("expected_calibration_error")
+    if not callable(own):
+        return None
+    try:
+        return _scalar(own(y.copy(), p.copy(), n_bins=10))
+    except Exception:  # an unfinished or crashing Exercise 1: judged against the reference alone
+        return None
 
 
 def _gives_number(reason: str, measured: float, tol: float = 0.006) -> bool:
