@@ -14,8 +14,10 @@ import pandas as pd
 
 from xaihealth.checks.choosing import MIN_EFFECT, _as_matrix, _linear_rows, _scored, vendor_case
 from xaihealth.data.blackbox import FEATURES, make_blackbox_case, planted_truth
+from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
-from xaihealth.instructor.references import choosing as refs
+
+refs = hidden_references("choosing")
 
 
 def hidden_check_kernel_shap_within_budget(kernel_shap_within_budget: Callable[..., np.ndarray]) -> None:
