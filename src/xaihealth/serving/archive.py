@@ -1,0 +1,232 @@
+"""The audit archive: append-only records of predictions, their explanations and clinicians' feedback.
+
+Three tables (SQLAlchemy 2 models, the same on SQLite and PostgreSQL):
+
+- ``predictions``: when, which model (name, version and the sha256 of its weights), the input (features
+  or image, which the worker explains, so that a lost job can be redone) and its sha256, the pseudonymised
+  patient, the site, the output, and the note with its identifiers masked;
+- ``explanations``: at most one per prediction (a unique key on ``prediction_id``), with the method, its
+  parameters, the sha256 of the background data, the attributions and the time it took;
+- ``feedback``: a clinician's verdict on a prediction (agree or not, the correct label if known).
+
+*Append-only*, twice over: the ORM refuses to flush an update or a delete of an archived row
+(:class:`AppendOnlyError`), and the database itself refuses ``UPDATE`` and ``DELETE`` on the three tables
+(triggers created with the tables), so that a raw SQL statement cannot rewrite the record either.
+
+*Idempotent*: :meth:`Archive.record_explanation` inserts the explanation of a prediction once; a second
+call for the same prediction (a retried job, two workers racing) leaves the first row and reports that
+nothing was written. Raw patient identifiers never reach the database: :meth:`Archive.record_prediction`
+stores the keyed pseudonym (:func:`xaihealth.serving.privacy.pseudonymise`) and the masked note.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DDL,
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from xaihealth.serving.privacy import mask_identifiers, pseudonymise
+
+
+class AppendOnlyError(RuntimeError):
+    """An archived row was about to be updated or deleted."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    model_name: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(32))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[Any] = mapped_column(JSON)  # clinical features or image only: no identifier
+    patient_pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str] = mapped_column(String(32), index=True)
+    output: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Explanation(Base):
+    __tablename__ = "explanations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[str] = mapped_column(ForeignKey("predictions.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    method: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    background_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attributions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[str] = mapped_column(ForeignKey("predictions.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    agrees: Mapped[bool] = mapped_column(Boolean)
+    correct_label: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+TABLES = (Prediction, Explanation, Feedback)
+
+# --- append-only in the database itself -----------------------------------------------------------------
+_PG_FUNCTION = DDL(
+    "CREATE OR REPLACE FUNCTION xaihealth_append_only() RETURNS trigger AS $$ BEGIN "
+    "RAISE EXCEPTION 'append-only archive: % on % is refused', TG_OP, TG_TABLE_NAME; END $$ LANGUAGE plpgsql"
+)
+event.listen(Prediction.__table__, "before_create", _PG_FUNCTION.execute_if(dialect="postgresql"))
+for _model in TABLES:
+    _name = _model.__tablename__
+    for _op in ("UPDATE", "DELETE"):
+        event.listen(_model.__table__, "after_create", DDL(
+            f"CREATE TRIGGER {_name}_no_{_op.lower()} BEFORE {_op} ON {_name} BEGIN "
+            f"SELECT RAISE(ABORT, 'append-only archive: {_op} on {_name} is refused'); END"
+        ).execute_if(dialect="sqlite"))  # fmt: skip
+    event.listen(_model.__table__, "after_create", DDL(
+        f"CREATE TRIGGER {_name}_append_only BEFORE UPDATE OR DELETE ON {_name} "
+        "FOR EACH ROW EXECUTE FUNCTION xaihealth_append_only()"
+    ).execute_if(dialect="postgresql"))  # fmt: skip
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    """The ORM layer of append-only: no archived row is ever updated or deleted through a session."""
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, TABLES) and (obj in session.deleted or session.is_modified(obj)):
+            raise AppendOnlyError(f"append-only archive: {type(obj).__name__} {obj.id!r} cannot be changed")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL lets the app read while the worker writes; wait (not fail) when the other process holds a lock."""
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "busy_timeout=10000", "foreign_keys=ON"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def input_sha256(inputs: Any) -> str:
+    """sha256 of the canonical JSON of a request's inputs (sorted keys, no spaces)."""
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the archive records of the model behind a prediction."""
+
+    name: str
+    version: str
+    sha256: str
+
+
+def _row(obj: Base) -> dict[str, Any]:
+    return {column.key: getattr(obj, column.key) for column in obj.__mapper__.column_attrs}
+
+
+class Archive:
+    """The archive at SQLAlchemy URL ``url``; tables (and their triggers) are created if missing."""
+
+    def __init__(self, url: str, pseudonym_key: bytes) -> None:
+        if not isinstance(url, str) or not url:
+            raise TypeError(f"url={url!r} must be a SQLAlchemy database URL")
+        self._key = pseudonym_key
+        pseudonymise("check", pseudonym_key)  # refuses a bad key now, not at the first request
+        self.engine = create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+
+    def record_prediction(self, *, model: ModelCard, inputs: Any, patient_id: str, site: str,
+                          output: dict[str, Any], note: str | None = None) -> str:  # fmt: skip
+        """Archive one prediction and return its id; the patient id is pseudonymised, the note masked."""
+        row = Prediction(
+            id=uuid.uuid4().hex, model_name=model.name, model_version=model.version,
+            model_sha256=model.sha256, input_sha256=input_sha256(inputs), inputs=inputs,
+            patient_pseudonym=pseudonymise(patient_id, self._key), site=site, output=output,
+            note=None if note is None else mask_identifiers(note),
+        )  # fmt: skip
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            session.add(row)
+        return row.id
+
+    def record_explanation(self, prediction_id: str, *, method: str, parameters: dict[str, Any],
+                           attributions: dict[str, Any], latency_ms: float,
+                           background_sha256: str | None = None) -> tuple[dict[str, Any], bool]:  # fmt: skip
+        """Archive the explanation of ``prediction_id`` once: ``(row, True)`` if written now, else the row
+        already there and ``False`` (a retried or duplicated job changes nothing)."""
+        existing = self.explanation(prediction_id)
+        if existing is not None:
+            return existing, False
+        row = Explanation(prediction_id=prediction_id, method=method, parameters=parameters,
+                          background_sha256=background_sha256, attributions=attributions,
+                          latency_ms=float(latency_ms))  # fmt: skip
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            existing = self.explanation(prediction_id)
+            if existing is None:  # not a duplicate: an unknown prediction id (foreign key)
+                raise
+            return existing, False
+        return _row(row), True
+
+    def record_feedback(self, prediction_id: str, *, agrees: bool, correct_label: int | None = None,
+                        comment: str | None = None) -> int:  # fmt: skip
+        """Archive a clinician's feedback on a prediction (the comment masked); returns its row id."""
+        row = Feedback(prediction_id=prediction_id, agrees=agrees, correct_label=correct_label,
+                       comment=None if comment is None else mask_identifiers(comment))  # fmt: skip
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            session.add(row)
+        return row.id
+
+    def prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        """The archived prediction as a dict, or None."""
+        with Session(self.engine) as session:
+            row = session.get(Prediction, prediction_id)
+            return None if row is None else _row(row)
+
+    def explanation(self, prediction_id: str) -> dict[str, Any] | None:
+        """The archived explanation of a prediction as a dict, or None while there is none."""
+        with Session(self.engine) as session:
+            query = select(Explanation).where(Explanation.prediction_id == prediction_id)
+            row = session.scalars(query).first()
+            return None if row is None else _row(row)
+
+    def count(self, table: type[Base]) -> int:
+        """Number of rows in one of :data:`TABLES`."""
+        if table not in TABLES:
+            allowed = [t.__name__ for t in TABLES]
+            raise ValueError(f"table={table!r} is not an archive table; allowed: {allowed}")
+        with Session(self.engine) as session:
+            return session.scalar(select(func.count()).select_from(table)) or 0

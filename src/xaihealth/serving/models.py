@@ -1,0 +1,154 @@
+"""The served models: each one answers ``predict`` at once and ``explain`` later, in the worker.
+
+- ``cardio``: the course's tabular model (module 03): a gradient-boosted tree ensemble
+  (:class:`sklearn.ensemble.GradientBoostingClassifier`) on the synthetic cardiovascular cohort
+  (:func:`xaihealth.data.make_cardio_cohort`), trained when the service starts with a fixed recipe
+  (:data:`CARDIO_RECIPE`). There is no checkpoint file, so its sha256 is that of the fitted trees
+  (thresholds, features, leaf values: :func:`tree_sha256`); the same recipe and library versions give the
+  same digest. Explained by interventional TreeSHAP (``shap.TreeExplainer``; Lundberg et al. 2020,
+  Nat. Mach. Intell. 2:56) in log-odds, against a fixed background of 100 patients of another draw.
+- ``cxr``: the radiograph ResNet ``cxr_control`` of module 04, loaded with
+  :func:`xaihealth.models.cxr_resnet.load_cxr_resnet`, which refuses weights whose sha256 differs from the
+  sealed manifest; that verified sha256 is what the archive records. Explained by Integrated Gradients
+  (``captum.attr.IntegratedGradients``; Sundararajan et al. 2017, ICML) from a black image.
+
+Every model takes the validated request inputs as a dict (the pydantic model's ``model_dump()``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xaihealth.serving.archive import ModelCard
+
+CARDIO_FEATURES = ("age", "male", "bmi", "sbp", "chol", "smoker", "diabetes", "qtc", "qt_drug", "site")
+CARDIO_RECIPE = {"generator": "make_cardio_cohort", "n": 2000, "seed": 0, "n_noise": 0,
+                 "n_estimators": 150, "max_depth": 3, "random_state": 0,
+                 "background": {"n": 100, "seed": 1}}  # fmt: skip
+CARDIO_VERSION = "1"  # bump when CARDIO_RECIPE changes
+CXR_CHECKPOINT = "cxr_control"
+IG_STEPS = 32
+
+
+def tree_sha256(model: Any) -> str:
+    """sha256 of a fitted gradient-boosting ensemble's trees: every node's feature, threshold and value."""
+    digest = hashlib.sha256(np.asarray(model.init_.class_prior_, np.float64).tobytes())
+    for tree in model.estimators_.ravel():
+        t = tree.tree_
+        for array in (t.children_left, t.children_right, t.feature, t.threshold, t.value):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class CardioModel:
+    """The tabular model: ``predict`` -> risk of a cardiovascular event, ``explain`` -> TreeSHAP values."""
+
+    name: str = "cardio"
+    model: Any = field(init=False, repr=False)
+    explainer: Any = field(init=False, repr=False)
+    card: ModelCard = field(init=False)
+    background_sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        import shap
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        from xaihealth.data import make_cardio_cohort
+
+        r = CARDIO_RECIPE
+        train = make_cardio_cohort(r["n"], seed=r["seed"], n_noise=r["n_noise"])
+        self.model = GradientBoostingClassifier(
+            n_estimators=r["n_estimators"], max_depth=r["max_depth"], random_state=r["random_state"]
+        ).fit(train.X[list(CARDIO_FEATURES)].to_numpy(float), train.y)
+        b = r["background"]
+        background = make_cardio_cohort(b["n"], seed=b["seed"], n_noise=0).X[list(CARDIO_FEATURES)]
+        background = background.to_numpy(float)
+        self.background_sha256 = hashlib.sha256(background.tobytes()).hexdigest()
+        self.explainer = shap.TreeExplainer(
+            self.model, data=background, feature_perturbation="interventional"
+        )
+        self.card = ModelCard(self.name, CARDIO_VERSION, tree_sha256(self.model))
+
+    def _row(self, inputs: dict[str, Any]) -> np.ndarray:
+        return np.array([[float(inputs[name]) for name in CARDIO_FEATURES]])
+
+    def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """``{"risk": probability of an event within 10 years, "label": 0/1 at risk 0.5}``."""
+        risk = float(self.model.predict_proba(self._row(inputs))[0, 1])
+        return {"risk": risk, "label": int(risk >= 0.5)}
+
+    def explain(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Interventional TreeSHAP of the log-odds: per-feature values that add up to log-odds - base."""
+        values = self.explainer.shap_values(self._row(inputs))[0]
+        base = float(np.ravel(self.explainer.expected_value)[0])
+        return {
+            "method": "shap.TreeExplainer",
+            "parameters": {"feature_perturbation": "interventional", "output": "log-odds",
+                           "background_n": CARDIO_RECIPE["background"]["n"]},  # fmt: skip
+            "background_sha256": self.background_sha256,
+            "attributions": {"base_value": base,
+                             "values": dict(zip(CARDIO_FEATURES, map(float, values), strict=True))},
+        }
+
+
+@dataclass
+class CXRModel:
+    """The radiograph ResNet: ``predict`` -> probability of pneumonia, ``explain`` -> IG attribution map."""
+
+    name: str = "cxr"
+    model: Any = field(init=False, repr=False)
+    card: ModelCard = field(init=False)
+
+    def __post_init__(self) -> None:
+        from xaihealth.checkpoints import checkpoint_entry
+        from xaihealth.models.cxr_resnet import load_cxr_resnet
+
+        self.model = load_cxr_resnet(CXR_CHECKPOINT)  # verifies the file's sha256 against the manifest
+        entry = checkpoint_entry(CXR_CHECKPOINT)
+        self.card = ModelCard(f"{self.name}:{CXR_CHECKPOINT}", entry["entry_sha256"][:12], entry["sha256"])
+
+    def _image(self, inputs: dict[str, Any]) -> Any:
+        import torch
+
+        return torch.tensor(inputs["image"], dtype=torch.float32)[None, None]
+
+    def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """``{"risk": probability of pneumonia, "label": 0/1 at 0.5}``."""
+        import torch
+
+        with torch.no_grad():
+            risk = float(torch.softmax(self.model(self._image(inputs)), dim=1)[0, 1])
+        return {"risk": risk, "label": int(risk >= 0.5)}
+
+    def explain(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Integrated Gradients of the pneumonia logit from a black image, one value per pixel."""
+        import torch
+        from captum.attr import IntegratedGradients
+
+        x = self._image(inputs)
+        attributions, delta = IntegratedGradients(self.model).attribute(
+            x, baselines=torch.zeros_like(x), target=1, n_steps=IG_STEPS, return_convergence_delta=True
+        )
+        return {
+            "method": "captum.attr.IntegratedGradients",
+            "parameters": {"baseline": "black image", "target": 1, "n_steps": IG_STEPS, "output": "logit"},
+            "background_sha256": None,
+            "attributions": {"map": attributions[0, 0].detach().numpy().round(6).tolist(),
+                             "convergence_delta": float(delta[0])},  # fmt: skip
+        }
+
+
+MODELS = {"cardio": CardioModel, "cxr": CXRModel}
+
+
+def load_models(names: tuple[str, ...] = tuple(MODELS)) -> dict[str, Any]:
+    """The served models named in ``names`` (keys of :data:`MODELS`), ready to predict and explain."""
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown or not names:
+        raise ValueError(f"names={names!r}: unknown or empty; allowed: {sorted(MODELS)}")
+    return {name: MODELS[name]() for name in names}
