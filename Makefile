@@ -7,7 +7,7 @@ LAB_CONFIG := $(VENV)/.lab-config
 export TQDM_DISABLE := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup lab test test-slides labs slides execute bench robustness scorecard models verify-models site lint clean
+.PHONY: setup lab serve test test-slides labs slides execute bench robustness scorecard models verify-models site lint clean
 
 setup: $(STAMP) $(LAB_CONFIG)  ## build .venv from requirements.txt, install xaihealth (editable) and etc/prefix
 
@@ -26,6 +26,7 @@ $(LAB_CONFIG): $(shell find etc/prefix -type f) | $(STAMP)
 # root (containers, CI) must say so explicitly to Jupyter
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_ARGS ?=
+PORT ?= 8000
 
 lab: setup        ## start JupyterLab on the course, on its start page START.md
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/START.md $(ROOT_FLAG) $(LAB_ARGS)
@@ -87,6 +88,9 @@ verify-models: setup  ## retrain every checkpoint in a scratch folder; metrics m
 
 site: setup       ## build the course website (docs/_build/html, offline) from the executed notebooks, labs, slides
 	$(PY) -m xaihealth.tooling.site
+
+serve: setup      ## module 07's service, embedded profile: app on http://127.0.0.1:$(PORT) + explanation worker
+	$(PY) -m xaihealth.serving --port $(PORT)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests scripts
