@@ -26,6 +26,8 @@
 
 # %% slideshow={"slide_type": "skip"}
 import copy
+import ctypes
+import gc
 import hashlib
 import itertools
 import json
@@ -56,6 +58,10 @@ from xaihealth.notebook import derived_seed, setup
 from xaihealth.scorecard import paired_difference
 
 SEED = setup(seed=0)
+try:  # memory (glibc only), as in module 05: freed tensor buffers go back to the OS at once
+    ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # -3 = M_MMAP_THRESHOLD
+except (OSError, AttributeError):
+    pass
 warnings.filterwarnings("ignore", message=".*(require gradients|backward hooks).*")
 N_BOOT = 2000
 
@@ -501,6 +507,8 @@ print(json.dumps(record_b, indent=1))
 # - **Uncertainty:** bootstrap over 200 notes.
 
 # %% slideshow={"slide_type": "subslide"}
+del cnn, control, ig_maps  # the radiograph models are done: free them before loading the language model
+gc.collect()
 torch.set_grad_enabled(False)
 lm = load_notes_transformer()
 tok = NotesTokenizer()
@@ -516,10 +524,11 @@ def margin(tokens):
 
 fill = prompts[torch.from_numpy(np.random.default_rng(derived_seed(10)).permutation(len(prompts)))]
 base = margin(prompts)
-batch = prompts.repeat(15, 1)  # block b occludes position b + 1 of every note
-block = torch.arange(15).repeat_interleave(len(prompts))
-batch[torch.arange(len(batch)), block + 1] = fill[:, 1:16].T.reshape(-1)
-effect = (margin(batch).view(15, len(prompts)).T - base[:, None]).abs().numpy()  # (notes, positions 1..15)
+effect = np.zeros((len(prompts), 15))  # |Δ margin| per note and occluded position 1..15
+for pos in range(1, 16):  # one position at a time: 200 notes per forward pass keeps memory low
+    occluded = prompts.clone()
+    occluded[:, pos] = fill[:, pos]
+    effect[:, pos - 1] = (margin(occluded) - base).abs().numpy()
 rule = [3 - 1, 6 - 1, 15 - 1]
 share = effect[:, rule].sum(1) / effect.sum(1)
 case_c = ci(share, 11)
