@@ -53,7 +53,7 @@ df.head()
 
 
 # %% [markdown]
-# ## Exercise 1 — per-site audit table
+# ## Exercise 1 — per-site audit table (5 points)
 #
 # Write `site_audit(df, features)` returning a DataFrame with **one row per site** (index: the site name)
 # and the columns
@@ -97,7 +97,7 @@ assert audit.loc["Switzerland", "fbs"] > 0.5 and audit.loc["VA Long Beach", "tre
 
 
 # %% [markdown]
-# ## Exercise 2 — label-revealing missing codes
+# ## Exercise 2 — label-revealing missing codes (5 points)
 #
 # Write `missing_code_auc(df, features, target, sentinels)` that, for every feature, builds the 0/1
 # indicator *"this value is missing, or equals the feature's sentinel code"* (`sentinels` maps a feature to
@@ -148,7 +148,7 @@ assert "age" not in flagged, "age is recorded for everybody"
 
 
 # %% [markdown]
-# ## Exercise 3 — leave-one-site-out evaluation
+# ## Exercise 3 — leave-one-site-out evaluation (5 points)
 #
 # Write `leave_one_site_out(make_model, X, y, sites)`: `X` is a DataFrame of inputs (it may contain NaN),
 # `y` a Series of 0/1 labels, `sites` a Series of site labels (strings or categorical), all aligned. For
@@ -178,7 +178,7 @@ hidden_check_leave_one_site_out(leave_one_site_out)
 
 
 # %% [markdown]
-# ## Exercise 4 — calibration-in-the-large per held-out site
+# ## Exercise 4 — calibration-in-the-large per held-out site (5 points)
 #
 # A model can rank a new hospital's patients well and still be wrong about their *level* of risk. Write
 # `held_out_calibration(make_model, X, y, sites)` (same arguments as Exercise 3) returning a DataFrame with

@@ -55,7 +55,7 @@ print("bottleneck concepts:", list(cbm.concepts))
 
 
 # %% [markdown]
-# ## Exercise 1 — a bottleneck you can intervene on
+# ## Exercise 1 — a bottleneck you can intervene on (5 points)
 #
 # Write a module `ConceptBottleneck(encoder, head, names, mean, sd)`:
 # - `encoder(x)` returns the **standardised** predicted concepts `(batch, k)`; `head(z)` maps them to
@@ -163,7 +163,7 @@ check_answer_1b(answer_1b)
 
 
 # %% [markdown]
-# ## Exercise 2 — a CAV and a TCAV score
+# ## Exercise 2 — a CAV and a TCAV score (5 points)
 #
 # Write
 # - `compute_cav(concept_acts, random_acts)`: fit `LogisticRegression(max_iter=1000)` that separates the
@@ -234,7 +234,7 @@ hidden_check_cav_and_tcav(compute_cav, tcav_score)
 
 
 # %% [markdown]
-# ## Exercise 3 — is the concept significant?
+# ## Exercise 3 — is the concept significant? (5 points)
 #
 # One CAV is one random draw of examples. Kim et al. train CAVs for the concept against several random
 # sets, and CAVs of random sets against each other, and compare the two groups of TCAV scores. Write
@@ -280,7 +280,7 @@ hidden_check_tcav_significance(tcav_significance)
 assert significant
 
 # %% [markdown]
-# ## Exercise 4 — design a dissociating concept
+# ## Exercise 4 — design a dissociating concept (5 points)
 #
 # "Prolonged QTc" examples also have a long raw QT, so a high TCAV score cannot tell whether the network
 # reads the **rate-corrected** interval or the raw one. Design concept examples for which the two disagree:

@@ -97,7 +97,7 @@ print(f"f(x) = {f(patient[None])[0]:.3f}, E[f] over the background = {f(backgrou
 
 
 # %% [markdown]
-# ## Exercise 1 — exact Shapley values
+# ## Exercise 1 — exact Shapley values (3 points)
 #
 # Write `shapley_values(value, n)` returning a NumPy array of the `n` Shapley values
 #
@@ -145,7 +145,7 @@ assert abs(phi.sum() - (f(patient[None])[0] - f(background).mean())) < 1e-9
 
 
 # %% [markdown]
-# ## Exercise 2 — KernelSHAP from scratch
+# ## Exercise 2 — KernelSHAP from scratch (3 points)
 #
 # Write `kernel_shap(value, n, n_coalitions, seed=0)`:
 #
@@ -205,7 +205,7 @@ plt.show()
 
 
 # %% [markdown]
-# ## Exercise 3 — LIME for tabular data, from scratch
+# ## Exercise 3 — LIME for tabular data, from scratch (3 points)
 #
 # Write `lime_tabular(predict, x, X_train, n_samples=1000, kernel_width=None, seed=0)` returning
 # `(coefficients, r2)`:
@@ -277,7 +277,7 @@ for j, x in enumerate(lime_patients):
 
 
 # %% [markdown]
-# ## Exercise 4 — stability across seeds
+# ## Exercise 4 — stability across seeds (3 points)
 #
 # Write `topk_jaccard(coefs, k)`: `coefs` is an array with one explanation per row (one row per random
 # seed). For each row take the set of the `k` features with the largest **absolute** weight; return the
@@ -358,7 +358,7 @@ check_answer_3b(answer_3b)
 
 
 # %% [markdown]
-# ## Exercise 5 — a deletion curve
+# ## Exercise 5 — a deletion curve (3 points)
 #
 # Write `deletion_curve(predict, x, baseline, order)` returning `(curve, area)`:
 # - `curve[k]` is the prediction for `x` with the **first k** features of `order` replaced by their
@@ -424,7 +424,7 @@ assert d_shapley[1] < 0 and d_lime[1] < 0, "both rankings beat random orders, pa
 # of removal — state it when you report one, with a paired interval, not two means.
 
 # %% [markdown]
-# ## Exercise 6a — build a scaffold
+# ## Exercise 6a — build a scaffold (3 points)
 #
 # Slack et al. (2020, *AIES*, "Fooling LIME and SHAP") showed that a model can behave one way on real
 # patients and another way on the synthetic points an explainer queries. The data below are planted

@@ -61,7 +61,7 @@ print(f"{len(x)} pneumonia radiographs that carry the marker")
 
 
 # %% [markdown]
-# ## Exercise 1 — Integrated Gradients from scratch
+# ## Exercise 1 — Integrated Gradients from scratch (5 points)
 #
 # Write `integrated_gradients(model, x, baseline, target, n_steps)` for a batch `x` of shape
 # `(n, 1, H, W)` and a baseline of the same shape. Use the **midpoint Riemann sum**:
@@ -96,7 +96,7 @@ hidden_check_integrated_gradients(integrated_gradients)
 
 
 # %% [markdown]
-# ## Exercise 2 — Grad-CAM with hooks
+# ## Exercise 2 — Grad-CAM with hooks (5 points)
 #
 # Write `grad_cam(model, layer, x, target)` returning one map per image **at the layer's resolution**,
 # shape `(n, h, w)` (Selvaraju et al., 2017). Captum's layer methods (`LayerGradCam`, `LayerActivation`,
@@ -136,7 +136,7 @@ hidden_check_grad_cam(grad_cam)
 
 
 # %% [markdown]
-# ## Exercise 3 — Cascading model randomisation
+# ## Exercise 3 — Cascading model randomisation (5 points)
 #
 # Write `cascading_randomisation(model, layers, explain, x)`. `layers` lists layer names **from input to
 # output**; `explain(model, x)` returns signed maps as a numpy array `(n, H, W)`. Return a pandas Series
@@ -168,7 +168,7 @@ hidden_check_cascading_randomisation(cascading_randomisation)
 
 
 # %% [markdown]
-# ## Exercise 4 — Scoring a map against a mask
+# ## Exercise 4 — Scoring a map against a mask (5 points)
 #
 # Write `mask_scores(attributions, masks)` for arrays of shape `(n, H, W)` (attributions may be negative;
 # masks are boolean). Return a dict with
@@ -282,7 +282,7 @@ check_answer_5(answer_5)
 
 
 # %% [markdown]
-# ## Exercise 6 — every parameterised layer
+# ## Exercise 6 — every parameterised layer (5 points)
 #
 # **6a.** Write `parameterised_layers(model)`: the names of the model's **top-level** submodules
 # (`model.named_children()`) that own at least one parameter, in the order the model defines them.

@@ -49,7 +49,7 @@ AVOID, SAFE = tok.token_id("avoid"), tok.token_id("safe")
 
 
 # %% [markdown]
-# ## Exercise 1 — linear probe with a control task
+# ## Exercise 1 — linear probe with a control task (4 points)
 #
 # Write `probe_selectivity(acts_train, y_train, types_train, acts_test, y_test, types_test, seed=0)`:
 # - fit `LogisticRegression(max_iter=2000)` on the **training** activations and concept labels, and
@@ -119,7 +119,7 @@ hidden_check_probe_selectivity(probe_selectivity)
 
 
 # %% [markdown]
-# ## Exercise 2 — activation patching with raw PyTorch hooks
+# ## Exercise 2 — activation patching with raw PyTorch hooks (4 points)
 #
 # TransformerLens hook points are ordinary `torch.nn.Module`s (identity functions), so plain PyTorch can
 # read and overwrite them. Write `patch_resid_pre(model, clean, corrupt, layer, position)` returning the
@@ -184,7 +184,7 @@ hidden_check_patch_resid_pre(patch_resid_pre, model=model)
 
 
 # %% [markdown]
-# ## Exercise 3 — OV-circuit read-out
+# ## Exercise 3 — OV-circuit read-out (4 points)
 #
 # A head's OV circuit says what it **writes** into the residual stream when it attends to a token:
 # `x @ W_V[layer, head] @ W_O[layer, head]` for a (normalised) residual vector `x` of shape
@@ -252,7 +252,7 @@ assert acc_input > 0.9 and acc_ov > 0.9
 
 
 # %% [markdown]
-# ## Exercise 4 — attention from Q and K with the causal mask
+# ## Exercise 4 — attention from Q and K with the causal mask (4 points)
 #
 # Write `attention_pattern(q, k)` for `q`, `k` of shape `(n, pos, head, d_head)` (the layout of
 # `hook_q` / `hook_k`) that returns the pattern `A` of shape `(n, head, query position, key position)`:
@@ -288,7 +288,7 @@ hidden_check_attention_pattern(attention_pattern, model=model)
 
 
 # %% [markdown]
-# ## Exercise 5 — word occlusion on a note
+# ## Exercise 5 — word occlusion on a note (4 points)
 #
 # The surface-level alternative to opening the model: hide one word and see how much the answer moves.
 # Write `word_occlusion(model, tokens, positions, fill_id)` for prompts `tokens` of shape `(n, L)`

@@ -51,7 +51,7 @@ print(f"x {tuple(x.shape)}, {len(features)} planted directions, "
 
 
 # %% [markdown]
-# ## Exercise 1 — SAE metrics
+# ## Exercise 1 — SAE metrics (6 points)
 #
 # Write `sae_metrics(x, x_hat, latents)` returning a dict with
 # - `"l0"`: the average **number** of non-zero latents per sample (not their average size), over all
@@ -81,7 +81,7 @@ hidden_check_sae_metrics(sae_metrics)
 
 
 # %% [markdown]
-# ## Exercise 2 — training a sparse autoencoder
+# ## Exercise 2 — training a sparse autoencoder (6 points)
 #
 # Write `train_sae(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0)` returning the SAE dict:
 # - initialise with `torch.Generator().manual_seed(seed)`: decoder rows = random unit vectors, encoder =
@@ -128,7 +128,7 @@ hidden_check_train_sae(train_sae)
 
 
 # %% [markdown]
-# ## Exercise 3 — feature-recovery score
+# ## Exercise 3 — feature-recovery score (6 points)
 #
 # Write `feature_recovery(true_dirs, learned_dirs, threshold=0.9)` returning a dict with
 # - `"max_cos"`: `max_cos[i]` = the largest **cosine** between true direction `i` and any learned direction

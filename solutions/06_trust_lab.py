@@ -98,7 +98,7 @@ def cluster_bootstrap(statistic, groups, seed, n_resamples=1000, level=0.95):
 
 
 # %% [markdown]
-# ## Exercise 1 — expected calibration error
+# ## Exercise 1 — expected calibration error (3 points)
 #
 # Write `expected_calibration_error(y_true, p, n_bins=10)` for a binary outcome: `y_true` holds 0/1
 # labels, `p` the predicted probabilities of class 1.
@@ -161,7 +161,7 @@ for n in (200, 1000, 5000):
 assert bias[200][1] > bias[1000][2] and bias[1000][1] > bias[5000][2] > 0, "the bias falls with n, above 0"
 
 # %% [markdown]
-# ## Exercise 2 — temperature scaling by NLL
+# ## Exercise 2 — temperature scaling by NLL (3 points)
 #
 # We use **multiclass logits**: an array of shape `(n, K)`; a binary model is the case K = 2 with logits
 # `(0, z)`, since $\mathrm{softmax}((0, z)/T)_1 = \sigma(z / T)$. Write
@@ -271,7 +271,7 @@ plt.show()
 # right *on average within bins*, not that each patient's risk is right.
 
 # %% [markdown]
-# ## Exercise 3 — split-conformal quantile
+# ## Exercise 3 — split-conformal quantile (3 points)
 #
 # Split conformal prediction (Vovk, Gammerman & Shafer, 2005; Lei et al., 2018, *JASA*; Angelopoulos &
 # Bates, 2023, *Found. Trends Mach. Learn.*) turns any classifier into sets that contain the true class
@@ -372,7 +372,7 @@ assert coverage[SHIFTED][2] < 1 - ALPHA and gap_ci[1] < 0, "the shifted site is 
 # is the lecture's fix).
 
 # %% [markdown]
-# ## Exercise 4 — PPV, NPV and likelihood ratios
+# ## Exercise 4 — PPV, NPV and likelihood ratios (3 points)
 #
 # A hospital's validation protocol asks for a sensitivity and a specificity; what a clinician reads is
 # the probability of disease after a result, which depends on the **prevalence** where the test is used.
@@ -455,7 +455,7 @@ confidence intervals from enough cases, and the cost of a false positive and of 
 check_answer_4b(answer_4b)
 
 # %% [markdown]
-# ## Exercise 5 — patient leakage in a split
+# ## Exercise 5 — patient leakage in a split (3 points)
 #
 # A patient's records are near-duplicates of one physiology and share its outcome. When some records of a
 # patient are in the training set and others in the test set, the test set is no longer made of new
@@ -512,7 +512,7 @@ assert shares["GroupKFold"] == 0 and shares["KFold"] > 0.5
 assert optimism[0] > 0 and auc["KFold"] > fresh_ci[1], "leaky CV is optimistic; grouped CV is not"
 
 # %% [markdown]
-# ## Exercise 6 — Cohen's kappa
+# ## Exercise 6 — Cohen's kappa (3 points)
 #
 # Write `cohen_kappa(table)` for a $K \times K$ confusion matrix of counts (rows: rater A's labels,
 # columns: rater B's): $\kappa = (p_o - p_e)/(1 - p_e)$ with $p_o$ the share of cases on the diagonal and
@@ -571,7 +571,7 @@ for j, k in ((0, 1), (0, 2), (1, 2)):
 print(f"annotator 2 vs the truth: kappa {cohen_kappa(table_of(A[:, 2], y_dev)):.3f} (theory {1 - 2 * rates[2]:.2f})")
 
 # %% [markdown]
-# ## Exercise 7 — is the model fit for this site?
+# ## Exercise 7 — is the model fit for this site? (3 points)
 #
 # A site asks whether it may use the model. Write `fit_for_site(y, p, covered, thresholds)`: `y` are the
 # site's labels, `p` the model's risks there, `covered` a boolean array (did the conformal set of

@@ -71,18 +71,31 @@ def test_every_exercise_has_a_solution_cell_and_a_check_cell(source):
         assert kinds & {"solution", "answer"} and "check" in kinds, f"{exercise}: {sorted(kinds)}"
 
 
+def _heading_points(solution):
+    """``{exercise number: P}`` read from the ``## Exercise N — title (P points)`` headings of a solution."""
+    found = {}
+    for cell in solution.cells:
+        match = re.search(r"^## Exercise (\w+) — .*\((\d+) points?\)\s*$", cell.source, re.M)
+        if cell.cell_type == "markdown" and match:
+            found[match.group(1)] = int(match.group(2))
+    return found
+
+
 @pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
 def test_points_and_roles_follow_the_plan(source):
     solution = jupytext.read(source)
     nb = labs.make_source(solution)
     rubrics = labs.rubrics(solution)
+    heading = _heading_points(solution)
     for index, (cell, meta) in enumerate(zip(nb.cells, _meta(nb), strict=True)):
         grade_id = meta["grade_id"]
         if grade_id.startswith("check-"):
             calls = re.findall(r"^(check_\w+)\(", labs.strip_hidden_tests(cell.source), re.M)
             written = all(c.startswith("check_answer_") for c in calls)
+            number = re.fullmatch(r"check-(\w+?)(?:-\d+)?", grade_id).group(1)
+            points = 0 if written else heading.get(number, labs.DEFAULT_POINTS)
             assert meta == {"grade": True, "solution": False, "locked": True, "schema_version": 3,
-                            "grade_id": grade_id, "points": 0 if written else labs.DEFAULT_POINTS}
+                            "grade_id": grade_id, "points": points}
         elif grade_id.startswith("answer-"):
             assert meta == {"grade": True, "solution": True, "locked": False, "schema_version": 3,
                             "grade_id": grade_id, "points": rubrics[grade_id].total}
@@ -95,6 +108,18 @@ def test_points_and_roles_follow_the_plan(source):
             assert meta == {"grade": False, "solution": False, "locked": True, "schema_version": 3,
                             "grade_id": f"cell-{index:03d}"}
             assert labs.BEGIN not in cell.source
+
+
+@pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
+def test_code_is_at_least_half_of_each_labs_points(source):
+    """The points policy (issue 15): the autograded code exercises carry at least half of a lab's points,
+    so the written answers (8-10 points each) do not outweigh the code; no code exercise is worth more than
+    the lab's largest written answer."""
+    roles = labs.cell_roles(jupytext.read(source))
+    code = [r.points for r in roles if r.kind == "check" and r.points]
+    written = [r.points for r in roles if r.kind == "answer"]
+    assert code and written and sum(code) >= sum(written), f"{source.name}: code {code}, written {written}"
+    assert max(code) <= max(written), f"{source.name}: code {code}, written {written}"
 
 
 @pytest.mark.parametrize("source", SOLUTION_SOURCES, **IDS)
