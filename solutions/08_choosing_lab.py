@@ -66,7 +66,7 @@ print(f"{len(case.X)} patients, columns {list(FEATURES)}; budget {vendor.budget}
 case.X.describe().round(2).T[["mean", "std", "min", "max"]]
 
 # %% [markdown]
-# ## Exercise 1 — KernelSHAP within the budget
+# ## Exercise 1 — KernelSHAP within the budget (5 points)
 #
 # With only the model's outputs, TreeSHAP (it needs the trees), Integrated Gradients (gradients) and an
 # EBM (it needs the training data and the design) are out; KernelSHAP and LIME remain. KernelSHAP
@@ -155,7 +155,7 @@ would report the wider intervals that result.
 check_answer_1b(answer_1b)
 
 # %% [markdown]
-# ## Exercise 2 — a null model for the sanity check
+# ## Exercise 2 — a null model for the sanity check (3 points)
 #
 # An explanation that finds structure everywhere is worthless (Adebayo et al., 2018, *NeurIPS*). Before
 # believing the attributions, run the *same* pipeline on a model in which one feature cannot matter and
@@ -190,7 +190,7 @@ hidden_check_ablated(ablated)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 3 — global importance with an interval
+# ## Exercise 3 — global importance with an interval (4 points)
 #
 # The global importance of a feature is the mean over patients of |attribution| (a large negative
 # contribution matters as much as a large positive one). Thirty patients are a sample: write
@@ -229,7 +229,7 @@ hidden_check_importance_intervals(importance_intervals)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 4 — the report
+# ## Exercise 4 — the report (4 points)
 #
 # Write `make_report(intervals, floor)`: the rows of `intervals` sorted by decreasing importance, with
 # the columns `importance`, `low`, `high` unchanged and a boolean column `matters` that is True when the
