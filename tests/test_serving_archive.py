@@ -1,0 +1,131 @@
+"""The audit archive: append-only at both layers, one explanation per prediction, no raw identifier stored,
+and the service's settings validated."""
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from xaihealth.serving.archive import (
+    TABLES,
+    AppendOnlyError,
+    Archive,
+    Explanation,
+    ModelCard,
+    Prediction,
+    input_sha256,
+)
+from xaihealth.serving.config import Settings, settings_from_env
+from xaihealth.serving.privacy import pseudonymise
+
+KEY = b"k" * 32
+CARD = ModelCard("cardio", "1", "ab" * 32)
+PATIENT = "MRN0012345"
+NOTE = "seen by Dr. Lindqvist , call 555-867-5309 , mrn 0012345 ."
+
+
+@pytest.fixture
+def archive(tmp_path):
+    return Archive(f"sqlite:///{tmp_path / 'archive.sqlite'}", KEY)
+
+
+def _predict(archive, patient=PATIENT, note=NOTE):
+    return archive.record_prediction(model=CARD, inputs={"age": 70.0}, patient_id=patient, site="north",
+                                     output={"risk": 0.3, "label": 0}, note=note)  # fmt: skip
+
+
+def _explain(archive, prediction_id, value=1.0):
+    return archive.record_explanation(prediction_id, method="m", parameters={"n": 1},
+                                      attributions={"age": value}, latency_ms=2.0)  # fmt: skip
+
+
+def test_a_prediction_is_archived_with_model_input_hash_and_pseudonym(archive):
+    row = archive.prediction(_predict(archive))
+    assert (row["model_name"], row["model_version"], row["model_sha256"]) == (CARD.name, "1", CARD.sha256)
+    assert row["input_sha256"] == input_sha256({"age": 70.0}) == input_sha256({"age": 70.0})
+    assert row["input_sha256"] != input_sha256({"age": 70.1})
+    assert row["patient_pseudonym"] == pseudonymise(PATIENT, KEY)
+    assert row["note"] == "seen by Dr. [NAME] , call [PHONE] , mrn [ID] ."
+
+
+def test_no_raw_identifier_reaches_the_database_file(archive, tmp_path):
+    ids = [_predict(archive, patient=f"MRN{n:07d}") for n in range(5)]
+    comment = "per Dr. Lindqvist call 555-867-5309"
+    archive.record_feedback(ids[0], agrees=False, correct_label=1, comment=comment)
+    archive.engine.dispose()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("archive.sqlite*"))  # with the WAL file
+    assert pseudonymise("MRN0000003", KEY).encode() in stored  # the check can see what is stored ...
+    for raw in [f"MRN{n:07d}" for n in range(5)] + ["Lindqvist", "555-867-5309", "0012345"]:
+        assert raw.encode() not in stored, raw  # ... and no raw identifier is
+
+
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET created_at = created_at", "DELETE FROM {t}"])
+def test_the_database_refuses_updates_and_deletes(archive, statement):
+    prediction_id = _predict(archive)
+    _explain(archive, prediction_id)
+    archive.record_feedback(prediction_id, agrees=True)
+    for table in TABLES:
+        with pytest.raises(sa.exc.IntegrityError, match="append-only"), archive.engine.begin() as conn:
+            conn.execute(sa.text(statement.format(t=table.__tablename__)))
+        assert archive.count(table) == 1
+
+
+def test_the_orm_refuses_to_change_or_delete_a_row(archive):
+    prediction_id = _predict(archive)
+    with pytest.raises(AppendOnlyError), Session(archive.engine) as session, session.begin():
+        session.get(Prediction, prediction_id).site = "south"
+    with pytest.raises(AppendOnlyError), Session(archive.engine) as session, session.begin():
+        session.delete(session.get(Prediction, prediction_id))
+    assert archive.prediction(prediction_id)["site"] == "north"
+
+
+def test_record_explanation_writes_once_per_prediction(archive):
+    prediction_id = _predict(archive)
+    first, created = _explain(archive, prediction_id, value=1.0)
+    again, created_again = _explain(archive, prediction_id, value=2.0)
+    assert (created, created_again) == (True, False)
+    assert again["attributions"] == first["attributions"] == {"age": 1.0}
+    assert archive.count(Explanation) == 1
+
+
+def test_two_workers_racing_leave_one_row(archive, monkeypatch):
+    # the second worker checked before the first one wrote: its insert hits the unique key
+    prediction_id = _predict(archive)
+    _explain(archive, prediction_id, value=1.0)
+    real, calls = archive.explanation, []
+
+    def stale_then_real(pid):  # the first look misses the row that the other worker is committing
+        calls.append(pid)
+        return None if len(calls) == 1 else real(pid)
+
+    monkeypatch.setattr(archive, "explanation", stale_then_real)
+    row, created = _explain(archive, prediction_id, value=2.0)
+    assert not created and row["attributions"] == {"age": 1.0} and len(calls) == 2
+    assert archive.count(Explanation) == 1
+
+
+def test_an_explanation_of_an_unknown_prediction_is_refused(archive):
+    with pytest.raises(sa.exc.IntegrityError):
+        _explain(archive, "0" * 32)
+    assert archive.count(Explanation) == 0
+
+
+def test_settings_from_env(tmp_path):
+    s = settings_from_env({"XAIHEALTH_SERVING_DIR": str(tmp_path)})
+    assert s.profile == "embedded" and s.archive_url.startswith("sqlite:///")
+    assert s.queue_url == f"sqlite:///{tmp_path / 'queue.sqlite'}"
+    assert settings_from_env({"XAIHEALTH_SERVING_DIR": str(tmp_path)}).pseudonym_key == s.pseudonym_key
+    assert (tmp_path / "pseudonym.key").stat().st_mode & 0o077 == 0  # the owner's only
+    prod = {"XAIHEALTH_SERVING_PROFILE": "production", "XAIHEALTH_REDIS_URL": "redis://localhost:6379/0",
+            "XAIHEALTH_DATABASE_URL": "postgresql+psycopg://xai@localhost/xai",
+            "XAIHEALTH_PSEUDONYM_KEY": "p" * 40}  # fmt: skip
+    assert settings_from_env(prod).queue_url.startswith("redis://")
+    with pytest.raises(ValueError, match="XAIHEALTH_PSEUDONYM_KEY"):
+        settings_from_env({k: v for k, v in prod.items() if k != "XAIHEALTH_PSEUDONYM_KEY"})
+    with pytest.raises(ValueError, match="XAIHEALTH_SERVING_PROFILE='cloud'"):
+        settings_from_env({"XAIHEALTH_SERVING_PROFILE": "cloud"})
+    with pytest.raises(ValueError, match="XAIHEALTH_EXPLAIN_RETRIES='many'"):
+        settings_from_env({"XAIHEALTH_SERVING_DIR": str(tmp_path), "XAIHEALTH_EXPLAIN_RETRIES": "many"})
+    with pytest.raises(ValueError, match="models"):
+        settings_from_env({"XAIHEALTH_SERVING_DIR": str(tmp_path), "XAIHEALTH_SERVING_MODELS": "gpt"})
+    with pytest.raises(ValueError, match="queue_url"):
+        Settings("embedded", "sqlite:///a", "amqp://x", KEY)
