@@ -240,7 +240,6 @@ VARIANTS = {
                    "uses importlib.metadata.distribution"),
     "subprocess": ("import subprocess\nsubprocess.run(['cat', 'trust.py'])", "uses subprocess.run"),
     "os_system": ("from os import system as run\nrun('cat trust.py')", "uses os.system"),
-    "os_exit": ("import os\nos._exit(0)", "uses os._exit"),
     "vars_alias": (TRUST + "v = vars\nns = v(T)", "aliases vars as v"),
     "vars_of_package": (TRUST + "ns = vars(T)", "reads vars(xaihealth.checks.trust)"),
     "computed_getattr_on_module": ("import numpy as np\nfor name in names:\n    getattr(np, name)",
@@ -297,6 +296,7 @@ HONEST = {
     "check_import_and_call": ("from xaihealth.checks.shapley import check_kernel_shap\n"
                               "check_kernel_shap(f)", {}),
     "string_concat_label": ("label = 'layer' + '3'\ntitle = f\"{'AUC'} at site\"", {}),
+    "os_exit_crash": ("import os\nos._exit(0)", {"review": ["uses os._exit"]}),
     "vars_of_args": ("settings = vars(args)", {"review": ["reads vars()"]}),
     "computed_open": ("with open(path) as f:\n    text = f.read()",
                       {"review": ["reads a file at a computed path (open)"]}),

@@ -23,7 +23,7 @@ instructor's files by path. Each construct gets the kind an honest lab solution 
 
 - **tampering** (every exercise scores 0), because no solution of these labs needs it and each is a known
   route to the references or to the checkers: ``pkgutil``, ``ctypes``, ``runpy``, ``subprocess``,
-  ``os.system``/``popen``/``exec*``/``spawn*``/``_exit``, ``marshal``, ``zipimport``; ``gc`` except
+  ``os.system``/``popen``/``exec*``/``spawn*``, ``marshal``, ``zipimport``; ``gc`` except
   ``gc.collect`` (freeing memory is honest); ``inspect`` except ``signature``/``getdoc``/``is*``;
   ``importlib`` except ``import_module`` with a literal name (``util``, ``machinery``,
   ``SourceFileLoader``, ``spec_from_file_location``, ``reload``, ``metadata`` other than ``version``);
@@ -48,7 +48,8 @@ instructor's files by path. Each construct gets the kind an honest lab solution 
   object), a file read at a computed path (``open(path)``), a shell command (``!ls``,
   ``get_ipython().system``), ``getattr`` with a computed plain name on an object the rules cannot type
   (``getattr(model, name)`` over a list of layer names, as lab 04's solution does), ``inspect.signature``
-  and ``importlib.metadata.version``.
+  and ``importlib.metadata.version``; ``os._exit`` (it stops the kernel: no route to a reference, and a
+  crash already scores only what ran before it).
 
 Allowed without a flag: ``getattr(model, "coef_")`` with a literal name on a non-``xaihealth`` object, and
 ``open`` of a relative literal path (the student's own output file, ``data/...``).
@@ -107,11 +108,11 @@ _REFLECTION = re.compile(
     r"(pkgutil|ctypes|runpy|subprocess|pty|marshal|zipimport|multiprocessing|types\.(FunctionType|CodeType)"
     r"|gc\.(?!collect$)\w+|inspect\.(?!(signature|getdoc|is\w+)$)\w+"
     r"|importlib\.(?!(import_module|metadata\.version)$)\w+"
-    r"|operator\.(attrgetter|methodcaller)|os\.(system|popen|exec\w*|spawn\w*|posix_spawn\w*|_exit|fork\w*)"
+    r"|operator\.(attrgetter|methodcaller)|os\.(system|popen|exec\w*|spawn\w*|posix_spawn\w*|fork\w*)"
     r"|sys\.(_getframe|_current_frames|exc_info|exception|settrace|setprofile|last_\w+|meta_path|path_hooks)"
     r"|threading\.settrace)(\.|$)")
 # Plausible in honest work, read by the instructor: a "review" flag, no points taken.
-_REVIEW = re.compile(r"(inspect\.(signature|getdoc)|importlib\.metadata\.version"
+_REVIEW = re.compile(r"(inspect\.(signature|getdoc)|importlib\.metadata\.version|os\._exit"
                      r"|<ipython>\.(system|getoutput))$")
 _DUNDERS = {"__globals__", "__code__", "__closure__", "__defaults__", "__kwdefaults__", "__builtins__",
             "__dict__"}
