@@ -1,7 +1,7 @@
 """AST rules for grading: a solution must be the student's own work and must leave the checkers alone.
 
-Two kinds of flag, found by reading the code of the cells a student wrote (solution cells and cells the
-student added), never by running it:
+Flags found by reading the code of the cells a student wrote (solution cells and cells the student
+added), never by running it; the two kinds that cost points (a third, "for review", is below):
 
 - **not your own implementation**: the cell uses a name it must not use: anything under
   ``xaihealth.instructor`` (references, hidden tests), the accessor ``xaihealth.checks._reference``, a
@@ -46,13 +46,14 @@ instructor's files by path. Each construct gets the kind an honest lab solution 
 - **for review** (key ``"review"``: no points taken, the instructor reads it), because an honest student
   could plausibly write it: ``vars(x)``/``globals()``/``locals()`` read (tampering on an ``xaihealth``
   object), a file read at a computed path (``open(path)``), a shell command (``!ls``,
-  ``get_ipython().system``), ``getattr`` with a computed plain name on an object the rules cannot type
-  (``getattr(model, name)`` over a list of layer names, as lab 04's solution does), ``inspect.signature``
+  ``get_ipython().system``), ``getattr`` with a computed plain name (a parameter) on an object the rules
+  cannot type, ``inspect.signature``
   and ``importlib.metadata.version``; ``os._exit`` (it stops the kernel: no route to a reference, and a
   crash already scores only what ran before it).
 
-Allowed without a flag: ``getattr(model, "coef_")`` with a literal name on a non-``xaihealth`` object, and
-``open`` of a relative literal path (the student's own output file, ``data/...``).
+Allowed without a flag: ``getattr(model, "coef_")`` with a literal name on a non-``xaihealth`` object (a
+loop variable over literal names, ``for name in ("layer3", "layer4")`` as in lab 04's solution, counts as
+those literals), and ``open`` of a relative literal path (the student's own output file, ``data/...``).
 """
 
 from __future__ import annotations
