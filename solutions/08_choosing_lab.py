@@ -66,7 +66,7 @@ print(f"{len(case.X)} patients, columns {list(FEATURES)}; budget {vendor.budget}
 case.X.describe().round(2).T[["mean", "std", "min", "max"]]
 
 # %% [markdown]
-# ## Exercise 1 — KernelSHAP within the budget (5 points)
+# ## Exercise 1 — KernelSHAP within the budget (4 points)
 #
 # With only the model's outputs, TreeSHAP (it needs the trees), Integrated Gradients (gradients) and an
 # EBM (it needs the training data and the design) are out; KernelSHAP and LIME remain. KernelSHAP
@@ -155,7 +155,7 @@ would report the wider intervals that result.
 check_answer_1b(answer_1b)
 
 # %% [markdown]
-# ## Exercise 2 — a null model for the sanity check (3 points)
+# ## Exercise 2 — a null model for the sanity check (4 points)
 #
 # An explanation that finds structure everywhere is worthless (Adebayo et al., 2018, *NeurIPS*). Before
 # believing the attributions, run the *same* pipeline on a model in which one feature cannot matter and
