@@ -34,6 +34,13 @@ CXR_CHECKPOINT = "cxr_control"
 IG_STEPS = 32
 
 
+def _float32(values: Any) -> np.ndarray:
+    """``values`` as float64 numbers that float32 holds exactly: scikit-learn's trees compare float32, and
+    TreeSHAP must see the same numbers, or a value between the two roundings falls on the other side of a
+    threshold and the attributions no longer add up to the model's output."""
+    return np.asarray(values, dtype=float).astype(np.float32).astype(float)
+
+
 def tree_sha256(model: Any) -> str:
     """sha256 of a fitted gradient-boosting ensemble's trees: every node's feature, threshold and value."""
     digest = hashlib.sha256(np.asarray(model.init_.class_prior_, np.float64).tobytes())
@@ -64,10 +71,9 @@ class CardioModel:
         train = make_cardio_cohort(r["n"], seed=r["seed"], n_noise=r["n_noise"])
         self.model = GradientBoostingClassifier(
             n_estimators=r["n_estimators"], max_depth=r["max_depth"], random_state=r["random_state"]
-        ).fit(train.X[list(CARDIO_FEATURES)].to_numpy(float), train.y)
+        ).fit(_float32(train.X[list(CARDIO_FEATURES)]), train.y)
         b = r["background"]
-        background = make_cardio_cohort(b["n"], seed=b["seed"], n_noise=0).X[list(CARDIO_FEATURES)]
-        background = background.to_numpy(float)
+        background = _float32(make_cardio_cohort(b["n"], seed=b["seed"], n_noise=0).X[list(CARDIO_FEATURES)])
         self.background_sha256 = hashlib.sha256(background.tobytes()).hexdigest()
         self.explainer = shap.TreeExplainer(
             self.model, data=background, feature_perturbation="interventional"
@@ -75,7 +81,7 @@ class CardioModel:
         self.card = ModelCard(self.name, CARDIO_VERSION, tree_sha256(self.model))
 
     def _row(self, inputs: dict[str, Any]) -> np.ndarray:
-        return np.array([[float(inputs[name]) for name in CARDIO_FEATURES]])
+        return _float32([[float(inputs[name]) for name in CARDIO_FEATURES]])
 
     def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """``{"risk": probability of an event within 10 years, "label": 0/1 at risk 0.5}``."""
