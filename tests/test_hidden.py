@@ -295,3 +295,47 @@ def test_every_check_cell_runs_the_hidden_tests_of_its_checks(path):
         assert not _calls(block[1].split("### END HIDDEN TESTS")[1]), "nothing may follow the hidden block"
         checked += 1
     assert checked, f"{path.name} has no check cell"
+
+
+def test_hidden_references_are_real_here_and_refuse_unknown_modules():
+    from xaihealth.instructor.hidden import hidden_references
+    from xaihealth.instructor.references import shapley
+
+    assert hidden_references("shapley").reference_shapley_values is shapley.reference_shapley_values
+    with pytest.raises(ValueError, match=r"module='nope' is not a hidden-tests module; use one of .*shapley"):
+        hidden_references("nope")
+
+
+@pytest.mark.parametrize(("module", "checker", "entry"), CHECKERS, ids=IDS)
+def test_hidden_test_gives_the_same_verdicts_replayed_as_in_a_grading_kit(module, checker, entry, tmp_path,
+                                                                           monkeypatch, capsys):
+    """As ``make grade``'s kit does: record the hidden test (and the public helpers it calls) on the
+    reference, then replay both stores. The reference and every accepted alternative still pass; the
+    mutants the real references reject are still rejected (a replay miss is a rejection, never a pass)."""
+    from xaihealth.checks._reference import ENV
+    from xaihealth.instructor.hidden import HIDDEN_ENV
+
+    hidden = hidden_of(module, checker)
+    rejected_real = [name(m) for m in entry["mutants"] if not passes(hidden, m)]
+    monkeypatch.setenv(ENV, f"record:{tmp_path / 'public'}")
+    monkeypatch.setenv(HIDDEN_ENV, f"record:{tmp_path / 'hidden'}")
+    hidden(*entry["accepted"][0])
+    monkeypatch.setenv(ENV, f"replay:{tmp_path / 'public'}")
+    monkeypatch.setenv(HIDDEN_ENV, f"replay:{tmp_path / 'hidden'}")
+    capsys.readouterr()
+    for args in entry["accepted"]:
+        hidden(*args)
+        assert "(hidden tests): passed" in capsys.readouterr().out, f"{name(args)} was not accepted replayed"
+    rejected = [name(m) for m in entry["mutants"] if not replay_passes(hidden, m)]
+    assert set(rejected_real) <= set(rejected), (rejected_real, rejected)
+
+
+def replay_passes(check: Callable, args: tuple) -> bool:
+    """Whether ``check(*args)`` passes; a replay miss (the mutant led to an unrecorded call) is a fail."""
+    from xaihealth.checks._reference import ReferenceUnavailable
+
+    try:
+        check(*args)
+    except (AssertionError, ReferenceUnavailable):
+        return False
+    return True
