@@ -208,3 +208,25 @@ def test_written_answers_need_sentences_on_every_topic(checker):
         checker("KernelSHAP because black box budget LIME tree causal decoy archive interval " * 10)
     with pytest.raises(AssertionError):
         checker(None)
+
+
+@pytest.mark.parametrize(("source", "exercise", "flagged"), [
+    ("def make_report(intervals, floor):\n    return bb.planted_truth(case).importance", "4",
+     "planted_truth"),
+    ("def ablated(predict, column, value):\n    from xaihealth.data.blackbox import planted_truth\n"
+     "    return planted_truth", "2", "planted_truth"),
+    ("def kernel_shap_within_budget(predict, X_pool, patients, budget, n_background=40, seed=0):\n"
+     "    return vendor._BudgetedModel__weights", "1", "_BudgetedModel__weights"),
+    ("def make_report(intervals, floor):\n    return intervals.sort_values('importance')", "4", None),
+])  # fmt: skip
+def test_the_grading_rule_flags_reading_the_planted_truth(source, exercise, flagged):
+    from xaihealth.instructor.flags import Cell, flag_cells
+
+    setup = Cell("import xaihealth.data.blackbox as bb\n"
+                 "from xaihealth.data.blackbox import make_blackbox_case\n"
+                 "case = make_blackbox_case()\nvendor = case.model", False, None)
+    flags = flag_cells([setup, Cell(source, True, exercise)], "08")
+    if flagged is None:
+        assert flags == {}
+    else:
+        assert any(flagged in text for text in flags[exercise]), flags
