@@ -39,17 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     lines = commands(args.host, args.port, args.workers)
     procs = {name: subprocess.Popen(cmd) for name, cmd in lines.items()}
 
+    asked = []
+
     def stop(*_: object) -> None:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.terminate()
+        asked.append(True)
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        while all(proc.poll() is None for proc in procs.values()):
+        while not asked and all(proc.poll() is None for proc in procs.values()):
             time.sleep(0.2)
     except KeyboardInterrupt:
-        pass
-    stop()
-    codes = {name: proc.wait(timeout=30) for name, proc in procs.items()}
-    return max((abs(code) for code in codes.values()), default=0)
+        asked.append(True)
+    died = {name: proc.returncode for name, proc in procs.items() if proc.poll() is not None}
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs.values():
+        proc.wait(timeout=30)
+    if died and not asked:  # one of them stopped on its own: say which, fail with its code
+        print(f"xaihealth serving: {', '.join(died)} exited ({died}); stopped the other", file=sys.stderr)
+        return max(abs(code) for code in died.values()) or 1
+    return 0
