@@ -103,7 +103,8 @@ TABLES = (Prediction, Explanation, Feedback)
 # --- append-only in the database itself -----------------------------------------------------------------
 _PG_FUNCTION = DDL(
     "CREATE OR REPLACE FUNCTION xaihealth_append_only() RETURNS trigger AS $$ BEGIN "
-    "RAISE EXCEPTION 'append-only archive: % on % is refused', TG_OP, TG_TABLE_NAME; END $$ LANGUAGE plpgsql"
+    "RAISE EXCEPTION 'append-only archive: %% on %% is refused', TG_OP, TG_TABLE_NAME; END $$ "
+    "LANGUAGE plpgsql"  # DDL() formats with %: %% is plpgsql's placeholder %
 )
 event.listen(Prediction.__table__, "before_create", _PG_FUNCTION.execute_if(dialect="postgresql"))
 for _model in TABLES:
