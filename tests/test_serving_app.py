@@ -15,7 +15,7 @@ from xaihealth.serving.app import create_app
 from xaihealth.serving.archive import Explanation, ModelCard, Prediction
 from xaihealth.serving.config import Settings
 from xaihealth.serving.models import CARDIO_FEATURES, CardioModel, tree_sha256
-from xaihealth.serving.worker import Runtime, build_worker, explain_and_record, runtime
+from xaihealth.serving.worker import Runtime, build_worker, explain_and_record, runtime, sweep_unexplained
 
 FEATURES = dict(age=70.5, male=1, bmi=31.2, sbp=150, chol=6.2, smoker=1, diabetes=0, qtc=430, qt_drug=0,
                 site=2)  # fmt: skip
@@ -165,6 +165,18 @@ def test_queue_down_still_answers_and_archives(service):
     body = client.post("/predict", json=CASE).json()
     assert body["explanation"] == "not queued" and rt.archive.prediction(body["id"]) is not None
     assert rt.archive.count(Prediction) == before + 1
+
+
+def test_the_sweep_queues_a_lost_job_again_and_it_is_explained(service):
+    huey, rt, _, explain = service
+    _drain(huey)
+    lost = TestClient(create_app(rt.settings, rt=rt, explain=lambda pid: None))  # the job never gets queued
+    prediction_id = lost.post("/predict", json=CASE).json()["id"]
+    assert _drain(huey) == [] and prediction_id in (waiting := rt.archive.unexplained(older_than_s=0))
+    assert sweep_unexplained(rt, explain, older_than_s=0) == len(waiting)
+    assert set(_drain(huey)) == {True}
+    assert rt.archive.explanation(prediction_id) is not None and rt.archive.unexplained(older_than_s=0) == []
+    assert sweep_unexplained(rt, explain, older_than_s=0) == 0  # nothing left to redo
 
 
 def test_feedback_is_archived_and_unknown_ids_are_404(service):

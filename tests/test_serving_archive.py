@@ -157,3 +157,12 @@ def test_settings_from_env(tmp_path):
         settings_from_env({"XAIHEALTH_SERVING_DIR": str(tmp_path), "XAIHEALTH_SERVING_MODELS": "gpt"})
     with pytest.raises(ValueError, match="queue_url"):
         Settings("embedded", "sqlite:///a", "amqp://x", KEY)
+
+
+def test_unexplained_lists_old_predictions_without_an_explanation(archive):
+    explained, waiting = _predict(archive), _predict(archive)
+    _explain(archive, explained)
+    assert archive.unexplained(older_than_s=0) == [waiting]
+    assert archive.unexplained(older_than_s=3600) == []  # too recent to be called lost
+    with pytest.raises(ValueError, match="older_than_s"):
+        archive.unexplained(older_than_s=-1)

@@ -21,12 +21,13 @@ A request's path: ``POST /predict`` -> pydantic validates (422 names a bad field
 the archive stores the prediction (pseudonymised patient, masked note, input and its sha256, model sha256)
 -> ``explain(id)`` goes on the queue -> the answer (risk, id, ``pending``) returns. A huey consumer takes
 the job, reads the inputs back from the archive, checks their sha256 and the model's, explains and
-archives the explanation once; ``GET /explanations/{id}`` turns ``done``. A failed job is retried.
+archives the explanation once; ``GET /explanations/{id}`` turns ``done``. A failed job is retried; a lost
+one (worker killed mid-job, queue down) is queued again by the worker's periodic sweep.
 
 Next parts (not here yet): the doctor's and data scientist's views (Jinja2, two roles with tokens, drift
 and calibration panels); the production profile exercised in CI (``.ci/run`` starting redis-server and
-postgresql, the integration tests on both profiles); the fault tests (kill -9 of a worker mid-job and a
-sweep that re-enqueues predictions left without an explanation, a database restart, a flood of bad
-requests); the bench (``make bench-serving`` -> ``benchmarks/serving.md``: predict p50/p99 under load with
-a saturated queue vs explanations computed inline, explain/predict cost ratio); the lecture and the lab.
+postgresql, the integration tests on both profiles); the fault tests (kill -9 of a worker mid-job, which
+the sweep must recover, a database restart, a flood of bad requests); the bench (``make bench-serving``
+-> ``benchmarks/serving.md``: predict p50/p99 under load with a saturated queue vs explanations computed
+inline, the explain/predict cost ratio); the lecture and the lab.
 """

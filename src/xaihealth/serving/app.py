@@ -3,7 +3,8 @@
 - ``POST /predict``: validates the case (pydantic; a bad field -> 422 whose ``detail`` names it), predicts
   with the served model, archives the prediction, enqueues ``explain(id)`` and answers the prediction with
   its id and ``"explanation": "pending"``. If the queue cannot take the job, the prediction is still
-  archived and answered (``"explanation": "not queued"``): an accepted prediction is never lost.
+  archived and answered (``"explanation": "not queued"``), and the worker's periodic sweep queues it
+  once the queue is back: an accepted prediction is never lost.
 - ``GET /explanations/{id}``: ``pending`` until the worker has archived the explanation, then ``done``
   with it; 404 for an unknown id.
 - ``POST /feedback``: a clinician's verdict on a prediction, archived (comment masked); 404 if unknown.
@@ -118,7 +119,7 @@ def create_app(
         status = "pending"
         try:
             explain(prediction_id)
-        except Exception:  # the queue is down: the prediction stands, the sweep of a later part redoes it
+        except Exception:  # the queue is down: the prediction stands, the worker's sweep queues it later
             log.exception("explanation of %s not queued", prediction_id)
             status = "not queued"
         return {"id": prediction_id, "model": vars(model.card), **output, "explanation": status}

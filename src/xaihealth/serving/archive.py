@@ -25,7 +25,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -223,6 +223,18 @@ class Archive:
             query = select(Explanation).where(Explanation.prediction_id == prediction_id)
             row = session.scalars(query).first()
             return None if row is None else _row(row)
+
+    def unexplained(self, older_than_s: float, limit: int = 1000) -> list[str]:
+        """Ids of predictions archived more than ``older_than_s`` seconds ago that have no explanation yet
+        (a job lost by a killed worker, or never queued), oldest first."""
+        if not isinstance(older_than_s, int | float) or older_than_s < 0:
+            raise ValueError(f"older_than_s={older_than_s!r} must be a number of seconds >= 0")
+        cutoff = _now() - timedelta(seconds=older_than_s)
+        query = (select(Prediction.id).outerjoin(Explanation, Explanation.prediction_id == Prediction.id)
+                 .where(Explanation.id.is_(None), Prediction.created_at <= cutoff)
+                 .order_by(Prediction.created_at).limit(limit))  # fmt: skip
+        with Session(self.engine) as session:
+            return list(session.scalars(query))
 
     def count(self, table: type[Base]) -> int:
         """Number of rows in one of :data:`TABLES`."""

@@ -5,7 +5,10 @@ from the archive, checks that they still hash to the archived ``input_sha256`` a
 is the one that predicted (same sha256), explains, and writes with
 :meth:`~xaihealth.serving.archive.Archive.record_explanation`, which writes once per prediction. So a job
 that fails is retried (``Settings.retries`` times, ``retry_delay`` seconds apart) and a job run twice, or
-retried after it had already written, leaves exactly one explanation.
+retried after it had already written, leaves exactly one explanation. A job that never ran to the end (a
+worker killed with ``kill -9`` after taking it off the queue, or a queue that was down when the app tried)
+is found by the periodic ``sweep`` (every minute in the consumer): a prediction older than
+:data:`SWEEP_AFTER_S` without an explanation is queued again.
 
 Run it with huey's consumer (``make serve`` does)::
 
@@ -23,12 +26,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 
 from xaihealth.serving.archive import Archive, input_sha256
 from xaihealth.serving.config import Settings, settings_from_env
 
 QUEUE_NAME = "xaihealth-explanations"
+SWEEP_AFTER_S = 120  # a prediction this old without an explanation has lost its job: queue it again
 
 
 @dataclass
@@ -78,6 +82,15 @@ def explain_and_record(rt: Runtime, prediction_id: str) -> bool:
     return created
 
 
+def sweep_unexplained(rt: Runtime, explain: Any, older_than_s: float = SWEEP_AFTER_S) -> int:
+    """Queue ``explain`` again for every prediction without an explanation after ``older_than_s`` seconds;
+    returns how many. Safe to repeat: a job for an already explained prediction writes nothing."""
+    ids = rt.archive.unexplained(older_than_s)
+    for prediction_id in ids:
+        explain(prediction_id)
+    return len(ids)
+
+
 def make_queue(settings: Settings) -> Huey:
     """The huey instance of ``settings.queue_url`` (results are not stored: the archive is the result)."""
     url = settings.queue_url
@@ -95,6 +108,10 @@ def build_worker(settings: Settings) -> tuple[Huey, Any]:
     @huey.task(retries=settings.retries, retry_delay=settings.retry_delay, name="explain")
     def explain(prediction_id: str) -> bool:
         return explain_and_record(runtime(settings), prediction_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep")
+    def sweep() -> int:
+        return sweep_unexplained(runtime(settings), explain)
 
     @huey.on_startup()
     def load() -> None:
