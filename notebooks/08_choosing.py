@@ -433,7 +433,8 @@ x_case = test[np.argmax(np.where(gap_a <= 1e-5, model.decision_function(test), -
 phi_case = tree.shap_values(x_case[None], check_additivity=False)[0]
 record_a = {
     "model": "GradientBoostingClassifier(n_estimators=150, max_depth=3), module 03 cohort",
-    "model_sha256": hashlib.sha256(repr(model.get_params()).encode() + sha256_of(X[:2000]).encode()).hexdigest(),
+    # no checkpoint file for this in-notebook model: identify it by its parameters and its training rows
+    "model_id_sha256": hashlib.sha256(repr(model.get_params()).encode() + sha256_of(X[:2000]).encode()).hexdigest(),
     "input_sha256": sha256_of(x_case),
     "method": {"name": "shap.TreeExplainer", "feature_perturbation": "interventional", "shap": shap.__version__},
     "baseline": {"background_rows": len(background), "background_sha256": sha256_of(background),
@@ -441,7 +442,7 @@ record_a = {
     "seed": SEED,
     "attributions": dict(zip(features, np.round(phi_case, 4).tolist(), strict=True)),
 }
-print(json.dumps(record_a, indent=1)[:900])
+print(json.dumps(record_a, indent=1))
 
 # %% slideshow={"slide_type": "skip"}
 assert abs(phi_case.sum() + tree.expected_value - model.decision_function(x_case[None])[0]) < 1e-5
@@ -563,7 +564,7 @@ record_c = {
     "seed": SEED,
     "attributions": [round(float(v), 3) for v in effect[0]],
 }
-print(json.dumps(record_c)[:400])
+print(json.dumps(record_c))
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Say:** three cases, one recipe: method, baseline, sanity check against a null, interval, a sentence for
