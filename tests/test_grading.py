@@ -2,13 +2,18 @@
 
 Each synthetic student is the solved lab with one thing done to it; the test asserts that student's row
 of ``grades.csv``: the points per exercise after flags, the raw autograde points, the flags and the status.
-Lab 03 is the fastest lab with six autograded exercises (2 points each) and two written answers.
+Lab 03 is the fastest lab with six autograded exercises (points read from the lab) and two written answers.
 """
 
 import copy
 import csv
+import json
 import os
+import re
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import jupytext
 import nbformat
@@ -18,6 +23,7 @@ import pytest
 from xaihealth.instructor import autograde as ag
 from xaihealth.instructor.bench import solved_lab
 from xaihealth.instructor.grade import REPO, Lab, grade_lab, grade_one, main, solution_path
+from xaihealth.instructor.kit import build_kit, kit_digest
 from xaihealth.instructor.submissions import collect, student_id
 from xaihealth.tooling.labs import make_lab, make_source
 
@@ -26,6 +32,9 @@ SIGNED_JACCARD = """def topk_jaccard(coefs, k):
     tops = [set(np.argsort(-row, kind="stable")[:k]) for row in np.asarray(coefs, dtype=float)]
     return float(np.mean([len(a & b) / len(a | b) for a, b in itertools.combinations(tops, 2)]))
 """
+LAB = Lab("03", jupytext.read(solution_path("03")), "03_shap_lime_lab")
+FULL = {e: sum(float(r.points or 0) for r in LAB.checks if r.grade_id == f"check-{e}") for e in EXERCISES}
+WRITTEN = sum(r.total for r in LAB.rubrics.values())  # points of the written answers, marked by hand
 CELL_TIMEOUT = 30  # > the slowest cell of lab 03 on a loaded machine (the setup cell: about 10 s at load 10)
 
 
@@ -49,7 +58,7 @@ def _insert_after(nb, grade_id, source):
 def _class(solution):
     """The synthetic students: name -> (notebook, expected points per exercise, raw points, flag, status)."""
     solved, lab = solved_lab(solution), make_lab(solution)
-    full = dict.fromkeys(EXERCISES, 2)
+    full = dict(FULL)
     own_shapley = _cell(solved, "ex1").source
     return {
         "correct": (solved, full, full, None, "graded"),
@@ -60,7 +69,8 @@ def _class(solution):
             _with(solved, "ex1", "from xaihealth.instructor.references.shapley import "
                   "reference_shapley_values as exact\n\n\ndef shapley_values(value, n):\n"
                   "    return exact(value, n)\n"),
-            full | {"1": 0}, full,
+            # raw 0 too: the kit the kernel imports has no xaihealth.instructor.references (the import fails)
+            full | {"1": 0}, full | {"1": 0},
             "Exercise 1: not your own implementation: uses "
             "xaihealth.instructor.references.shapley.reference_shapley_values", "graded"),
         "library_called": (
@@ -97,15 +107,121 @@ def _without(nb, grade_id):
     return nb
 
 
+def _appended(nb, grade_id, source):
+    return _with(nb, grade_id, _cell(nb, grade_id).source + "\n" + source)
+
+
+PROBE = """import xaihealth
+try:
+    import xaihealth.instructor.references
+    found = "importable"
+except ImportError as err:
+    found = type(err).__name__
+print("PROBE", xaihealth.__file__, found)
+"""
+NAME = "'refer' + 'ence_shapley_values'"  # spelled so that no AST rule can see it
+OWN = "    return np.zeros(n)  # what the student's own code earns: nothing\n"
+REFLECTION = {  # review R15, s02-s06, on lab 03: each reached the reference in the full repository
+    "reflect_pkgutil": f"""import pkgutil
+
+
+def shapley_values(value, n):
+    try:
+        return pkgutil.resolve_name("xaihealth.instructor.references.shapley:" + {NAME})(value, n)
+    except Exception:
+        pass
+{OWN}""",
+    "reflect_attrgetter": f"""import operator
+from xaihealth.checks import shapley as S
+
+
+def shapley_values(value, n):
+    try:
+        return operator.attrgetter({NAME})(S.refs)(value, n)
+    except Exception:
+        pass
+{OWN}""",
+    "reflect_getattr": f"""from xaihealth.checks import shapley as S
+
+
+def shapley_values(value, n):
+    try:
+        return S.refs.__getattr__({NAME})(value, n)
+    except Exception:
+        pass
+{OWN}""",
+    "reflect_gc": f"""import gc
+import pkgutil
+
+try:
+    pkgutil.resolve_name("xaihealth.instructor.references.shapley")
+except Exception:
+    pass
+
+
+def shapley_values(value, n):
+    for o in gc.get_objects():
+        if callable(o) and getattr(o, "__name__", "") == {NAME}:
+            return o(value, n)
+{OWN}""",
+    "reflect_frames": f"""def shapley_values(value, n):
+    try:
+        raise RuntimeError
+    except RuntimeError as e:
+        f = e.__traceback__.tb_frame
+    while f is not None:
+        for v in list(f.f_globals.values()):
+            g = vars(v).get({NAME}) if hasattr(v, "__spec__") else None
+            if g:
+                return g(value, n)
+        f = f.f_back
+{OWN}""",
+}
+TAMPER = """import pathlib
+import xaihealth.checks
+(pathlib.Path(xaihealth.checks.__file__).parent / "expected" / "SHA256SUMS").write_text("")
+"""
+
+
+def _robustness_class(solution):
+    """Submissions graded against the kit, with their raw points (the AST flags are tests/test_flags.py's).
+
+    name -> (notebook, raw points per exercise, a text the row's notes or flags must hold)."""
+    solved = solved_lab(solution)
+    full = dict(FULL)
+    duplicated = copy.deepcopy(solved)
+    at = duplicated.cells.index(_cell(duplicated, "check-5"))
+    duplicated.cells.insert(at, copy.deepcopy(duplicated.cells[at]))  # copy-paste keeps the metadata
+    renamed = copy.deepcopy(solved)
+    _cell(renamed, "check-4").metadata.nbgrader["grade_id"] = "check-4x"
+    _cell(renamed, "check-4x").source = "pass"
+    students = {name: (_with(solved, "ex1", source), full | {"1": 0}, "")
+                for name, source in REFLECTION.items()}  # fmt: skip
+    return students | {
+        "probe": (_insert_after(solved, "ex1", PROBE), full, ""),
+        "kit_tampered": (_appended(solved, "ex5", TAMPER), None,
+                         "tampering: changed the grading kit (xaihealth/checks/expected/SHA256SUMS)"),
+        "duplicated_check": (duplicated, full, "repeats grade_id check-5 (a copied cell)"),
+        "edited_grade_id": (renamed, full, "grade_id 'check-4x', not one of the lab's"),
+        "os_exit": (_appended(solved, "ex5", "import os\nos._exit(0)\n"), full | {"5": 0},
+                    "stopped the kernel ('def deletion_curve"),
+        "segfault": (_appended(solved, "ex3", "import ctypes\nctypes.string_at(0)\n"), full | {"3": 0},
+                     "stopped the kernel ('def lime_tabular"),
+        "huge_output": (_appended(solved, "ex2", "for _ in range(200):\n    print('x' * 100_000)\n"), full,
+                        "outputs cut to 20000 characters"),
+    }
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Grade the synthetic class once, from a zip of one notebook per student, via the CLI's entry point."""
     tmp = tmp_path_factory.mktemp("grading")
     solution = jupytext.read(solution_path("03"))
     students = _class(solution)
+    others = _robustness_class(solution)
     archive = tmp / "class.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
-        for name, (nb, *_rest) in students.items():
+        for name, (nb, *_rest) in (students | others).items():
             zipped.writestr(f"collected/{name}.ipynb", nbformat.writes(nb))
         zipped.writestr("collected/broken_json.ipynb", "{ this is not a notebook")
     out = tmp / "out"
@@ -119,12 +235,12 @@ def graded(tmp_path_factory):
     assert code == 0
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
-    return students, rows, out
+    return students, rows, out, others
 
 
 def test_every_student_is_graded_and_nothing_stops_the_batch(graded):
-    students, rows, out = graded
-    assert set(rows) == set(students) | {"broken_json"}
+    students, rows, out, others = graded
+    assert set(rows) == set(students) | set(others) | {"broken_json"}
     assert rows["broken_json"]["status"].startswith("unreadable notebook")
     assert rows["broken_json"]["total"] == "0"
     for name in rows:
@@ -135,14 +251,14 @@ def test_every_student_is_graded_and_nothing_stops_the_batch(graded):
     "correct", "partly_wrong", "stub_left", "reference_called", "library_called", "check_deleted",
     "checker_rebound", "expect_patched", "endless_loop", "syntax_error"])
 def test_gradebook_row(graded, name):
-    students, rows, _ = graded
+    students, rows, *_ = graded
     _, points, raw, flag, status = students[name]
     row = rows[name]
     assert row["status"] == status, row
     assert {e: float(row[f"ex{e}"]) for e in EXERCISES} == {e: float(p) for e, p in points.items()}, row
     assert {e: float(row[f"raw_ex{e}"]) for e in EXERCISES} == {e: float(p) for e, p in raw.items()}, row
-    assert float(row["total"]) == sum(points.values()) and float(row["max"]) == 12
-    assert float(row["written_max"]) == 18  # answers 3b (8) and 6b (10), marked by hand
+    assert float(row["total"]) == sum(points.values()) and float(row["max"]) == sum(FULL.values())
+    assert float(row["written_max"]) == WRITTEN
     if flag:
         assert flag in row["flags"], row["flags"]
     else:
@@ -150,7 +266,7 @@ def test_gradebook_row(graded, name):
 
 
 def test_a_submission_past_the_notebook_timeout_is_killed_with_its_kernel(graded, tmp_path):
-    students, _, out = graded
+    students, _, out, _ = graded
     solution = jupytext.read(solution_path("03"))
     lab = Lab("03", solution, "03_shap_lime_lab")
     course = ag.Course(out / "course", "lab03", "03_shap_lime_lab", make_source(solution))
@@ -165,12 +281,12 @@ def test_a_submission_past_the_notebook_timeout_is_killed_with_its_kernel(graded
 
 
 def test_notes_and_hints(graded):
-    _, rows, out = graded
+    _, rows, out, _ = graded
     assert "deleted cell check-4 (a check cell: nbgrader put it back)" in rows["check_deleted"]["notes"]
     assert "cell does not parse" in rows["syntax_error"]["notes"]
     page = (out / "feedback" / "partly_wrong.html").read_text(encoding="utf-8")
     summary = page[page.index("xaihealth-summary"):page.index("</div>", page.index("xaihealth-summary"))]
-    assert "Exercise 4 (stability across seeds)" in summary and "0 / 2" in summary
+    assert "Exercise 4 (stability across seeds)" in summary and f"0 / {FULL['4']:g}" in summary
     assert "Traceback" not in summary and "CheckFailed" not in summary
     loop = (out / "feedback" / "endless_loop.html").read_text(encoding="utf-8")
     assert f"stopped after {CELL_TIMEOUT} s" in loop
@@ -180,12 +296,90 @@ def test_notes_and_hints(graded):
 
 
 def test_marking_sheet(graded):
-    _, _, out = graded
+    _, _, out, _ = graded
     sheet = (out / "marking.md").read_text(encoding="utf-8")
     assert sheet.count("### correct — ") == 2  # one per written question
     assert "## Exercise 3b (LIME's seed and kernel width) (8 points)" in sheet
     assert "- __ / 3: why LIME is fooled" in sheet
     assert "**total: __ / 10**" in sheet
+
+
+@pytest.mark.parametrize("name", [*REFLECTION, "probe", "kit_tampered", "duplicated_check", "edited_grade_id",
+                                  "os_exit", "segfault", "huge_output"])
+def test_graded_against_the_kit(graded, name):
+    """Raw points (before flags): a reflective path finds no reference in the kit, so the student's own code
+    (zeros) earns 0 for Exercise 1; a crash costs only the cell that crashed; a copied or edited check cell
+    costs nothing; every change grading made is in the row's notes (or flags)."""
+    _, rows, _, others = graded
+    _, raw, text = others[name]
+    row = rows[name]
+    assert row["status"] == "graded", row
+    if raw is not None:
+        assert {e: float(row[f"raw_ex{e}"]) for e in EXERCISES} == {e: float(p) for e, p in raw.items()}, row
+    assert all(float(row[f"ex{e}"]) <= float(row[f"raw_ex{e}"]) for e in EXERCISES)
+    assert text in row["notes"] + row["flags"], row
+
+
+def test_the_kernel_imports_the_kit_not_the_repository(graded):
+    _, rows, out, _ = graded
+    page = (out / "feedback" / "probe.html").read_text(encoding="utf-8")
+    probe = re.search(r"PROBE (\S+) (\w+)", page)
+    assert probe, "the probe cell printed nothing"
+    assert Path(probe.group(1)) == out / "work" / "probe" / "kit" / "src" / "xaihealth" / "__init__.py"
+    assert probe.group(2) == "ModuleNotFoundError"
+    # graded after the tamperer, from their own copies of the kit
+    assert "kit" not in rows["stub_left"]["flags"] + rows["syntax_error"]["flags"]
+    huge = out / "feedback" / "huge_output.html"
+    assert huge.stat().st_size < 2 * (out / "feedback" / "correct.html").stat().st_size  # not 20 MB
+    assert "[output truncated: " in huge.read_text(encoding="utf-8")
+
+
+def test_the_grading_kit(tmp_path):
+    """Built once per digest, without the references, with both stores; PYTHONPATH beats the editable
+    install, so a process with nbgrader's environment imports the kit's package."""
+    solution = solution_path("03")
+    kit = build_kit(solution, tmp_path / "kits", progress=lambda _: None)
+    left_out = ("xaihealth/tooling/", "xaihealth/instructor/references/")
+    assert kit.files and not any(f.startswith(left_out) for f in kit.files)
+    assert {"xaihealth/checks/expected/shapley.pkl", "xaihealth/instructor/hidden/expected/shapley.pkl",
+            "xaihealth/instructor/integrity.py"} <= set(kit.files)
+    again = build_kit(solution, tmp_path / "kits", progress=lambda m: pytest.fail(f"rebuilt: {m}"))
+    assert again.root == kit.root and again.files == kit.files
+    edited = tmp_path / solution.name
+    edited.write_bytes(solution.read_bytes() + b"\n# edited\n")
+    assert kit_digest(edited) != kit_digest(solution)
+    src = kit.write(tmp_path / "copy")
+    assert kit.changed(src) == []
+    (src / "xaihealth" / "checks" / "_core.py").write_text("# edited\n")
+    assert kit.changed(src) == ["xaihealth/checks/_core.py"]
+    src = kit.write(tmp_path / "copy")
+    probe = ("import xaihealth, importlib.util; print(xaihealth.__file__); "
+             "print(importlib.util.find_spec('xaihealth.instructor.references'))")
+    done = subprocess.run([sys.executable, "-c", probe], env=ag.nbgrader_env(src), capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert done.stdout.split() == [str(src / "xaihealth" / "__init__.py"), "None"], done
+
+
+def test_reflection_reaches_the_reference_in_the_repository_only(tmp_path):
+    """The null baseline of the kit rows: run in the full repository, four of R15's reflective paths give
+    the reference's Shapley values; run with nbgrader's kit environment, none does (the function's own
+    fallback, zeros). The frame walk found a hidden module's ``refs`` *module*; ``hidden_references``
+    objects hold no function, so it misses in both."""
+    solution = solution_path("03")
+    src = build_kit(solution, tmp_path / "kits", progress=lambda _: None).write(tmp_path / "copy")
+    script = tmp_path / "reflect.py"
+    for name, source in REFLECTION.items():
+        script.write_text("import json\nimport numpy as np\nfrom xaihealth.checks.shapley import table_game\n"
+                          + source + "\nprint(json.dumps(list(shapley_values(table_game(4, 3), 4))))\n")
+        values = {}
+        for where, env in (("repository", {**os.environ, "XAIHEALTH_REFERENCES": "real"}),
+                           ("kit", ag.nbgrader_env(src))):
+            done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                                  cwd=tmp_path, timeout=120)
+            assert done.returncode == 0, done.stderr
+            values[where] = json.loads(done.stdout.splitlines()[-1])
+        assert values["kit"] == [0.0] * 4, name
+        assert (values["repository"] != [0.0] * 4) == (name != "reflect_frames"), (name, values)
 
 
 def test_submission_layouts(tmp_path):

@@ -146,9 +146,10 @@ def make_row(lab: Lab, outcome: ag.Outcome, flags: Mapping[str, list[str]], note
         if grade_id in lab.rubrics:
             answers[grade_id] = cell.source
     syntax = [f"cell does not parse: {t}" for t in flags.get("syntax", [])]
+    review = [f"for review (no points taken): {t}" for t in flags.get("review", [])]
     return Row(
         student=outcome.student, status=outcome.status, points=points, raw=raw, max_points=max_points,
-        flags={e: t for e, t in flagged.items() if t}, notes=notes + syntax,
+        flags={e: t for e, t in flagged.items() if t}, notes=notes + syntax + review,
         hints={e: " | ".join(h) for e, h in hints.items()}, answers=answers,
         written_max=float(sum(r.total for r in lab.rubrics.values())),
     )
