@@ -162,19 +162,53 @@ def test_the_make_command_line_parses(monkeypatch):
         robustness.parse_seeds("1 x")
 
 
-def test_lecture_results_ignore_instructor_code_and_lab_results_do_not(monkeypatch):
-    robustness._package_digest.cache_clear()
-    lecture, lab = robustness._package_digest(True), robustness._package_digest(False)
-    assert lecture != lab  # the lab's digest covers the references and hidden tests, the lecture's does not
+def test_a_lecture_depends_on_the_package_files_it_imports_and_a_lab_on_the_whole_package(monkeypatch):
+    import xaihealth
+
+    package = Path(xaihealth.__file__).resolve().parent
+    lecture = Path("notebooks/06_trust.py").resolve()
+    deps = {p.relative_to(package).as_posix() for p in robustness.lecture_dependencies(lecture, package)}
+    # direct imports, their parents' __init__, and a lazy import named by a string (xaihealth.data._LAZY)
+    assert {"__init__.py", "notebook.py", "data/__init__.py", "data/trust.py", "scorecard.py"} <= deps
+    assert not deps & {"serving/app.py", "checks/choosing.py", "guide.py", "instructor/references/trust.py",
+                       "instructor/grade.py", "tooling/robustness.py"}
+
     real = Path.read_bytes
 
-    def edited(self):  # an edit in the instructor package changes only the lab's digest
-        data = real(self)
-        return data + b"# edit" if "instructor" in self.parts else data
+    def edited(part: str):
+        def read(self):  # an edit to every file whose path contains `part`
+            return real(self) + b"# edit" if part in self.as_posix() else real(self)
 
-    monkeypatch.setattr(Path, "read_bytes", edited)
+        return read
+
     robustness._package_digest.cache_clear()
     try:
-        assert robustness._package_digest(True) == lecture and robustness._package_digest(False) != lab
+        lecture_digest, lab_digest = robustness._package_digest(lecture), robustness._package_digest(None)
+        for part, lecture_changes in (("/serving/", False), ("/instructor/", False), ("/data/trust.py", True),
+                                      ("/notebook.py", True)):
+            monkeypatch.setattr(Path, "read_bytes", edited(part))
+            robustness._package_digest.cache_clear()
+            assert (robustness._package_digest(lecture) != lecture_digest) is lecture_changes, part
+            assert robustness._package_digest(None) != lab_digest, part
+            monkeypatch.setattr(Path, "read_bytes", real)
     finally:
         robustness._package_digest.cache_clear()
+
+
+def test_imports_resolve_relative_and_lazy_names(tmp_path):
+    import ast
+
+    package = tmp_path / "xaihealth"
+    (package / "a").mkdir(parents=True)
+    files = {"__init__.py": "", "a/__init__.py": "from .b import f\n", "a/b.py": "from ..c import g\n",
+             "c.py": "LAZY = {'h': 'xaihealth.d'}\n", "d.py": "", "e.py": ""}
+    for name, text in files.items():
+        (package / name).write_text(text)
+    (tmp_path / "nb.py").write_text("from xaihealth.a import f\n")
+    found = robustness.lecture_dependencies(tmp_path / "nb.py", package)
+    deps = {p.relative_to(package).as_posix() for p in found}
+    assert deps == {"__init__.py", "a/__init__.py", "a/b.py", "c.py", "d.py"}  # not e.py
+    (tmp_path / "bad.py").write_text("def (:\n")
+    assert len(robustness.lecture_dependencies(tmp_path / "bad.py", package)) == 6  # unreadable: everything
+    assert robustness._imports(ast.parse("from . import x"), "xaihealth.a.b", False) == {"xaihealth.a",
+                                                                                        "xaihealth.a.x"}

@@ -15,10 +15,12 @@ thread). Timings on a shared machine are noisy: compare within one run.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -40,24 +42,89 @@ def notebook_sources(root: Path = Path(".")) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9]*.py")) + sorted((root / "solutions").glob("[0-9]*.py"))
 
 
-# Instructor-only code (references, hidden tests, grading, the release) and the course's own tooling: no
-# lecture imports either, and the student release, which ships neither, runs every lecture
-# (tests/test_release.py). So an edit there leaves a lecture's stored results valid; it does not leave a
-# lab's (its check cells call the references and the hidden tests).
-_INSTRUCTOR_ONLY = ("instructor", "tooling")
+# A lab's results depend on the whole package: its check cells reach the references and hidden tests by a
+# computed import. A lecture's depend only on the package modules it imports, directly or through them,
+# which :func:`lecture_dependencies` reads from the code (no lecture imports instructor or tooling code, and
+# the student release, which ships neither, runs every lecture: tests/test_release.py). So an edit to the
+# serving code, a lab's checkers or another lecture's helpers leaves a lecture's stored results valid.
+_MODULE_NAME = re.compile(r"^xaihealth(\.[A-Za-z_]\w*)+$")
 
 
-@lru_cache(maxsize=2)
-def _package_digest(lecture: bool = False) -> bytes:
-    """A digest of what a notebook's result also depends on: the package, the model manifest, the lock."""
+def _module_file(package: Path, name: str) -> Path | None:
+    """The file of module ``name`` (``xaihealth.a.b``) under ``package`` (the xaihealth folder), or None."""
+    parts = name.split(".")[1:]
+    for candidate in (package.joinpath(*parts).with_suffix(".py"), package.joinpath(*parts, "__init__.py")):
+        if parts and candidate.is_file():
+            return candidate
+    return package / "__init__.py" if not parts else None
+
+
+def _imports(tree: ast.AST, module: str | None, is_package: bool) -> set[str]:
+    """The ``xaihealth`` module names a parsed file imports, or names in a string literal (a lazy import).
+
+    ``from xaihealth.data import make_x`` yields ``xaihealth.data`` and ``xaihealth.data.make_x`` (a name
+    that is a submodule is kept by the caller); relative imports are resolved against ``module``.
+    """
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level and module:
+                anchor = module.split(".") if is_package else module.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if _MODULE_NAME.match(node.value):
+                names.add(node.value)
+    return {n for n in names if n == "xaihealth" or n.startswith("xaihealth.")}
+
+
+def lecture_dependencies(source: Path, package: Path) -> list[Path]:
+    """The package files a notebook source imports, directly or through other package modules.
+
+    Every parent package's ``__init__.py`` counts (importing ``xaihealth.a.b`` runs ``xaihealth.a``). A file
+    that does not parse makes the whole package the answer (never fewer files than the truth).
+    """
+    every = sorted(package.rglob("*.py"))
+    try:
+        todo = [(None, False, ast.parse(Path(source).read_text(encoding="utf-8")))]
+    except SyntaxError:
+        return every
+    found: set[Path] = set()
+    while todo:
+        module, is_package, tree = todo.pop()
+        for name in _imports(tree, module, is_package):
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                file = _module_file(package, ".".join(parts[:depth]))
+                if file is None or file in found:
+                    continue
+                found.add(file)
+                try:
+                    tree = ast.parse(file.read_bytes())
+                except SyntaxError:
+                    return every
+                todo.append((".".join(parts[:depth]), file.name == "__init__.py", tree))
+    return sorted(found)
+
+
+@lru_cache(maxsize=64)
+def _package_digest(lecture: Path | None = None) -> bytes:
+    """A digest of what a notebook's result also depends on: package code, the model manifest, the lock.
+
+    For a lab (``lecture=None``) the whole package; for a lecture, the files :func:`lecture_dependencies`
+    finds.
+    """
     import xaihealth
 
-    package = Path(xaihealth.__file__).parent
+    package = Path(xaihealth.__file__).resolve().parent
     digest = hashlib.sha256()
     extra = [package.parents[1] / "datasets/models/manifest.json", package.parents[1] / "requirements.txt"]
-    files = sorted(package.rglob("*.py"))
-    if lecture:
-        files = [f for f in files if f.relative_to(package).parts[0] not in _INSTRUCTOR_ONLY]
+    files = sorted(package.rglob("*.py")) if lecture is None else lecture_dependencies(lecture, package)
     for file in files + extra:
         if file.exists():
             digest.update(file.relative_to(package.parents[1]).as_posix().encode() + file.read_bytes())
@@ -66,8 +133,9 @@ def _package_digest(lecture: bool = False) -> bytes:
 
 def source_hash(path: Path) -> str:
     """Identifies what a stored result was computed from: the notebook, the package, manifest and lock."""
-    lecture = Path(path).resolve().parent.name == "notebooks"
-    return hashlib.sha256(Path(path).read_bytes() + _package_digest(lecture)).hexdigest()
+    path = Path(path).resolve()
+    lecture = path if path.parent.name == "notebooks" else None
+    return hashlib.sha256(path.read_bytes() + _package_digest(lecture)).hexdigest()
 
 
 def run_one(path: Path, seed: int) -> dict[str, object]:
