@@ -64,8 +64,10 @@ def test_the_release_holds_no_instructor_code_solutions_or_hidden_tests(release)
     for name in ("labs", "notebooks", "slides", "datasets", "src/xaihealth/checks", "STUDENT.md", "START.md",
                  "etc/prefix/etc/jupyter/labconfig/page_config.json"):
         assert (out / name).exists(), name
-    for name in ("solutions", "tests", "scripts", "benchmarks", ".git", "src/xaihealth/instructor"):
+    for name in ("solutions", "tests", "scripts", ".git", "src/xaihealth/instructor"):
         assert not (out / name).exists(), name
+    # lecture 08 reads the scorecard at run time; nothing else of benchmarks/ is handed out
+    assert sorted(p.name for p in (out / "benchmarks").iterdir()) == ["scorecard.json", "scorecard.md"]
     definition = re.compile(r"^\s*def\s+reference_|^class\s+ReferenceCBM", re.M)
     texts = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".py", ".ipynb", ".md", ".html")]
     assert len(texts) > 50
@@ -240,6 +242,25 @@ def test_bad_reference_settings_are_named(monkeypatch):
     monkeypatch.setenv(ENV, "sideways")
     with pytest.raises(ValueError, match="XAIHEALTH_REFERENCES='sideways'"):
         references("shapley").reference_shapley_values  # noqa: B018 (resolving the attribute raises)
+
+
+def test_student_md_names_only_what_the_release_holds(release):
+    """Every path STUDENT.md names (in backticks) exists in the release, it asks for no ``make`` (the release
+    has no Makefile), and it does not send students to the lectures' paired ``.py`` files, which the Lab
+    settings it installs hide (review m4)."""
+    text = (release.folder / "STUDENT.md").read_text(encoding="utf-8")
+    named = {m.rstrip("/") for m in re.findall(r"`([\w./-]+)`", text) if "/" in m or "." in m}
+    named |= {path for pair in re.findall(r"-r (\S+)|-f (\S+)", text) for path in pair if path}
+    named -= {".venv", ".ipynb", ".py", ".html"}
+    names = {n.rstrip("`,") for n in named if not re.search(r"NN_|\.\.\.", n)}
+    assert {"requirements.txt", "environment.yml", "labs", "src/xaihealth/checks/expected"} <= names
+    missing = [n for n in names if not (release.folder / n).exists()]
+    assert not missing, missing
+    assert not re.search(r"^\s*make\b|`make\b", text, re.M)
+    assert not (release.folder / "Makefile").exists()
+    hidden = json.loads((release.folder / "etc/prefix/etc/jupyter/jupyter_server_config.json").read_text())
+    assert "[0-9][0-9]*.py" in hidden["ContentsManager"]["hide_globs"]
+    assert not re.search(r"open[^\n]*paired `\.py`", text)
 
 
 def test_the_release_start_page_and_lab_settings_match_the_repository(tmp_path):

@@ -13,7 +13,8 @@
    ``postBuild``, ``jupytext.toml``, the licences, ``STUDENT.md`` (install and start) and ``START.md`` (the
    start page, its solutions section rewritten: the release has none). ``etc/prefix/`` carries the
    JupyterLab settings (no build prompt, hidden paired files) with nbgrader's Lab extensions disabled
-   (:data:`STUDENT_DISABLED`). No ``solutions/``, ``tests/``, ``scripts/``, ``benchmarks/`` or ``.git``.
+   (:data:`STUDENT_DISABLED`), and of ``benchmarks/`` only the scorecard (lecture 08 reads it). No
+   ``solutions/``, ``tests/``, ``scripts/`` or ``.git``.
 4. Audits the folder (:func:`audit`) and zips it next to itself.
 """
 
@@ -34,6 +35,8 @@ DEFAULT_OUT = Path("dist") / "xaihealth-student"
 FILES = ("pyproject.toml", "requirements.txt", "environment.yml", "postBuild", "jupytext.toml", "LICENSE",
          "LICENSE-content.md")  # fmt: skip
 FOLDERS = ("labs", "notebooks", "slides", "datasets", "etc")
+# of benchmarks/, what the lectures read at run time (lecture 08's decision guide cites the scorecard)
+BENCHMARKS = ("scorecard.json", "scorecard.md")
 LEFT_OUT = ("instructor", "tooling")  # folders of src/xaihealth a student does not get
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".DS_Store")
 HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -160,8 +163,9 @@ only the second line is needed.
 
 ## What is here
 
-- `notebooks/` — the lectures (open the `.ipynb`, or the paired `.py`, which JupyterLab opens as a notebook
-  with jupytext); `slides/` — the same lectures as slide decks (open the `.html` in a browser).
+- `notebooks/` — the lectures: open the `.ipynb` (each is paired with a `.py` source of the same name,
+  which the course's JupyterLab settings hide); `slides/` — the same lectures as slide decks (open the
+  `.html` in a browser).
 - `labs/` — one notebook per lab. Each exercise has a cell where you write your code (replace the
   `raise NotImplementedError` stub) and a **check cell** after it.
 - `datasets/` — the data and trained models the notebooks use; `src/xaihealth/` — the course package.
@@ -246,9 +250,12 @@ def audit(out: Path) -> list[str]:
     for name in LEFT_OUT:
         if (package / name).exists():
             problems.append(f"src/xaihealth/{name}/ is in the release")
-    for name in ("solutions", "tests", "scripts", "benchmarks", ".git"):
+    for name in ("solutions", "tests", "scripts", ".git"):
         if (out / name).exists():
             problems.append(f"{name}/ is in the release")
+    extra = sorted(p.name for p in (out / "benchmarks").glob("*") if p.name not in BENCHMARKS)
+    if extra:
+        problems.append(f"benchmarks/ holds more than {', '.join(BENCHMARKS)}: {', '.join(extra)}")
     if (out / "START.md").is_file() and "](solutions/" in (out / "START.md").read_text(encoding="utf-8"):
         problems.append("START.md links to solutions/, which the release does not have")
     if not (package / "checks" / "expected" / "SHA256SUMS").is_file():
@@ -303,6 +310,9 @@ def build_release(
         copy_package(repo, out, {"checks/expected": Path(expected)})
     for name in FILES:
         shutil.copy2(repo / name, out / name)
+    (out / "benchmarks").mkdir()
+    for name in BENCHMARKS:
+        shutil.copy2(repo / "benchmarks" / name, out / "benchmarks" / name)
     (out / "pyproject.toml").write_text(_pyproject((repo / "pyproject.toml").read_text()))
     (out / "STUDENT.md").write_text(STUDENT_README, encoding="utf-8")
     start = start_page((repo / "START.md").read_text(encoding="utf-8"))
