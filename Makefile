@@ -61,7 +61,7 @@ scorecard: setup  ## execute the lectures that record rows -> benchmarks/scoreca
 	$(PY) -m xaihealth.tooling.scorecard
 
 # grading (instructors): autograde a lab's collected notebooks with nbgrader; time it
-.PHONY: grade bench-grading
+.PHONY: grade bench-grading check-kits
 LAB ?= 03
 SUBMISSIONS ?=
 JOBS ?= 2
@@ -69,6 +69,9 @@ N ?= 100
 grade: setup      ## make grade LAB=03 SUBMISSIONS=folder-or-zip [JOBS=2] -> grading/$(LAB)/: grades.csv, feedback/, marking.md
 	@test -n "$(SUBMISSIONS)" || { echo "make grade needs SUBMISSIONS=<folder or .zip of the students' notebooks>, e.g. make grade LAB=03 SUBMISSIONS=collected/"; exit 2; }
 	$(PY) -m xaihealth.instructor.grade --lab $(LAB) --submissions "$(SUBMISSIONS)" --out grading/$(LAB) --jobs $(JOBS)
+
+check-kits: setup  ## build each lab's grading kit (make grade does it) and run its solution in it [LABS="03 06"]
+	$(PY) -m xaihealth.instructor.kit $(LABS)
 
 bench-grading: setup  ## grade N (100) solved copies of lab LAB with JOBS workers -> benchmarks/grading.md
 	$(PY) -m xaihealth.instructor.grade --lab $(LAB) --bench $(N) --jobs $(JOBS)

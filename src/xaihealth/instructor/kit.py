@@ -131,3 +131,45 @@ def build_kit(solution: Path, cache: Path = CACHE, repo: Path = REPO,
         progress(f"built the grading kit {folder}")
     _check(folder / "src")
     return Kit(folder, _files(folder / "src"))
+
+
+def check_solution(solution: Path, cache: Path = CACHE) -> str:
+    """Run the lab's solution, hidden tests kept, in a kernel that imports its grading kit: ``"pass"`` or
+    what failed. Every check must pass from the kit's stored values alone."""
+    import jupytext
+    import nbformat
+
+    from xaihealth.instructor.autograde import nbgrader_env
+    from xaihealth.tooling.execute import execute
+
+    kit = build_kit(solution, cache)
+    with tempfile.TemporaryDirectory(prefix="xaihealth-kit-check-") as tmp:
+        src = kit.write(Path(tmp) / "kit")
+        notebook = Path(tmp) / f"{Path(solution).stem}.ipynb"
+        nbformat.write(jupytext.read(solution), notebook)
+        env = nbgrader_env(src)
+        outcome = execute(notebook, env={k: env[k] for k in ("PYTHONPATH", "XAIHEALTH_DATASETS")})
+    return "pass" if outcome.status == "pass" else outcome.summary()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m xaihealth.instructor.kit [NN ...]``: build each lab's kit and run its solution in it."""
+    import argparse
+
+    from xaihealth.instructor.release import solution_sources
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("labs", nargs="*", metavar="NN", help="labs to check (default: all)")
+    args = parser.parse_args(argv)
+    failed = 0
+    for solution in solution_sources(REPO, args.labs or None):
+        verdict = check_solution(solution)
+        failed += verdict != "pass"
+        print(f"{solution.name}: {verdict}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
