@@ -5,10 +5,11 @@ Each notebook is executed in a fresh kernel once per base seed (``XAIHEALTH_SEED
 asserts should hold for every seed; the table ``benchmarks/robustness.md`` shows, for each notebook and
 seed, ``pass`` or the first failing assert with its message, and the wall time.
 
-Results are kept in ``benchmarks/robustness.json`` with the sha256 of each notebook's source, so a run is
-resumable: a (notebook, seed) whose source did not change since its last result is not run again, unless
-``--force`` is given or the notebook is named on the command line (``make robustness
-NB=notebooks/04_gradients.py``). Two notebooks run at a time (one per core; each notebook uses one
+Results are kept in ``benchmarks/robustness.json`` with the sha256 of each notebook's source and of the
+package files it imports (:func:`dependencies`), so a run is resumable: a (notebook, seed) whose source and
+dependencies did not change since its last result is not run again, unless ``--force`` is given or the
+notebook is named on the command line (``make robustness NB=notebooks/04_gradients.py``). Two notebooks
+run at a time (one per core; each notebook uses one
 thread). Timings on a shared machine are noisy: compare within one run.
 """
 
@@ -42,12 +43,13 @@ def notebook_sources(root: Path = Path(".")) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9]*.py")) + sorted((root / "solutions").glob("[0-9]*.py"))
 
 
-# A lab's results depend on the whole package: its check cells reach the references and hidden tests by a
-# computed import. A lecture's depend only on the package modules it imports, directly or through them,
-# which :func:`lecture_dependencies` reads from the code (no lecture imports instructor or tooling code, and
-# the student release, which ships neither, runs every lecture: tests/test_release.py). So an edit to the
-# serving code, a lab's checkers or another lecture's helpers leaves a lecture's stored results valid.
+# A notebook's results depend on the package modules it imports, directly or through them, which
+# :func:`dependencies` reads from the code. The one computed import, a checks module's
+# ``references("<m>")`` (and the hidden tests' ``hidden_references("<m>")``), is read as an import of
+# ``xaihealth.instructor.references.<m>``. So an edit to the serving code or to another module's checkers
+# leaves a notebook's stored results valid; an edit to anything it runs does not.
 _MODULE_NAME = re.compile(r"^xaihealth(\.[A-Za-z_]\w*)+$")
+_ACCESSORS = {"references", "hidden_references"}  # name("<m>") reaches xaihealth.instructor.references.<m>
 
 
 def _module_file(package: Path, name: str) -> Path | None:
@@ -80,10 +82,14 @@ def _imports(tree: ast.AST, module: str | None, is_package: bool) -> set[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if _MODULE_NAME.match(node.value):
                 names.add(node.value)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+            if called in _ACCESSORS and isinstance(node.args[0].value, str):
+                names.add(f"xaihealth.instructor.references.{node.args[0].value}")
     return {n for n in names if n == "xaihealth" or n.startswith("xaihealth.")}
 
 
-def lecture_dependencies(source: Path, package: Path) -> list[Path]:
+def dependencies(source: Path, package: Path) -> list[Path]:
     """The package files a notebook source imports, directly or through other package modules.
 
     Every parent package's ``__init__.py`` counts (importing ``xaihealth.a.b`` runs ``xaihealth.a``). A file
@@ -113,19 +119,15 @@ def lecture_dependencies(source: Path, package: Path) -> list[Path]:
 
 
 @lru_cache(maxsize=64)
-def _package_digest(lecture: Path | None = None) -> bytes:
-    """A digest of what a notebook's result also depends on: package code, the model manifest, the lock.
-
-    For a lab (``lecture=None``) the whole package; for a lecture, the files :func:`lecture_dependencies`
-    finds.
-    """
+def _package_digest(notebook: Path) -> bytes:
+    """A digest of what a notebook's result also depends on: the package files :func:`dependencies` finds,
+    the model manifest and the lock."""
     import xaihealth
 
     package = Path(xaihealth.__file__).resolve().parent
     digest = hashlib.sha256()
     extra = [package.parents[1] / "datasets/models/manifest.json", package.parents[1] / "requirements.txt"]
-    files = sorted(package.rglob("*.py")) if lecture is None else lecture_dependencies(lecture, package)
-    for file in files + extra:
+    for file in dependencies(notebook, package) + extra:
         if file.exists():
             digest.update(file.relative_to(package.parents[1]).as_posix().encode() + file.read_bytes())
     return digest.digest()
@@ -134,8 +136,7 @@ def _package_digest(lecture: Path | None = None) -> bytes:
 def source_hash(path: Path) -> str:
     """Identifies what a stored result was computed from: the notebook, the package, manifest and lock."""
     path = Path(path).resolve()
-    lecture = path if path.parent.name == "notebooks" else None
-    return hashlib.sha256(path.read_bytes() + _package_digest(lecture)).hexdigest()
+    return hashlib.sha256(path.read_bytes() + _package_digest(path)).hexdigest()
 
 
 def run_one(path: Path, seed: int) -> dict[str, object]:
