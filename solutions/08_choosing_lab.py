@@ -45,6 +45,7 @@ from xaihealth.checks.choosing import (
     check_importance_intervals,
     check_kernel_shap_within_budget,
     check_make_report,
+    check_my_report,
 )
 from xaihealth.data.blackbox import FEATURES, make_blackbox_case
 from xaihealth.notebook import derived_seed, setup
@@ -75,7 +76,10 @@ case.X.describe().round(2).T[["mean", "std", "min", "max"]]
 #
 # 1. **Background.** `n_background` rows of `X_pool` drawn without replacement by
 #    `np.random.default_rng(seed).choice(len(X_pool), n_background, replace=False)` (not the patients you
-#    explain; a small random sample keeps the cost down, Lundberg & Lee, 2017, *NeurIPS*).
+#    explain). Every background row costs a query per coalition, so shap's own documentation of
+#    `KernelExplainer` advises summarising the background by a small sample (`shap.sample`) or k-means
+#    centres (`shap.kmeans`); the values are then relative to that sample (interventional Shapley values,
+#    Janzing et al., 2020, *AISTATS*).
 # 2. **nsamples from the budget.** shap's `KernelExplainer` queries the B background rows once, then, for
 #    each of the P patients, the patient's row and `nsamples × B` rows. So take the largest
 #    `nsamples = (budget - B - P) // (P * B)`. If that is below `2 * n_features + 2` (too few coalitions
@@ -87,7 +91,13 @@ case.X.describe().round(2).T[["mean", "std", "min", "max"]]
 #    coalitions from numpy's global generator; `l1_reg=False` keeps every feature).
 #
 # Return the array of attributions, shape (patients, features). The checker runs your pipeline on fresh
-# vendor models with several seeds, budgets and background sizes and compares it exactly with its own.
+# vendor models with other seeds, budgets and background sizes and grades the **properties** any sound
+# estimator has, not one recipe: the budget kept (and at least half of it spent), the shape, efficiency
+# (each patient's attributions add up to the gap in log-odds between the patient and the background
+# above), and closeness to the exact Shapley values of the log-odds relative to the same background,
+# which the checker computes by evaluating all 2⁹ coalitions on its own copy of the model (within 10 %
+# root mean square; KernelSHAP at this budget is about 3 % away). Seeding per patient, or calling shap
+# one patient at a time, is fine; only the background draw is fixed, so that the checker knows it.
 
 # %%
 def kernel_shap_within_budget(predict, X_pool, patients, budget, n_background=40, seed=0):
@@ -137,8 +147,9 @@ Integrated Gradients or Grad-CAM (they need gradients) and an EBM (it needs the 
 design) are not available; only model-agnostic methods that query the model remain, KernelSHAP and LIME.
 KernelSHAP estimates Shapley values: they add up to the gap between the patient's log-odds and the
 background's, relative to a stated background, and module 03 measured that it converges to the exact
-values as the coalitions grow, while LIME's answer depends on its kernel width and its seed and has no
-base value. The budget sets the number of coalitions per patient, hence the precision: here about 120
+values as the coalitions grow. LIME fits a weighted linear surrogate with an intercept, but nothing
+makes its coefficients add up to f(x) minus a stated base value (no efficiency), and its answer depends on
+its kernel width and its seed. The budget sets the number of coalitions per patient, hence the precision: here about 120
 coalitions for 30 patients with a background of 40 rows. With a budget ten times smaller I would explain
 fewer patients or use a smaller background (a few k-means centres) rather than too few coalitions, and I
 would report the wider intervals that result.
@@ -215,8 +226,12 @@ intervals = importance_intervals(phi, FEATURES, seed=derived_seed(3))
 null_intervals = importance_intervals(phi_null, FEATURES, seed=derived_seed(4))
 # The sanity check, as a gap between intervals: troponin on the vendor's model vs on the null model.
 real, null = intervals.loc["troponin"], null_intervals.loc["troponin"]
-assert real["low"] > 10 * null["high"], (real, null)
 FLOOR = max(MIN_EFFECT, float(null_intervals.loc["troponin", "high"]))
+# The null model's noise floor is far below MIN_EFFECT, so the check that can fail is the one against the
+# floor: troponin on the vendor's model is above it, troponin on the null model and the decoy (ck_mb,
+# correlated with troponin, unused by the truth) are not.
+assert real["low"] > FLOOR >= null["high"], (real, null, FLOOR)
+assert intervals.loc["ck_mb", "low"] <= FLOOR, intervals.loc["ck_mb"]
 print(f"troponin: {real['importance']:.3f} [{real['low']:.3f}, {real['high']:.3f}] on the vendor's model, "
       f"{null['importance']:.4f} [{null['low']:.4f}, {null['high']:.4f}] on the null model (noise floor)")
 print(f"floor for 'matters': {FLOOR:.3f} log-odds (the larger of the stated minimum effect and the noise floor)")
@@ -234,11 +249,18 @@ hidden_check_importance_intervals(importance_intervals)
 # Write `make_report(intervals, floor)`: the rows of `intervals` sorted by decreasing importance, with
 # the columns `importance`, `low`, `high` unchanged and a boolean column `matters` that is True when the
 # **lower end** of the interval is above `floor` (strictly). The decision rule was fixed before looking
-# at the result: a feature matters when we are 95 % sure that its mean absolute contribution exceeds both
+# at the result: a feature matters when the lower end of its 95 % interval for the mean absolute contribution exceeds both
 # the smallest effect worth reporting (`MIN_EFFECT` = 0.1 log-odds, about a 10 % change in the odds) and
-# what the pipeline gives a feature the model cannot use (Exercise 2). The checker runs the lab's
-# pipeline on fresh vendor cases, gives the intervals to your function and scores the report against the
-# planted truth.
+# what the pipeline gives a feature the model cannot use (Exercise 2). The check cell first tests your
+# function on planted intervals, then scores **your own report** (the `report` below, from your pipeline)
+# against the planted truth of this `case`, which only the checker knows: the ranking, the null features,
+# the features with a real effect, the scale, and whether each interval is honest about its uncertainty.
+#
+# What the interval covers: it resamples the 30 patients, with the background and the KernelSHAP draw
+# held fixed, so it is an interval for the mean |attribution| *relative to this background*, not for the
+# importance in the whole population. Over base seeds 1-12 the 95 % intervals contained the planted
+# population importance for only about 80 % of the five real effects (another background shifts every
+# attribution); read them as a lower bound on the uncertainty.
 
 # %%
 def make_report(intervals, floor):
@@ -264,9 +286,11 @@ report.round(3)
 
 # %%
 check_make_report(make_report)
+check_my_report(report, case)
 ### BEGIN HIDDEN TESTS
-from xaihealth.instructor.hidden.choosing import hidden_check_make_report
+from xaihealth.instructor.hidden.choosing import hidden_check_make_report, hidden_check_my_report
 hidden_check_make_report(make_report)
+hidden_check_my_report(report, case)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -285,8 +309,9 @@ answer_4b = """
 ### BEGIN SOLUTION
 answer_4b = """
 The vendor's model relies above all on troponin, then on age, CRP and the combination of systolic
-pressure and heart rate; each of these has a 95 % interval over 30 patients above our floor of 0.1
-log-odds, and the null model with troponin fixed gives it almost nothing, so the pipeline does not invent
+pressure and heart rate; each of these has a 95 % patient-bootstrap interval over 30 patients above our
+floor of 0.1 log-odds (an interval relative to our background sample, which under-states the uncertainty:
+such intervals held the planted importance about 80 % of the time on other draws), and the null model with troponin fixed gives it almost nothing, so the pipeline does not invent
 importance. It does not use CK-MB, sodium, potassium or hemoglobin to any degree we could measure. This
 says what the model uses, not what causes infarction: the attributions are not causal claims about
 patients, changing a patient's value would not change their risk as the model does, and CK-MB being

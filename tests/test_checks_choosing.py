@@ -58,6 +58,67 @@ def shap_unseeded(predict, X_pool, patients, budget, n_background=40, seed=0):
     return _pipeline(predict, X_pool, patients, budget, n_background, seed, reseed=False)
 
 
+def shap_per_patient(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """Accepted: one shap call per patient, each reseeded with its own seed (another KernelSHAP draw)."""
+    X_pool, patients = np.asarray(X_pool, dtype=float), np.asarray(patients, dtype=float)
+    background = X_pool[np.random.default_rng(seed).choice(len(X_pool), n_background, replace=False)]
+    P, M = patients.shape
+    nsamples = (budget - n_background - P) // (P * n_background)
+    if nsamples < 2 * M + 2:
+        raise ValueError(f"budget={budget} is too small")
+    explainer = shap.KernelExplainer(predict, background, link="logit")
+    rows = []
+    for i in range(P):
+        np.random.seed(1000 * seed + i + 7)
+        rows.append(explainer.shap_values(patients[i:i + 1], nsamples=nsamples, l1_reg=False, silent=True)[0])
+    return np.array(rows)
+
+
+def shap_mean_of_logit(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """Accepted: the identity link on the model's log-odds (the other log-odds game)."""
+    def log_odds(X):
+        p = np.asarray(predict(X), dtype=float)
+        return np.log(p / (1 - p))
+
+    return _pipeline(log_odds, X_pool, patients, budget, n_background, seed, link="identity")
+
+
+def shap_sign_flipped(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """The attributions with the wrong sign."""
+    return -_pipeline(predict, X_pool, patients, budget, n_background, seed)
+
+
+def shap_patients_as_background(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """The explained patients themselves as the background."""
+    P = len(patients)
+    nsamples = (budget - 2 * P) // (P * P)
+    return _pipeline(predict, X_pool, patients, budget, P, seed, nsamples=nsamples,
+                     background=np.asarray(patients, dtype=float))
+
+
+def occlusion_scores(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """Occlusion: logit f(x) - logit f(x with feature j set to the background mean), not Shapley values."""
+    X_pool, patients = np.asarray(X_pool, dtype=float), np.asarray(patients, dtype=float)
+    background = X_pool[np.random.default_rng(seed).choice(len(X_pool), n_background, replace=False)]
+    if (budget - len(patients)) // len(patients) < 2 * patients.shape[1] + 2:
+        raise ValueError(f"budget={budget} is too small")
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    base = logit(predict(patients))
+    out = np.zeros_like(patients)
+    for j in range(patients.shape[1]):
+        moved = patients.copy()
+        moved[:, j] = background[:, j].mean()
+        out[:, j] = base - logit(predict(moved))
+    predict(np.repeat(patients, (budget // 2) // len(patients), axis=0)[: budget // 2])  # spend the budget
+    return out
+
+
+def gap_split_evenly(predict, X_pool, patients, budget, n_background=40, seed=0):
+    """Efficient but not Shapley: each patient's log-odds gap split equally over the features."""
+    phi = _pipeline(predict, X_pool, patients, budget, n_background, seed)
+    return np.repeat(phi.sum(axis=1, keepdims=True) / phi.shape[1], phi.shape[1], axis=1)
+
+
 def shap_no_minimum(predict, X_pool, patients, budget, n_background=40, seed=0):
     """Explains even when the budget leaves too few coalitions (no ValueError)."""
     P = len(patients)
@@ -179,8 +240,11 @@ def report_everything_matters(intervals, floor):
 
 CASES = [
     *mutation_cases(ch.check_kernel_shap_within_budget, ref.reference_kernel_shap_within_budget,
-                    [shap_unseeded, shap_probability_scale, shap_budget_forgets_background,
-                     shap_fixed_nsamples, shap_first_rows_background, shap_no_minimum]),
+                    [shap_probability_scale, shap_budget_forgets_background, shap_fixed_nsamples,
+                     shap_first_rows_background, shap_no_minimum, shap_sign_flipped,
+                     shap_patients_as_background, occlusion_scores, gap_split_evenly]),
+    *[(ch.check_kernel_shap_within_budget, accepted, True)
+      for accepted in (shap_unseeded, shap_per_patient, shap_mean_of_logit)],
     *mutation_cases(ch.check_ablated, ref.reference_ablated,
                     [ablated_wrong_column, ablated_in_place, ablated_twice, ablated_zero, ablated_nothing]),
     *mutation_cases(ch.check_importance_intervals, ref.reference_importance_intervals,
@@ -191,6 +255,100 @@ CASES = [
                     [report_by_importance, report_ascending, report_by_upper_end, report_unsorted,
                      report_everything_matters]),
 ]
+
+
+def test_exact_shapley_matches_the_closed_form_of_the_vendor():
+    """Mean-of-logit game of a logistic regression: w_j (z_j(x_j) - mean_b z_j(b_j)) on the linear terms."""
+    from xaihealth.data import blackbox as bb
+
+    case = bb.make_blackbox_case(50, seed=4, budget=10**9)
+    X = case.X.to_numpy()
+    patients, background = X[:6], X[20:45]
+    exact = ch.exact_shapley(lambda R: case.model.predict_proba(R)[:, 1], patients, background)
+    w, _ = bb._vendor_fit(4, case.n_train)
+    zp, zb = bb._standardise(patients), bb._standardise(background)
+    linear = [j for j, f in enumerate(bb.FEATURES) if f not in bb.INTERACTION]
+    want = w[linear] * (zp[:, linear] - zb[:, linear].mean(axis=0))
+    assert np.allclose(exact["mean of logit"][:, linear], want, atol=1e-9)
+    gap = np.log(case.model.predict_proba(patients)[:, 1] / case.model.predict_proba(patients)[:, 0])
+    p_b = case.model.predict_proba(background)[:, 1].mean()
+    assert np.allclose(exact["logit of mean"].sum(axis=1), gap - np.log(p_b / (1 - p_b)), atol=1e-9)
+
+
+# --- Exercise 4: the student's own report against the planted truth -------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab_report():
+    """The lab's pipeline (references) on a fresh vendor case, with fewer rows than the lab."""
+    from xaihealth.data.blackbox import FEATURES, make_blackbox_case
+
+    case = make_blackbox_case(200, seed=3, budget=60_000)
+    X = case.X.to_numpy()
+    phi = ref.reference_kernel_shap_within_budget(lambda R: case.model.predict_proba(R)[:, 1], X[:150],
+                                                  X[150:180], 60_000, n_background=40, seed=3)
+    intervals = ref.reference_importance_intervals(phi, FEATURES, seed=3)
+    return case, ref.reference_make_report(intervals, ch.MIN_EFFECT)
+
+
+def _constant(report):
+    return report.assign(importance=0.5, low=0.4, high=0.6, matters=True)
+
+
+def _decoy_important(report):
+    return report.assign(matters=report["matters"] | (report.index == "ck_mb"))
+
+
+def _reversed_ranking(report):
+    flipped = report.copy()
+    flipped[["importance", "low", "high"]] = report[["importance", "low", "high"]].to_numpy()[::-1]
+    return flipped.sort_values("importance", ascending=False)
+
+
+def _point_intervals(report):
+    return report.assign(low=report["importance"] - 1e-3, high=report["importance"] + 1e-3)
+
+
+def _intervals_shifted(report):
+    width = report["high"] - report["low"]
+    return report.assign(low=report["low"] + 2.5 * width, high=report["high"] + 2.5 * width,
+                         importance=report["importance"] + 2.5 * width)
+
+
+def _probability_scale(report):
+    return report.assign(**{c: report[c] / 4 for c in ("importance", "low", "high")})
+
+
+@pytest.mark.parametrize("mutant", [_constant, _decoy_important, _reversed_ranking, _point_intervals,
+                                    _intervals_shifted, _probability_scale], ids=lambda f: f.__name__)
+def test_my_report_is_scored_against_the_planted_truth(lab_report, mutant, capsys):
+    case, report = lab_report
+    ch.check_my_report(report, case)  # the lab's own pipeline passes
+    with pytest.raises(AssertionError):
+        ch.check_my_report(mutant(report.copy()), case)
+
+
+def _effects_halved(report):
+    """Every importance but the strongest halved (a scale right only for the first feature)."""
+    out = report.copy()
+    out.iloc[1:, out.columns.get_indexer(["importance", "low", "high"])] /= 2.5
+    return out
+
+
+@pytest.mark.parametrize("mutant", [_probability_scale, _effects_halved], ids=lambda f: f.__name__)
+def test_the_hidden_report_check_scores_every_effect_scale(lab_report, mutant, capsys):
+    from xaihealth.instructor.hidden.choosing import hidden_check_my_report
+
+    case, report = lab_report
+    hidden_check_my_report(report, case)
+    with pytest.raises(AssertionError):
+        hidden_check_my_report(mutant(report.copy()), case)
+
+
+def test_my_report_needs_the_case(lab_report):
+    _, report = lab_report
+    with pytest.raises(AssertionError):
+        ch.check_my_report(report, None)
 
 
 @pytest.mark.parametrize(("checker", "function", "accept"), CASES, ids=case_id)
@@ -217,6 +375,11 @@ def test_written_answers_need_sentences_on_every_topic(checker):
      "    return planted_truth", "2", "planted_truth"),
     ("def kernel_shap_within_budget(predict, X_pool, patients, budget, n_background=40, seed=0):\n"
      "    return vendor._BudgetedModel__weights", "1", "_BudgetedModel__weights"),
+    ("def make_report(intervals, floor):\n    return bb.COEFFICIENTS", "4", "COEFFICIENTS"),
+    ("def make_report(intervals, floor):\n    from xaihealth.data.blackbox import NULL_FEATURES\n"
+     "    return NULL_FEATURES", "4", "NULL_FEATURES"),
+    ("def kernel_shap_within_budget(predict, X_pool, patients, budget, n_background=40, seed=0):\n"
+     "    return vendor.with_budget(10**9)", "1", "with_budget"),
     ("def make_report(intervals, floor):\n    return intervals.sort_values('importance')", "4", None),
 ])  # fmt: skip
 def test_the_grading_rule_flags_reading_the_planted_truth(source, exercise, flagged):

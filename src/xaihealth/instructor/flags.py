@@ -99,8 +99,13 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "6": ("sklearn.metrics.cohen_kappa_score", "statsmodels.stats.inter_rater", "statsmodels.stats.api"),
         "7": ("mapie", "crepes", "sklearn.calibration"),
     },
-    "08": dict.fromkeys(("1", "2", "3", "4"), ("xaihealth.data.blackbox.planted_truth",
-                                               "._BudgetedModel__weights", "._BudgetedModel__bias")),
+    # Lab 08: every route to the planted truth or the vendor's weights, and lifting the query budget.
+    "08": dict.fromkeys(("1", "2", "3", "4"), (
+        *(f"xaihealth.data.blackbox.{name}" for name in (
+            "planted_truth", "PlantedTruth", "COEFFICIENTS", "NULL_FEATURES", "STRONG", "WEAK", "INTERACTION",
+            "INTERACTION_COEF", "INTERCEPT", "DECOY", "DECOY_CORRELATION", "SCALES", "_vendor_fit",
+            "_contributions", "_design", "_draw", "_standardise")),
+        "._BudgetedModel__weights", "._BudgetedModel__bias", ".with_budget")),
 }
 
 _FRAME_PEEKS = ("builtins", "sys.modules", "unittest.mock")

@@ -2,7 +2,7 @@
 
 Other vendor seeds, budgets and background sizes; other columns, values and row counts for the null model;
 other numbers of patients, features and seeds for the intervals; other floors and a third planted case for
-the report, and the report scored against the planted truth of another vendor case.
+the report (the student's own report is scored against the planted truth by the visible check).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from xaihealth.checks.choosing import MIN_EFFECT, _as_matrix, _linear_rows, _scored, vendor_case
-from xaihealth.data.blackbox import FEATURES, make_blackbox_case, planted_truth
+from xaihealth.checks.choosing import MIN_EFFECT, _linear_rows, graded_kernel_shap
+from xaihealth.data.blackbox import BlackBoxCase, planted_truth
 from xaihealth.instructor.hidden import hidden_references
 from xaihealth.instructor.integrity import exercise
 
@@ -21,20 +21,10 @@ refs = hidden_references("choosing")
 
 
 def hidden_check_kernel_shap_within_budget(kernel_shap_within_budget: Callable[..., np.ndarray]) -> None:
-    """Exact comparison on other vendor seeds, budgets and background sizes, and the budget kept."""
+    """The property grading of Exercise 1 on other vendor seeds, budgets and background sizes."""
     with exercise("Exercise 1 (KernelSHAP within the budget) (hidden tests)") as ex:
         for vendor_seed, seed, budget, n_bg in ((61, 7, 20_000, 12), (62, 9, 33_000, 30)):
-            predict, pool, patients, _ = vendor_case(vendor_seed, budget)
-            want = refs.reference_kernel_shap_within_budget(predict, pool, patients, budget,
-                                                             n_background=n_bg, seed=seed)  # fmt: skip
-            predict, pool, patients, model = vendor_case(vendor_seed, budget)
-            got = _as_matrix(ex.call(kernel_shap_within_budget, predict, pool, patients, budget,
-                                     n_background=n_bg, seed=seed), patients.shape)  # fmt: skip
-            ex.expect(got is not None and np.allclose(got, want, atol=1e-8),
-                      f"with seed={seed}, budget={budget}, n_background={n_bg} your attributions differ from "
-                      "the lab's fixed pipeline")  # fmt: skip
-            ex.expect(0 <= budget - model.queries < len(patients) * n_bg,
-                      f"with budget={budget} your pipeline used {model.queries} rows")
+            graded_kernel_shap(ex, kernel_shap_within_budget, vendor_seed, budget, n_bg, seed)
 
 
 def hidden_check_ablated(ablated: Callable[..., Callable[[np.ndarray], np.ndarray]]) -> None:
@@ -72,7 +62,7 @@ def hidden_check_importance_intervals(importance_intervals: Callable[..., pd.Dat
 
 
 def hidden_check_make_report(make_report: Callable[[pd.DataFrame, float], pd.DataFrame]) -> None:
-    """A planted case with ties in importance broken by order, another floor, and another vendor case."""
+    """A planted case with ties in importance broken by order and another floor."""
     with exercise("Exercise 4 (the report) (hidden tests)") as ex:
         planted = pd.DataFrame({"importance": [0.5, 0.05, 0.5, 0.9], "low": [0.31, 0.0, 0.29, 0.2],
                                 "high": [0.7, 0.1, 0.7, 1.6]}, index=["p", "q", "r", "s"])  # fmt: skip
@@ -81,16 +71,17 @@ def hidden_check_make_report(make_report: Callable[[pd.DataFrame, float], pd.Dat
         ex.expect(list(got.index) == list(want.index) and list(got["matters"]) == list(want["matters"]),
                   "with floor=0.3: sort by decreasing importance (ties in their given order) and call a "
                   "feature important when its lower end is above the floor")  # fmt: skip
-        case = make_blackbox_case(70, seed=43, budget=60_000)
-        model = case.model
 
-        def predict_mi(X: np.ndarray) -> np.ndarray:
-            return model.predict_proba(X)[:, 1]
 
-        X = case.X.to_numpy()
-        phi = refs.reference_kernel_shap_within_budget(predict_mi, X[:40], X[40:], 60_000, n_background=20,
-                                                       seed=43)  # fmt: skip
-        report = ex.call(make_report, refs.reference_importance_intervals(phi, list(FEATURES), seed=43),
-                         MIN_EFFECT)  # fmt: skip
-        truth = planted_truth(case)
-        _scored(report, truth.importance, truth.null_features, ex)
+def hidden_check_my_report(report: object, case: object) -> None:
+    """The student's own report: every planted effect on its planted scale (0.5 to 2 times), not only the
+    strongest (the visible check scores the ranking, the nulls, the calls and the intervals)."""
+    with exercise("Exercise 4 (the report) (hidden tests)") as ex:
+        ex.expect(isinstance(case, BlackBoxCase) and isinstance(report, pd.DataFrame)
+                  and "importance" in report.columns, "pass your report and the lab's case")
+        truth = planted_truth(case).importance
+        effects = [f for f in truth.index if truth[f] > 2 * MIN_EFFECT]
+        ratio = (report["importance"].reindex(effects).astype(float) / truth[effects]).to_numpy()
+        ex.expect(bool(np.all((ratio > 0.5) & (ratio < 2.0))),
+                  f"your importances of {effects} are {np.round(ratio, 2).tolist()} times the planted ones: "
+                  "report mean |attribution| on the log-odds scale")  # fmt: skip
