@@ -222,3 +222,25 @@ def test_imports_resolve_relative_and_lazy_names(tmp_path):
     assert len(robustness.dependencies(tmp_path / "bad.py", package)) == 6  # unreadable: everything
     assert robustness._imports(ast.parse("from . import x"), "xaihealth.a.b", False) == {"xaihealth.a",
                                                                                         "xaihealth.a.x"}
+
+
+def _add_many(path: str, prefix: str, n: int) -> None:
+    for i in range(n):
+        robustness.add_result(f"{prefix}|{i}", {"status": "pass", "seconds": 1.0}, Path(path))
+
+
+def test_two_runs_at_once_keep_each_others_results(tmp_path):
+    """Two `make robustness NB=...` at once: every result of both is stored (re-read under a file lock)."""
+    import multiprocessing
+
+    path = tmp_path / "robustness.json"
+    robustness.save_results({"old|1": {"status": "pass", "seconds": 2.0}}, 12.5, path)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_add_many, args=(str(path), name, 25)) for name in ("a", "b")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    results, wall = robustness.load_results(path)
+    assert set(results) == {"old|1"} | {f"{p}|{i}" for p in "ab" for i in range(25)} and wall == 12.5

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import fcntl
 import hashlib
 import json
 import os
@@ -26,7 +27,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -177,6 +180,28 @@ def save_results(results: dict[str, dict[str, object]], wall: float | None, path
     os.replace(tmp, path)
 
 
+@contextmanager
+def _file_lock(path: Path = RESULTS) -> Iterator[None]:
+    """Hold an exclusive lock on ``<results>.lock`` (two robustness runs at once, e.g. two ``NB=``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".json.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def add_result(name: str, result: dict[str, object], path: Path = RESULTS) -> dict[str, dict[str, object]]:
+    """Store one run's result: re-read the file, add it, write it back, under the file lock, so a result
+    another run stored meanwhile is kept. Returns the results now stored."""
+    with _LOCK, _file_lock(path):
+        results, wall = load_results(path)
+        results[name] = result
+        save_results(results, wall, path)
+    return results
+
+
 def key(path: Path | str, seed: int) -> str:
     return f"{Path(path).as_posix()}|{seed}"
 
@@ -281,17 +306,16 @@ def main(argv: list[str] | None = None) -> int:
         digest = current[path.as_posix()]  # what the run is computed from, taken before it starts
         res = run_one(path, seed)
         res["source_sha256"] = digest
-        with _LOCK:
-            results[key(path, seed)] = res
-            save_results(results, wall)  # after every run: an interrupted run resumes where it stopped
+        results.update(add_result(key(path, seed), res))  # after every run: an interrupted run resumes
         outcome = Outcome.from_dict(res)
         print(f"{path} seed {seed}: {outcome.summary()} ({outcome.seconds:.0f} s)", flush=True)
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         list(pool.map(work, todo))
-    if not named and len(todo) == len(everything) * len(seeds):  # a complete run: its wall time counts
-        wall = time.perf_counter() - start
-        with _LOCK:
+    with _LOCK, _file_lock():
+        results = load_results()[0]
+        if not named and len(todo) == len(everything) * len(seeds):  # a complete run: its wall time counts
+            wall = time.perf_counter() - start
             save_results(results, wall)
     TABLE.write_text(table(results, seeds, list(current), wall, current), encoding="utf-8")
     print("wrote", TABLE, "and", RESULTS)
