@@ -198,6 +198,19 @@ def intervals_ignore_level(phi, features, seed=0, n_resamples=2000, level=0.95):
     return ref.reference_importance_intervals(phi, features, seed, n_resamples, 0.95)
 
 
+def intervals_90_labelled_95(phi, features, seed=0, n_resamples=2000, level=0.95):
+    """A 90 % interval when 95 % is asked (review R17, B4)."""
+    return ref.reference_importance_intervals(phi, features, seed, n_resamples, level * 0.90 / 0.95)
+
+
+def intervals_bca(phi, features, seed=0, n_resamples=2000, level=0.95):
+    """Accepted: the BCa bootstrap over patients."""
+    a = np.abs(np.asarray(phi, dtype=float))
+    result = stats.bootstrap((a,), np.mean, axis=0, n_resamples=n_resamples, confidence_level=level,
+                             method="BCa", rng=np.random.default_rng(seed))
+    return _frame(a.mean(axis=0), result.confidence_interval.low, result.confidence_interval.high, features)
+
+
 def intervals_resample_features(phi, features, seed=0, n_resamples=2000, level=0.95):
     """Resamples the features of each patient (the wrong axis) instead of the patients."""
     a = np.abs(np.asarray(phi, dtype=float))
@@ -249,8 +262,9 @@ CASES = [
                     [ablated_wrong_column, ablated_in_place, ablated_twice, ablated_zero, ablated_nothing]),
     *mutation_cases(ch.check_importance_intervals, ref.reference_importance_intervals,
                     [intervals_signed, intervals_sd_not_se, intervals_ignore_level,
-                     intervals_resample_features]),
+                     intervals_resample_features, intervals_90_labelled_95]),
     (ch.check_importance_intervals, intervals_normal, True),
+    (ch.check_importance_intervals, intervals_bca, True),
     *mutation_cases(ch.check_make_report, ref.reference_make_report,
                     [report_by_importance, report_ascending, report_by_upper_end, report_unsorted,
                      report_everything_matters]),

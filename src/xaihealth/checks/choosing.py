@@ -34,6 +34,8 @@ MIN_EFFECT = 0.1
 """The lab's smallest global importance (mean |log-odds contribution|) worth reporting, fixed in advance."""
 SHAPLEY_RTOL = 0.1
 """Exercise 1's tolerance: RMS distance to the exact Shapley values over their RMS (KernelSHAP: ~0.03)."""
+ENDS_TOL = 0.08
+"""Exercise 3: how far (as a fraction of the reference's width) an interval's ends may lie from its ends."""
 MISS_WIDTHS = 1.0
 """Exercise 4: how far (in interval widths) outside an effect's interval its planted importance may lie."""
 
@@ -209,8 +211,9 @@ def check_ablated(ablated: Callable[[Predict, int, float], Predict]) -> None:
 def check_importance_intervals(importance_intervals: Callable[..., pd.DataFrame]) -> None:
     """Exercise 3: mean |phi| per feature with a patient bootstrap interval.
 
-    Compared with the reference (importance exactly, the interval's ends within 15 % of its width, so that
-    one's own percentile bootstrap passes); planted signed attributions (|phi| needed), a shape that is not
+    Compared with the reference (importance exactly, the interval's ends within :data:`ENDS_TOL` of its
+    width: one's own percentile bootstrap, BCa and a t-interval are 3.5 %, 6.4 % and 4.5 % away on this
+    case, a 90 % interval labelled 95 % 10 %); planted signed attributions (|phi| needed), a shape that is not
     square (patients vs features), 60 columns drawn from one known distribution (coverage 85 % or more at
     95 %), and a narrower interval at a lower level.
     """
@@ -228,8 +231,8 @@ def check_importance_intervals(importance_intervals: Callable[..., pd.DataFrame]
                   "importance is the mean over patients of |phi| (the magnitude: a large negative "
                   "attribution matters as much as a positive one)")  # fmt: skip
         width = (want["high"] - want["low"]).to_numpy()
-        ex.expect(np.all(np.abs(out["low"] - want["low"]) < 0.15 * width)
-                  and np.all(np.abs(out["high"] - want["high"]) < 0.15 * width),
+        ex.expect(np.all(np.abs(out["low"] - want["low"]) < ENDS_TOL * width)
+                  and np.all(np.abs(out["high"] - want["high"]) < ENDS_TOL * width),
                   "the interval is not a 95 % bootstrap over patients of mean |phi|: resample the rows "
                   "(patients) with replacement, e.g. scipy.stats.bootstrap((np.abs(phi),), np.mean, axis=0, "
                   "method='percentile')")  # fmt: skip
