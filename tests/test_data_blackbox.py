@@ -9,8 +9,8 @@ from sklearn.metrics import roc_auc_score
 
 from xaihealth.data import blackbox as bb
 from xaihealth.data.blackbox import (
+    CANDIDATES,
     FEATURES,
-    NULL_FEATURES,
     QueryBudgetExceeded,
     make_blackbox_case,
     planted_truth,
@@ -26,11 +26,29 @@ def big():
 def test_logit_is_the_sum_of_contributions_and_null_features_contribute_nothing(big):
     case, truth = big
     assert np.allclose(truth.logit, truth.intercept + truth.contributions.sum(axis=1), atol=1e-12)
-    assert set(NULL_FEATURES) == {"ck_mb", "sodium", "potassium", "hemoglobin"}
-    assert (truth.contributions[list(NULL_FEATURES)] == 0).all().all()
-    assert (truth.importance[list(NULL_FEATURES)] == 0).all()
+    nulls = list(truth.null_features)
+    assert set(nulls) == {"ck_mb", *CANDIDATES} - set(truth.weak) and truth.weak
+    assert (truth.contributions[nulls] == 0).all().all()
+    assert (truth.importance[nulls] == 0).all()
     assert truth.importance.idxmax() == "troponin" and set(truth.importance[truth.importance > 0].index) == {
-        "troponin", "age", "crp", "sbp", "heart_rate"}
+        "troponin", *truth.weak, "sbp", "heart_rate"}
+
+
+def test_each_seed_draws_its_own_roles_and_magnitudes_within_the_documented_ranges():
+    truths = [planted_truth(make_blackbox_case(5, seed=seed)) for seed in range(40)]
+    roles = {t.weak for t in truths}
+    assert len(roles) >= 10 and {len(w) for w in roles} == {1, 2, 3}  # 25 possible sets of weak effects
+    for t in truths:
+        assert set(t.coefficients) == {"troponin", *t.weak} and set(t.weak) <= set(CANDIDATES)
+        assert bb.STRONG_RANGE[0] <= t.coefficients["troponin"] <= bb.STRONG_RANGE[1]
+        assert all(bb.WEAK_RANGE[0] <= abs(t.coefficients[f]) <= bb.WEAK_RANGE[1] for f in t.weak)
+        assert bb.INTERACTION_RANGE[0] <= -t.interaction_coef <= bb.INTERACTION_RANGE[1]
+        assert t.decoy == "ck_mb" and "ck_mb" in t.null_features
+    strong = [t.coefficients["troponin"] for t in truths]
+    assert np.ptp(strong) > 0.5 and len({round(v, 6) for v in strong}) == len(strong)
+    # the same seed gives the same truth; a bigger or smaller cohort does not change it
+    again = planted_truth(make_blackbox_case(50, seed=7, n_train=500))
+    assert dict(again.coefficients) == dict(truths[7].coefficients)
 
 
 def test_importance_is_the_mean_absolute_contribution_and_contributions_are_centred(big):
@@ -51,9 +69,9 @@ def test_outcome_follows_the_logit_and_an_oracle_recovers_the_coefficients(big):
     a, b = FEATURES.index("sbp"), FEATURES.index("heart_rate")
     oracle = LogisticRegression(C=1e6, max_iter=2000).fit(np.column_stack([z, z[:, a] * z[:, b]]), case.y)
     want = np.zeros(len(FEATURES) + 1)
-    for name, coef in bb.COEFFICIENTS.items():
+    for name, coef in truth.coefficients.items():
         want[FEATURES.index(name)] = coef
-    want[-1] = bb.INTERACTION_COEF
+    want[-1] = truth.interaction_coef
     assert np.abs(oracle.coef_[0] - want).max() < 0.05
     assert abs(oracle.intercept_[0] - bb.INTERCEPT) < 0.05
 
@@ -74,7 +92,7 @@ def test_the_vendor_model_is_close_to_the_truth(seed):
     logit = np.log(p / (1 - p))
     assert np.corrcoef(logit, truth.logit)[0, 1] > 0.99
     weights, _ = bb._vendor_fit(seed, case.n_train)
-    nulls = [FEATURES.index(f) for f in NULL_FEATURES]
+    nulls = [FEATURES.index(f) for f in truth.null_features]
     assert np.abs(weights[nulls]).max() < 0.1  # about 3 standard errors at n_train = 20,000
 
 
@@ -87,10 +105,10 @@ def test_exact_kernel_shap_of_the_vendor_model_recovers_the_contributions():
     explainer = shap.KernelExplainer(lambda Z: case.model.predict_proba(Z)[:, 1], X[:100], link="logit")
     phi = explainer.shap_values(X[100:112], nsamples=2**9 - 2, l1_reg=False, silent=True)  # every coalition
     contributions = truth.contributions.to_numpy()[100:112]
-    for name in ("troponin", "age", "crp", "sbp", "heart_rate"):
+    for name in ("troponin", *truth.weak, "sbp", "heart_rate"):
         j = FEATURES.index(name)
         assert np.corrcoef(phi[:, j], contributions[:, j])[0, 1] > 0.95, name
-    assert np.abs(phi[:, [FEATURES.index(f) for f in NULL_FEATURES]]).max() < 0.15
+    assert np.abs(phi[:, [FEATURES.index(f) for f in truth.null_features]]).max() < 0.15
 
 
 def test_the_budget_counts_rows_and_refuses_past_it():

@@ -36,7 +36,7 @@ SHAPLEY_RTOL = 0.1
 """Exercise 1's tolerance: RMS distance to the exact Shapley values over their RMS (KernelSHAP: ~0.03)."""
 ENDS_TOL = 0.08
 """Exercise 3: how far (as a fraction of the reference's width) an interval's ends may lie from its ends."""
-MISS_WIDTHS = 1.0
+MISS_WIDTHS = 1.5
 """Exercise 4: how far (in interval widths) outside an effect's interval its planted importance may lie."""
 
 
@@ -315,10 +315,11 @@ def check_my_report(report: object, case: object) -> None:
     features like the planted importance (Spearman 0.7 or more); call no null feature (the decoy
     included) important; call important every feature whose planted importance is above twice the floor
     (``MIN_EFFECT``); put the strong feature first on the log-odds scale; and each such feature's interval,
-    widened by its own width on each side, must contain the planted importance (:data:`MISS_WIDTHS`: the
-    lab's intervals are conditional on one background and one KernelSHAP draw and miss the planted
-    population importance by up to 0.66 of their width over base seeds 1-12, so a wider miss, or a
-    point interval, is a report that overstates its certainty).
+    widened by 1.5 times its width on each side, must contain the planted importance (:data:`MISS_WIDTHS`:
+    the lab's intervals are conditional on one background and one KernelSHAP draw and, with the truth
+    drawn per seed, missed the planted population importance by up to 1.2 of their width over base seeds
+    1-12, /tmp/b5/F17c/cover_f17c.py; so a wider miss, or a point interval, is a report that overstates
+    its certainty).
     """
     with exercise("Exercise 4 (the report)") as ex:
         from xaihealth.data.blackbox import BlackBoxCase

@@ -9,23 +9,27 @@ report which features the model uses. Because the data are generated here, the t
 Outcome model (log-odds of an infarction), on standardised clinical scales ``z_j`` (exact population
 means and standard deviations, written below)::
 
-    logit = INTERCEPT + 1.5 z_troponin + 0.4 z_age + 0.4 z_crp - 0.8 z_sbp z_heart_rate
+    logit = INTERCEPT + b_troponin z_troponin + sum_{j in W} b_j z_j - c z_sbp z_heart_rate
 
-``z_troponin`` and ``z_crp`` standardise the logarithm of the laboratory value. The last term is a pure
-pairwise interaction (low blood pressure with a fast heart rate, a shock pattern, raises the risk; neither
-has a main effect). ``ck_mb`` is a *decoy*: correlated with troponin (r = 0.8 on the log scale), so it is
-associated with the outcome, but it has no effect. ``sodium``, ``potassium`` and ``hemoglobin`` are pure
-noise. Every ``z`` has mean 0 over the population and the features are independent except the decoy, so
-each contribution is centred: the per-patient contribution of a main effect is its term, and the
-interaction is split half and half between its two features (their interventional Shapley values).
+The structure is fixed, the values are drawn per ``seed`` (:func:`_plant`, its own random stream), so no
+answer typed in from this docstring or the datasheet holds across seeds: ``b_troponin`` ~ U(1.2, 2.0);
+the set ``W`` of weak effects is 1, 2 or 3 markers (uniformly) drawn without replacement from
+:data:`CANDIDATES`, each ``|b_j|`` ~ U(0.4, 0.8) with a random sign; ``c`` ~ U(0.8, 1.3). The candidates
+left out of ``W`` are pure noise. ``z_troponin``, ``z_ck_mb`` and ``z_crp`` standardise the logarithm of
+the laboratory value. The last term is a pure pairwise interaction (low blood pressure with a fast heart
+rate, a shock pattern, raises the risk; neither has a main effect). ``ck_mb`` is a *decoy*: correlated
+with troponin (r = 0.8 on the log scale), so it is associated with the outcome, but it has no effect.
+Every ``z`` has mean 0 over the population and the features are independent except the decoy, so each
+contribution is centred: the per-patient contribution of a main effect is its term, and the interaction
+is split half and half between its two features (their interventional Shapley values).
 
 The vendor's model is a logistic regression on the log-transformed laboratory values and the product of
 standardised blood pressure and heart rate, fitted by this module on its own draw of ``n_train``
 patients (never on the hospital's rows): it is close to, not equal to, the truth.
 
 Randomness: ``seed`` feeds a :class:`numpy.random.SeedSequence` with independent streams for the
-vendor's training draw and for the hospital's patients, so the hospital's rows do not depend on
-``n_train`` and a smaller cohort is a prefix of a larger one.
+vendor's training draw, for the hospital's patients and for the planted values, so the hospital's rows
+do not depend on ``n_train`` and a smaller cohort is a prefix of a larger one.
 """
 
 from __future__ import annotations
@@ -43,15 +47,15 @@ from xaihealth import validate
 FEATURES = ("troponin", "ck_mb", "age", "crp", "sbp", "heart_rate", "sodium", "potassium", "hemoglobin")
 """Columns of ``X``, in order (units in the datasheet)."""
 STRONG = ("troponin",)
-WEAK = ("age", "crp")
 INTERACTION = ("sbp", "heart_rate")
 DECOY = "ck_mb"
-NULL_FEATURES = ("ck_mb", "sodium", "potassium", "hemoglobin")
-"""Features with exactly zero contribution to the true logit (the decoy included)."""
+CANDIDATES = ("age", "crp", "sodium", "potassium", "hemoglobin")
+"""The markers among which each seed draws its 1 to 3 weak effects; the others are null for that seed."""
 
 INTERCEPT = -1.3
-COEFFICIENTS: MappingProxyType[str, float] = MappingProxyType({"troponin": 1.5, "age": 0.4, "crp": 0.4})
-INTERACTION_COEF = -0.8  # log-odds per (SD of sbp x SD of heart rate)
+STRONG_RANGE = (1.2, 2.0)  # |log-odds per SD| of troponin
+WEAK_RANGE = (0.4, 0.8)  # |log-odds per SD| of each weak effect (random sign)
+INTERACTION_RANGE = (0.8, 1.3)  # log-odds per (SD of sbp x SD of heart rate), entering with a minus sign
 DECOY_CORRELATION = 0.8  # correlation of log ck_mb with log troponin
 
 # Population distribution: (mean, sd) of each feature on the scale z is taken on (log for the labs).
@@ -138,13 +142,16 @@ class PlantedTruth:
 
     ``contributions``: per patient of ``case.X`` and feature, the centred contribution to the true logit
     (the interaction split half/half). ``importance``: the population mean of |contribution| per feature
-    (exact, closed form). ``logit``: the true log-odds of each patient.
+    (exact, closed form). ``logit``: the true log-odds of each patient. ``coefficients`` (main effects)
+    and ``interaction_coef`` are this seed's draw; ``weak`` its weak effects, ``null_features`` the rest.
     """
 
     contributions: pd.DataFrame
     importance: pd.Series
     logit: np.ndarray
     intercept: float
+    coefficients: MappingProxyType[str, float]
+    interaction_coef: float
     null_features: tuple[str, ...]
     strong: tuple[str, ...]
     weak: tuple[str, ...]
@@ -171,8 +178,8 @@ def make_blackbox_case(n: int = 400, seed: int = 0, *, budget: int = 200_000, n_
     seed = validate.integer("seed", seed, minimum=0)
     budget = validate.integer("budget", budget, minimum=1, maximum=MAX_BUDGET)
     n_train = validate.integer("n_train", n_train, minimum=200, maximum=MAX_N)
-    _, hospital_seq = np.random.SeedSequence(seed).spawn(2)
-    X, _, y = _draw(n, hospital_seq)
+    _, hospital_seq, _ = np.random.SeedSequence(seed).spawn(3)
+    X, _, y = _draw(n, hospital_seq, _plant(seed))
     model = BudgetedModel(budget, _fitted=_vendor_fit(seed, n_train))
     return BlackBoxCase(X=X, y=y, model=model, seed=seed, n_train=n_train)
 
@@ -181,23 +188,44 @@ def planted_truth(case: BlackBoxCase) -> PlantedTruth:
     """The planted truth of ``case``: per-patient contributions, global importance, the null features."""
     if not isinstance(case, BlackBoxCase):
         raise TypeError(f"case={case!r} must be a BlackBoxCase from make_blackbox_case")
-    contributions = _contributions(_standardise(case.X.to_numpy()))
+    plant = _plant(case.seed)
+    contributions = _contributions(_standardise(case.X.to_numpy()), plant)
     importance = pd.Series(0.0, index=list(FEATURES), name="importance")
-    for name, coef in COEFFICIENTS.items():
+    for name, coef in plant.coefficients.items():
         importance[name] = abs(coef) * _MEAN_ABS_Z
     for name in INTERACTION:
-        importance[name] = 0.5 * abs(INTERACTION_COEF) * _MEAN_ABS_PRODUCT
+        importance[name] = 0.5 * abs(plant.interaction_coef) * _MEAN_ABS_PRODUCT
     frame = pd.DataFrame(contributions, columns=list(FEATURES), index=case.X.index)
+    weak = tuple(f for f in CANDIDATES if f in plant.coefficients)
+    nulls = tuple(f for f in FEATURES if f not in plant.coefficients and f not in INTERACTION)
     return PlantedTruth(contributions=frame, importance=importance,
                         logit=INTERCEPT + contributions.sum(axis=1), intercept=INTERCEPT,
-                        null_features=NULL_FEATURES, strong=STRONG, weak=WEAK, interaction=INTERACTION,
+                        coefficients=plant.coefficients, interaction_coef=plant.interaction_coef,
+                        null_features=nulls, strong=STRONG, weak=weak, interaction=INTERACTION,
                         decoy=DECOY)  # fmt: skip
 
 
 # ---- internals -----------------------------------------------------------------------------------------
 
 
-def _draw(n: int, seq: np.random.SeedSequence) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Plant:
+    coefficients: MappingProxyType[str, float]
+    interaction_coef: float
+
+
+@lru_cache(maxsize=64)
+def _plant(seed: int) -> _Plant:
+    """This seed's planted values (module docstring): troponin's effect, the weak effects, the interaction."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+    coefficients = {"troponin": float(rng.uniform(*STRONG_RANGE))}
+    weak = rng.choice(len(CANDIDATES), size=int(rng.integers(1, 4)), replace=False)
+    for j in sorted(weak):
+        coefficients[CANDIDATES[j]] = float(rng.choice((-1.0, 1.0)) * rng.uniform(*WEAK_RANGE))
+    return _Plant(MappingProxyType(coefficients), -float(rng.uniform(*INTERACTION_RANGE)))
+
+
+def _draw(n: int, seq: np.random.SeedSequence, plant: _Plant) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """``n`` patients (features, true logit, outcome); each row uses a fixed block of random numbers."""
     u = np.random.default_rng(seq).standard_normal((n, len(FEATURES) + 1))
     z = u[:, : len(FEATURES)].copy()
@@ -208,7 +236,7 @@ def _draw(n: int, seq: np.random.SeedSequence) -> tuple[pd.DataFrame, np.ndarray
         mean, sd = SCALES[name]
         scaled = mean + sd * z[:, j]
         values[name] = np.exp(scaled) if name in LOG_FEATURES else scaled
-    logit = INTERCEPT + _contributions(z).sum(axis=1)
+    logit = INTERCEPT + _contributions(z, plant).sum(axis=1)
     y = (expit(logit) > ndtr(u[:, -1])).astype(np.int64)
     return pd.DataFrame(values), logit, y
 
@@ -223,12 +251,12 @@ def _standardise(rows: np.ndarray) -> np.ndarray:
     return z
 
 
-def _contributions(z: np.ndarray) -> np.ndarray:
+def _contributions(z: np.ndarray, plant: _Plant) -> np.ndarray:
     out = np.zeros_like(z)
-    for name, coef in COEFFICIENTS.items():
+    for name, coef in plant.coefficients.items():
         out[:, FEATURES.index(name)] = coef * z[:, FEATURES.index(name)]
     a, b = (FEATURES.index(name) for name in INTERACTION)
-    half = 0.5 * INTERACTION_COEF * z[:, a] * z[:, b]
+    half = 0.5 * plant.interaction_coef * z[:, a] * z[:, b]
     out[:, a], out[:, b] = half, half
     return out
 
@@ -245,8 +273,8 @@ def _vendor_fit(seed: int, n_train: int) -> tuple[np.ndarray, float]:
     """The vendor's logistic regression (almost unpenalised) on its own draw of ``n_train`` patients."""
     from sklearn.linear_model import LogisticRegression
 
-    train_seq, _ = np.random.SeedSequence(seed).spawn(2)
-    X, _, y = _draw(n_train, train_seq)
+    train_seq, _, _ = np.random.SeedSequence(seed).spawn(3)
+    X, _, y = _draw(n_train, train_seq, _plant(seed))
     fit = LogisticRegression(C=1e4, max_iter=1000).fit(_design(X.to_numpy()), y)
     weights, bias = fit.coef_[0].copy(), float(fit.intercept_[0])
     weights.flags.writeable = False
