@@ -232,7 +232,8 @@ VARIANTS = {
     "ctypes": ("import ctypes\nctypes.string_at(0)", "uses ctypes.string_at"),
     "absolute_open": ("src = open('/work/main/src/xaihealth/instructor/references/trust.py').read()",
                       "reads a file outside the lab"),
-    "climbing_path": ("import numpy as np\nx = np.load('../../secret.npy')", "reads a file outside the lab"),
+    "absolute_path": ("import numpy as np\nx = np.load('/srv/course/secret.npy')",
+                      "reads a file outside the lab"),
     "package_file": ("import xaihealth\nfrom pathlib import Path\nsrc = Path(xaihealth.__file__).parent",
                      "touches __file__"),
     "direct_url": ("import importlib.metadata as md\n"
@@ -244,6 +245,15 @@ VARIANTS = {
     "vars_of_package": (TRUST + "ns = vars(T)", "reads vars(xaihealth.checks.trust)"),
     "computed_getattr_on_module": ("import numpy as np\nfor name in names:\n    getattr(np, name)",
                                    "reads an attribute by a computed name"),
+    # Review R15b: the gradebook trigger (B1'), the pickle gadget (B2'), raw handles to the kit (B3').
+    "sqlite_trigger": ("import sqlite3\ndb = sqlite3.connect(path)", "uses sqlite3"),
+    "sqlite_from": ("from sqlite3 import connect\nconnect(path).execute(sql)", "uses sqlite3.connect"),
+    "pickle_loads": ("import pickle as p\nI = p.loads(blob)", "uses pickle"),
+    "copyreg": ("import copyreg", "uses copyreg"),
+    "dill": ("import dill\ndill.loads(b)", "uses dill"),
+    "marshal_loads": ("import marshal\ncode = marshal.loads(b)", "uses marshal"),
+    "file_io_append": ("import io\nio.FileIO(path, 'a').write(b'x')", "uses io.FileIO"),
+    "os_open_read": ("import os\nfd = os.open(path, os.O_RDONLY)\nos.read(fd, 10)", "uses os.open"),
 }
 
 
@@ -286,6 +296,11 @@ HONEST = {
     "own_output_file": ("with open('my_results.csv', 'w') as f:\n    f.write('auc,0.8')", {}),
     "lab_data_literal": ("import numpy as np\narrays = np.load('data/ecg_batch.npz')", {}),
     "read_csv_relative": ("import pandas as pd\ntable = pd.read_csv('results.csv')", {}),
+    # Review R15b M2': the release's layout, labs/ next to datasets/.
+    "read_shipped_csv": ("import pandas as pd\ndf = pd.read_csv('../datasets/heart_disease_uci.csv')", {}),
+    "read_climbing_elsewhere": ("import pandas as pd\ndf = pd.read_csv('../../other/results.csv')",
+                                {"review": ["reads a file above the lab's folder (pandas.read_csv "
+                                            "'../../other/results.csv')"]}),
     "gc_collect": ("import gc\ngc.collect()", {}),
     "itemgetter": ("import operator\nrows.sort(key=operator.itemgetter(1))", {}),
     "own_getattr_method": ("class Box:\n    def __getattr__(self, name):\n        return 0", {}),

@@ -23,7 +23,10 @@ instructor's files by path. Each construct gets the kind an honest lab solution 
 
 - **tampering** (every exercise scores 0), because no solution of these labs needs it and each is a known
   route to the references or to the checkers: ``pkgutil``, ``ctypes``, ``runpy``, ``subprocess``,
-  ``os.system``/``popen``/``exec*``/``spawn*``, ``marshal``, ``zipimport``; ``gc`` except
+  ``os.system``/``popen``/``exec*``/``spawn*``, ``marshal``, ``zipimport``; the gradebook's and the
+  stores' machinery (``sqlite3``, ``sqlalchemy``, ``nbgrader``; ``pickle``, ``copyreg``, ``dill``,
+  ``cloudpickle``, ``shelve``: unpickling is an import-and-call gadget) and raw file handles
+  (``io.FileIO``, ``os.open``/``read``/``fdopen``), review R15b B1'-B3'; ``gc`` except
   ``gc.collect`` (freeing memory is honest); ``inspect`` except ``signature``/``getdoc``/``is*``;
   ``importlib`` except ``import_module`` with a literal name (``util``, ``machinery``,
   ``SourceFileLoader``, ``spec_from_file_location``, ``reload``, ``metadata`` other than ``version``);
@@ -38,15 +41,17 @@ instructor's files by path. Each construct gets the kind an honest lab solution 
   anything (``'refer' + 'ence_x'`` is obfuscation, not a loop); a string, literal or built from pieces,
   that spells the instructor's package, a ``reference_`` name or the package's files (``direct_url``,
   ``site-packages``, ``.venv``); a file read (``open``, ``io.open``, ``Path``, ``np.load``,
-  ``torch.load``, ``joblib.load``, ``pd.read_*``) at a literal path that is absolute, climbs with ``..``
-  or names the package.
+  ``torch.load``, ``joblib.load``, ``pd.read_*``) at a literal path that is absolute or names the
+  package (one that climbs with ``..`` is for review, and ``../datasets/...``, the release's layout, is
+  allowed: review R15b M2').
 - **not your own implementation** (that exercise scores 0; in a cell the student added outside any
   exercise, every exercise): the ``refs`` attribute of a checks module and any private ``_name`` under
   ``xaihealth`` (``glass_box._lookup``, ``xaihealth.__file__``), as for ``reference_*`` names.
 - **for review** (key ``"review"``: no points taken, the instructor reads it), because an honest student
   could plausibly write it: ``vars(x)``/``globals()``/``locals()`` read (tampering on an ``xaihealth``
   object), a file read at a computed path (``open(path)``), a shell command (``!ls``,
-  ``get_ipython().system``), ``getattr`` with a computed plain name (a parameter) on an object the rules
+  ``get_ipython().system``), a literal path that climbs with ``..`` elsewhere than ``datasets/``,
+  ``getattr`` with a computed plain name (a parameter) on an object the rules
   cannot type, ``inspect.signature``
   and ``importlib.metadata.version``; ``os._exit`` (it stops the kernel: no route to a reference, and a
   crash already scores only what ran before it).
@@ -112,6 +117,8 @@ _FRAME_PEEKS = ("builtins", "sys.modules", "unittest.mock")
 # Reflection no lab solution needs (a dotted name used, imported or called): tampering.
 _REFLECTION = re.compile(
     r"(pkgutil|ctypes|runpy|subprocess|pty|marshal|zipimport|multiprocessing|types\.(FunctionType|CodeType)"
+    r"|sqlite3|sqlalchemy|nbgrader|pickle|_pickle|copyreg|dill|cloudpickle|shelve|io\.FileIO|_io\.FileIO"
+    r"|os\.(open|read|fdopen)"
     r"|gc\.(?!collect$)\w+|inspect\.(?!(signature|getdoc|is\w+)$)\w+"
     r"|importlib\.(?!(import_module|metadata\.version)$)\w+"
     r"|operator\.(attrgetter|methodcaller)|os\.(system|popen|exec\w*|spawn\w*|posix_spawn\w*|fork\w*)"
@@ -136,6 +143,8 @@ _PRIVATE = re.compile(r"^xaihealth(\.\w+)*\.(refs|_\w+)(\.|$)")
 # A string that spells the instructor's package, a reference, or the installed package's files.
 _SPELLS = re.compile(r"xaihealth[./\\]|\binstructor[./\\]\w|reference_\w|site-packages|direct_url|\.venv\b"
                      r"|^(instructor|references|refs)$")
+# A relative path into the release's own datasets/ (labs/ sits next to it): the course's data, not a leak.
+_DATASETS = re.compile(r"(\./)?(\.\./)?datasets/[\w.-]+(/[\w.-]+)*")
 _FILE_READERS = {"open", "io.open", "codecs.open", "os.open", "pathlib.Path", "pathlib.PurePath",
                  "numpy.load", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile", "torch.load",
                  "joblib.load", "shutil.copy", "shutil.copyfile", "os.listdir", "os.scandir", "glob.glob"}
@@ -478,9 +487,10 @@ class _Resolver(ast.NodeVisitor):
                    else _fold(path))
         if literal is None:
             self._note(f"reads a file at a computed path ({reader})")
-        elif (re.match(r"([/~\\]|[A-Za-z]:)", literal) or ".." in re.split(r"[/\\]", literal)
-              or _SPELLS.search(literal)):
+        elif re.match(r"([/~\\]|[A-Za-z]:)", literal) or _SPELLS.search(literal):
             self._tamper(f"reads a file outside the lab ({reader} {literal[:60]!r})")
+        elif ".." in re.split(r"[/\\]", literal) and not _DATASETS.fullmatch(literal):
+            self._note(f"reads a file above the lab's folder ({reader} {literal[:60]!r})")
 
 
 def _fold(node: ast.AST) -> str | None:
