@@ -416,3 +416,76 @@ def test_bad_inputs_are_refused_clearly(tmp_path, capsys):
     assert main(["--lab", "03", "--submissions", str(tmp_path / "missing")]) == 2
     assert "error: submissions=" in capsys.readouterr().err
     assert (REPO / "solutions" / "03_shap_lime_lab.py").is_file()
+
+
+# Review R15b: a gradebook trigger (u07, B1'), a poisoner of the cached kit (u08, B3'), an Exercise patch the
+# integrity check catches at run time (m1'); each with a wrong Exercise 4, which must stay 0.
+GRADEBOOK_TRIGGER = """import os, sqlite3
+d = os.getcwd()
+while d != "/" and not os.path.exists(os.path.join(d, "gradebook.db")):
+    d = os.path.dirname(d)
+con = sqlite3.connect(os.path.join(d, "gradebook.db"))
+for when in ("INSERT", "UPDATE OF auto_score"):
+    con.execute(f"CREATE TRIGGER IF NOT EXISTS t_{when[:6]} AFTER {when} ON grade BEGIN UPDATE grade SET "
+                "auto_score = (SELECT max_score FROM grade_cells WHERE grade_cells.id = NEW.cell_id) "
+                "WHERE id = NEW.id; END")
+con.commit(); con.close()
+"""
+POISON_CACHE = """import os, io
+d = os.getcwd()
+while d != "/" and not os.path.isdir(os.path.join(d, ".kits")):
+    d = os.path.dirname(d)
+for root, _, files in os.walk(os.path.join(d, ".kits")):
+    for n in files:
+        if n == "_core.py" and root.endswith("checks"):
+            with io.FileIO(os.path.join(root, n), "a") as fh:
+                fh.write(b"\\nExercise.expect = lambda self, c, h: setattr(self, 'checked', self.checked + 1)"
+                         b"\\nExercise.fail = lambda self, *a, **k: None\\n")
+"""
+EXPECT_PATCH = ("\nfrom xaihealth.checks._core import Exercise\n"
+                "Exercise.expect = lambda self, c, h: setattr(self, 'checked', self.checked + 1)\n")
+
+
+def test_run_time_tampering_is_flagged_and_does_not_reach_the_next_run(tmp_path):
+    """B1': the trigger's full marks are undone (scores recomputed from the check cells' outputs) and
+    flagged; B3': the poisoned master is flagged and rewritten, so the next run grades a wrong answer 0;
+    m1': the integrity check's verdict is in the flags column, not only in the feedback."""
+    solution = jupytext.read(solution_path("03"))
+    solved = solved_lab(solution)
+    wrong = _with(solved, "ex4", SIGNED_JACCARD)
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, students in ((first, {"trigger": _appended(wrong, "ex5", GRADEBOOK_TRIGGER),
+                                      "poisoner": _appended(wrong, "ex5", POISON_CACHE),
+                                      "integrity": _with(solved, "ex4", SIGNED_JACCARD + EXPECT_PATCH)}),
+                             (second, {"after_poison": wrong})):
+        folder.mkdir()
+        for name, nb in students.items():
+            nbformat.write(nb, folder / f"{name}.ipynb")
+    kits = tmp_path / ".kits"  # where the poisoner's walk up from its working folder finds it
+    rows = {r.student: r for r in grade_lab("03", first, tmp_path / "out1", jobs=1, progress=False,
+                                            cell_timeout=CELL_TIMEOUT, kit_cache=kits)}
+    assert rows["trigger"].raw["4"] == 0, rows["trigger"]  # the trigger had set it to full marks
+    assert any("the gradebook holds a trigger" in f for f in rows["trigger"].flags["4"]), rows["trigger"]
+    assert any("the cached grading kit changed during this submission (xaihealth/checks/_core.py" in f
+               for f in rows["poisoner"].flags["1"]), rows["poisoner"]
+    assert any("the integrity check caught a modified checker" in f for f in rows["integrity"].flags["1"])
+    assert not any("cached grading kit" in f for r in (rows["trigger"], rows["integrity"])
+                   for f in r.flags.get("1", []))
+    again = grade_lab("03", second, tmp_path / "out2", jobs=1, progress=False, cell_timeout=CELL_TIMEOUT,
+                      kit_cache=kits)[0]
+    assert again.raw == FULL | {"4": 0} and again.flags == {}, again
+    core = next(kits.glob("03_*/src/xaihealth/checks/_core.py")).read_text(encoding="utf-8")
+    assert "Exercise.fail = lambda" not in core
+
+
+def test_a_cached_kit_that_no_longer_matches_its_digest_is_rebuilt(tmp_path):
+    solution = solution_path("03")
+    kit = build_kit(solution, tmp_path / "kits", progress=lambda _: None)
+    core = kit.root / "src" / "xaihealth" / "checks" / "_core.py"
+    core.write_bytes(core.read_bytes() + b"\nExercise.fail = lambda self, *a, **k: None\n")
+    assert kit.restore() == ["xaihealth/checks/_core.py"] and kit.restore() == []
+    core.write_bytes(core.read_bytes() + b"\nExercise.fail = lambda self, *a, **k: None\n")
+    said = []
+    again = build_kit(solution, tmp_path / "kits", progress=said.append)
+    assert any("does not match its digest: rebuilt" in m for m in said), said
+    assert again.files == kit.files and b"Exercise.fail = lambda" not in core.read_bytes()

@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ import psutil
 from xaihealth.checks._reference import ENV
 from xaihealth.data.paths import datasets_dir
 from xaihealth.instructor.hidden import HIDDEN_ENV
+from xaihealth.instructor.integrity import TAMPERING
 from xaihealth.instructor.kit import Kit
 from xaihealth.instructor.report import truncate
 
@@ -83,6 +85,7 @@ class Outcome:
     seconds: float = 0.0
     log: str = ""
     kit_changes: list[str] = field(default_factory=list)  # files of its kit copy the submission changed
+    tampering: list[str] = field(default_factory=list)  # seen at run time: gradebook changed, integrity check
     notes: list[str] = field(default_factory=list)  # what grading changed (crash retried, outputs cut)
 
 
@@ -205,6 +208,50 @@ def _read_scores(db: Path, course: Course, student: str) -> tuple[dict, dict]:
             scores[grade.name] = grade.auto_score
             max_scores[grade.name] = float(grade.max_score)
     return scores, max_scores
+
+
+def gradebook_objects(db: Path) -> list[str]:
+    """The triggers and views of a gradebook (nbgrader creates none: any is the kernel's doing)."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')")
+        return [f"{kind} {name}" for kind, name in rows.fetchall()]
+
+
+def recomputed_scores(nb: nbformat.NotebookNode) -> dict[str, float | None]:
+    """Each graded code cell's score recomputed from its outputs in the autograded notebook, with
+    nbgrader's own rule (:func:`nbgrader.utils.determine_grade`: an error or stderr output scores 0)."""
+    from nbgrader.utils import determine_grade, is_grade, is_solution
+
+    return {cell.metadata["nbgrader"]["grade_id"]: determine_grade(cell)[0] for cell in nb.cells
+            if cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)}  # fmt: skip
+
+
+def _cell_text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        parts += [str(output.get("evalue", "")), str(output.get("text", ""))]
+        parts += [str(v) for k, v in output.get("data", {}).items() if k.startswith("text/")]
+    return "\n".join(parts)
+
+
+def run_time_tampering(db: Path, nb: nbformat.NotebookNode, scores: Mapping[str, float | None]
+                       ) -> list[str]:  # fmt: skip
+    """What grading saw at run time that is tampering (review R15b B1', m1'): a trigger or view in the
+    gradebook, a gradebook score that differs from the check cell's outputs, a check cell that printed
+    :data:`xaihealth.instructor.integrity.TAMPERING`."""
+    found = [f"the gradebook holds a {o} (made by the notebook)" for o in gradebook_objects(db)]
+    recomputed = recomputed_scores(nb)
+    differ = sorted(g for g, s in recomputed.items() if float(scores.get(g) or 0) != float(s or 0))
+    if differ:
+        found.append(f"the gradebook's scores differ from the check cells' outputs ({', '.join(differ)})")
+    caught = sorted(c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                    if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+                    and TAMPERING in _cell_text(c))  # fmt: skip
+    if caught:
+        found.append("the integrity check caught a modified checker (" + ", ".join(caught) + ")")
+    return found
 
 
 def _status(code: int | None, log: str, notebook_timeout: float) -> str:
@@ -345,6 +392,8 @@ def autograde(course: Course, student: str, notebook: Path | nbformat.NotebookNo
     autograded = work / "autograded" / student / course.assignment / f"{course.notebook}.ipynb"
     if code == 0 and autograded.exists():
         outcome.autograded = nbformat.read(autograded, as_version=4)
+        outcome.tampering = run_time_tampering(work / "gradebook.db", outcome.autograded, outcome.scores)
+        outcome.scores.update(recomputed_scores(outcome.autograded))  # the outputs, not the database
         for cell in outcome.autograded.cells:
             meta = cell.metadata.get("nbgrader", {})
             grade_id = meta.get("grade_id")

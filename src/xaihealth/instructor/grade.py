@@ -8,7 +8,9 @@ Steps: find ``solutions/NN_*_lab.py``; build (or reuse) its grading kit, the pac
 references that the kernels import (:mod:`.kit`); build the nbgrader course directory from ``make_source``
 of it and run ``nbgrader generate_assignment`` once (:mod:`.autograde`); collect the submissions
 (:mod:`.submissions`); autograde each in its own copy of the course and of the kit, ``--jobs`` at a time;
-a submission that changed its kit copy is flagged as tampering; read each
+a submission that changed its kit copy, the cached master kit or its gradebook (a trigger or view, or a
+score that differs from its check cells' outputs, which are what is graded), or whose check cell reported
+the integrity check's tampering, is flagged as tampering; read each
 submission's own cells with the AST rules (:mod:`.flags`): a flagged exercise scores 0, its raw points
 stay in the CSV; write ``grades.csv``, ``feedback/<student>.html`` and ``marking.md`` (:mod:`.report`).
 A submission that crashes (the crashing cell is replaced by a ``raise`` and graded again), loops, copies,
@@ -23,6 +25,7 @@ import argparse
 import ast
 import re
 import sys
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +42,7 @@ from xaihealth.tooling.labs import cell_roles, make_source, rubrics
 
 REPO = Path(__file__).resolve().parents[3]
 _EXERCISE = re.compile(r"^#+\s*Exercise\s+(\w+)", re.M)
+_MASTER = threading.Lock()  # one check of the cached kit at a time
 
 
 def solution_path(lab: str, solutions: Path = REPO / "solutions") -> Path:
@@ -169,9 +173,16 @@ def grade_one(lab: Lab, course: ag.Course, student: str, path: Path, work: Path,
     cells, deleted = cells_for_flags(submitted, course.source)
     notes = changes + deleted + outcome.notes
     flags = flag_cells(cells, lab.key, lab.checkers, lab.functions)
+    with _MASTER:  # checked after each submission; with --jobs > 1 the one running alongside may be the cause
+        master = course.kit.restore() if course.kit else []
+    found = [f"tampering: {t}" for t in outcome.tampering]
     if outcome.kit_changes:
-        flags = {**flags, "*": [*flags.get("*", []), "tampering: changed the grading kit ("
-                                + ", ".join(outcome.kit_changes[:3]) + ")"]}  # fmt: skip
+        found.append("tampering: changed the grading kit (" + ", ".join(outcome.kit_changes[:3]) + ")")
+    if master:
+        found.append("tampering: the cached grading kit changed during this submission ("
+                     + ", ".join(master[:3]) + "; rewritten)")  # fmt: skip
+    if found:
+        flags = {**flags, "*": [*flags.get("*", []), *found]}
     return make_row(lab, outcome, flags, notes, submitted), outcome
 
 

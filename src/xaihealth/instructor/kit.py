@@ -11,15 +11,19 @@ without ``tooling/`` (instructor side: only ``__init__``, :mod:`.integrity` and 
 both recorded by executing the lab's solution *with* its hidden blocks (:func:`.release.record`, the
 release's recording; the replay is :mod:`xaihealth.checks._reference`'s). A kit is cached under
 ``grading/.kits/<lab>-<digest>/``, the digest covering ``src/xaihealth`` and the solution: it is rebuilt
-when either changes. :func:`.autograde.nbgrader_env` puts the kit's ``src`` first on ``PYTHONPATH``, which
-Python searches before the editable install's ``.pth`` entry, so ``import xaihealth`` is the kit's and
-``xaihealth.instructor.references`` does not exist.
+when either changes. A content digest of the built kit's own files is kept next to it, outside the kit
+(``<lab>-<digest>.sha256``): a cached kit whose files no longer match it is rebuilt, never reused (review
+R15b B3': a submission could append to the cached ``_core.py``). :func:`.autograde.nbgrader_env` puts
+the kit's ``src`` first on ``PYTHONPATH``, which Python searches before the editable install's ``.pth``
+entry, so ``import xaihealth`` is the kit's and ``xaihealth.instructor.references`` does not exist.
 
 Isolation between students: the kit's files are read into memory once (:class:`Kit`), and every
 submission gets its own copy written from memory (:meth:`Kit.write`). After the run the copy is compared
 with the in-memory digests (:meth:`Kit.changed`): a kernel that edited its kit (the stores, ``_core.py``)
-is reported as tampering. What a kernel does to files elsewhere on disk is not prevented (it runs as the
-instructor's user); the AST rules (:mod:`.flags`) flag file access in the student's cells.
+is reported as tampering, and so is a change to the cached master (:meth:`Kit.restore`, after each
+submission), which is then rewritten from memory. What a kernel does to files elsewhere on disk is not
+prevented (it runs as the instructor's user); the AST rules (:mod:`.flags`) flag file access in the
+student's cells.
 """
 
 from __future__ import annotations
@@ -61,6 +65,14 @@ def kit_digest(solution: Path, repo: Path = REPO) -> str:
     return h.hexdigest()
 
 
+def files_digest(files: dict[str, bytes]) -> str:
+    """SHA-256 over a kit's files (their paths and contents)."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(rel.encode() + b"\0" + hashlib.sha256(files[rel]).digest())
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class Kit:
     """A built kit held in memory: ``files`` maps ``xaihealth/...`` paths to their bytes."""
@@ -83,6 +95,14 @@ class Kit:
         """The kit's files under ``src`` that were edited, removed or added since :meth:`write`."""
         now = _files(Path(src))
         return sorted(rel for rel in set(now) | set(self.files) if now.get(rel) != self.files.get(rel))
+
+    def restore(self) -> list[str]:
+        """The files of the cached master (``root/src``) changed since it was read, rewriting them all from
+        memory when any changed: a submission that edited the cache is found and the next run unharmed."""
+        changed = self.changed(self.root / "src")
+        if changed:
+            self.write(self.root)
+        return changed
 
 
 def _left_out(repo: Path) -> list[str]:
@@ -110,10 +130,16 @@ def build_kit(solution: Path, cache: Path = CACHE, repo: Path = REPO,
     solution, cache = Path(solution).resolve(), Path(cache).resolve()
     lab = solution.name.split("_")[0]
     folder = cache / f"{solution.stem}-{kit_digest(solution, repo)[:16]}"
-    if not (folder / "src" / "xaihealth" / PUBLIC_STORE / "SHA256SUMS").is_file():
+    index = folder.with_name(folder.name + ".sha256")  # outside the kit: no kernel's PYTHONPATH holds it
+    files = _files(folder / "src") if (folder / "src" / "xaihealth" / PUBLIC_STORE / "SHA256SUMS").is_file() \
+        else None
+    if files is not None and not (index.is_file() and index.read_text().strip() == files_digest(files)):
+        progress(f"the cached grading kit {folder} does not match its digest: rebuilt")
+        files = None
+    if files is None:
         cache.mkdir(parents=True, exist_ok=True)
         for stale in cache.glob(f"{solution.stem}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=cache))
         public, hidden = tmp / "public", tmp / "hidden"
         record(repo, public, [lab], progress, hidden=hidden)
@@ -128,9 +154,11 @@ def build_kit(solution: Path, cache: Path = CACHE, repo: Path = REPO,
             if not (folder / "src").is_dir():
                 raise
         shutil.rmtree(tmp, ignore_errors=True)
+        files = _files(folder / "src")
+        index.write_text(files_digest(files) + "\n")
         progress(f"built the grading kit {folder}")
     _check(folder / "src")
-    return Kit(folder, _files(folder / "src"))
+    return Kit(folder, files)
 
 
 def check_solution(solution: Path, cache: Path = CACHE) -> str:
