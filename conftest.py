@@ -11,6 +11,7 @@ marked ``after_notebooks`` (run last) compare them with the committed scorecard.
 """
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -30,6 +31,31 @@ os.environ["XAIHEALTH_SCORECARD"] = str(SCORECARD_ROWS)
 from xaihealth import offline  # noqa: E402
 
 offline.install()
+
+
+def chromium() -> str | None:
+    """Debian's chromium (or ``XAIHEALTH_CHROMIUM``), the only browser the tests drive; None when absent."""
+    found = os.environ.get("XAIHEALTH_CHROMIUM") or shutil.which("chromium")
+    return found or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium driven by Playwright (never ``playwright install``); one per test module.
+
+    Skipped where there is no chromium, except under CI, where its absence is a failure.
+    """
+    path = chromium()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium: install Debian's `chromium` (.ci/run does as root)")
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; or set XAIHEALTH_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
 
 
 def pytest_configure(config: pytest.Config) -> None:
