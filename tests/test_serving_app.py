@@ -13,7 +13,7 @@ from scipy.special import logit
 
 from xaihealth.serving.app import create_app
 from xaihealth.serving.archive import Explanation, ModelCard, Prediction
-from xaihealth.serving.config import Settings
+from xaihealth.serving.config import Access, Settings
 from xaihealth.serving.models import CARDIO_FEATURES, CardioModel, tree_sha256
 from xaihealth.serving.worker import Runtime, build_worker, explain_and_record, runtime, sweep_unexplained
 
@@ -21,16 +21,25 @@ FEATURES = dict(age=70.5, male=1, bmi=31.2, sbp=150, chol=6.2, smoker=1, diabete
                 site=2)  # fmt: skip
 CASE = {"model": "cardio", "patient_id": "MRN 7654321", "site": "north", "note": "seen by Dr. Berg",
         "features": FEATURES}  # fmt: skip
+TOKENS = {"doctor-north-0123456789": Access("doctor", "north"),
+          "doctor-south-0123456789": Access("doctor", "south"),
+          "scientist-0123456789": Access("data_scientist")}  # fmt: skip
+NORTH, SOUTH, SCIENTIST = ({"Authorization": f"Bearer {t}"} for t in TOKENS)
+
+
+def _client(settings, rt, explain, **options):
+    """A TestClient that sends the north doctor's token unless a request gives other headers."""
+    return TestClient(create_app(settings, rt=rt, explain=explain, **options), headers=NORTH)
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serving")
     settings = Settings("embedded", f"sqlite:///{folder / 'archive.sqlite'}", "memory://", b"k" * 32,
-                        retries=2, retry_delay=0, models=("cardio",))  # fmt: skip
+                        retries=2, retry_delay=0, models=("cardio",), tokens=TOKENS)  # fmt: skip
     huey, explain = build_worker(settings)
     rt = runtime(settings)
-    return huey, rt, TestClient(create_app(settings, rt=rt, explain=explain)), explain
+    return huey, rt, _client(settings, rt, explain), explain
 
 
 def _drain(huey):
@@ -88,7 +97,7 @@ def test_immediate_mode_explains_before_answering(service):
     _, rt, _, _ = service
     huey, explain = build_worker(rt.settings)
     huey.immediate = True
-    client = TestClient(create_app(rt.settings, rt=rt, explain=explain))
+    client = _client(rt.settings, rt, explain)
     prediction_id = client.post("/predict", json=CASE).json()["id"]
     assert client.get(f"/explanations/{prediction_id}").json()["status"] == "done"
 
@@ -160,7 +169,7 @@ def test_queue_down_still_answers_and_archives(service):
     def broken(prediction_id):
         raise ConnectionError("queue unreachable")
 
-    client = TestClient(create_app(rt.settings, rt=rt, explain=broken))
+    client = _client(rt.settings, rt, broken)
     before = rt.archive.count(Prediction)
     body = client.post("/predict", json=CASE).json()
     assert body["explanation"] == "not queued" and rt.archive.prediction(body["id"]) is not None
@@ -170,7 +179,7 @@ def test_queue_down_still_answers_and_archives(service):
 def test_the_sweep_queues_a_lost_job_again_and_it_is_explained(service):
     huey, rt, _, explain = service
     _drain(huey)
-    lost = TestClient(create_app(rt.settings, rt=rt, explain=lambda pid: None))  # the job never gets queued
+    lost = _client(rt.settings, rt, lambda pid: None)  # the job never gets queued
     prediction_id = lost.post("/predict", json=CASE).json()["id"]
     assert _drain(huey) == [] and prediction_id in (waiting := rt.archive.unexplained(older_than_s=0))
     assert sweep_unexplained(rt, explain, older_than_s=0) == len(waiting)
@@ -209,10 +218,10 @@ def test_the_archive_records_the_checkpoint_sha256_that_was_verified(tmp_path):
 
     torch.set_num_threads(1)
     settings = Settings("embedded", f"sqlite:///{tmp_path / 'archive.sqlite'}", "memory://", b"k" * 32,
-                        retries=0, models=("cxr",))  # fmt: skip
+                        retries=0, models=("cxr",), tokens=TOKENS)  # fmt: skip
     huey, explain = build_worker(settings)
     rt = runtime(settings)
-    client = TestClient(create_app(settings, rt=rt, explain=explain))
+    client = _client(settings, rt, explain)
     entry = checkpoint_entry(CXR_CHECKPOINT)
     on_disk = sha256(models_dir() / entry["file"])
     image = np.random.default_rng(0).random((64, 64)).round(3).tolist()
@@ -225,3 +234,55 @@ def test_the_archive_records_the_checkpoint_sha256_that_was_verified(tmp_path):
     explanation = client.get(f"/explanations/{body['id']}").json()["explanation"]
     assert explanation["method"] == "captum.attr.IntegratedGradients"
     assert np.asarray(explanation["attributions"]["map"]).shape == (64, 64)
+
+
+def test_predict_reports_and_archives_its_latency(service):
+    _, rt, client, _ = service
+    body = client.post("/predict", json=CASE).json()
+    assert body["latency_ms"] > 0
+    assert rt.archive.prediction(body["id"])["latency_ms"] == pytest.approx(body["latency_ms"])
+
+
+def test_inline_mode_answers_with_the_explanation_archived(service):
+    huey, rt, _, _ = service
+    _drain(huey)
+    client = _client(rt.settings, rt, None, inline=True)
+    body = client.post("/predict", json=CASE).json()
+    assert body["explanation"] == "done" and _drain(huey) == []  # nothing was queued
+    done = client.get(f"/explanations/{body['id']}").json()["explanation"]
+    total = done["attributions"]["base_value"] + sum(done["attributions"]["values"].values())
+    assert total == pytest.approx(logit(body["risk"]), abs=1e-6) and done["latency_ms"] < body["latency_ms"]
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, 401), ({"Authorization": "Bearer not-a-token-at-all"}, 401), ({"Authorization": "Basic eDp5"}, 401),
+    (SOUTH, 403), (SCIENTIST, 403), (NORTH, 200),
+])  # fmt: skip
+def test_who_may_post_a_case(service, headers, status):
+    _, _, client, _ = service
+    client.headers.clear()
+    try:
+        response = client.post("/predict", json=CASE, headers=headers)
+    finally:
+        client.headers.update(NORTH)
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_another_sites_records_do_not_exist_for_a_doctor(service):
+    huey, _, client, _ = service
+    prediction_id = client.post("/predict", json=CASE).json()["id"]
+    _drain(huey)
+    unknown = "0" * 32
+    for headers in (SOUTH, NORTH, SCIENTIST):
+        assert client.get(f"/explanations/{unknown}", headers=headers).status_code == 404
+    south = client.get(f"/explanations/{prediction_id}", headers=SOUTH)
+    assert south.status_code == 404 and south.json() == {"detail": f"no prediction with id {prediction_id!r}"}
+    assert client.get(f"/explanations/{prediction_id}", headers=NORTH).json()["status"] == "done"
+    assert client.get(f"/explanations/{prediction_id}", headers=SCIENTIST).json()["status"] == "done"
+    verdict = {"prediction_id": prediction_id, "agrees": True}
+    assert client.post("/feedback", json=verdict, headers=SOUTH).status_code == 404
+    assert client.post("/feedback", json=verdict, headers=SCIENTIST).status_code == 403
+    assert client.post("/feedback", json=verdict, headers=NORTH).status_code == 201
+    assert client.get("/health", headers={}).status_code == 200

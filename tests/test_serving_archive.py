@@ -22,7 +22,7 @@ from xaihealth.serving.archive import (
     Prediction,
     input_sha256,
 )
-from xaihealth.serving.config import Settings, settings_from_env
+from xaihealth.serving.config import Access, Settings, parse_tokens, settings_from_env, token_for
 from xaihealth.serving.privacy import pseudonymise
 
 KEY = b"k" * 32
@@ -145,8 +145,13 @@ def test_settings_from_env(tmp_path):
     assert (tmp_path / "pseudonym.key").stat().st_mode & 0o077 == 0  # the owner's only
     prod = {"XAIHEALTH_SERVING_PROFILE": "production", "XAIHEALTH_REDIS_URL": "redis://localhost:6379/0",
             "XAIHEALTH_DATABASE_URL": "postgresql+psycopg://xai@localhost/xai",
-            "XAIHEALTH_PSEUDONYM_KEY": "p" * 40}  # fmt: skip
+            "XAIHEALTH_PSEUDONYM_KEY": "p" * 40,
+            "XAIHEALTH_SERVING_TOKENS": '{"d-0123456789abcdef": {"role": "doctor", "site": "north"}}',
+            }  # fmt: skip
     assert settings_from_env(prod).queue_url.startswith("redis://")
+    assert settings_from_env(prod).tokens == {"d-0123456789abcdef": Access("doctor", "north")}
+    with pytest.raises(ValueError, match="XAIHEALTH_SERVING_TOKENS"):
+        settings_from_env({k: v for k, v in prod.items() if k != "XAIHEALTH_SERVING_TOKENS"})
     with pytest.raises(ValueError, match="XAIHEALTH_PSEUDONYM_KEY"):
         settings_from_env({k: v for k, v in prod.items() if k != "XAIHEALTH_PSEUDONYM_KEY"})
     with pytest.raises(ValueError, match="XAIHEALTH_SERVING_PROFILE='cloud'"):
@@ -166,3 +171,35 @@ def test_unexplained_lists_old_predictions_without_an_explanation(archive):
     assert archive.unexplained(older_than_s=3600) == []  # too recent to be called lost
     with pytest.raises(ValueError, match="older_than_s"):
         archive.unexplained(older_than_s=-1)
+
+
+def test_embedded_tokens_are_made_once_owner_only_one_doctor_per_site(tmp_path):
+    env = {"XAIHEALTH_SERVING_DIR": str(tmp_path)}
+    s = settings_from_env(env)
+    assert (tmp_path / "tokens.json").stat().st_mode & 0o077 == 0
+    assert sorted((a.role, a.site or "") for a in s.tokens.values()) == [
+        ("data_scientist", ""), ("doctor", "north"), ("doctor", "south")]
+    assert settings_from_env(env).tokens == s.tokens  # kept, not remade
+    north = token_for(s, "doctor", "north")
+    assert s.tokens[north] == Access("doctor", "north")
+    assert s.tokens[token_for(s, "data_scientist")] == Access("data_scientist")
+    with pytest.raises(ValueError, match="site='east'"):
+        token_for(s, "doctor", "east")
+    given = '{"scientist-0123456789": {"role": "data_scientist"}}'
+    assert list(settings_from_env(dict(env, XAIHEALTH_SERVING_TOKENS=given)).tokens) == [
+        "scientist-0123456789"]
+    assert "0123456789" not in repr(settings_from_env(dict(env, XAIHEALTH_SERVING_TOKENS=given)))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{", "not valid JSON"), ("[]", "non-empty JSON object"), ("{}", "non-empty JSON object"),
+    ('{"t-0123456789abcdef": {"role": "nurse"}}', "role='nurse'"),
+    ('{"t-0123456789abcdef": {"role": "doctor"}}', "a doctor needs a site"),
+    ('{"t-0123456789abcdef": {"role": "doctor", "site": "north wing"}}', "site='north wing'"),
+    ('{"t-0123456789abcdef": {"role": "data_scientist", "site": "north"}}', "a data scientist has no site"),
+    ('{"t-0123456789abcdef": {"role": "doctor", "site": "north", "admin": true}}', "entry 1"),
+    ('{"short": {"role": "data_scientist"}}', "at least 16 characters"),
+])  # fmt: skip
+def test_bad_tokens_are_refused_naming_the_problem(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_tokens(text)

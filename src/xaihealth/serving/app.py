@@ -1,14 +1,27 @@
 """The prediction service (FastAPI): answer at once, explain later.
 
+Every route but ``GET /health`` and the two pages needs ``Authorization: Bearer <token>``, a token of
+``Settings.tokens`` (:mod:`xaihealth.serving.config`): missing or unknown -> 401. A *doctor* token belongs
+to one site: it may post cases and feedback of that site only (another site -> 403) and read only that
+site's records (another site's id -> 404, as if it did not exist). A *data scientist* token posts nothing
+(403), reads every site's explanations and is the only one that reads ``/monitor/data`` (a doctor -> 403).
+
 - ``POST /predict``: validates the case (pydantic; a bad field -> 422 whose ``detail`` names it), predicts
-  with the served model, archives the prediction, enqueues ``explain(id)`` and answers the prediction with
-  its id and ``"explanation": "pending"``. If the queue cannot take the job, the prediction is still
-  archived and answered (``"explanation": "not queued"``), and the worker's periodic sweep queues it
-  once the queue is back: an accepted prediction is never lost.
+  with the served model, archives the prediction, enqueues ``explain(id)`` and answers the prediction
+  with its id, ``latency_ms`` and ``"explanation": "pending"``. If the queue cannot take the job, the
+  prediction is still archived and answered (``"explanation": "not queued"``), and the worker's periodic
+  sweep queues it once the queue is back: an accepted prediction is never lost. ``latency_ms`` (also
+  archived) is the time from the validated request to the answer's content being ready: the model's
+  prediction (and, inline, its explanation); the archive insert and the enqueue that follow it are not in
+  it, since the row is written once.
+- Inline mode (``create_app(..., inline=True)``): the design the queue replaces, kept for the bench: the
+  request computes the explanation itself, archives both and answers ``"explanation": "done"``.
 - ``GET /explanations/{id}``: ``pending`` until the worker has archived the explanation, then ``done``
   with it; 404 for an unknown id.
 - ``POST /feedback``: a clinician's verdict on a prediction, archived (comment masked); 404 if unknown.
-- ``GET /health``: the profile and the served models (name, version, sha256).
+- ``GET /health``: the profile and the served models (name, version, sha256); no token.
+- ``GET /doctor``, ``GET /monitor`` (pages, which ask for the token) and ``GET /monitor/data`` (the
+  monitoring JSON): :mod:`xaihealth.serving.views`.
 
 Start it with ``uvicorn --factory xaihealth.serving.app:create_app`` (``make serve`` starts it with the
 worker); the settings come from the environment (:func:`xaihealth.serving.config.settings_from_env`).
@@ -16,19 +29,23 @@ worker); the settings come from the environment (:func:`xaihealth.serving.config
 
 from __future__ import annotations
 
+import hmac
 import logging
+import time
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from xaihealth.serving.config import Settings, settings_from_env
+from xaihealth.serving.config import SITE_PATTERN, Access, Settings, settings_from_env
 from xaihealth.serving.worker import Runtime, build_worker, runtime
 
 IMAGE_SIZE = 64
 log = logging.getLogger(__name__)
 Binary = Literal[0, 1]
-Site = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="the hospital of the record")]
+Site = Annotated[str, Field(pattern=SITE_PATTERN, description="the hospital of the record")]
 PatientId = Annotated[str, Field(min_length=1, max_length=64, description="pseudonymised before storage")]
 Note = Annotated[str | None, Field(default=None, max_length=4000, description="masked before storage")]
 
@@ -91,14 +108,49 @@ def _inputs(case: CardioCase | CXRCase) -> dict[str, Any]:
     return case.features.model_dump() if isinstance(case, CardioCase) else {"image": case.image}
 
 
+def bearer_access(tokens: dict[str, Access]) -> Callable[..., Access]:
+    """The FastAPI dependency that turns ``Authorization: Bearer <token>`` into its :class:`Access`."""
+    bearer = Depends(HTTPBearer(auto_error=False, description="a token of XAIHEALTH_SERVING_TOKENS"))
+
+    def access(credentials: HTTPAuthorizationCredentials | None = bearer) -> Access:
+        given = "" if credentials is None else credentials.credentials
+        found = next((a for t, a in tokens.items() if hmac.compare_digest(t.encode(), given.encode())), None)
+        if found is None:
+            reason = "missing bearer token" if credentials is None else "unknown token"
+            raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
+        return found
+
+    return access
+
+
+def require_role(access: Access, role: str) -> None:
+    """403 unless ``access`` has ``role``."""
+    if access.role != role:
+        raise HTTPException(403, f"this needs the {role} role; the token's role is {access.role}")
+
+
+def visible(access: Access, record: dict[str, Any] | None, what: str, record_id: str) -> dict[str, Any]:
+    """``record`` if ``access`` may see it; else 404, also for another site's (its existence not leaked)."""
+    if record is None or (access.site is not None and record["site"] != access.site):
+        raise HTTPException(404, f"no {what} with id {record_id!r}")
+    return record
+
+
 def create_app(
-    settings: Settings | None = None, *, rt: Runtime | None = None, explain: Any = None
+    settings: Settings | None = None, *, rt: Runtime | None = None, explain: Any = None, inline: bool = False
 ) -> FastAPI:
-    """The app for ``settings`` (default: from the environment); ``rt``/``explain`` may be given (tests)."""
+    """The app for ``settings`` (default: from the environment); ``rt``/``explain`` may be given (tests).
+
+    ``inline=True`` explains in the request instead of queuing (the design the queue replaces)."""
     settings = settings_from_env() if settings is None else settings
+    if not isinstance(inline, bool):
+        raise TypeError(f"inline={inline!r} must be True or False")
+    if not settings.tokens:
+        log.warning("no access tokens in the settings: every request but /health will be refused (401)")
     rt = runtime(settings) if rt is None else rt
-    explain = build_worker(settings)[1] if explain is None else explain
-    app = FastAPI(title="xaihealth serving (module 07)", version="0.1")
+    explain = build_worker(settings)[1] if explain is None and not inline else explain
+    app = FastAPI(title="xaihealth serving (module 07)", version="0.2")
+    auth = Depends(bearer_access(dict(settings.tokens)))  # the caller's Access, or 401
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -106,28 +158,42 @@ def create_app(
         return {"status": "ok", "profile": settings.profile, "models": cards}
 
     @app.post("/predict")
-    def predict(case: Case) -> dict[str, Any]:
+    def predict(case: Case, caller: Access = auth) -> dict[str, Any]:
+        start = time.perf_counter()
+        require_role(caller, "doctor")
+        if case.site != caller.site:
+            raise HTTPException(403, f"this token posts cases of site {caller.site!r}, not {case.site!r}")
         model = rt.models.get(case.model)
         if model is None:
             raise HTTPException(404, f"model {case.model!r} is not served here; served: {sorted(rt.models)}")
         inputs = _inputs(case)
         output = model.predict(inputs)
+        explained = None
+        if inline:  # the design the queue replaces: the doctor waits for the explanation too
+            t0 = time.perf_counter()
+            explained = model.explain(inputs)
+            explain_ms = (time.perf_counter() - t0) * 1e3
+        latency_ms = (time.perf_counter() - start) * 1e3
         prediction_id = rt.archive.record_prediction(
             model=model.card, inputs=inputs, patient_id=case.patient_id, site=case.site, output=output,
-            note=case.note,
+            note=case.note, latency_ms=latency_ms,
         )  # fmt: skip
-        status = "pending"
-        try:
-            explain(prediction_id)
-        except Exception:  # the queue is down: the prediction stands, the worker's sweep queues it later
-            log.exception("explanation of %s not queued", prediction_id)
-            status = "not queued"
-        return {"id": prediction_id, "model": vars(model.card), **output, "explanation": status}
+        if explained is not None:
+            rt.archive.record_explanation(prediction_id, latency_ms=explain_ms, **explained)
+            status = "done"
+        else:
+            status = "pending"
+            try:
+                explain(prediction_id)
+            except Exception:  # the queue is down: the prediction stands, the worker's sweep queues it later
+                log.exception("explanation of %s not queued", prediction_id)
+                status = "not queued"
+        return {"id": prediction_id, "model": vars(model.card), **output, "latency_ms": latency_ms,
+                "explanation": status}  # fmt: skip
 
     @app.get("/explanations/{prediction_id}")
-    def explanation(prediction_id: str) -> dict[str, Any]:
-        if rt.archive.prediction(prediction_id) is None:
-            raise HTTPException(404, f"no prediction with id {prediction_id!r}")
+    def explanation(prediction_id: str, caller: Access = auth) -> dict[str, Any]:
+        visible(caller, rt.archive.prediction(prediction_id), "prediction", prediction_id)
         row = rt.archive.explanation(prediction_id)
         if row is None:
             return {"id": prediction_id, "status": "pending"}
@@ -135,12 +201,15 @@ def create_app(
         return {"id": prediction_id, "status": "done", "explanation": {k: row[k] for k in keep}}
 
     @app.post("/feedback", status_code=201)
-    def feedback(item: FeedbackIn) -> dict[str, Any]:
-        if rt.archive.prediction(item.prediction_id) is None:
-            raise HTTPException(404, f"no prediction with id {item.prediction_id!r}")
+    def feedback(item: FeedbackIn, caller: Access = auth) -> dict[str, Any]:
+        require_role(caller, "doctor")
+        visible(caller, rt.archive.prediction(item.prediction_id), "prediction", item.prediction_id)
         row_id = rt.archive.record_feedback(
             item.prediction_id, agrees=item.agrees, correct_label=item.correct_label, comment=item.comment
         )
         return {"id": row_id, "prediction_id": item.prediction_id}
 
+    from xaihealth.serving.views import add_views
+
+    add_views(app, rt, auth, queue=getattr(explain, "huey", None))
     return app

@@ -4,7 +4,8 @@ Three tables (SQLAlchemy 2 models, the same on SQLite and PostgreSQL):
 
 - ``predictions``: when, which model (name, version and the sha256 of its weights), the input (features
   or image, which the worker explains, so that a lost job can be redone) and its sha256, the pseudonymised
-  patient, the site, the output, and the note with its identifiers masked;
+  patient, the site, the output, the note with its identifiers masked, and the time the app took to
+  answer (``latency_ms``, nullable: rows archived before it was recorded have none);
 - ``explanations``: at most one per prediction (a unique key on ``prediction_id``), with the method, its
   parameters, the sha256 of the background data, the attributions and the time it took;
 - ``feedback``: a clinician's verdict on a prediction (agree or not, the correct label if known).
@@ -41,7 +42,9 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -74,6 +77,7 @@ class Prediction(Base):
     site: Mapped[str] = mapped_column(String(32), index=True)
     output: Mapped[dict[str, Any]] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Explanation(Base):
@@ -151,6 +155,12 @@ class ModelCard:
     sha256: str
 
 
+def _limit(limit: Any) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100_000:
+        raise ValueError(f"limit={limit!r} must be an integer from 1 to 100000")
+    return limit
+
+
 def _row(obj: Base) -> dict[str, Any]:
     return {column.key: getattr(obj, column.key) for column in obj.__mapper__.column_attrs}
 
@@ -167,15 +177,25 @@ class Archive:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """An archive made before ``predictions.latency_ms`` existed gets the (nullable) column; adding a
+        column rewrites no row, so the append-only triggers do not object."""
+        if "latency_ms" not in {c["name"] for c in inspect(self.engine).get_columns("predictions")}:
+            with self.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE predictions ADD COLUMN latency_ms FLOAT"))
 
     def record_prediction(self, *, model: ModelCard, inputs: Any, patient_id: str, site: str,
-                          output: dict[str, Any], note: str | None = None) -> str:  # fmt: skip
+                          output: dict[str, Any], note: str | None = None,
+                          latency_ms: float | None = None) -> str:  # fmt: skip
         """Archive one prediction and return its id; the patient id is pseudonymised, the note masked."""
         row = Prediction(
             id=uuid.uuid4().hex, model_name=model.name, model_version=model.version,
             model_sha256=model.sha256, input_sha256=input_sha256(inputs), inputs=inputs,
             patient_pseudonym=pseudonymise(patient_id, self._key), site=site, output=output,
             note=None if note is None else mask_identifiers(note),
+            latency_ms=None if latency_ms is None else float(latency_ms),
         )  # fmt: skip
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             session.add(row)
@@ -235,6 +255,42 @@ class Archive:
                  .order_by(Prediction.created_at).limit(limit))  # fmt: skip
         with Session(self.engine) as session:
             return list(session.scalars(query))
+
+    def recent_predictions(self, limit: int = 500, *, model_name: str | None = None,
+                           site: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """The ``limit`` latest predictions (of ``model_name``, of ``site`` if given), oldest first."""
+        query = select(Prediction).order_by(Prediction.created_at.desc()).limit(_limit(limit))
+        if model_name is not None:
+            query = query.where(Prediction.model_name == model_name)
+        if site is not None:
+            query = query.where(Prediction.site == site)
+        with Session(self.engine) as session:
+            return [_row(row) for row in reversed(session.scalars(query).all())]
+
+    def recent_explanations(self, limit: int = 500, *, model_name: str | None = None,
+                            site: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """The ``limit`` latest explanations (of ``model_name``'s predictions, of ``site``), oldest first."""
+        query = (select(Explanation).join(Prediction, Prediction.id == Explanation.prediction_id)
+                 .order_by(Explanation.created_at.desc()).limit(_limit(limit)))  # fmt: skip
+        if model_name is not None:
+            query = query.where(Prediction.model_name == model_name)
+        if site is not None:
+            query = query.where(Prediction.site == site)
+        with Session(self.engine) as session:
+            return [_row(row) for row in reversed(session.scalars(query).all())]
+
+    def recent_feedback(self, limit: int = 500, *, site: str | None = None) -> list[dict[str, Any]]:
+        """The ``limit`` latest feedback rows, oldest first, each with its prediction's ``risk``,
+        ``model_name`` and ``site``."""
+        query = (select(Feedback, Prediction.output, Prediction.model_name, Prediction.site)
+                 .join(Prediction, Prediction.id == Feedback.prediction_id)
+                 .order_by(Feedback.created_at.desc()).limit(_limit(limit)))  # fmt: skip
+        if site is not None:
+            query = query.where(Prediction.site == site)
+        with Session(self.engine) as session:
+            rows = session.execute(query).all()
+        return [{**_row(f), "risk": output.get("risk"), "model_name": name, "site": where}
+                for f, output, name, where in reversed(rows)]  # fmt: skip
 
     def count(self, table: type[Base]) -> int:
         """Number of rows in one of :data:`TABLES`."""
