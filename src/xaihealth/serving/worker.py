@@ -5,34 +5,88 @@ from the archive, checks that they still hash to the archived ``input_sha256`` a
 is the one that predicted (same sha256), explains, and writes with
 :meth:`~xaihealth.serving.archive.Archive.record_explanation`, which writes once per prediction. So a job
 that fails is retried (``Settings.retries`` times, ``retry_delay`` seconds apart) and a job run twice, or
-retried after it had already written, leaves exactly one explanation. A job that never ran to the end (a
-worker killed with ``kill -9`` after taking it off the queue, or a queue that was down when the app tried)
-is found by the periodic ``sweep`` (every minute in the consumer): a prediction older than
-:data:`SWEEP_AFTER_S` without an explanation is queued again.
+retried after it had already written, leaves exactly one explanation.
+
+A job that never ran to the end is not retried by huey: a worker killed with ``kill -9`` after taking it
+off the queue takes the job with it, and a queue that was down when the app tried never had it. The
+*sweep* finds them in the archive: every consumer process runs a sweeper thread that, every
+``XAIHEALTH_SWEEP_EVERY_S`` seconds (default 60) and only while the queue is empty, queues again every
+prediction older than ``XAIHEALTH_SWEEP_AFTER_S`` seconds (default :data:`SWEEP_AFTER_S`) that has no
+explanation. While the queue is empty, such a prediction's job is lost or still running (then the second
+run writes nothing); while the queue is saturated, the sweep waits rather than pile up duplicates. (huey's
+own periodic tasks wake once a minute at most: too coarse for the fault tests, hence a thread.)
+
+Fault injection (tests only): ``XAIHEALTH_EXPLAIN_DELAY_S`` (default 0) makes every job sleep that many
+seconds between reading its inputs and explaining, so that a test can kill a worker mid-job.
 
 Run it with huey's consumer (``make serve`` does)::
 
     huey_consumer xaihealth.serving.worker.huey -w 1
 
 ``huey`` is built on first access from the environment's :class:`~xaihealth.serving.config.Settings`:
-a :class:`huey.SqliteHuey` file (embedded), :class:`huey.RedisHuey` (production) or huey's in-memory
-storage (``memory://``, tests). The consumer loads the models when it starts, not at the first job.
+a :class:`huey.SqliteHuey` file (embedded), :class:`huey.RedisHuey` (production; several consumer
+processes may share it) or huey's in-memory storage (``memory://``, tests). The consumer loads the models
+when it starts, not at the first job.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 
 from xaihealth.serving.archive import Archive, input_sha256
 from xaihealth.serving.config import Settings, settings_from_env
 
 QUEUE_NAME = "xaihealth-explanations"
 SWEEP_AFTER_S = 120  # a prediction this old without an explanation has lost its job: queue it again
+TIMING_ENV = {
+    "sweep_every_s": "XAIHEALTH_SWEEP_EVERY_S",
+    "sweep_after_s": "XAIHEALTH_SWEEP_AFTER_S",
+    "explain_delay_s": "XAIHEALTH_EXPLAIN_DELAY_S",
+}
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The worker's clock: how often the sweep runs, the age at which a job counts as lost, and the
+    fault-injection delay of every job (seconds)."""
+
+    sweep_every_s: float = 60.0
+    sweep_after_s: float = float(SWEEP_AFTER_S)
+    explain_delay_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        limits = {"sweep_every_s": (0.1, 3600), "sweep_after_s": (0, 86400), "explain_delay_s": (0, 600)}
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise ValueError(f"{name}={value!r} must be a number of seconds from {low} to {high}")
+
+
+def timing_from_env(env: Mapping[str, str] | None = None) -> Timing:
+    """The :class:`Timing` of the ``XAIHEALTH_SWEEP_*`` and ``XAIHEALTH_EXPLAIN_DELAY_S`` variables."""
+    env = os.environ if env is None else env
+    values = {}
+    for name, variable in TIMING_ENV.items():
+        if variable in env:
+            try:
+                values[name] = float(env[variable])
+            except ValueError:
+                raise ValueError(f"{variable}={env[variable]!r} must be a number of seconds") from None
+    try:
+        return Timing(**values)
+    except ValueError as error:
+        name = str(error).split("=")[0]
+        raise ValueError(f"{TIMING_ENV[name]}: {error}") from None
 
 
 @dataclass
@@ -65,8 +119,10 @@ def runtime(settings: Settings) -> Runtime:
     return Runtime(settings, archive, load_models(settings.models))
 
 
-def explain_and_record(rt: Runtime, prediction_id: str) -> bool:
-    """Explain archived prediction ``prediction_id`` and archive it; False if it was already explained."""
+def explain_and_record(rt: Runtime, prediction_id: str, delay_s: float = 0.0) -> bool:
+    """Explain archived prediction ``prediction_id`` and archive it; False if it was already explained.
+
+    ``delay_s`` (fault injection, :class:`Timing`) sleeps between reading the inputs and explaining."""
     prediction = rt.archive.prediction(prediction_id)
     if prediction is None:
         raise LookupError(f"prediction_id={prediction_id!r} is not in the archive")
@@ -75,6 +131,8 @@ def explain_and_record(rt: Runtime, prediction_id: str) -> bool:
     if input_sha256(prediction["inputs"]) != prediction["input_sha256"]:
         raise RuntimeError(f"prediction {prediction_id}: its archived inputs no longer match their sha256")
     model = rt.model_for(prediction)
+    if delay_s:
+        time.sleep(delay_s)
     start = time.perf_counter()
     result = model.explain(prediction["inputs"])
     latency_ms = (time.perf_counter() - start) * 1e3
@@ -91,6 +149,18 @@ def sweep_unexplained(rt: Runtime, explain: Any, older_than_s: float = SWEEP_AFT
     return len(ids)
 
 
+def sweep_forever(huey: Huey, explain: Any, rt: Runtime, timing: Timing) -> None:
+    """The sweeper thread's loop: every ``timing.sweep_every_s``, while the queue is empty, queue the lost
+    jobs again (:func:`sweep_unexplained`); a database or queue that is down is logged and tried later."""
+    while True:
+        time.sleep(timing.sweep_every_s)
+        try:
+            if huey.pending_count() == 0 and (n := sweep_unexplained(rt, explain, timing.sweep_after_s)):
+                log.warning("sweep: queued %d explanation job(s) again (lost or still running)", n)
+        except Exception:
+            log.exception("sweep failed; trying again in %s s", timing.sweep_every_s)
+
+
 def make_queue(settings: Settings) -> Huey:
     """The huey instance of ``settings.queue_url`` (results are not stored: the archive is the result)."""
     url = settings.queue_url
@@ -101,21 +171,23 @@ def make_queue(settings: Settings) -> Huey:
     return MemoryHuey(QUEUE_NAME, results=False)
 
 
-def build_worker(settings: Settings) -> tuple[Huey, Any]:
-    """``(huey, explain)``: the queue of ``settings`` and its task ``explain(prediction_id)``."""
+def build_worker(settings: Settings, timing: Timing | None = None) -> tuple[Huey, Any]:
+    """``(huey, explain)``: the queue of ``settings`` and its task ``explain(prediction_id)``; a consumer
+    of ``huey`` loads the models and starts one sweeper thread per process (``timing``: from the env)."""
+    timing = timing_from_env() if timing is None else timing
     huey = make_queue(settings)
+    sweeper = threading.Lock()  # held for good by the first worker thread of a process that starts it
 
     @huey.task(retries=settings.retries, retry_delay=settings.retry_delay, name="explain")
     def explain(prediction_id: str) -> bool:
-        return explain_and_record(runtime(settings), prediction_id)
-
-    @huey.periodic_task(crontab(minute="*"), name="sweep")
-    def sweep() -> int:
-        return sweep_unexplained(runtime(settings), explain)
+        return explain_and_record(runtime(settings), prediction_id, timing.explain_delay_s)
 
     @huey.on_startup()
-    def load() -> None:
-        runtime(settings)
+    def load() -> None:  # run by each worker thread (or process) of a consumer when it starts
+        rt = runtime(settings)
+        if sweeper.acquire(blocking=False):
+            threading.Thread(target=sweep_forever, args=(huey, explain, rt, timing), daemon=True,
+                             name="xaihealth-sweep").start()  # fmt: skip
 
     return huey, explain
 
