@@ -1,82 +1,82 @@
-"""The embedded profile end to end: ``python -m xaihealth.serving`` (what ``make serve`` runs) starts a real
-uvicorn and a real huey_consumer on a free port, a case goes pending -> done, and both stop together."""
+"""Both profiles end to end: ``python -m xaihealth.serving`` (what ``make serve`` runs) starts a real uvicorn
+and real huey consumers on a free port, cases go pending -> done, each explanation is archived once, and
+everything stops together.
 
-import os
-import signal
-import socket
+- embedded: SQLite archive, SqliteHuey queue, one consumer;
+- production: PostgreSQL archive, Redis queue, two consumer processes (``--consumers 2``), on the test
+  services of ``tests/serving_profiles.py`` (``.ci/run`` starts them; under CI their absence fails).
+"""
+
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
+import serving_profiles as sp
+import sqlalchemy as sa
 from helpers import ROOT
 
-from xaihealth.serving.archive import Archive, Explanation, Prediction
-from xaihealth.serving.config import settings_from_env
+from xaihealth.serving.archive import Explanation, Prediction
 
-CASE = {"model": "cardio", "patient_id": "MRN 5550001", "site": "north",
-        "features": dict(age=58.0, male=0, bmi=24.5, sbp=128, chol=5.1, smoker=0, diabetes=1, qtc=455,
-                         qt_drug=1, site=1)}  # fmt: skip
-START_S, EXPLAIN_S = 180, 60  # generous: two processes train the cohort model on a shared 2-core machine
+EXPLAIN_S = 60
+N_CASES = 6
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(condition, timeout, what, proc):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the service exited with {proc.returncode} while waiting for {what}"
+@pytest.mark.parametrize("profile", sp.PROFILES)
+def test_make_serve_runs_app_and_workers_end_to_end(profile, tmp_path):
+    consumers = 1 if profile == "embedded" else 2
+    with sp.profile_env(profile, tmp_path) as env:
+        port = sp.free_port()
+        base, auth = f"http://127.0.0.1:{port}", sp.doctor(env)
+        service = sp.Processes(env, tmp_path)
+        service.start("serve", [sys.executable, "-m", "xaihealth.serving", "--port", str(port),
+                                "--consumers", str(consumers)])  # fmt: skip
         try:
-            if condition():
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"no {what} within {timeout} s")
+            service.wait_until(lambda: httpx.get(f"{base}/health").status_code == 200, sp.START_S, "app",
+                               alive=("serve",))  # fmt: skip
+            assert httpx.get(f"{base}/health").json()["profile"] == profile
+            assert httpx.post(f"{base}/predict", json=sp.CASE).status_code == 401  # no token
+            bad = httpx.post(f"{base}/predict", json=dict(sp.CASE, site="a b"), headers=auth)
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "site"
+            cases = [dict(sp.CASE, patient_id=f"MRN 555{n:04d}",
+                          features=dict(sp.CASE["features"], age=40.0 + 5 * n)) for n in range(N_CASES)]
+            bodies = [httpx.post(f"{base}/predict", json=case, headers=auth).json() for case in cases]
+            assert {b["explanation"] for b in bodies} == {"pending"}
+            assert all(0 < b["risk"] < 1 for b in bodies) and len({b["risk"] for b in bodies}) == N_CASES
+            urls = [f"{base}/explanations/{b['id']}" for b in bodies]
+
+            def all_done():
+                return all(httpx.get(url, headers=auth).json()["status"] == "done" for url in urls)
+
+            service.wait_until(all_done, sp.START_S + EXPLAIN_S, "explanations", alive=("serve",))
+            methods = {httpx.get(url, headers=auth).json()["explanation"]["method"] for url in urls}
+            assert methods == {"shap.TreeExplainer"}
+        finally:
+            code = service.stop_all()["serve"]
+        output = service.log("serve")
+        assert code == 0, output[-4000:]
+        assert output.count("Consumer exiting") == consumers, output[-4000:]  # every consumer stopped
+        assert "Application shutdown complete" in output
+        store = sp.archive(env)
+        assert (store.count(Prediction), store.count(Explanation)) == (N_CASES, N_CASES)
+        with store.engine.connect() as connection:  # once each: one explanation per prediction id
+            per_prediction = connection.execute(
+                sa.select(Explanation.prediction_id, sa.func.count()).group_by(Explanation.prediction_id)
+            ).all()
+            rows = connection.execute(sa.select(Prediction.patient_pseudonym, Prediction.note)).all()
+        assert sorted(pid for pid, _ in per_prediction) == sorted(b["id"] for b in bodies)
+        assert {n for _, n in per_prediction} == {1}
+        store.engine.dispose()
+        assert not any("MRN" in str(row) for row in rows)
+        if profile == "embedded":
+            stored = b"".join(p.read_bytes() for p in tmp_path.glob("*.sqlite*"))  # archive and queue files
+            assert b"MRN 555" not in stored
 
 
-def test_make_serve_runs_app_and_worker_end_to_end(tmp_path):
-    port = _free_port()
-    env = dict(os.environ, XAIHEALTH_SERVING_DIR=str(tmp_path), XAIHEALTH_SERVING_MODELS="cardio",
-               OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")  # fmt: skip
-    log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "xaihealth.serving", "--port", str(port)], cwd=ROOT,
-                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: httpx.get(f"{base}/health").status_code == 200, START_S, "app", proc)
-        assert httpx.post(f"{base}/predict", json=dict(CASE, site="a b")).status_code == 422
-        body = httpx.post(f"{base}/predict", json=CASE).json()
-        assert body["explanation"] == "pending" and 0 < body["risk"] < 1
-        url = f"{base}/explanations/{body['id']}"
-        _wait(lambda: httpx.get(url).json()["status"] == "done", START_S + EXPLAIN_S, "explanation", proc)
-        assert httpx.get(url).json()["explanation"]["method"] == "shap.TreeExplainer"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=60)
-        log.close()
-    output = (tmp_path / "serve.log").read_text()
-    assert code == 0, output
-    assert "Consumer exiting" in output and "Application shutdown complete" in output  # both stopped
-    archive = Archive(settings_from_env(env).archive_url, settings_from_env(env).pseudonym_key)
-    assert (archive.count(Prediction), archive.count(Explanation)) == (1, 1)
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob("*.sqlite*"))  # archive and queue files
-    assert b"MRN 5550001" not in stored
-
-
-def test_when_one_process_dies_the_other_is_stopped_and_the_launch_fails(tmp_path):
-    env = dict(os.environ, XAIHEALTH_SERVING_DIR=str(tmp_path), XAIHEALTH_SERVING_MODELS="cardio",
-               OMP_NUM_THREADS="1")  # fmt: skip
-    with socket.socket() as busy:  # the app cannot bind its port
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
+def test_when_one_process_dies_the_others_are_stopped_and_the_launch_fails(tmp_path):
+    with sp.profile_env("embedded", tmp_path) as env, sp.busy_port() as port:  # the app cannot bind its port
         done = subprocess.run([sys.executable, "-m", "xaihealth.serving", "--port", str(port)], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=START_S)  # fmt: skip
+                              env=env, capture_output=True, text=True, timeout=sp.START_S)  # fmt: skip
     assert done.returncode != 0
-    assert "app exited" in done.stderr and "stopped the other" in done.stderr, done.stderr[-2000:]
+    assert "app exited" in done.stderr and "stopped the others" in done.stderr, done.stderr[-2000:]
+
