@@ -104,6 +104,17 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "6": ("sklearn.metrics.cohen_kappa_score", "statsmodels.stats.inter_rater", "statsmodels.stats.api"),
         "7": ("mapie", "crepes", "sklearn.calibration"),
     },
+    # Lab 07: the service's own versions of what each exercise writes (the job, PSI and its threshold,
+    # the pseudonym; the views and the app hold the service's queries).
+    # Opening an archive (another database file) is the setup cells' business, never a solution's.
+    "07": {key: ("xaihealth.serving.archive.Archive", "xaihealth.checks.serving.lab_archive",
+                 "xaihealth.checks.serving.plant_audit_archive", *extra) for key, extra in {
+        "1": ("xaihealth.serving.worker", ".record_explanation", ".explain_and_record"),
+        "2": ("xaihealth.serving.monitor",),
+        "3": ("xaihealth.serving.monitor",),
+        "4": ("xaihealth.serving.views", "xaihealth.serving.app"),
+        "5": ("xaihealth.serving.privacy", ".record_prediction"),
+    }.items()},
     # Lab 08: every route to the planted truth or the vendor's weights, and lifting the query budget.
     "08": dict.fromkeys(("1", "2", "3", "4"), (
         *(f"xaihealth.data.blackbox.{name}" for name in (
@@ -111,6 +122,13 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
             "INTERACTION_COEF", "INTERCEPT", "DECOY", "DECOY_CORRELATION", "SCALES", "_vendor_fit",
             "_contributions", "_design", "_draw", "_standardise")),
         "._BudgetedModel__weights", "._BudgetedModel__bias", ".with_budget")),
+}
+
+# Per lab, reflection-list names its exercises need (lab 07 is written against SQLAlchemy): allowed, except
+# opening another database (create_engine and its kin stay tampering: the gradebook is a database).
+LAB_ALLOWS: dict[str, re.Pattern[str]] = {
+    "07": re.compile(r"sqlalchemy(?!(\.\w+)*\.(create_engine|create_mock_engine|engine_from_config"
+                     r"|create_pool_from_url)(\.|$))(\.\w+)*$"),
 }
 
 _FRAME_PEEKS = ("builtins", "sys.modules", "unittest.mock")
@@ -173,7 +191,8 @@ class _Scan:
 class _Resolver(ast.NodeVisitor):
     """Walk cells in notebook order, keeping ``aliases`` (bound name -> dotted name it stands for)."""
 
-    def __init__(self) -> None:
+    def __init__(self, allow: re.Pattern[str] | None = None) -> None:
+        self.allow = allow  # reflection-list names this lab allows (LAB_ALLOWS)
         self.aliases: dict[str, str] = {}
         self.scan = _Scan()
         self.student = False  # whether the cell being walked is the student's (flags and uses recorded)
@@ -225,6 +244,8 @@ class _Resolver(ast.NodeVisitor):
 
     def _reflect(self, dotted: str) -> None:
         """Flag a dotted name of the reflection machinery: tampering, or for review when plausible."""
+        if self.allow is not None and self.allow.match(dotted):
+            return
         if _REVIEW.match(dotted):
             self._note(f"uses {dotted.replace('<ipython>', 'get_ipython()')}")
         elif _REFLECTION.match(dotted):
@@ -579,7 +600,7 @@ def _flag_cells(cells: Iterable[Cell], lab: str, check_exercises: Mapping[str, s
     """
     check_exercises = dict(check_exercises or {})
     exercise_names = dict(exercise_names or {})
-    resolver = _Resolver()
+    resolver = _Resolver(LAB_ALLOWS.get(lab_key(lab)))
     scans: list[tuple[Cell, _Scan]] = []
     flags: dict[str, list[str]] = {}
 
