@@ -313,6 +313,7 @@ def audit_query(model_name, model_version, site, start, end):
     ### END SOLUTION
 
 
+# %%
 audit_dir = tempfile.TemporaryDirectory()
 audit_archive, _ = plant_audit_archive(audit_dir.name)
 with audit_archive.engine.connect() as connection:
