@@ -17,7 +17,8 @@ site's records (another site's id -> 404, as if it did not exist). A *data scien
 - Inline mode (``create_app(..., inline=True)``): the design the queue replaces, kept for the bench: the
   request computes the explanation itself, archives both and answers ``"explanation": "done"``.
 - ``GET /explanations/{id}``: ``pending`` until the worker has archived the explanation, then ``done``
-  with it; 404 for an unknown id.
+  with it (and, for the cardio model, ``in_words``: the factors in sentences, largest first); 404 for an
+  unknown id.
 - ``POST /feedback``: a clinician's verdict on a prediction, archived (comment masked); 404 if unknown.
 - ``GET /health``: the profile and the served models (name, version, sha256); no token.
 - ``GET /doctor``, ``GET /monitor`` (pages, which ask for the token) and ``GET /monitor/data`` (the
@@ -40,6 +41,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from xaihealth.serving.config import SITE_PATTERN, Access, Settings, settings_from_env
+from xaihealth.serving.views import add_views, explanation_in_words
 from xaihealth.serving.worker import Runtime, build_worker, runtime
 
 IMAGE_SIZE = 64
@@ -193,12 +195,15 @@ def create_app(
 
     @app.get("/explanations/{prediction_id}")
     def explanation(prediction_id: str, caller: Access = auth) -> dict[str, Any]:
-        visible(caller, rt.archive.prediction(prediction_id), "prediction", prediction_id)
+        prediction = visible(caller, rt.archive.prediction(prediction_id), "prediction", prediction_id)
         row = rt.archive.explanation(prediction_id)
         if row is None:
             return {"id": prediction_id, "status": "pending"}
         keep = ("method", "parameters", "background_sha256", "attributions", "latency_ms")
-        return {"id": prediction_id, "status": "done", "explanation": {k: row[k] for k in keep}}
+        answer = {"id": prediction_id, "status": "done", "explanation": {k: row[k] for k in keep}}
+        if prediction["model_name"] == "cardio":  # the doctor's page reads this, not the log-odds
+            answer["in_words"] = explanation_in_words(prediction["inputs"], row["attributions"]["values"])
+        return answer
 
     @app.post("/feedback", status_code=201)
     def feedback(item: FeedbackIn, caller: Access = auth) -> dict[str, Any]:
@@ -208,8 +213,6 @@ def create_app(
             item.prediction_id, agrees=item.agrees, correct_label=item.correct_label, comment=item.comment
         )
         return {"id": row_id, "prediction_id": item.prediction_id}
-
-    from xaihealth.serving.views import add_views
 
     add_views(app, rt, auth, queue=getattr(explain, "huey", None))
     return app
