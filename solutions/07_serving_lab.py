@@ -89,7 +89,10 @@ print(f"archive {archive.engine.url.database.rsplit('/', 1)[-1]}: {len(ids)} pre
 #    return `True`. The table has a **unique key** on `prediction_id`: when a rival wrote first, the insert
 #    raises `sqlalchemy.exc.IntegrityError`; that is the race lost, not an error: return `False`.
 #
-# Let every other exception through: a job that swallows it is acknowledged and never retried. Do not call
+# Let every other exception through: a job that swallows it is acknowledged and never retried. Hold no
+# lock while `explain` runs (neither a `threading.Lock`, which a worker in another process does not
+# share, nor an open write transaction, which would stall every prediction the app archives for the
+# 10–100× cost of an explanation): read, compute outside any transaction, then insert. Do not call
 # `archive.record_explanation` or `xaihealth.serving.worker.explain_and_record` (that is what you are
 # writing). The checker plants the faults on a fresh archive: a retry, an id explained already, an unknown
 # id, a crash inside `explain` (then its retry), a crash between your commit and huey's acknowledgement
@@ -399,8 +402,10 @@ Art. 12 asks a high-risk system to make possible and that Art. 19 and Art. 26 as
 deployers to keep. It does not prove that the explanation is faithful to the model (that needs the sanity
 checks of modules 03 and 04), that it is correct about the patient, that the doctor saw it, understood it
 or based the decision on it, nor that the model was fit for this site. Art. 86 concerns decisions based on
-the systems of Annex III, so for a medical device it may not apply at all, and an attribution vector is not
-by itself the clear and meaningful explanation of the decision it asks the deployer for. The keyed
+the systems of Annex III, so for a medical device that is high-risk only through Annex I (the medical
+device regulation) it may not apply at all, unless the use is also in Annex III (emergency patient triage,
+point 5(d)); and an attribution vector is not by itself the clear and meaningful explanation of the role
+of the system and the main elements of the decision that it asks the deployer for. The keyed
 pseudonyms stop anyone without the key from recovering a record number by enumeration, and let an auditor
 link one patient's rows. They are still personal data under GDPR recital 26: whoever holds the key, or can
 link the inputs (age, site, dates, rare values) and the notes to a person, can re-identify the patient, so
@@ -411,7 +416,8 @@ the key must be kept apart and its access logged, and masking of the notes is im
 #      rewritten) tied correctly to Art. 12 / 19 / 26 (record-keeping, keeping logs), not "the AI Act
 #      requires explanations to be archived".
 # - 2: what it does not prove: faithfulness, correctness, that the clinician used it; Art. 86's scope
-#      (Annex III decisions) and that attributions are not by themselves the explanation it asks for.
+#      (decisions based on Annex III systems; a device high-risk only through Annex I is not covered) and
+#      that attributions are not by themselves the explanation it asks for.
 # - 2: pseudonyms are still personal data (recital 26): the key holder can re-identify, quasi-identifiers
 #      in inputs and notes can too; the key must be kept apart; what they do protect (enumeration).
 ### END SOLUTION

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import json
 import threading
 import time
 
@@ -115,6 +116,49 @@ def job_no_latency(archive, prediction_id, explain):
 _LOCK = threading.Lock()
 
 
+def job_thread_lock(archive, prediction_id, explain):
+    """The reference inside a process-wide threading.Lock: passes in one process, not across workers."""
+    with _LOCK:
+        return ref.reference_explain_job(archive, prediction_id, explain)
+
+
+def job_immediate_transaction(archive, prediction_id, explain):
+    """Takes SQLite's write lock (BEGIN IMMEDIATE) before looking, and holds it while explaining."""
+    with archive.engine.connect() as connection:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            found = connection.exec_driver_sql(
+                "SELECT inputs FROM predictions WHERE id = ?", (prediction_id,)
+            )
+            row = found.first()
+            if row is None:
+                raise LookupError(prediction_id)
+            done = connection.exec_driver_sql(
+                "SELECT 1 FROM explanations WHERE prediction_id = ?", (prediction_id,)
+            ).first()
+            if done is not None:
+                return False
+            start = time.perf_counter()
+            result = explain(json.loads(row[0]))
+            connection.exec_driver_sql(
+                "INSERT INTO explanations (prediction_id, created_at, method, parameters, background_sha256, "
+                "attributions, latency_ms) VALUES (?, CURRENT_TIMESTAMP, ?, ?, ?, ?, ?)",
+                (
+                    prediction_id,
+                    result["method"],
+                    json.dumps(result["parameters"]),
+                    result["background_sha256"],
+                    json.dumps(result["attributions"]),
+                    (time.perf_counter() - start) * 1e3,
+                ),
+            )
+            connection.exec_driver_sql("COMMIT")
+            return True
+        finally:
+            if connection.connection.dbapi_connection.in_transaction:
+                connection.exec_driver_sql("ROLLBACK")
+
+
 def job_swallows_compute_error(archive, prediction_id, explain):
     """Catches the explainer's failure and reports False: the job is acknowledged, the explanation lost."""
     prediction, inputs, done = _read(archive, prediction_id)
@@ -151,6 +195,8 @@ JOB = mutation_cases(
         job_no_latency,
         job_swallows_compute_error,
         job_reports_true_on_duplicate,
+        job_thread_lock,
+        job_immediate_transaction,
     ],
 )
 
