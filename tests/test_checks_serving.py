@@ -724,3 +724,45 @@ def test_a_stub_is_reported_as_not_done(checker, name, capsys):
 
     with pytest.raises(AssertionError, match="not done yet"):
         checker(stub)
+
+
+# --- the lab 07 flag rules ------------------------------------------------------------------------------
+
+
+def _flags(source, exercise, lab="07"):
+    from xaihealth.instructor.flags import Cell, flag_cells
+
+    return flag_cells([Cell(source, True, exercise)], lab)
+
+
+def test_lab_07_may_use_sqlalchemy_but_not_open_another_database():
+    honest = "from sqlalchemy import select\nfrom sqlalchemy.orm import Session\n"
+    honest += "q = select(1)\ns = Session(a.engine)"
+    assert _flags(honest, "4") == {}
+    assert _flags(honest, "4", lab="08") != {}  # elsewhere SQLAlchemy is still the gradebook's machinery
+    for opener in (
+        "from sqlalchemy import create_engine\ne = create_engine('sqlite:///x.db')",
+        "import sqlalchemy\ne = sqlalchemy.engine.create_engine('sqlite:///x.db')",
+        "import sqlite3\nc = sqlite3.connect('x.db')",
+    ):
+        assert any("tampering" in text for text in _flags(opener, "4").get("*", [])), opener
+
+
+@pytest.mark.parametrize(
+    ("source", "exercise"),
+    [
+        ("y = archive.record_explanation('p', method='m')", "1"),
+        ("from xaihealth.serving.worker import explain_and_record\ny = explain_and_record(rt, 'p')", "1"),
+        ("from xaihealth.serving.monitor import psi\ny = psi(a, b)", "2"),
+        ("from xaihealth.serving import monitor\ny = monitor.psi_null_threshold(a, 5)", "3"),
+        ("from xaihealth.serving.privacy import pseudonymise\ny = pseudonymise('1', k)", "5"),
+        ("from xaihealth.serving.archive import Archive\na = Archive('sqlite:///g.db', k)", "4"),
+        ("from xaihealth.checks.serving import lab_archive\na = lab_archive('/somewhere')", "1"),
+    ],
+)
+def test_lab_07_flags_the_services_own_versions(source, exercise):
+    assert any("not your own implementation" in text for text in _flags(source, exercise)[exercise])
+
+
+def test_hmac_is_the_tool_of_exercise_5_not_a_flag():
+    assert _flags("import hmac, hashlib\ny = hmac.new(k, b'1', hashlib.sha256).hexdigest()", "5") == {}

@@ -78,6 +78,11 @@ def reference_psi(reference: Sequence[float], current: Sequence[float], bins: in
     return float(np.sum((c - r) * np.log(c / r)))
 
 
+def reference_psi_of_samples(reference: Sequence[float], samples: np.ndarray, bins: int = 10) -> np.ndarray:
+    """The PSI of each row of ``samples`` against ``reference`` (one call, so a release stores one value)."""
+    return np.array([reference_psi(reference, row, bins) for row in np.asarray(samples, dtype=float)])
+
+
 def reference_psi_null_threshold(reference: Sequence[float], n: int, bins: int = 10, q: float = 0.99,
                                  n_draws: int = 200, seed: int = 0) -> float:  # fmt: skip
     """The q-quantile of the PSI between two samples drawn with replacement from the reference, one of its
