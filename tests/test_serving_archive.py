@@ -180,6 +180,7 @@ def test_embedded_tokens_are_made_once_owner_only_one_doctor_per_site(tmp_path):
     assert sorted((a.role, a.site or "") for a in s.tokens.values()) == [
         ("data_scientist", ""), ("doctor", "north"), ("doctor", "south")]
     assert settings_from_env(env).tokens == s.tokens  # kept, not remade
+    assert s.tokens_path == str(tmp_path / "tokens.json")
     north = token_for(s, "doctor", "north")
     assert s.tokens[north] == Access("doctor", "north")
     assert s.tokens[token_for(s, "data_scientist")] == Access("data_scientist")

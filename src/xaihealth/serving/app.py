@@ -149,6 +149,9 @@ def create_app(
         raise TypeError(f"inline={inline!r} must be True or False")
     if not settings.tokens:
         log.warning("no access tokens in the settings: every request but /health will be refused (401)")
+    if settings.tokens_path:  # what `make serve` prints: where the embedded profile's tokens are
+        print(f"xaihealth serving: access tokens (doctor per site, data scientist) in {settings.tokens_path}",
+              flush=True)  # fmt: skip
     rt = runtime(settings) if rt is None else rt
     explain = build_worker(settings)[1] if explain is None and not inline else explain
     app = FastAPI(title="xaihealth serving (module 07)", version="0.2")

@@ -134,6 +134,7 @@ class Settings:
     retry_delay: float = 2.0
     models: tuple[str, ...] = MODEL_NAMES
     tokens: Mapping[str, Access] = field(default_factory=dict, repr=False, compare=False)
+    tokens_path: str | None = field(default=None, compare=False)  # the embedded profile's tokens.json
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _checked_tokens(self.tokens))
@@ -225,6 +226,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
                         tokens=tokens)  # fmt: skip
     folder = Path(env.get(ENV["dir"]) or Path(tempfile.gettempdir()) / "xaihealth-serving")
     folder.mkdir(parents=True, exist_ok=True)
+    path = None
     if env.get(ENV["tokens"]):
         tokens = parse_tokens(env[ENV["tokens"]])
     else:
@@ -237,4 +239,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         pseudonym_key=key.encode() if key else _key_file(folder),
         **options,
         tokens=tokens,
+        tokens_path=None if path is None else str(path),
     )
