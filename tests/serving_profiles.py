@@ -67,7 +67,7 @@ def busy_port():
 def fresh_schema(database_url: str):
     """A new schema in ``database_url``'s database; yields the URL whose connections use it; drops it."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(database_url)
+    admin = sa.create_engine(database_url, pool_pre_ping=True)
     with admin.begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
     url = sa.engine.make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
@@ -120,9 +120,10 @@ class Processes:
     def __init__(self, env: dict[str, str], folder: Path) -> None:
         self.env, self.folder, self.procs = env, folder, {}
 
-    def start(self, name: str, command: list[str]) -> subprocess.Popen:
+    def start(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
+        """Start ``command`` as ``name``, with the service's environment plus ``env``."""
         log = open(self.folder / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
+        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env={**self.env, **env}, stdout=log,
                                             stderr=subprocess.STDOUT)  # fmt: skip
         log.close()
         return self.procs[name]

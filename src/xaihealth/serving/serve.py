@@ -4,10 +4,10 @@
 (``make serve``). The profile comes from the environment (:mod:`xaihealth.serving.config`, and the
 worker's :func:`~xaihealth.serving.worker.timing_from_env`); it is read here first, so that a bad setting
 fails before anything starts and the embedded profile's key and token files exist before the processes
-read them. ``--consumers N`` starts N consumer processes of ``--workers`` threads each: the production
-profile's way to explain on several cores (or, started by hand on other machines against the same Redis
-and PostgreSQL, several hosts). Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are
-stopped too.
+read them (the app prints where the tokens are). ``--consumers N`` starts N consumer processes of
+``--workers`` threads each: the production profile's way to explain on several cores (or, started by hand
+on other machines against the same Redis and PostgreSQL, several hosts). Ctrl-C (or SIGTERM) stops them
+all; if one of them dies, the others are stopped too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from xaihealth.serving.archive import Archive
 from xaihealth.serving.config import Settings, settings_from_env
@@ -64,9 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"xaihealth serving: {settings.profile} profile, archive {settings.archive_url}, "
           f"queue {settings.queue_url}, {args.consumers} consumer(s) of {args.workers} worker(s); "
           f"app on http://{args.host}:{args.port}", flush=True)  # fmt: skip
-    tokens = Path(settings.archive_url.removeprefix("sqlite:///")).with_name("tokens.json")
-    if settings.profile == "embedded" and tokens.exists():
-        print(f"xaihealth serving: tokens (a doctor per site, a data scientist): {tokens}", flush=True)
     procs = {name: subprocess.Popen(cmd) for name, cmd in lines.items()}
 
     asked = []
