@@ -204,3 +204,35 @@ def test_embedded_tokens_are_made_once_owner_only_one_doctor_per_site(tmp_path):
 def test_bad_tokens_are_refused_naming_the_problem(text, message):
     with pytest.raises(ValueError, match=message):
         parse_tokens(text)
+
+
+def test_latency_is_archived_and_an_older_archive_gets_the_column(archive):
+    fast = archive.record_prediction(model=CARD, inputs={"age": 70.0}, patient_id=PATIENT, site="north",
+                                     output={"risk": 0.3, "label": 0}, latency_ms=4.5)  # fmt: skip
+    assert archive.prediction(fast)["latency_ms"] == 4.5
+    assert archive.prediction(_predict(archive))["latency_ms"] is None  # not measured: NULL
+    with archive.engine.begin() as connection:  # an archive made before the column existed
+        connection.execute(sa.text("ALTER TABLE predictions DROP COLUMN latency_ms"))
+    reopened = Archive(archive.engine.url.render_as_string(hide_password=False), KEY)
+    assert reopened.prediction(fast)["latency_ms"] is None and reopened.prediction(fast)["site"] == "north"
+    assert reopened.prediction(_predict(reopened))["latency_ms"] is None
+    reopened.engine.dispose()
+
+
+def test_recent_rows_are_the_latest_oldest_first_and_scoped_by_site(archive):
+    ids = [archive.record_prediction(model=CARD, inputs={"age": float(i)}, patient_id=PATIENT, site=site,
+                                     output={"risk": i / 10, "label": 0}) for i, site in
+           enumerate(["north", "south", "north", "north"])]  # fmt: skip
+    assert [p["id"] for p in archive.recent_predictions(2)] == ids[2:]
+    assert [p["id"] for p in archive.recent_predictions(10, site="north")] == [ids[0], ids[2], ids[3]]
+    assert archive.recent_predictions(10, model_name="cxr") == []
+    for i in (1, 3):
+        _explain(archive, ids[i])
+        archive.record_feedback(ids[i], agrees=False, correct_label=1, comment="call 555-867-5309")
+    assert [e["prediction_id"] for e in archive.recent_explanations(10, site="north")] == [ids[3]]
+    feedback = archive.recent_feedback(10)
+    assert [(f["prediction_id"], f["risk"], f["site"]) for f in feedback] == [(ids[1], 0.1, "south"),
+                                                                               (ids[3], 0.3, "north")]
+    assert "867" not in feedback[0]["comment"]
+    with pytest.raises(ValueError, match="limit=0"):
+        archive.recent_predictions(0)
