@@ -6,6 +6,8 @@ huey runs for real here with its in-memory storage: jobs are taken off the queue
 ``tests/test_serving_integration.py`` runs the real consumer and uvicorn as processes.
 """
 
+import json
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -61,6 +63,14 @@ def test_a_bad_feature_is_a_422_naming_it(service, field, value):
     response = client.post("/predict", json=dict(CASE, features=features))
     assert response.status_code == 422
     assert [e["loc"][-1] for e in response.json()["detail"]] == [field]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_number_is_a_422_naming_it(service, value):
+    _, _, client, _ = service
+    body = json.dumps(CASE).replace('"sbp": 150', f'"sbp": {value}')  # what json.dumps writes for nan/inf
+    response = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "sbp"
 
 
 @pytest.mark.parametrize("field, value", [("patient_id", ""), ("site", "north wing!"), ("model", "gpt")])

@@ -32,11 +32,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -53,7 +57,7 @@ Note = Annotated[str | None, Field(default=None, max_length=4000, description="m
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN passes ge/le: refuse it here
 
 
 class CardioFeatures(Strict):
@@ -138,6 +142,22 @@ def visible(access: Access, record: dict[str, Any] | None, what: str, record_id:
     return record
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with each NaN or infinity written as text (JSON has no number for them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, also when the refused input is NaN or infinite (its default answer cannot encode it)."""
+    return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))})
+
+
 def create_app(
     settings: Settings | None = None, *, rt: Runtime | None = None, explain: Any = None, inline: bool = False
 ) -> FastAPI:
@@ -155,6 +175,7 @@ def create_app(
     rt = runtime(settings) if rt is None else rt
     explain = build_worker(settings)[1] if explain is None and not inline else explain
     app = FastAPI(title="xaihealth serving (module 07)", version="0.2")
+    app.add_exception_handler(RequestValidationError, _validation_error)
     auth = Depends(bearer_access(dict(settings.tokens)))  # the caller's Access, or 401
 
     @app.get("/health")
