@@ -5,14 +5,16 @@ applicants of today with those a scorecard was developed on (Siddiqi 2006, *Cred
 Wiley). With the reference's bins at its quantiles, reference shares ``r_i`` and current shares ``c_i``,
 ``PSI = sum_i (c_i - r_i) ln(c_i / r_i)``. The usual reading, below 0.1 stable, 0.1 to 0.25 a moderate
 shift, above 0.25 a major one, is a rule of thumb with no correction for sample size: with no drift at
-all, the PSI of ``n`` rows is about ``(bins - 1) (1/n + 1/N)`` on average, so a few hundred cases cross
-0.1 by chance alone, while a million rows make a tiny shift "significant" (Yurdakul & Naranjo 2020,
-"Statistical properties of the population stability index", *Journal of Risk Model Validation*).
+all, the PSI of ``n`` rows is about ``(bins - 1) (1/n + 1/N)`` on average, so a hundred cases cross 0.1
+by chance alone about half the time, while with very many rows a real shift whose PSI stays below 0.1 is
+never flagged (Yurdakul & Naranjo 2020, "Statistical properties of the population stability index",
+*Journal of Risk Model Validation*, on the cut-offs' missing error rates).
 So the page alerts when a feature's PSI exceeds :func:`psi_null_threshold`, the ``q``-quantile of the PSI
 between two no-drift samples of the same sizes (bootstrap draws from the reference), and shows the
 Kolmogorov-Smirnov two-sample test beside it (``scipy.stats.ks_2samp``; its p-value is conservative on
 rounded or discrete values). Every feature is tested: with 10 features at ``q = 0.99`` about one page in
-ten shows some alert under no drift.
+ten shows some alert under no drift. An alert says the shift is beyond chance at this size, not that it
+matters clinically: read the PSI's size beside it.
 
 *Explanation drift*: the mean |attribution| of each feature over consecutive windows of explanations: the
 model relying on a feature more, or less, than it used to (a change of inputs or of their mix).
