@@ -296,3 +296,20 @@ def test_another_sites_records_do_not_exist_for_a_doctor(service):
     assert client.post("/feedback", json=verdict, headers=SCIENTIST).status_code == 403
     assert client.post("/feedback", json=verdict, headers=NORTH).status_code == 201
     assert client.get("/health", headers={}).status_code == 200
+
+
+@pytest.mark.parametrize("typed", [dict(age=59.2, bmi=28.5, sbp=118, chol=3.9, qtc=480, site=3),
+                                   dict(age=80.5, bmi=23.2, sbp=103, chol=7.7, qtc=412, site=2)])  # fmt: skip
+def test_a_value_on_a_float32_split_point_is_explained_and_adds_up(service, typed):
+    """Typed values that tie with a split as float32 (chol 3.9, bmi 23.2) sent scikit-learn's trees and
+    shap's down different branches, and shap refused them; they are explained on scikit-learn's path."""
+    _, rt, _, _ = service
+    model = rt.models["cardio"]
+    inputs = dict(FEATURES, male=1, smoker=0, diabetes=0, qt_drug=0, **typed)
+    out = model.explain(inputs)
+    assert out["parameters"]["float32_nudged"]  # the tie was there, and was handled
+    logodds = model.model.decision_function(model._row(inputs))[0]
+    total = out["attributions"]["base_value"] + sum(out["attributions"]["values"].values())
+    assert abs(total - logodds) < 1e-6
+    plain = model.explain(dict(FEATURES))  # no tie: nothing moved
+    assert plain["parameters"]["float32_nudged"] == []

@@ -51,6 +51,18 @@ def tree_sha256(model: Any) -> str:
     return digest.hexdigest()
 
 
+def split_points(model: Any, n_features: int) -> list[frozenset[np.float32]]:
+    """Per feature, the float32 values on which scikit-learn's and shap's trees disagree: the float32
+    roundings of the ensemble's split thresholds that round *up* (an input equal to one is above the
+    float64 split for scikit-learn and at the float32 split, so left, for shap)."""
+    points: list[set[np.float32]] = [set() for _ in range(n_features)]
+    for tree in model.estimators_.ravel():
+        for feature, threshold in zip(tree.tree_.feature, tree.tree_.threshold, strict=True):
+            if feature >= 0 and float(np.float32(threshold)) > threshold:
+                points[feature].add(np.float32(threshold))
+    return [frozenset(p) for p in points]
+
+
 @dataclass
 class CardioModel:
     """The tabular model: ``predict`` -> risk of a cardiovascular event, ``explain`` -> TreeSHAP values."""
@@ -59,6 +71,7 @@ class CardioModel:
     model: Any = field(init=False, repr=False)
     explainer: Any = field(init=False, repr=False)
     card: ModelCard = field(init=False)
+    thresholds: list = field(init=False, repr=False)
     background_sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +92,7 @@ class CardioModel:
             self.model, data=background, feature_perturbation="interventional"
         )
         self.card = ModelCard(self.name, CARDIO_VERSION, tree_sha256(self.model))
+        self.thresholds = split_points(self.model, len(CARDIO_FEATURES))
 
     def _row(self, inputs: dict[str, Any]) -> np.ndarray:
         return _float32([[float(inputs[name]) for name in CARDIO_FEATURES]])
@@ -89,13 +103,30 @@ class CardioModel:
         return {"risk": risk, "label": int(risk >= 0.5)}
 
     def explain(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Interventional TreeSHAP of the log-odds: per-feature values that add up to log-odds - base."""
-        values = self.explainer.shap_values(self._row(inputs))[0]
+        """Interventional TreeSHAP of the log-odds: per-feature values that add up to log-odds - base.
+
+        A value that sits exactly on a split point as float32 rounds it (cholesterol 3.9 mmol/L is
+        3.9000000954 as float32, above the split 3.8999999762) goes right in scikit-learn's trees, which
+        compare the float32 input with the float64 split, and left in shap's, which hold the split as
+        float32: the attributions then explain another leaf and shap's additivity check refuses them (2 of
+        400 typed cases here before this fix). Such a value is moved up by one float32 step, which keeps
+        scikit-learn's log-odds (checked; if a step crossed another split the value is left to shap's own
+        check) and gives shap the same path; the features moved are in ``parameters["float32_nudged"]``.
+        """
+        row = self._row(inputs)
+        nudged = [j for j in range(row.shape[1]) if np.float32(row[0, j]) in self.thresholds[j]]
+        explained = row.copy()
+        for j in nudged:
+            explained[0, j] = float(np.nextafter(np.float32(row[0, j]), np.float32(np.inf)))
+        if nudged and self.model.decision_function(explained)[0] != self.model.decision_function(row)[0]:
+            explained, nudged = row, []  # the step crossed another split: leave it to shap's own check
+        values = self.explainer.shap_values(explained)[0]
         base = float(np.ravel(self.explainer.expected_value)[0])
         return {
             "method": "shap.TreeExplainer",
             "parameters": {"feature_perturbation": "interventional", "output": "log-odds",
-                           "background_n": CARDIO_RECIPE["background"]["n"]},  # fmt: skip
+                           "background_n": CARDIO_RECIPE["background"]["n"],
+                           "float32_nudged": [CARDIO_FEATURES[j] for j in nudged]},  # fmt: skip
             "background_sha256": self.background_sha256,
             "attributions": {"base_value": base,
                              "values": dict(zip(CARDIO_FEATURES, map(float, values), strict=True))},
