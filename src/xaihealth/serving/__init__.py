@@ -24,10 +24,14 @@ the job, reads the inputs back from the archive, checks their sha256 and the mod
 archives the explanation once; ``GET /explanations/{id}`` turns ``done``. A failed job is retried; a lost
 one (worker killed mid-job, queue down) is queued again by the worker's periodic sweep.
 
-Next parts (not here yet): the doctor's and data scientist's views (Jinja2, two roles with tokens, drift
-and calibration panels); the production profile exercised in CI (``.ci/run`` starting redis-server and
-postgresql, the integration tests on both profiles); the fault tests (kill -9 of a worker mid-job, which
-the sweep must recover, a database restart, a flood of bad requests); the bench (``make bench-serving``
--> ``benchmarks/serving.md``: predict p50/p99 under load with a saturated queue vs explanations computed
-inline, the explain/predict cost ratio); the lecture and the lab.
+Also, one concern each: :mod:`~xaihealth.serving.monitor` (PSI against its no-drift null at the sample
+size, KS, explanation drift, calibration, latency percentiles), :mod:`~xaihealth.serving.views` with
+``templates/`` (the doctor's page ``/doctor`` and the data scientist's ``/monitor``; every API route but
+``/health`` needs a bearer token of one of two roles, :mod:`~xaihealth.serving.config`),
+:mod:`~xaihealth.serving.serve` (``make serve``: the app and N huey consumers) and
+:mod:`~xaihealth.serving.bench` (``make bench-serving`` -> ``benchmarks/serving.md``: predict latency
+under load with a saturated queue against explanations computed inline, the explain/predict cost ratio).
+Tests: ``tests/test_serving_*.py`` (the production profile and the fault tests run on PostgreSQL and
+Redis when ``.ci/run`` starts them); the lecture ``notebooks/07_serving.py`` and the lab
+``solutions/07_serving_lab.py``.
 """
