@@ -37,6 +37,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -155,6 +156,7 @@ def stop_service():
     return service.returncode
 
 
+atexit.register(shutil.rmtree, SERVING_DIR, ignore_errors=True)  # runs last: atexit is last in, first out
 atexit.register(stop_service)  # also when a cell fails or the kernel shuts down early
 client = httpx.Client(base_url=BASE, timeout=30)
 deadline = time.monotonic() + 120
@@ -710,7 +712,7 @@ assert stop_code == 0, (SERVING_DIR / "serve.log").read_text()[-2000:]
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. And for the imaging model?
 #
-# The service is stopped (the archive stays on disk for the auditor). Now the imaging model: the
+# The service is stopped (the archive stays on disk for the auditor, until this kernel stops). Now the imaging model: the
 # radiograph ResNet `cxr_control`, its `predict` (one forward pass) and `explain` (Integrated Gradients,
 # 32 steps from a black image: 32 forward and backward passes), on 8 films, timed as in § 3 (in a child
 # process: torch alone takes about 0.7 GB, which would stay in this one).
