@@ -8,8 +8,10 @@
   profile's SQLite archive is a file inside the app's own process, there is no database server to
   restart): every prediction answered 2xx is in the archive afterwards and explained once; requests
   during the outage fail with a 5xx at once, none hangs; the service serves again after it.
-- a flood of bad requests (malformed, oversized, wrong-typed, unauthorised; concurrent; both profiles):
-  each gets its 4xx naming the problem, and the good requests interleaved with them all succeed.
+- a flood of bad requests (malformed, oversized, wrong-typed, non-finite, unauthorised; concurrent; both
+  profiles): each gets its 4xx naming the problem, and the good requests interleaved with them all succeed.
+- a job that fails every retry (in process): the sweep queues it again only if it failed because the
+  database or queue was down, not when the explainer itself failed (it would fail again, every minute).
 """
 
 import json
@@ -186,6 +188,7 @@ def _bad_requests(settings):
         bad("extra field", 422, '"weight"', json=dict(case, weight=80)),
         bad("unknown model", 422, "'cardio'", json=dict(case, model="gpt")),
         bad("256 kB patient id", 422, '"patient_id"', json=dict(case, patient_id="x" * 256_000)),
+        bad("NaN qtc", 422, '"qtc"', **body(json.dumps(case).replace('"qtc": 455', '"qtc": NaN').encode())),
         bad("5000-character note", 422, '"note"', json=dict(case, note="y" * 5000)),
         bad("65x65 image", 422, "64 rows of 64", json=image),
         bad("no token", 401, "missing bearer token", headers={}, json=case),
@@ -227,11 +230,6 @@ def test_a_flood_of_bad_requests_gets_clear_4xx_and_good_ones_still_succeed(prof
         store.engine.dispose()
 
 
-NON_FINITE_BUG = ("app.py: the pydantic models accept NaN and inf (allow_inf_nan defaults to True; NaN "
-                  "passes ge/le), then the model or the JSON answer fails: a 500, not a 422")
-
-
-@pytest.mark.xfail(strict=True, reason=NON_FINITE_BUG)
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
 def test_a_non_finite_number_is_a_422_naming_it(value, tmp_path):
     from fastapi.testclient import TestClient
@@ -250,3 +248,33 @@ def test_a_non_finite_number_is_a_422_naming_it(value, tmp_path):
                "content-type": "application/json"}  # fmt: skip
     response = client.post("/predict", content=text.encode(), headers=headers)
     assert response.status_code == 422 and '"qtc"' in response.text, (response.status_code, response.text)
+
+
+@pytest.mark.parametrize("error, swept_again", [(RuntimeError("explainer"), False),
+                                                (ConnectionRefusedError("database down"), True)])  # fmt: skip
+def test_a_job_that_fails_every_retry_is_swept_again_only_if_the_database_was_down(error, swept_again,
+                                                                                   tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from xaihealth.serving import worker
+    from xaihealth.serving.app import create_app
+    from xaihealth.serving.config import Settings, default_tokens
+
+    settings = Settings("embedded", f"sqlite:///{tmp_path / 'archive.sqlite'}", "memory://", b"k" * 32,
+                        retries=1, retry_delay=0, models=("cardio",), tokens=default_tokens())  # fmt: skip
+    huey, explain = worker.build_worker(settings, worker.Timing(sweep_every_s=3600))
+    rt = worker.runtime(settings)
+    client = TestClient(create_app(settings, rt=rt, explain=explain))
+    headers = {"Authorization": f"Bearer {token_for(settings, 'doctor', 'north')}"}
+    prediction_id = client.post("/predict", json=sp.CASE, headers=headers).json()["id"]
+
+    def fails(rt, prediction_id, delay_s=0.0):
+        raise error
+
+    monkeypatch.setattr(worker, "explain_and_record", fails)
+    huey._startup.clear()  # no sweeper thread here: the sweep is called below
+    for _ in range(settings.retries + 1):  # the job and its retry, as a consumer runs them
+        huey.execute(huey.dequeue())
+    assert huey.dequeue() is None and rt.archive.explanation(prediction_id) is None
+    assert (prediction_id in explain.unexplainable) != swept_again
+    assert worker.sweep_unexplained(rt, explain, 0, explain.unexplainable) == int(swept_again)

@@ -14,7 +14,10 @@ off the queue takes the job with it, and a queue that was down when the app trie
 prediction older than ``XAIHEALTH_SWEEP_AFTER_S`` seconds (default :data:`SWEEP_AFTER_S`) that has no
 explanation. While the queue is empty, such a prediction's job is lost or still running (then the second
 run writes nothing); while the queue is saturated, the sweep waits rather than pile up duplicates. (huey's
-own periodic tasks wake once a minute at most: too coarse for the fault tests, hence a thread.)
+own periodic tasks wake once a minute at most: too coarse for the fault tests, hence a thread.) A job that
+failed its last retry for a reason of its own (the explainer raised) is logged and not swept again by that
+process, so a prediction that cannot be explained is not retried every minute forever; one that failed
+because the database or the queue was down is.
 
 Fault injection (tests only): ``XAIHEALTH_EXPLAIN_DELAY_S`` (default 0) makes every job sleep that many
 seconds between reading its inputs and explaining, so that a test can kill a worker mid-job.
@@ -41,6 +44,9 @@ from functools import cache
 from typing import Any
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey.signals import SIGNAL_ERROR
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from xaihealth.serving.archive import Archive, input_sha256
 from xaihealth.serving.config import Settings, settings_from_env
@@ -53,6 +59,8 @@ TIMING_ENV = {
     "explain_delay_s": "XAIHEALTH_EXPLAIN_DELAY_S",
 }
 log = logging.getLogger(__name__)
+# a job that failed for one of these found the database or the queue down: not its own fault
+TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, ConnectionError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -140,22 +148,26 @@ def explain_and_record(rt: Runtime, prediction_id: str, delay_s: float = 0.0) ->
     return created
 
 
-def sweep_unexplained(rt: Runtime, explain: Any, older_than_s: float = SWEEP_AFTER_S) -> int:
-    """Queue ``explain`` again for every prediction without an explanation after ``older_than_s`` seconds;
-    returns how many. Safe to repeat: a job for an already explained prediction writes nothing."""
-    ids = rt.archive.unexplained(older_than_s)
+def sweep_unexplained(rt: Runtime, explain: Any, older_than_s: float = SWEEP_AFTER_S,
+                      skip: frozenset[str] | set[str] = frozenset()) -> int:  # fmt: skip
+    """Queue ``explain`` again for every prediction without an explanation after ``older_than_s`` seconds,
+    but those in ``skip``; returns how many. Safe to repeat: a job for an explained prediction writes
+    nothing."""
+    ids = [i for i in rt.archive.unexplained(older_than_s) if i not in skip]
     for prediction_id in ids:
         explain(prediction_id)
     return len(ids)
 
 
-def sweep_forever(huey: Huey, explain: Any, rt: Runtime, timing: Timing) -> None:
+def sweep_forever(huey: Huey, explain: Any, rt: Runtime, timing: Timing, failed: set[str]) -> None:
     """The sweeper thread's loop: every ``timing.sweep_every_s``, while the queue is empty, queue the lost
-    jobs again (:func:`sweep_unexplained`); a database or queue that is down is logged and tried later."""
+    jobs again (:func:`sweep_unexplained`), not those in ``failed``; a database or queue that is down is
+    logged and tried later."""
     while True:
         time.sleep(timing.sweep_every_s)
         try:
-            if huey.pending_count() == 0 and (n := sweep_unexplained(rt, explain, timing.sweep_after_s)):
+            if huey.pending_count() == 0 and (n := sweep_unexplained(rt, explain, timing.sweep_after_s,
+                                                                     set(failed))):  # fmt: skip
                 log.warning("sweep: queued %d explanation job(s) again (lost or still running)", n)
         except Exception:
             log.exception("sweep failed; trying again in %s s", timing.sweep_every_s)
@@ -177,6 +189,7 @@ def build_worker(settings: Settings, timing: Timing | None = None) -> tuple[Huey
     timing = timing_from_env() if timing is None else timing
     huey = make_queue(settings)
     sweeper = threading.Lock()  # held for good by the first worker thread of a process that starts it
+    failed: set[str] = set()  # predictions whose job failed every retry, not for a connection: not swept
 
     @huey.task(retries=settings.retries, retry_delay=settings.retry_delay, name="explain")
     def explain(prediction_id: str) -> bool:
@@ -186,9 +199,19 @@ def build_worker(settings: Settings, timing: Timing | None = None) -> tuple[Huey
     def load() -> None:  # run by each worker thread (or process) of a consumer when it starts
         rt = runtime(settings)
         if sweeper.acquire(blocking=False):
-            threading.Thread(target=sweep_forever, args=(huey, explain, rt, timing), daemon=True,
+            threading.Thread(target=sweep_forever, args=(huey, explain, rt, timing, failed), daemon=True,
                              name="xaihealth-sweep").start()  # fmt: skip
 
+    @huey.signal(SIGNAL_ERROR)
+    def gave_up(signal: str, task: Any, exc: Exception | None = None) -> None:
+        """A job that failed its last retry for a reason of its own (the explainer, the model's weights,
+        its inputs) would fail again: the sweep of this process leaves it (logged). A database or queue
+        that was down (a connection error) is not the job's fault: the sweep queues it again."""
+        if task.name.endswith("explain") and task.retries == 0 and not isinstance(exc, TRANSIENT):
+            failed.add(task.args[0])
+            log.error("explanation of %s failed every retry (%r): not swept again", task.args[0], exc)
+
+    explain.unexplainable = failed  # what this process's sweep leaves (read by tests and the logs' reader)
     return huey, explain
 
 
