@@ -243,8 +243,7 @@ def load_round(service: Service, bodies: list[bytes], clients: int, seconds: flo
     app = np.asarray([r[1] for r in results if r[2] == 200])
     errors = sorted({r[2] for r in results if r[2] != 200})
     return {"n": len(results), "errors": sum(r[2] != 200 for r in results), "error_statuses": errors,
-            "client_ms": ok.round(2).tolist(), "app_ms": app.round(2).tolist(),
-            "p50_ms": float(np.median(ok)), "p99_ms": p99(ok),
+            "client_ms": ok.round(2).tolist(), "p50_ms": float(np.median(ok)), "p99_ms": p99(ok),
             "app_p50_ms": float(np.median(app)), "app_p99_ms": p99(app)}  # fmt: skip
 
 
@@ -450,6 +449,39 @@ def findings(result: dict[str, Any]) -> list[str]:
                 else f"no credible p99 gain from the queue ({interval})")  # fmt: skip
         out.append(f"- {model}: prediction p99 with the queue saturated {q:.0f} ms ({verdict} the issue's "
                    f"< 100 ms here), inline {i:.0f} ms; {gain}.")  # fmt: skip
+    c, q = cost, {m: summary[m]["queue"] for m in summary}
+    ends = [end for m in summary for end in q[m]["queue_depth_end_of_rounds"]]
+    grew = ("grew through every round: jobs arrived faster than one worker drained them"
+            if min(ends) > result["backlog"] else "did not grow in every round")  # fmt: skip
+    out += [
+        "",
+        "Against the issue and the previous measurement. The issue quotes an explanation at 10-100x a "
+        "prediction; the previous session measured TreeSHAP at about 1.6x and Integrated Gradients at about "
+        f"135x (its method is not re-run here). Measured here, in process on one thread: TreeSHAP "
+        f"{c['cardio']['ratio']:.1f}x, well below 10x, so for the tabular model the issue's premise does not "
+        f"hold; IG {c['cxr']['ratio']:.0f}x, inside 10-100x but far from 135x. The ratio moves with the "
+        "machine's load (short trial runs of this bench on 2026-12-02 under load averages of 3-4 gave "
+        "29-40x for IG and 3.1-3.4x for TreeSHAP) and with what is counted: in the worker, under load, the "
+        f"archived compute time was {q['cardio']['explain_ms_median']:.1f} ms (TreeSHAP) and "
+        f"{q['cxr']['explain_ms_median']:.0f} ms (IG), and a job also reads the archive and writes the "
+        "explanation.",
+        "",
+        "What the queue costs. It moves the wait from the prediction to the explanation: with one worker "
+        f"draining about {q['cardio']['throughput_per_s_median']:.0f} (TreeSHAP) and "
+        f"{q['cxr']['throughput_per_s_median']:.0f} (IG) explanations per second, the queue "
+        f"{grew} (depth at the end of each round above), and the median time from a prediction to its "
+        "archived "
+        f"explanation was {q['cardio']['delay_s_median']:.1f} s and {q['cxr']['delay_s_median']:.1f} s, "
+        "growing with the backlog; more consumer processes (`--consumers`, or Redis and several hosts in "
+        "production) are the remedy, not a faster request. An inline request pays the explanation and a "
+        f"second archive write; for TreeSHAP that is {c['cardio']['explain_ms_median']:.1f} ms of compute, "
+        "hence a p99 gain far smaller than IG's.",
+        "",
+        "Caveats. The clients run on the same 2 shared CPUs as the service; the figures are this machine's "
+        "at the load average above, not a capacity plan. The app's `latency_ms` stops before the archive "
+        "write and the enqueue, which the client's figure includes. The embedded profile was measured; the "
+        "production profile (PostgreSQL, Redis) is exercised by the tests, not benchmarked here.",
+    ]
     return out
 
 
