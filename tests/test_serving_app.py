@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from scipy.special import logit
 
-from xaihealth.serving.app import create_app
+from xaihealth.serving.app import MAX_BODY_BYTES, create_app
 from xaihealth.serving.archive import Explanation, ModelCard, Prediction
 from xaihealth.serving.config import Access, Settings
 from xaihealth.serving.models import CARDIO_FEATURES, CardioModel, tree_sha256
@@ -313,3 +313,46 @@ def test_a_value_on_a_float32_split_point_is_explained_and_adds_up(service, type
     assert abs(total - logodds) < 1e-6
     plain = model.explain(dict(FEATURES))  # no tie: nothing moved
     assert plain["parameters"]["float32_nudged"] == []
+
+
+def test_a_422_names_the_field_without_echoing_identifiers(service):
+    _, _, client, _ = service
+    bad = dict(CASE, patient_id="MRN 7654321", note="seen by Dr. Berg", features=dict(FEATURES, sbp="high"))
+    for body in (bad, dict(bad, model="nope")):
+        response = client.post("/predict", json=body, headers=NORTH)
+        assert response.status_code == 422
+        assert "7654321" not in response.text and "Berg" not in response.text
+    assert client.post("/predict", json=bad, headers=NORTH).json()["detail"][0]["loc"][-1] == "sbp"
+
+
+def test_an_oversized_body_is_a_413_before_it_is_parsed(service):
+    _, _, client, _ = service
+    headers = dict(NORTH, **{"content-type": "application/json"})
+    big = b"{" + b" " * (MAX_BODY_BYTES + 1) + b"}"
+    assert client.post("/predict", content=big, headers=headers).status_code == 413
+
+    def chunks():  # no Content-Length: counted as it streams in
+        for _ in range(11):
+            yield b" " * (MAX_BODY_BYTES // 10)
+
+    response = client.post("/predict", content=chunks(), headers=headers)
+    assert response.status_code == 413 and str(MAX_BODY_BYTES) in response.json()["detail"]
+    assert client.post("/predict", json=CASE, headers=NORTH).status_code == 200
+
+
+def test_an_unreachable_archive_is_a_503_and_the_service_recovers(service, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    _, rt, client, _ = service
+    before = rt.archive.count(Prediction)
+
+    def down(**_):
+        raise OperationalError("INSERT ...", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(rt.archive, "record_prediction", down)
+    response = client.post("/predict", json=CASE, headers=NORTH)
+    assert response.status_code == 503 and "nothing was recorded" in response.json()["detail"]
+    assert response.headers["retry-after"] == "5"
+    monkeypatch.undo()
+    assert client.post("/predict", json=CASE, headers=NORTH).status_code == 200
+    assert rt.archive.count(Prediction) == before + 1

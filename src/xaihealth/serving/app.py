@@ -31,6 +31,7 @@ worker); the settings come from the environment (:func:`xaihealth.serving.config
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import math
 import time
@@ -43,12 +44,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import DBAPIError
 
 from xaihealth.serving.config import SITE_PATTERN, Access, Settings, settings_from_env
 from xaihealth.serving.views import add_views, explanation_in_words
 from xaihealth.serving.worker import Runtime, build_worker, runtime
 
 IMAGE_SIZE = 64
+MAX_BODY_BYTES = 1_000_000  # a 64 x 64 image as JSON is ~60 kB; a larger body is refused (413) unread
 log = logging.getLogger(__name__)
 Binary = Literal[0, 1]
 Site = Annotated[str, Field(pattern=SITE_PATTERN, description="the hospital of the record")]
@@ -154,8 +157,64 @@ def _finite(value: Any) -> Any:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422, also when the refused input is NaN or infinite (its default answer cannot encode it)."""
-    return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))})
+    """FastAPI's 422 naming the field (``loc``) and the rule (``msg``), without echoing the refused input:
+    the body may hold a raw patient id or a note with names, which no answer (or log of answers) should
+    carry back. Also when the input was NaN or infinite (FastAPI's default answer cannot encode it)."""
+    errors = [{k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(errors))})
+
+
+async def _archive_down(request: Request, exc: DBAPIError) -> JSONResponse:
+    """503 when the archive's database cannot be reached: nothing was recorded, the client may retry (a
+    prediction is answered only once it is archived). The connection stays usable."""
+    log.error("archive unavailable: %s", type(exc.orig).__name__ if exc.orig is not None else exc)
+    return JSONResponse(status_code=503, headers={"Retry-After": "5"},
+                        content={"detail": "the audit archive is unavailable: nothing was recorded; retry"})
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is a 413, by its Content-Length or as it
+    streams in (a chunked body), before the app reads or parses it."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.limit:
+            return await self._refuse(send)
+        seen, started = 0, False
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:  # FastAPI passes an HTTPException raised while reading the body through
+                raise HTTPException(413, self.detail)
+            return message
+
+        async def tracked(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except HTTPException:
+            if not started:
+                await self._refuse(send)
+
+    @property
+    def detail(self) -> str:
+        return f"the request body is over the limit of {self.limit} bytes"
+
+    async def _refuse(self, send: Callable) -> None:
+        body = json.dumps({"detail": self.detail}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
 
 
 def create_app(
@@ -176,6 +235,8 @@ def create_app(
     explain = build_worker(settings)[1] if explain is None and not inline else explain
     app = FastAPI(title="xaihealth serving (module 07)", version="0.2")
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _archive_down)
+    app.add_middleware(BodyLimit)
     auth = Depends(bearer_access(dict(settings.tokens)))  # the caller's Access, or 401
 
     @app.get("/health")
