@@ -313,8 +313,16 @@ assert (to_explanation_ms > 0).all()  # the explanation is always written after 
 
 # %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
 bench = ROOT / "benchmarks" / "serving.md"
-if bench.exists():
-    print(bench.read_text(encoding="utf-8").split("\n## ")[0][:1500])
+if bench.exists():  # the committed run's figures, read from the file
+    report = bench.read_text(encoding="utf-8")
+    print(report.splitlines()[2][:104] + "…")
+    section = report.split("\n## Prediction latency under load")[1].split("\n## ")[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 7 and cells[1] in ("queue", "inline"):
+            print(f"{cells[0]:6s} {cells[1]:6s} p50 {cells[4]:>8s}   p99 {cells[6]}")
+        elif len(cells) == 3 and cells[0] in ("cardio", "cxr"):
+            print(f"{cells[0]:6s} p99 inline ÷ p99 queue: {cells[1]}")
 else:
     print("benchmarks/serving.md is not in this checkout: run `make bench-serving`")
 
