@@ -94,9 +94,10 @@ print(f"archive {archive.engine.url.database.rsplit('/', 1)[-1]}: {len(ids)} pre
 # 10–100× cost of an explanation): read, compute outside any transaction, then insert. Do not call
 # `archive.record_explanation` or `xaihealth.serving.worker.explain_and_record` (that is what you are
 # writing). The checker plants the faults on a fresh archive: a retry, an id explained already, an unknown
-# id, a crash inside `explain` (then its retry), a crash between your commit and huey's acknowledgement
-# (huey runs the task again), and two threads racing, held at a barrier inside `explain` so that both have
-# looked and neither has written.
+# id, a crash inside `explain` (then its retry), an insert the database refuses (an `OperationalError`,
+# "database is locked"; then its retry), a crash between your commit and huey's acknowledgement (huey runs
+# the task again), and two threads racing, held at a barrier inside `explain` so that both have looked and
+# neither has written.
 
 # %%
 def explain_job(archive, prediction_id, explain):
@@ -146,8 +147,9 @@ hidden_check_explain_job(explain_job)
 #
 # (a symmetrised Kullback–Leibler divergence between the binned distributions). Write
 # `psi(reference, current, bins=10)`: the inner edges are `np.quantile(reference, np.linspace(0, 1,
-# bins + 1)[1:-1])`, a value goes to bin `np.searchsorted(edges, x, side="right")` (the outer bins are
-# open, so a current value beyond the reference's range still counts), and a proportion below
+# bins + 1)[1:-1])`, a value goes to bin `np.searchsorted(edges, x, side="right")` (a value equal to an
+# edge goes to the bin above it, which matters on rounded data such as ages to 0.1 year; the outer bins
+# are open, so a current value beyond the reference's range still counts), and a proportion below
 # **ε = 1e-4** is raised to ε (an empty bin would make the PSI infinite). Do not use
 # `xaihealth.serving.monitor`. The checker tests the properties (0 for the same sample, larger for a
 # larger shift, unchanged by a monotone transform of both samples, finite with empty bins) and compares
@@ -299,10 +301,11 @@ check_answer_3b(answer_3b)
 # predictions with that model name **and** version, that site, and `start <= Prediction.created_at < end`,
 # with the columns labelled `prediction_id` (the prediction's id), `created_at` (the prediction's time),
 # `model_name`, `model_version`, `site`, `output`, `method`, `attributions`, one row per explained
-# prediction, ordered by `created_at`, then `prediction_id`. The checker runs it on an archive planted with
-# decoys: the same model at another version, the same version of another model, another site, a site whose
-# name begins like the target's, predictions that were never explained, feedback rows, and predictions at
-# both ends of the window.
+# prediction, ordered by `created_at`, then `prediction_id` (predictions made at the same instant come by
+# id). The checker runs it on an archive planted with decoys: the same model at another version, the same
+# version of another model, another site, a site whose name begins like the target's, predictions that
+# were never explained, feedback rows, and predictions at both ends of the window; the rows are stored in
+# no particular order, and some share their `created_at`.
 
 # %%
 def audit_query(model_name, model_version, site, start, end):

@@ -5,12 +5,13 @@ import hmac
 import json
 import threading
 import time
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from mutation import case_id, mutation_cases, run_case
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from xaihealth.checks import serving as sv
@@ -177,6 +178,22 @@ def job_swallows_compute_error(archive, prediction_id, explain):
     return True
 
 
+def job_catches_database_errors(archive, prediction_id, explain):
+    """Reports False for every SQLAlchemyError of the insert (a refused insert is not a lost race)."""
+    prediction, inputs, done = _read(archive, prediction_id)
+    if prediction is None:
+        raise LookupError(prediction_id)
+    if done is not None:
+        return False
+    start = time.perf_counter()
+    result = explain(inputs)
+    try:
+        _insert(archive, prediction_id, result, (time.perf_counter() - start) * 1e3)
+    except SQLAlchemyError:
+        return False
+    return True
+
+
 def job_reports_true_on_duplicate(archive, prediction_id, explain):
     """Idempotent, but returns True whether or not it wrote."""
     ref.reference_explain_job(archive, prediction_id, explain)
@@ -197,6 +214,7 @@ JOB = mutation_cases(
         job_reports_true_on_duplicate,
         job_thread_lock,
         job_immediate_transaction,
+        job_catches_database_errors,
     ],
 )
 
@@ -266,6 +284,18 @@ def psi_counts(reference, current, bins=10):
     return float(np.sum((c - r) * np.log(c / r)))
 
 
+def psi_left_side(reference, current, bins=10):
+    """A value equal to an edge goes to the bin below (side="left"): continuous draws never show it."""
+    reference = np.asarray(reference, dtype=float)
+    edges = np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1])
+
+    def shares(x):
+        return np.maximum(np.bincount(np.searchsorted(edges, x, side="left"), minlength=bins) / len(x), 1e-4)
+
+    r, c = shares(reference), shares(np.asarray(current, dtype=float))
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
 def psi_ignores_bins(reference, current, bins=10):
     """Always 10 bins."""
     return ref.reference_psi(reference, current, 10)
@@ -282,6 +312,7 @@ PSI = mutation_cases(
         psi_one_way_kl,
         psi_counts,
         psi_ignores_bins,
+        psi_left_side,
     ],
 )
 
@@ -589,6 +620,29 @@ def audit_unordered(model_name, model_version, site, start, end):
     )
 
 
+def audit_no_order(model_name, model_version, site, start, end):
+    """No order_by: the rows come in whatever order the database stored or indexed them."""
+    return reference_audit_query(model_name, model_version, site, start, end).order_by(None)
+
+
+def audit_id_order(model_name, model_version, site, start, end):
+    """Ordered by the id only (ids are random, not in time order)."""
+    return (
+        reference_audit_query(model_name, model_version, site, start, end)
+        .order_by(None)
+        .order_by(Prediction.id)
+    )
+
+
+def audit_time_order_only(model_name, model_version, site, start, end):
+    """Ordered by created_at only: predictions made at the same instant come in the stored order."""
+    return (
+        reference_audit_query(model_name, model_version, site, start, end)
+        .order_by(None)
+        .order_by(Prediction.created_at)
+    )
+
+
 AUDIT = mutation_cases(
     sv.check_audit_query,
     reference_audit_query,
@@ -602,6 +656,9 @@ AUDIT = mutation_cases(
         audit_joins_feedback,
         audit_explanation_time,
         audit_unordered,
+        audit_no_order,
+        audit_id_order,
+        audit_time_order_only,
     ],
 )
 
@@ -668,6 +725,14 @@ def pseudo_md5(record_number, key):
     return hmac.new(key, _checked(record_number, key).encode(), hashlib.md5).hexdigest()
 
 
+def pseudo_swallows_errors(record_number, key):
+    """Returns "" instead of raising for a bad key or a blank id."""
+    try:
+        return ref.reference_pseudonym(record_number, key)
+    except (ValueError, TypeError):
+        return ""
+
+
 PSEUDO = mutation_cases(
     sv.check_pseudonym,
     ref.reference_pseudonym,
@@ -680,6 +745,7 @@ PSEUDO = mutation_cases(
         pseudo_truncated,
         pseudo_accepts_weak_key,
         pseudo_md5,
+        pseudo_swallows_errors,
     ],
 )
 
@@ -687,6 +753,45 @@ PSEUDO = mutation_cases(
 @pytest.mark.parametrize(("checker", "function", "accept"), PSEUDO, ids=case_id)
 def test_pseudonym_checker(checker, function, accept, capsys):
     run_case(checker, function, accept, capsys)
+
+
+def _hidden_cases():
+    from xaihealth.instructor.hidden import serving as hidden
+
+    return [
+        *mutation_cases(hidden.hidden_check_explain_job, ref.reference_explain_job,
+                        [m for _, m, accept in JOB if not accept]),
+        *mutation_cases(hidden.hidden_check_psi, ref.reference_psi,
+                        [psi_no_floor, psi_skip_empty, psi_counts, psi_ignores_bins, psi_left_side]),
+        *mutation_cases(hidden.hidden_check_audit_query, reference_audit_query,
+                        [m for _, m, accept in AUDIT if not accept]),
+        *mutation_cases(hidden.hidden_check_pseudonym, ref.reference_pseudonym,
+                        [pseudo_unkeyed, pseudo_fixed_key, pseudo_no_normalisation, pseudo_strip_only,
+                         pseudo_key_concat, pseudo_truncated, pseudo_accepts_weak_key, pseudo_md5,
+                         pseudo_swallows_errors]),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("checker", "function", "accept"), _hidden_cases(), ids=case_id)
+def test_hidden_checker_alone(checker, function, accept, capsys):
+    """Each hidden test alone rejects the mutants of its exercise (R18: six passed the hidden tests)."""
+    run_case(checker, function, accept, capsys)
+
+
+def test_the_audit_archive_is_stored_out_of_order(tmp_path):
+    """Neither the time nor the id increases in the stored order, and tied rows come by decreasing id."""
+    tie = sv.WINDOW[0] + timedelta(days=15, hours=9)
+    for seed in (0, 5):
+        records = sv.planted_audit_records(seed=seed)
+        times, ids = [r["created_at"] for r in records], [r["id"] for r in records]
+        assert times != sorted(times) and ids != sorted(ids)
+        tied = [r["id"] for r in records if r["created_at"] == tie and r["site"] == "north"]
+        assert len(tied) == 3 and tied == sorted(tied, reverse=True)
+    archive, stored = sv.plant_audit_archive(tmp_path)
+    with archive.engine.connect() as connection:
+        rowids = connection.exec_driver_sql("SELECT id FROM predictions ORDER BY rowid").scalars().all()
+    archive.engine.dispose()
+    assert rowids == [r["id"] for r in stored]
 
 
 def test_the_attack_reverses_unkeyed_hashes_only():

@@ -7,14 +7,16 @@ file in a temporary folder) and, for the queue, huey's :class:`~huey.MemoryHuey`
   the computation (the job must fail so that the queue retries it), a crash after the commit and before
   huey's acknowledgement (huey runs the task again), two workers racing in threads (a barrier inside the
   computation makes both compute before either writes, and fails a job that holds a lock while it
-  computes), an unknown id (must raise), an id the service explained already.
+  computes), an unknown id (must raise), an id the service explained already, and an insert the database
+  refuses (an OperationalError: the job must fail, not report a lost race).
 - Exercises 2 and 3 (PSI, its no-drift threshold, the alert) by properties (0 on the same sample, growing
   with the shift, invariant to a monotone transform of both samples, finite with empty bins, a threshold
   that falls with the sample size and holds its false-alarm rate) and by exact comparison with the
   reference on fixed draws.
 - Exercise 4 (the audit query) on an archive planted with decoys (same model name at another version,
   same version of another model, another site, a site whose name starts with the target's, predictions
-  without explanation, feedback rows, rows on both ends of the time window).
+  without explanation, feedback rows, rows on both ends of the time window), inserted in a shuffled order
+  with three predictions at the same instant, so that only the order asked for (time, then id) passes.
 - Exercise 5 (keyed pseudonyms) by exact comparison, normalisation, stability, key dependence, and a
   dictionary attack that reverses unkeyed SHA-256 pseudonyms of 7-digit record numbers and must fail on
   the student's.
@@ -151,6 +153,24 @@ def _one_row(ex: Any, archive: Any, pid: str, inputs: dict[str, Any], when: str)
               f"about {EXPLAIN_MS:g} ms here)")  # fmt: skip
 
 
+@contextmanager
+def _insert_fails(archive: Any) -> Iterator[None]:
+    """Every INSERT into explanations on ``archive.engine`` raises SQLite's OperationalError meanwhile."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    def refuse(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO EXPLANATIONS"):
+            raise sqlite3.OperationalError("database is locked (planted fault)")
+
+    event.listen(archive.engine, "before_cursor_execute", refuse)
+    try:
+        yield
+    finally:
+        event.remove(archive.engine, "before_cursor_execute", refuse)
+
+
 # ----------------------------------------------------------------------------------- Exercise 1: the job
 
 
@@ -215,6 +235,19 @@ def graded_explain_job(ex: Any, explain_job: Callable[..., Any], folder: str, se
     retried = ex.call(explain_job, archive, ids[2], explain)
     ex.expect(retried is True, "the retry after a failed computation must write the explanation (True)")
     _one_row(ex, archive, ids[2], inputs[ids[2]], "after a crash and its retry")
+
+    # the database fails the insert (SQLite's "database is locked"): not a lost race, the job must fail
+    explain = _Explainer()
+    with _insert_fails(archive):
+        err = _run_raising(explain_job, archive, ids[5], explain)
+    ex.expect(err is not None, "the database refused the insert (an OperationalError, 'database is locked'), "
+                               "and your job returned normally: only the IntegrityError of the unique key "
+                               "is a lost race; catch that one and let every other error through, or the "
+                               "queue acknowledges a job that wrote nothing")  # fmt: skip
+    ex.expect(not explanation_rows(archive, ids[5]), "the insert failed, yet a row is archived")
+    retried = ex.call(explain_job, archive, ids[5], explain)
+    ex.expect(retried is True, "the retry after a failed insert must write the explanation (True)")
+    _one_row(ex, archive, ids[5], inputs[ids[5]], "after a failed insert and its retry")
 
     # a crash after the commit, before huey acknowledges the task: huey runs it again
     queue = MemoryHuey(f"lab07-check-{seed}", results=False)
@@ -291,7 +324,8 @@ def check_psi(psi: Callable[..., float]) -> None:
 
     0 for the same sample; growing with a mean shift; invariant (within 2 %) to a monotone transform of
     both samples (equal-width bins are not); finite with empty bins, equal to the reference with the
-    stated floor; exactly the reference (1e-9) on fixed draws, 10 and 5 bins, samples of unequal size.
+    stated floor; exactly the reference (1e-9) on fixed draws, 10 and 5 bins, samples of unequal size, and
+    on ages rounded to 0.1 year (values on the edges: the bin side, ``side="right"``, shows).
     """
     with exercise("Exercise 2 (the population stability index)") as ex:
         rng = np.random.default_rng(21)
@@ -309,6 +343,16 @@ def check_psi(psi: Callable[..., float]) -> None:
                       f"with bins={bins} and {len(cur)} current rows your PSI is {got:.6f}, not {want:.6f}: "
                       "cut the bins at the reference's quantiles, compare proportions (not counts), and sum "
                       "(current - reference) * ln(current / reference)")  # fmt: skip
+        # ages recorded to 0.1 year: many values sit exactly on a quantile edge, so the bin side shows
+        # (a continuous draw never lands on an edge; a binary column cannot show it either, since either
+        # side puts the 0s and the 1s in two bins of the same shares)
+        age = np.round(rng.normal(62, 11, size=1500), 1)
+        older = np.round(rng.normal(64, 11, size=600), 1)
+        got = _value(ex, ex.call(psi, age, older), "the PSI")
+        want = refs.reference_psi(age, older)
+        ex.expect(np.isclose(got, want, rtol=1e-9, atol=1e-12),
+                  f"on ages rounded to 0.1 year your PSI is {got:.6f}, not {want:.6f}: a value equal to an "
+                  "edge goes to the bin above it, np.searchsorted(edges, x, side=\"right\")")  # fmt: skip
         shifts = [0.0, 0.2, 0.5, 1.0, 2.0]
         values = [float(ex.call(psi, ref, rng.normal(s, size=3000))) for s in shifts]
         ex.expect(all(a < b for a, b in zip(values, values[1:], strict=False)),
@@ -398,55 +442,84 @@ AUDIT_COLUMNS = ("prediction_id", "created_at", "model_name", "model_version", "
 WINDOW = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 
 
-def planted_audit_records() -> list[dict[str, Any]]:
-    """The predictions of the audit archive, each with its explanation (or None) and feedback count.
+def planted_audit_records(
+    target: tuple[str, str, str] = ("cohort-gbt", "1.2.0", "north"),
+    window: tuple[datetime, datetime] = WINDOW,
+    *,
+    old_version: str = "1.1.0",
+    other_model: str = "cxr-resnet",
+    other_site: str = "south",
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """The predictions of the audit archive, in the (shuffled) order they are inserted.
 
-    Target: model cohort-gbt 1.2.0 at site north in March 2026. Decoys: the same model at 1.1.0 and at
-    1.2.0-rc1, another model at version 1.2.0, site south and site north-annex, the target without an
-    explanation, rows at the window's start (in), its end (out) and before it, and feedback rows
-    (two on one target prediction, one on a decoy).
+    Each has its explanation (or None) and feedback count. Target: ``target`` (model name, version, site)
+    in ``window``. Decoys: the same model at ``old_version`` and at the target version + ``-rc1``,
+    ``other_model`` at the target version, ``other_site`` and a site named the target's + ``-annex``, the
+    target without an explanation, rows at the window's start (in), its end (out) and just before it,
+    feedback rows (two on one target prediction, one on a decoy), and three target predictions at the same
+    instant (the tie the order's second key, the id, breaks). The ids are random hex, and the rows are
+    inserted in an order drawn from ``seed`` in which neither the creation time nor the id increases, the
+    tied rows by decreasing id: a query without the order (or ordered by one key only) returns them in
+    another order than the one asked for.
     """
-    start, end = WINDOW
+    name, version, site = target
+    start, end = window
     day = timedelta(days=1)
+    tie = start + 15 * day + timedelta(hours=9)
     specs = [  # (name, version, site, created_at, explained, feedback rows)
-        ("cohort-gbt", "1.2.0", "north", start, True, 0),
-        ("cohort-gbt", "1.2.0", "north", start + 3 * day, True, 2),
-        ("cohort-gbt", "1.2.0", "north", start + 10 * day + timedelta(hours=5), True, 0),
-        ("cohort-gbt", "1.2.0", "north", end - timedelta(seconds=1), True, 1),
-        ("cohort-gbt", "1.2.0", "north", start + 12 * day, False, 0),
-        ("cohort-gbt", "1.2.0", "north", end, True, 0),
-        ("cohort-gbt", "1.2.0", "north", start - timedelta(microseconds=1), True, 0),
-        ("cohort-gbt", "1.1.0", "north", start + 4 * day, True, 1),
-        ("cohort-gbt", "1.2.0-rc1", "north", start + 5 * day, True, 0),
-        ("cxr-resnet", "1.2.0", "north", start + 6 * day, True, 0),
-        ("cohort-gbt", "1.2.0", "south", start + 7 * day, True, 0),
-        ("cohort-gbt", "1.2.0", "north-annex", start + 8 * day, True, 0),
-        ("cohort-gbt", "1.2.0", "south", start + 20 * day, True, 3),
-        ("cohort-gbt", "1.2.0", "south", start + 21 * day, False, 0),
+        (name, version, site, start, True, 0),
+        (name, version, site, start + 3 * day, True, 2),
+        (name, version, site, start + 10 * day + timedelta(hours=5), True, 0),
+        (name, version, site, end - timedelta(seconds=1), True, 1),
+        (name, version, site, start + 12 * day, False, 0),
+        (name, version, site, end, True, 0),
+        (name, version, site, start - timedelta(microseconds=1), True, 0),
+        (name, old_version, site, start + 4 * day, True, 1),
+        (name, f"{version}-rc1", site, start + 5 * day, True, 0),
+        (other_model, version, site, start + 6 * day, True, 0),
+        (name, version, other_site, start + 7 * day, True, 0),
+        (name, version, f"{site}-annex", start + 8 * day, True, 0),
+        (name, version, other_site, start + 20 * day, True, 3),
+        (name, version, other_site, start + 21 * day, False, 0),
+        (name, version, site, tie, True, 0),
+        (name, version, site, tie, True, 1),
+        (name, version, site, tie, True, 0),
+        (name, version, other_site, tie, True, 0),
     ]
     records = []
-    for i, (name, version, site, created, explained, feedback) in enumerate(specs):
+    for i, (model, model_version, where, created, explained, feedback) in enumerate(specs):
         inputs = {"age": 40 + i, "systolic_bp": 120 + 2 * i, "cholesterol": 200 + 5 * i, "max_hr": 150 - i}
         records.append({
-            "id": f"{i:02d}" + hashlib.sha256(f"audit-{i}".encode()).hexdigest()[:30], "created_at": created,
-            "model_name": name, "model_version": version, "site": site, "inputs": inputs,
+            "id": hashlib.sha256(f"audit-{seed}-{i}".encode()).hexdigest()[:32], "created_at": created,
+            "model_name": model, "model_version": model_version, "site": where, "inputs": inputs,
             "output": {"risk": round(0.05 + 0.05 * i, 2)}, "feedback": feedback,
             "explanation": ({"method": "treeshap", "attributions": {k: round(WEIGHTS[k] * v, 6)
                                                                     for k, v in inputs.items()}}
                             if explained else None),
         })  # fmt: skip
-    return records
+    order = [records[j] for j in np.random.default_rng(seed).permutation(len(records))]
+    slots = [k for k, r in enumerate(order) if r["created_at"] == tie and r["site"] == site]
+    tied = sorted((order[k] for k in slots), key=lambda r: r["id"], reverse=True)
+    for k, r in zip(slots, tied, strict=True):
+        order[k] = r
+    shown = [r for r in order if r["model_name"] == name and r["model_version"] == version
+             and r["site"] == site and r["explanation"] is not None]  # fmt: skip
+    by_time = sorted(shown, key=lambda r: (r["created_at"], r["id"]))
+    if shown == by_time or sorted(shown, key=lambda r: r["id"]) == by_time:  # pragma: no cover
+        raise RuntimeError(f"seed={seed} plants an audit archive whose order a query need not set (checker)")
+    return order
 
 
-def plant_audit_archive(folder: str | Path) -> tuple[Any, list[dict[str, Any]]]:
-    """A fresh archive in ``folder`` holding :func:`planted_audit_records` (with explicit times)."""
+def plant_audit_archive(folder: str | Path, **planted: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """A fresh archive in ``folder`` holding :func:`planted_audit_records` (``**planted``), in that order."""
     from sqlalchemy.orm import Session
 
     from xaihealth.serving.archive import Explanation, Feedback, Prediction, input_sha256
     from xaihealth.serving.privacy import pseudonymise
 
     archive = lab_archive(folder)
-    records = planted_audit_records()
+    records = planted_audit_records(**planted)
     with Session(archive.engine) as session, session.begin():
         for i, r in enumerate(records):
             session.add(Prediction(id=r["id"], created_at=r["created_at"], model_name=r["model_name"],
@@ -454,7 +527,7 @@ def plant_audit_archive(folder: str | Path) -> tuple[Any, list[dict[str, Any]]]:
                                    input_sha256=input_sha256(r["inputs"]), inputs=r["inputs"],
                                    patient_pseudonym=pseudonymise(f"{4_250_000 + i}", LAB_KEY),
                                    site=r["site"], output=r["output"]))  # fmt: skip
-        session.flush()
+            session.flush()  # one INSERT per row, in this order (the rowids follow it)
         for r in records:
             if r["explanation"] is not None:
                 session.add(
@@ -469,6 +542,7 @@ def plant_audit_archive(folder: str | Path) -> tuple[Any, list[dict[str, Any]]]:
                 )
             for k in range(r["feedback"]):
                 session.add(Feedback(prediction_id=r["id"], agrees=k % 2 == 0, correct_label=k % 2))
+            session.flush()
     return archive, records
 
 

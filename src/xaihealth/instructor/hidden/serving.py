@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,12 +36,15 @@ def hidden_check_explain_job(explain_job: Callable[..., Any]) -> None:
 
 
 def hidden_check_psi(psi: Callable[..., float]) -> None:
-    """Other distributions (uniform, skewed), 4 and 20 bins, a current sample of 12 rows."""
+    """Other distributions (uniform, skewed), 4 and 20 bins, a current sample of 12 rows; counts and blood
+    pressures in whole mmHg (values on the edges, where the bin side shows)."""
     with exercise("Exercise 2 (the population stability index) (hidden tests)") as ex:
         rng = np.random.default_rng(121)
         for ref, cur, bins in (
             (rng.uniform(size=800), rng.uniform(0.1, 1.1, size=300), 4),
             (rng.lognormal(size=3000), rng.lognormal(0.2, size=12), 20),
+            (rng.poisson(2.0, size=900).astype(float), rng.poisson(2.4, size=200).astype(float), 5),
+            (np.round(rng.normal(132, 18, size=1200)), np.round(rng.normal(136, 18, size=300)), 8),
         ):
             got = float(ex.call(psi, ref, cur, bins=bins))
             want = refs.reference_psi(ref, cur, bins=bins)
@@ -79,8 +83,19 @@ def hidden_check_drift_alert(drift_alert: Callable[..., dict[str, Any]]) -> None
 
 
 def hidden_check_audit_query(audit_query: Callable[..., Any]) -> None:
-    """Other versions, a one-day window, a window with nothing in it, another model."""
+    """The decoys again on an archive of other names, window and insertion order; then other versions, a
+    one-day window, a window with nothing in it, another model on the lab's archive."""
     with exercise("Exercise 4 (the audit query) (hidden tests)") as ex, tempfile.TemporaryDirectory() as tmp:
+        lo, hi = datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)
+        other = Path(tmp) / "other"
+        other.mkdir()
+        archive, records = plant_audit_archive(other, target=("sepsis-lr", "2.0.1", "east"), window=(lo, hi),
+                                               old_version="2.0.0", other_model="sepsis-gbt",
+                                               other_site="west", seed=5)  # fmt: skip
+        graded_audit_query(ex, audit_query, archive, records, "sepsis-lr", "2.0.1", "east", lo, hi)
+        graded_audit_query(ex, audit_query, archive, records, "sepsis-lr", "2.0.1", "west", lo,
+                           lo + timedelta(days=20))  # fmt: skip
+        archive.engine.dispose()
         archive, records = plant_audit_archive(tmp)
         start, end = WINDOW
         for name, version, site, lo, hi in (
@@ -94,7 +109,8 @@ def hidden_check_audit_query(audit_query: Callable[..., Any]) -> None:
 
 
 def hidden_check_pseudonym(pseudonym: Callable[[str, bytes], str]) -> None:
-    """Other record numbers, identifiers with letters and inner spaces (kept), a 64-byte key."""
+    """Other record numbers, identifiers with letters and inner spaces (kept), a 64-byte key; a key one byte
+    short of 16, a str key and a blank identifier refused with a ValueError or TypeError."""
     with exercise("Exercise 5 (keyed pseudonyms) (hidden tests)") as ex:
         long_key = bytes(range(64))
         for identifier, key in (("0000001", LAB_KEY), ("x 12", long_key), (" nhs-9a ", long_key),
@@ -103,3 +119,16 @@ def hidden_check_pseudonym(pseudonym: Callable[[str, bytes], str]) -> None:
             want = refs.reference_pseudonym(identifier, key)
             ex.expect(got == want, f"pseudonym({identifier!r}, a {len(key)}-byte key) differs from the "
                                    "HMAC-SHA256 of the stripped, upper-cased identifier")  # fmt: skip
+        for identifier, key, name in (("9999999", b"k" * 15, "a key of 15 bytes"),
+                                      ("9999999", "k" * 40, "a str key"),
+                                      ("\t \n", long_key, "a blank identifier")):  # fmt: skip
+            try:
+                pseudonym(identifier, key)
+            except (ValueError, TypeError):
+                ex.expect(True, "")
+                continue
+            except NotImplementedError:
+                raise
+            except Exception as err:  # noqa: BLE001 (the student's to fix)
+                ex.fail(f"for {name} raise a ValueError or TypeError, not {type(err).__name__}")
+            ex.fail(f"for {name} raise a ValueError or TypeError (yours returned a pseudonym)")
