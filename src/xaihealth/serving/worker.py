@@ -163,6 +163,7 @@ def sweep_forever(huey: Huey, explain: Any, rt: Runtime, timing: Timing, failed:
     """The sweeper thread's loop: every ``timing.sweep_every_s``, while the queue is empty, queue the lost
     jobs again (:func:`sweep_unexplained`), not those in ``failed``; a database or queue that is down is
     logged and tried later."""
+    passes = 0
     while True:
         time.sleep(timing.sweep_every_s)
         try:
@@ -171,6 +172,8 @@ def sweep_forever(huey: Huey, explain: Any, rt: Runtime, timing: Timing, failed:
                 log.warning("sweep: queued %d explanation job(s) again (lost or still running)", n)
         except Exception:
             log.exception("sweep failed; trying again in %s s", timing.sweep_every_s)
+        passes += 1
+        log.info("sweep: pass %d done", passes)  # one line a pass: what a reader (or a test) counts
 
 
 def make_queue(settings: Settings) -> Huey:
@@ -199,6 +202,10 @@ def build_worker(settings: Settings, timing: Timing | None = None) -> tuple[Huey
     def load() -> None:  # run by each worker thread (or process) of a consumer when it starts
         rt = runtime(settings)
         if sweeper.acquire(blocking=False):
+            if not log.handlers and not logging.getLogger().handlers:  # in a consumer: huey's own handler
+                for handler in logging.getLogger("huey").handlers:
+                    log.addHandler(handler)
+                log.setLevel(logging.INFO)
             threading.Thread(target=sweep_forever, args=(huey, explain, rt, timing, failed), daemon=True,
                              name="xaihealth-sweep").start()  # fmt: skip
 
