@@ -558,6 +558,18 @@ def findings(result: dict[str, Any]) -> list[str]:
             out.append(f"- {model} at {x}x the inline capacity: p99 with the queue {_range(q, 0, ' ms')} "
                        f"({verdict} the issue's < 100 ms here), inline {_range(i, 0, ' ms')}; "
                        f"{gain}.")  # fmt: skip
+    for model, by_rate in summary.items():
+        q = [row["queue"] for row in by_rate.values()]
+        client, app = max(d["p99_ms"]["median"] for d in q), max(d["app_p99_ms"]["median"] for d in q)
+        if client > 10 * app:
+            out.append(f"- {model}, queue design: the client's p99 (up to {client:.0f} ms) is over ten "
+                       f"times the app's own (up to {app:.1f} ms), so the tail is not the model: it lies in "
+                       "what the app's timer leaves out (archive write, enqueue: SQLite, shared with the "
+                       "worker's writes) or outside the app (HTTP, the sender threads on the same CPUs); "
+                       "this bench does not separate them.")  # fmt: skip
+        if min(d["queue_depth_min"] for d in q) == 0:
+            out.append(f"- {model}, queue design: the backlog ran out in some rounds (depth 0 above), so the "
+                       "worker was idle for part of them.")  # fmt: skip
     out += [
         "",
         "How to read it. The two designs get the same requests at the same times, so the p99 gain is a "
