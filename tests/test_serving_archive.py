@@ -100,6 +100,54 @@ def test_the_database_refuses_updates_and_deletes(archive, statement):
         assert archive.count(table) == 1
 
 
+_FORGED = {"predictions": ("site", "'south'"), "explanations": ("method", "'forged'"),
+           "feedback": ("comment", "'forged'")}
+_REWRITES = {  # each would replace an archived row (an insert whose key is already archived)
+    "insert or replace": "INSERT OR REPLACE INTO {t} ({cols}) SELECT {values} FROM {t}",
+    "replace into": "REPLACE INTO {t} ({cols}) SELECT {values} FROM {t}",
+    "on conflict do update": "INSERT INTO {t} ({cols}) SELECT {values} FROM {t} WHERE true "
+                             "ON CONFLICT ({key}) DO UPDATE SET {col} = excluded.{col}",
+}  # fmt: skip
+
+
+def _rewrite(table, form, *, new_id=False):
+    cols = [c.name for c in table.__table__.columns]
+    col, forged = _FORGED[table.__tablename__]
+    values = [forged if c == col else ("id + 1000" if new_id and c == "id" else c) for c in cols]
+    key = "prediction_id" if new_id else "id"
+    return _REWRITES[form].format(t=table.__tablename__, cols=", ".join(cols), values=", ".join(values),
+                                  key=key, col=col)
+
+
+@pytest.mark.parametrize("form", list(_REWRITES))
+def test_an_insert_cannot_replace_an_archived_row(archive, form):
+    if archive.engine.dialect.name == "postgresql" and form != "on conflict do update":
+        pytest.skip("INSERT OR REPLACE and REPLACE INTO are SQLite's")
+    prediction_id = _predict(archive)
+    _explain(archive, prediction_id)
+    archive.record_feedback(prediction_id, agrees=True, comment="kept")
+    cases = [(table, False) for table in TABLES] + [(Explanation, True)]  # + a clash on prediction_id
+    for table, new_id in cases:
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), archive.engine.begin() as conn:
+            conn.execute(sa.text(_rewrite(table, form, new_id=new_id)))
+        assert archive.count(table) == 1
+    assert archive.prediction(prediction_id)["site"] == "north"
+    assert archive.explanation(prediction_id)["method"] == "m"
+    assert archive.recent_feedback()[0]["comment"] == "kept"
+
+
+def test_postgresql_refuses_truncate(archive):
+    if archive.engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's (SQLite has none)")
+    prediction_id = _predict(archive)
+    _explain(archive, prediction_id)
+    archive.record_feedback(prediction_id, agrees=True)
+    for table in TABLES:
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), archive.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {table.__tablename__} CASCADE"))
+        assert archive.count(table) == 1
+
+
 def test_the_orm_refuses_to_change_or_delete_a_row(archive):
     prediction_id = _predict(archive)
     with pytest.raises(AppendOnlyError), Session(archive.engine) as session, session.begin():

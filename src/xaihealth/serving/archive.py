@@ -12,7 +12,13 @@ Three tables (SQLAlchemy 2 models, the same on SQLite and PostgreSQL):
 
 *Append-only*, twice over: the ORM refuses to flush an update or a delete of an archived row
 (:class:`AppendOnlyError`), and the database itself refuses ``UPDATE`` and ``DELETE`` on the three tables
-(triggers created with the tables), so that a raw SQL statement cannot rewrite the record either.
+(triggers created with the tables), so that a raw SQL statement cannot rewrite the record either: on
+SQLite an insert whose id (or, for explanations, prediction id) is already archived is refused before
+conflict resolution, so ``INSERT OR REPLACE``/``REPLACE INTO`` cannot swap a row; on PostgreSQL
+``ON CONFLICT DO UPDATE`` is an update (refused) and ``TRUNCATE`` is refused by a statement trigger.
+Outside the guarantee: the tables' owner can ``DROP TRIGGER``; production should connect with a role that
+holds only INSERT and SELECT on the tables and does not own them. Triggers are made with the tables, so
+an archive created before a trigger was added lacks it (ours has no installed base).
 
 *Idempotent*: :meth:`Archive.record_explanation` inserts the explanation of a prediction once; a second
 call for the same prediction (a retried job, two workers racing) leaves the first row and reports that
@@ -118,9 +124,21 @@ for _model in TABLES:
             f"CREATE TRIGGER {_name}_no_{_op.lower()} BEFORE {_op} ON {_name} BEGIN "
             f"SELECT RAISE(ABORT, 'append-only archive: {_op} on {_name} is refused'); END"
         ).execute_if(dialect="sqlite"))  # fmt: skip
+    # INSERT OR REPLACE / REPLACE INTO deletes the old row without firing DELETE triggers (unless
+    # recursive_triggers is on): refuse, before any conflict resolution, an insert that would replace one.
+    _clash = f"id = NEW.id{' OR prediction_id = NEW.prediction_id' if _model is Explanation else ''}"
+    event.listen(_model.__table__, "after_create", DDL(
+        f"CREATE TRIGGER {_name}_no_replace BEFORE INSERT ON {_name} "
+        f"WHEN EXISTS (SELECT 1 FROM {_name} WHERE {_clash}) BEGIN "
+        f"SELECT RAISE(ABORT, 'append-only archive: replacing a row of {_name} is refused'); END"
+    ).execute_if(dialect="sqlite"))  # fmt: skip
     event.listen(_model.__table__, "after_create", DDL(
         f"CREATE TRIGGER {_name}_append_only BEFORE UPDATE OR DELETE ON {_name} "
         "FOR EACH ROW EXECUTE FUNCTION xaihealth_append_only()"
+    ).execute_if(dialect="postgresql"))  # fmt: skip
+    event.listen(_model.__table__, "after_create", DDL(  # row triggers do not fire on TRUNCATE
+        f"CREATE TRIGGER {_name}_no_truncate BEFORE TRUNCATE ON {_name} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION xaihealth_append_only()"
     ).execute_if(dialect="postgresql"))  # fmt: skip
 
 
