@@ -235,7 +235,7 @@ assert client.get(f"/explanations/{answer['id']}").status_code == 401
 # reads the risk first, and the explanation is there when they look for it.
 #
 # **Expected question:** "Why not compute the explanation in the request?" — *Answer:* § 2 and § 3 measure
-# what it would cost; the course's bench (`benchmarks/serving.md`) measures the inline design under load.
+# what it would cost; the course's bench (`benchmarks/serving.md`) measures the inline design under the same load.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. How long does the doctor wait?
@@ -307,24 +307,34 @@ assert (to_explanation_ms > 0).all()  # the explanation is always written after 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # With one doctor at a time and one idle worker, the explanation follows the prediction within a fraction
 # of a second: most of it is waiting (the consumer polls the SQLite queue, backing off when it is empty)
-# and writing, not computing (TreeSHAP takes about a millisecond, § 3). What matters for the design is the load: the course's bench loads the
-# service with concurrent clients while the queue is saturated, and compares it with the design the
-# queue replaces (the explanation computed inside the request):
+# and writing, not computing (TreeSHAP takes a couple of milliseconds, § 3). What matters for the design
+# is the load. The course's bench (`make bench-serving`) sends the same open-loop load — requests arriving
+# at fixed rates, the same arrival times for both designs — to the queue design and to the design it
+# replaces (the explanation computed inside the request), at half and at nine tenths of the inline
+# design's capacity. Its committed run, read from `benchmarks/serving.json`:
 
 # %% slideshow={"slide_type": "subslide"} tags=["remove-input"]
-bench = ROOT / "benchmarks" / "serving.md"
-if bench.exists():  # the committed run's figures, read from the file
-    report = bench.read_text(encoding="utf-8")
-    print(report.splitlines()[2][:104] + "…")
-    section = report.split("\n## Prediction latency under load")[1].split("\n## ")[0]
-    for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 7 and cells[1] in ("queue", "inline"):
-            print(f"{cells[0]:6s} {cells[1]:6s} p50 {cells[4]:>8s}   p99 {cells[6]}")
-        elif len(cells) == 3 and cells[0] in ("cardio", "cxr"):
-            print(f"{cells[0]:6s} p99 inline ÷ p99 queue: {cells[1]}")
+bench = ROOT / "benchmarks" / "serving.json"
+if bench.exists():  # the committed run's figures, read from the file (not typed)
+    run = json.loads(bench.read_text(encoding="utf-8"))
+    print(f"run {run['date'][:16]} at {run['commit']}, {run['rounds']} rounds per cell, "
+          f"medians of rounds (range)")
+    for name, rates in run["summary"].items():
+        for rate, cell in rates.items():
+            q, i, g = cell["queue"], cell["inline"], cell["gain_p99_inline_over_queue"]
+            print(f"{name:6s} {float(rate):.1f}x capacity, {q['achieved_per_s']['median']:5.1f} req/s: "
+                  f"p99 queue {q['p99_ms']['median']:6.0f} ms, inline {i['p99_ms']['median']:6.0f} ms; "
+                  f"inline/queue {g['median']:.2f}x ({g['min']:.2f}-{g['max']:.2f})")
 else:
-    print("benchmarks/serving.md is not in this checkout: run `make bench-serving`")
+    print("benchmarks/serving.json is not in this checkout: run `make bench-serving`")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Read it with its ranges: three rounds per cell are few. For the radiograph model, where an explanation
+# costs tens of predictions (§ 7), the queue keeps the doctor's wait several times shorter than inline
+# explaining, in every round. For the tabular model the two designs' p99 overlap: TreeSHAP is too cheap
+# for the queue to buy speed, and the tail of a few hundred milliseconds that both designs show is not
+# the model (the queue design's app-side p99 is under 2 ms; see the bench's notes on the shared 2-core machine). The
+# issue's target, p99 under 100 ms for the tabular model, was not met at these rates on this machine.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Say:** the round trip includes the archive write and the enqueue; the app also stores its own
@@ -760,7 +770,11 @@ assert cxr_ratio[1] > cardio_ratio[2]  # and far above the tree model's
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # For the deep model the claim holds: Integrated Gradients runs the network forward *and* backward on 32
 # interpolated images (captum batches the steps), tens of predictions' worth of work on every film. This is
-# the model for which the queue is not optional.
+# the model for which the queue is not optional. The interval is this run's, over films: between runs on
+# this shared machine the ratio has moved from about 19 × to about 41 × (the bench's repeats and earlier
+# runs), because the load of the machine changes more between runs than between films. Quote the order of
+# magnitude — tens — not the decimal; both of the lecture's conclusions (TreeSHAP under 10 ×, IG over 10 ×)
+# held in every run.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Say:** the 10–100 × claim is a property of the method and the model, not of "explanations": TreeSHAP
