@@ -287,3 +287,10 @@ def test_recent_rows_are_the_latest_oldest_first_and_scoped_by_site(archive):
     assert "867" not in feedback[0]["comment"]
     with pytest.raises(ValueError, match="limit=0"):
         archive.recent_predictions(0)
+
+
+def test_the_patients_own_id_is_masked_in_note_and_feedback(archive):
+    prediction_id = _predict(archive, patient="AB-771", note="ab-771 seen, e-mail x.y@example.org")
+    assert archive.prediction(prediction_id)["note"] == "[ID] seen, e-mail [EMAIL]"
+    archive.record_feedback(prediction_id, agrees=False, comment="AB-771 rang back; AB-772 did not")
+    assert archive.recent_feedback()[0]["comment"] == "[ID] rang back; AB-772 did not"

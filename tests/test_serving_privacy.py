@@ -97,10 +97,26 @@ def test_planted_spans_point_at_the_identifiers():
     notes = make_planted_notes(50, seed=3)
     assert len(notes.texts) == 50 and all(len(s) == 3 for s in notes.spans)
     kinds = {kind for spans in notes.spans for _, _, kind in spans}
-    assert kinds == {"NAME", "DATE", "PHONE", "ID"}
+    assert kinds == {"NAME", "DATE", "PHONE", "ID", "EMAIL"}
     for text, spans in zip(notes.texts, notes.spans, strict=True):
         for start, end, _ in spans:
             assert text[start:end].strip() == text[start:end] and text[start:end]
     assert make_planted_notes(50, seed=3) == notes
     with pytest.raises(ValueError, match="n"):
         make_planted_notes(0)
+
+
+def test_the_patient_id_emails_and_lettered_record_numbers_are_masked():
+    from xaihealth.serving.privacy import mask_pseudonym
+
+    text = "P000123 seen; p000123 again (not XP000123), MRN AB-123456, family a.b+c@mail.example.org ."
+    masked = "[ID] seen; [ID] again (not XP000123), MRN [ID], family [EMAIL] ."
+    assert mask_identifiers(text, "p000123") == masked
+    assert mask_identifiers(text).startswith("P000123 seen")  # without the id, the regexes miss it
+    pseudonym = pseudonymise("AB-771", KEY_A)
+    text = "ab-771 came back, AB-772 did not"
+    assert mask_pseudonym(text, pseudonym, KEY_A) == "[ID] came back, AB-772 did not"
+
+
+def test_pseudonyms_ignore_case_and_surrounding_space_as_the_lab_does():
+    assert pseudonymise(" ab-771 ", KEY_A) == pseudonymise("AB-771", KEY_A) != pseudonymise("AB-772", KEY_A)

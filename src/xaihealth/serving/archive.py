@@ -55,7 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from xaihealth.serving.privacy import mask_identifiers, pseudonymise
+from xaihealth.serving.privacy import mask_identifiers, mask_pseudonym, pseudonymise
 
 
 class AppendOnlyError(RuntimeError):
@@ -212,7 +212,7 @@ class Archive:
             id=uuid.uuid4().hex, model_name=model.name, model_version=model.version,
             model_sha256=model.sha256, input_sha256=input_sha256(inputs), inputs=inputs,
             patient_pseudonym=pseudonymise(patient_id, self._key), site=site, output=output,
-            note=None if note is None else mask_identifiers(note),
+            note=None if note is None else mask_identifiers(note, patient_id),
             latency_ms=None if latency_ms is None else float(latency_ms),
         )  # fmt: skip
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
@@ -243,8 +243,13 @@ class Archive:
     def record_feedback(self, prediction_id: str, *, agrees: bool, correct_label: int | None = None,
                         comment: str | None = None) -> int:  # fmt: skip
         """Archive a clinician's feedback on a prediction (the comment masked); returns its row id."""
+        if comment is not None:  # the patient's own id is known here only by its pseudonym
+            prediction = self.prediction(prediction_id)
+            if prediction is not None:
+                comment = mask_pseudonym(comment, prediction["patient_pseudonym"], self._key)
+            comment = mask_identifiers(comment)
         row = Feedback(prediction_id=prediction_id, agrees=agrees, correct_label=correct_label,
-                       comment=None if comment is None else mask_identifiers(comment))  # fmt: skip
+                       comment=comment)  # fmt: skip
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             session.add(row)
         return row.id

@@ -1,7 +1,8 @@
 """Generated notes with planted identifiers and their exact spans: the ground truth of the masking check.
 
 Each note is a note of :func:`xaihealth.data.notes.make_notes` followed by a few sentences, in random order,
-that carry identifiers (names, dates, phone numbers, record numbers, in formats common in clinical
+that carry identifiers (names, dates, phone numbers, record numbers such as ``AB-123456``, e-mail
+addresses, in formats common in clinical
 letters) and sentences that carry *look-alikes* that are not identifiers (a blood pressure "120/80", a
 dose, a capitalised ward or hospital name). A tenth of the names are written in lower case, as they
 sometimes are in typed notes. The span of every planted identifier is recorded, so that a masker's
@@ -32,6 +33,7 @@ CONTEXTS = {
     "DATE": ("date of birth {} .", "admitted on {} .", "last seen {} ."),
     "PHONE": ("contact number {} .", "daughter can be reached on {} ."),
     "ID": ("mrn {} .", "record no. {} .", "hospital number {} ."),
+    "EMAIL": ("family e-mail {} .", "results sent to {} ."),
 }
 LOOK_ALIKES = ("bp 120/80 on arrival .", "dose 500 mg twice daily .", "seen in the Emergency Department .",
                "transferred to ward 12 .", "hba1c 7.2 % in 2021 .", "referred to St Mary Hospital .",
@@ -72,7 +74,14 @@ def _phone(rng: np.random.Generator) -> str:
 
 def _record_number(rng: np.random.Generator) -> str:
     digits = "".join(str(int(x)) for x in rng.integers(0, 10, int(rng.integers(7, 11))))
-    return [digits, f"A{digits[:7]}", f"{digits[:3]} {digits[3:6]} {digits[6:]}"][int(rng.integers(3))]
+    letters = "".join(chr(65 + int(x)) for x in rng.integers(0, 26, 2))
+    return [digits, f"A{digits[:7]}", f"{digits[:3]} {digits[3:6]} {digits[6:]}",
+            f"{letters}-{digits[:6]}"][int(rng.integers(4))]  # fmt: skip
+
+
+def _email(rng: np.random.Generator) -> str:
+    first, last = str(rng.choice(FIRST)).lower(), str(rng.choice(LAST)).lower().replace("'", "")
+    return f"{first}.{last}{int(rng.integers(1, 99))}@{rng.choice(['example.org', 'mail.example.com'])}"
 
 
 def make_planted_notes(n: int, seed: int = 0, *, identifiers: int = 3, look_alikes: int = 2) -> PlantedNotes:
@@ -83,7 +92,7 @@ def make_planted_notes(n: int, seed: int = 0, *, identifiers: int = 3, look_alik
     look_alikes = validate.integer("look_alikes", look_alikes, minimum=0, maximum=len(LOOK_ALIKES))
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     base = make_notes(n, seed=seed).texts
-    make = {"DATE": _date, "PHONE": _phone, "ID": _record_number}
+    make = {"DATE": _date, "PHONE": _phone, "ID": _record_number, "EMAIL": _email}
     texts, spans = [], []
     for note in base:
         parts: list[tuple[str, str, str, str]] = []  # (before, identifier, after, kind)

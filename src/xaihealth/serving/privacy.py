@@ -7,7 +7,9 @@ key gives unrelated pseudonyms, and without the key a pseudonym cannot be recomp
 Pseudonymised data are still personal data under the GDPR (recital 26): the key must be kept apart.
 
 :func:`mask_identifiers` replaces, in a free-text note, what looks like a person's name, a date, a phone
-number or a record number by ``[NAME]``, ``[DATE]``, ``[PHONE]``, ``[ID]``. It is a set of regular
+number, a record number or an e-mail address by ``[NAME]``, ``[DATE]``, ``[PHONE]``, ``[ID]``,
+``[EMAIL]``; the request's own patient id is masked first (:func:`mask_patient`,
+:func:`mask_pseudonym`). It is a set of regular
 expressions, not a named-entity model: it finds names only after a title (Dr, Mrs, ...) or as two or more
 capitalised words in a row, so it misses a name written in lower case and masks any capitalised phrase
 (a ward, a hospital). ``tests/test_serving_privacy.py`` measures its precision and recall on identifiers
@@ -24,13 +26,14 @@ WORD = r"[A-Z][a-z]*(?:['-]?[A-Z]?[a-z]+)*\b"  # a capitalised word: Berg, O'Nei
 MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 #: (kind, pattern): the identifier is group ``v`` of each pattern. Earlier kinds win an overlap.
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("EMAIL", re.compile(r"(?P<v>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b)")),
     ("DATE", re.compile(
         rf"(?P<v>\b\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b"
         rf"|\b\d{{1,2}} {MONTHS} \d{{4}}\b|\b{MONTHS} \d{{1,2}},? \d{{4}}\b)"
     )),
     ("ID", re.compile(
         r"(?i:\b(?:mrn|record(?: no\.?| number)?|hospital (?:no\.?|number)|nhs(?: no\.?| number)?)"
-        r"\s*[:#]?\s*)(?P<v>[A-Z]{0,2}\d[\d -]{4,12}\d)\b"
+        r"\s*[:#]?\s*)(?P<v>[A-Z]{0,2}\d[\d -]{4,12}\d|[A-Z]{1,3}[- ]?\d{4,})\b"
     )),
     ("PHONE", re.compile(
         r"(?<![\w/])(?P<v>\(\d{2,4}\) ?\d{3,4}[ .-]\d{3,4}"
@@ -41,16 +44,25 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\.? (?P<v>{WORD}(?: {WORD})?)|(?P<v2>\b{WORD}(?: {WORD})+)"
     )),
 )
-KINDS = ("NAME", "DATE", "PHONE", "ID")
+KINDS = ("NAME", "DATE", "PHONE", "ID", "EMAIL")
+TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]|[A-Za-z0-9]")  # a word-like token
 
 
 def pseudonymise(patient_id: str, key: bytes) -> str:
-    """The keyed pseudonym of ``patient_id``: hex HMAC-SHA256 of its UTF-8 bytes under ``key``."""
+    """The keyed pseudonym of ``patient_id``: hex HMAC-SHA256 under ``key`` of the UTF-8 bytes of
+    :func:`normalise_patient_id` (stripped, upper-cased)."""
     if not isinstance(patient_id, str) or not patient_id.strip():
         raise TypeError(f"patient_id={patient_id!r} must be a non-empty string")
     if not isinstance(key, bytes) or len(key) < 16:
         raise TypeError("key must be bytes of at least 16 characters (the service's pseudonymisation key)")
-    return hmac.new(key, patient_id.strip().encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, normalise_patient_id(patient_id).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def normalise_patient_id(patient_id: str) -> str:
+    """``patient_id`` stripped of surrounding white space and upper-cased, as the lab (07) teaches, so
+    that ``ab-771`` and ``AB-771`` are one patient. This changed the pseudonyms of lower-case ids: an
+    archive keyed before it would need a migration (ours has no installed base)."""
+    return patient_id.strip().upper()
 
 
 def find_identifiers(text: str) -> list[tuple[int, int, str]]:
@@ -67,8 +79,28 @@ def find_identifiers(text: str) -> list[tuple[int, int, str]]:
     return sorted(taken)
 
 
-def mask_identifiers(text: str) -> str:
-    """``text`` with every span of :func:`find_identifiers` replaced by ``[KIND]``."""
+def mask_patient(text: str, patient_id: str) -> str:
+    """``text`` with every whole-token occurrence of ``patient_id`` (any case) replaced by ``[ID]``."""
+    wanted = re.escape(normalise_patient_id(patient_id))
+    return re.sub(rf"(?<![\w-]){wanted}(?![\w-])", "[ID]", text, flags=re.IGNORECASE)
+
+
+def mask_pseudonym(text: str, pseudonym: str, key: bytes) -> str:
+    """``text`` with every word-like token whose pseudonym under ``key`` is ``pseudonym`` replaced by
+    ``[ID]``: the patient's own id where only its pseudonym is known (feedback on an archived prediction).
+    One HMAC per token; a token is letters, digits and inner hyphens."""
+    def swap(match: re.Match[str]) -> str:
+        same = hmac.compare_digest(pseudonymise(match.group(), key), pseudonym)
+        return "[ID]" if same else match.group()
+
+    return TOKEN.sub(swap, text)
+
+
+def mask_identifiers(text: str, patient_id: str | None = None) -> str:
+    """``text`` with ``patient_id`` (if given; :func:`mask_patient`) and then every span of
+    :func:`find_identifiers` replaced by ``[KIND]``."""
+    if patient_id is not None:
+        text = mask_patient(text, patient_id)
     out, last = [], 0
     for start, end, kind in find_identifiers(text):
         out += [text[last:start], f"[{kind}]"]
