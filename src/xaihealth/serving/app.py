@@ -30,7 +30,7 @@ worker); the settings come from the environment (:func:`xaihealth.serving.config
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import json
 import logging
 import math
@@ -121,9 +121,14 @@ def bearer_access(tokens: dict[str, Access]) -> Callable[..., Access]:
     """The FastAPI dependency that turns ``Authorization: Bearer <token>`` into its :class:`Access`."""
     bearer = Depends(HTTPBearer(auto_error=False, description="a token of XAIHEALTH_SERVING_TOKENS"))
 
+    # Looked up by sha256 digest: the dict lookup compares digests (all 32 bytes long), not the tokens, so
+    # neither a token's length nor how far a guess matches it shows in the time taken (a linear scan
+    # with compare_digest leaked both: the position of the match and, per pair, unequal lengths).
+    by_digest = {hashlib.sha256(t.encode()).digest(): a for t, a in tokens.items()}
+
     def access(credentials: HTTPAuthorizationCredentials | None = bearer) -> Access:
         given = "" if credentials is None else credentials.credentials
-        found = next((a for t, a in tokens.items() if hmac.compare_digest(t.encode(), given.encode())), None)
+        found = by_digest.get(hashlib.sha256(given.encode()).digest())
         if found is None:
             reason = "missing bearer token" if credentials is None else "unknown token"
             raise HTTPException(401, reason, headers={"WWW-Authenticate": "Bearer"})
