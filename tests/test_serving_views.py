@@ -153,3 +153,9 @@ def test_calibration_says_when_labels_are_too_few_then_counts_them(service):
     assert data["feedback"]["disagree"] >= 10
     latest = data["feedback"]["latest_comments"][0]["comment"]
     assert "555-123-4567" not in latest and "Berg" not in latest and latest.startswith("wrong")
+
+
+def test_the_calibration_panel_says_its_labels_are_a_selected_sample(service):
+    client = service[1]
+    assert "selected sample" in _monitor(client)["calibration"]["sample"]
+    assert "selected sample" in client.get("/monitor").text

@@ -57,6 +57,10 @@ FEATURE_FORM = (  # name, label, default, step (the ranges are the API's, app.Ca
 )  # fmt: skip
 
 
+#: Said on the monitor page and in ``/monitor/data``: whose labels the calibration panel uses.
+SELECTED_SAMPLE = ("labels come from the cases clinicians chose to give feedback on: the ECE is of that "
+                   "selected sample, not the model's calibration on all patients")
+
 def explanation_in_words(inputs: dict[str, Any], values: dict[str, float]) -> list[dict[str, Any]]:
     """The cardio explanation as sentences, largest |attribution| first: ``{"feature", "text",
     "effect" ("raises" / "lowers" / "hardly changes"), "log_odds"}``."""
@@ -111,7 +115,8 @@ def monitor_data(rt: Any, queue: Any = None, *, cache: dict | None = None) -> di
         "input_drift": drift,
         "explanation_drift": {"window": EXPLAIN_WINDOW,
                               "windows": monitor.explanation_drift(rows, EXPLAIN_WINDOW)},
-        "calibration": {**monitor.calibration(risks, labels), "min_labels": monitor.MIN_LABELS},
+        "calibration": {**monitor.calibration(risks, labels), "min_labels": monitor.MIN_LABELS,
+                        "sample": SELECTED_SAMPLE},
         "feedback": {"agree": sum(f["agrees"] for f in feedback),
                      "disagree": sum(not f["agrees"] for f in feedback), "latest_comments": comments},
     }  # fmt: skip
