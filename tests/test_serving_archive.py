@@ -20,6 +20,8 @@ from xaihealth.serving.archive import (
     Explanation,
     ModelCard,
     Prediction,
+    _existing_triggers,
+    _triggers,
     input_sha256,
 )
 from xaihealth.serving.config import Access, Settings, parse_tokens, settings_from_env, token_for
@@ -267,6 +269,40 @@ def test_latency_is_archived_and_an_older_archive_gets_the_column(archive):
     reopened = Archive(archive.engine.url.render_as_string(hide_password=False), KEY)
     assert reopened.prediction(fast)["latency_ms"] is None and reopened.prediction(fast)["site"] == "north"
     assert reopened.prediction(_predict(reopened))["latency_ms"] is None
+    reopened.engine.dispose()
+
+
+def _trigger_names(engine):
+    with engine.connect() as connection:
+        return _existing_triggers(connection)
+
+
+def test_an_older_archive_gets_the_missing_triggers_when_it_opens(archive):
+    dialect = archive.engine.dialect.name
+    prediction_id = _predict(archive)
+    _explain(archive, prediction_id)
+    archive.record_feedback(prediction_id, agrees=True, comment="kept")
+    names = set(_triggers(dialect))
+    assert _trigger_names(archive.engine) == names and len(names) == (9 if dialect == "sqlite" else 6)
+    with archive.engine.begin() as connection:  # an archive made before the triggers existed
+        for name in names:
+            on = f" ON {name.split('_', 1)[0]}" if dialect == "postgresql" else ""
+            connection.execute(sa.text(f"DROP TRIGGER {name}{on}"))
+    assert _trigger_names(archive.engine) == set()
+    with archive.engine.begin() as connection:  # the test can see a missing trigger: an update goes through
+        connection.execute(sa.text("UPDATE predictions SET site = site"))
+    reopened = Archive(archive.engine.url.render_as_string(hide_password=False), KEY)
+    assert _trigger_names(reopened.engine) == names
+    for table in TABLES:
+        statements = [f"UPDATE {table.__tablename__} SET created_at = created_at",
+                      f"DELETE FROM {table.__tablename__}",
+                      f"TRUNCATE {table.__tablename__} CASCADE" if dialect == "postgresql"
+                      else _rewrite(table, "insert or replace")]  # fmt: skip
+        for statement in statements:
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"), reopened.engine.begin() as conn:
+                conn.execute(sa.text(statement))
+        assert reopened.count(table) == 1
+    assert reopened.recent_feedback()[0]["comment"] == "kept"
     reopened.engine.dispose()
 
 

@@ -12,13 +12,15 @@ Three tables (SQLAlchemy 2 models, the same on SQLite and PostgreSQL):
 
 *Append-only*, twice over: the ORM refuses to flush an update or a delete of an archived row
 (:class:`AppendOnlyError`), and the database itself refuses ``UPDATE`` and ``DELETE`` on the three tables
-(triggers created with the tables), so that a raw SQL statement cannot rewrite the record either: on
-SQLite an insert whose id (or, for explanations, prediction id) is already archived is refused before
-conflict resolution, so ``INSERT OR REPLACE``/``REPLACE INTO`` cannot swap a row; on PostgreSQL
-``ON CONFLICT DO UPDATE`` is an update (refused) and ``TRUNCATE`` is refused by a statement trigger.
-Outside the guarantee: the tables' owner can ``DROP TRIGGER``; production should connect with a role that
-holds only INSERT and SELECT on the tables and does not own them. Triggers are made with the tables, so
-an archive created before a trigger was added lacks it (ours has no installed base).
+(triggers), so that a raw SQL statement cannot rewrite the record either: on SQLite an insert whose id
+(or, for explanations, prediction id) is already archived is refused before conflict resolution, so
+``INSERT OR REPLACE``/``REPLACE INTO`` cannot swap a row; on PostgreSQL ``ON CONFLICT DO UPDATE`` is an
+update (refused) and ``TRUNCATE`` is refused by a statement trigger. Opening an archive creates any
+trigger it lacks (an archive made before a trigger was added gets it; PostgreSQL >= 14 for ``CREATE OR
+REPLACE TRIGGER``). Outside the guarantee: on PostgreSQL the tables' owner can ``DROP TRIGGER``, so
+production should connect with a role that holds only INSERT and SELECT on the tables and owns nothing;
+SQLite has no roles, so there the file's permissions are the boundary: any process that can write the
+file can ``DROP TRIGGER`` or ``DROP TABLE``.
 
 *Idempotent*: :meth:`Archive.record_explanation` inserts the explanation of a prediction once; a second
 call for the same prediction (a retried job, two workers racing) leaves the first row and reports that
@@ -36,7 +38,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     JSON,
     Boolean,
     DateTime,
@@ -111,35 +112,54 @@ class Feedback(Base):
 TABLES = (Prediction, Explanation, Feedback)
 
 # --- append-only in the database itself -----------------------------------------------------------------
-_PG_FUNCTION = DDL(
+_PG_FUNCTION = (  # %: plpgsql's placeholder
     "CREATE OR REPLACE FUNCTION xaihealth_append_only() RETURNS trigger AS $$ BEGIN "
-    "RAISE EXCEPTION 'append-only archive: %% on %% is refused', TG_OP, TG_TABLE_NAME; END $$ "
-    "LANGUAGE plpgsql"  # DDL() formats with %: %% is plpgsql's placeholder %
+    "RAISE EXCEPTION 'append-only archive: % on % is refused', TG_OP, TG_TABLE_NAME; END $$ "
+    "LANGUAGE plpgsql"
 )
-event.listen(Prediction.__table__, "before_create", _PG_FUNCTION.execute_if(dialect="postgresql"))
-for _model in TABLES:
-    _name = _model.__tablename__
-    for _op in ("UPDATE", "DELETE"):
-        event.listen(_model.__table__, "after_create", DDL(
-            f"CREATE TRIGGER {_name}_no_{_op.lower()} BEFORE {_op} ON {_name} BEGIN "
-            f"SELECT RAISE(ABORT, 'append-only archive: {_op} on {_name} is refused'); END"
-        ).execute_if(dialect="sqlite"))  # fmt: skip
-    # INSERT OR REPLACE / REPLACE INTO deletes the old row without firing DELETE triggers (unless
-    # recursive_triggers is on): refuse, before any conflict resolution, an insert that would replace one.
-    _clash = f"id = NEW.id{' OR prediction_id = NEW.prediction_id' if _model is Explanation else ''}"
-    event.listen(_model.__table__, "after_create", DDL(
-        f"CREATE TRIGGER {_name}_no_replace BEFORE INSERT ON {_name} "
-        f"WHEN EXISTS (SELECT 1 FROM {_name} WHERE {_clash}) BEGIN "
-        f"SELECT RAISE(ABORT, 'append-only archive: replacing a row of {_name} is refused'); END"
-    ).execute_if(dialect="sqlite"))  # fmt: skip
-    event.listen(_model.__table__, "after_create", DDL(
-        f"CREATE TRIGGER {_name}_append_only BEFORE UPDATE OR DELETE ON {_name} "
-        "FOR EACH ROW EXECUTE FUNCTION xaihealth_append_only()"
-    ).execute_if(dialect="postgresql"))  # fmt: skip
-    event.listen(_model.__table__, "after_create", DDL(  # row triggers do not fire on TRUNCATE
-        f"CREATE TRIGGER {_name}_no_truncate BEFORE TRUNCATE ON {_name} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION xaihealth_append_only()"
-    ).execute_if(dialect="postgresql"))  # fmt: skip
+
+
+def _triggers(dialect: str) -> dict[str, str]:
+    """The append-only triggers of ``dialect`` (``sqlite`` or ``postgresql``; none for another): name ->
+    the statement that creates it if missing (SQLite ``IF NOT EXISTS``, PostgreSQL >= 14 ``OR REPLACE``,
+    so that two processes opening the archive at once do not clash)."""
+    triggers = {}
+    for model in TABLES:
+        name = model.__tablename__
+        if dialect == "sqlite":
+            for op in ("UPDATE", "DELETE"):
+                triggers[f"{name}_no_{op.lower()}"] = (
+                    f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} BEFORE {op} ON {name} BEGIN "
+                    f"SELECT RAISE(ABORT, 'append-only archive: {op} on {name} is refused'); END"
+                )
+            # INSERT OR REPLACE / REPLACE INTO deletes the old row without firing DELETE triggers (unless
+            # recursive_triggers is on): refuse, before conflict resolution, an insert that would replace one.
+            clash = f"id = NEW.id{' OR prediction_id = NEW.prediction_id' if model is Explanation else ''}"
+            triggers[f"{name}_no_replace"] = (
+                f"CREATE TRIGGER IF NOT EXISTS {name}_no_replace BEFORE INSERT ON {name} "
+                f"WHEN EXISTS (SELECT 1 FROM {name} WHERE {clash}) BEGIN "
+                f"SELECT RAISE(ABORT, 'append-only archive: replacing a row of {name} is refused'); END"
+            )
+        elif dialect == "postgresql":
+            triggers[f"{name}_append_only"] = (
+                f"CREATE OR REPLACE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE ON {name} "
+                "FOR EACH ROW EXECUTE FUNCTION xaihealth_append_only()"
+            )
+            triggers[f"{name}_no_truncate"] = (  # row triggers do not fire on TRUNCATE
+                f"CREATE OR REPLACE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION xaihealth_append_only()"
+            )
+    return triggers
+
+
+def _existing_triggers(connection: Any) -> set[str]:
+    """Names of the triggers on the archive's tables."""
+    if connection.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        tables = ", ".join(f"'{model.__tablename__}'::regclass" for model in TABLES)
+        query = f"SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN ({tables})"
+    return set(connection.execute(text(query)).scalars())
 
 
 @event.listens_for(Session, "before_flush")
@@ -184,7 +204,7 @@ def _row(obj: Base) -> dict[str, Any]:
 
 
 class Archive:
-    """The archive at SQLAlchemy URL ``url``; tables (and their triggers) are created if missing."""
+    """The archive at SQLAlchemy URL ``url``; tables, columns and triggers are created if missing."""
 
     def __init__(self, url: str, pseudonym_key: bytes) -> None:
         if not isinstance(url, str) or not url:
@@ -196,6 +216,7 @@ class Archive:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
         self._add_missing_columns()
+        self._add_missing_triggers()
 
     def _add_missing_columns(self) -> None:
         """An archive made before ``predictions.latency_ms`` existed gets the (nullable) column; adding a
@@ -203,6 +224,21 @@ class Archive:
         if "latency_ms" not in {c["name"] for c in inspect(self.engine).get_columns("predictions")}:
             with self.engine.begin() as connection:
                 connection.execute(text("ALTER TABLE predictions ADD COLUMN latency_ms FLOAT"))
+
+    def _add_missing_triggers(self) -> None:
+        """Create the append-only triggers the archive lacks (all of them with new tables; those added
+        since for an older archive). With every trigger there, nothing is created: a role that may not
+        create triggers can open a complete archive."""
+        wanted = _triggers(self.engine.dialect.name)
+        with self.engine.begin() as connection:
+            existing = _existing_triggers(connection) if wanted else set()
+            missing = [ddl for name, ddl in wanted.items() if name not in existing]
+            if missing and self.engine.dialect.name == "postgresql":
+                has_function = "SELECT to_regprocedure('xaihealth_append_only()') IS NOT NULL"
+                if not connection.execute(text(has_function)).scalar():
+                    connection.execute(text(_PG_FUNCTION))
+            for ddl in missing:
+                connection.execute(text(ddl))
 
     def record_prediction(self, *, model: ModelCard, inputs: Any, patient_id: str, site: str,
                           output: dict[str, Any], note: str | None = None,
