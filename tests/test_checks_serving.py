@@ -611,6 +611,16 @@ def audit_explanation_time(model_name, model_version, site, start, end):
     )
 
 
+def audit_explanation_order(model_name, model_version, site, start, end):
+    """Ordered by the explanation's time, then the id: right while each job runs seconds after its
+    prediction, wrong for a job the sweep redid days later (R18b)."""
+    return (
+        reference_audit_query(model_name, model_version, site, start, end)
+        .order_by(None)
+        .order_by(Explanation.created_at, Prediction.id)
+    )
+
+
 def audit_unordered(model_name, model_version, site, start, end):
     """Ordered by id only."""
     return (
@@ -655,6 +665,7 @@ AUDIT = mutation_cases(
         audit_version_prefix,
         audit_joins_feedback,
         audit_explanation_time,
+        audit_explanation_order,
         audit_unordered,
         audit_no_order,
         audit_id_order,

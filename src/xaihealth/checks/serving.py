@@ -15,8 +15,9 @@ file in a temporary folder) and, for the queue, huey's :class:`~huey.MemoryHuey`
   reference on fixed draws.
 - Exercise 4 (the audit query) on an archive planted with decoys (same model name at another version,
   same version of another model, another site, a site whose name starts with the target's, predictions
-  without explanation, feedback rows, rows on both ends of the time window), inserted in a shuffled order
-  with three predictions at the same instant, so that only the order asked for (time, then id) passes.
+  without explanation, feedback rows, rows on both ends of the time window, an explanation written days
+  after its prediction), inserted in a shuffled order with three predictions at the same instant, so that
+  only the order asked for (the prediction's time, then its id) passes.
 - Exercise 5 (keyed pseudonyms) by exact comparison, normalisation, stability, key dependence, and a
   dictionary attack that reverses unkeyed SHA-256 pseudonyms of 7-digit record numbers and must fail on
   the student's.
@@ -458,45 +459,48 @@ def planted_audit_records(
     ``other_model`` at the target version, ``other_site`` and a site named the target's + ``-annex``, the
     target without an explanation, rows at the window's start (in), its end (out) and just before it,
     feedback rows (two on one target prediction, one on a decoy), and three target predictions at the same
-    instant (the tie the order's second key, the id, breaks). The ids are random hex, and the rows are
-    inserted in an order drawn from ``seed`` in which neither the creation time nor the id increases, the
-    tied rows by decreasing id: a query without the order (or ordered by one key only) returns them in
-    another order than the one asked for.
+    instant (the tie the order's second key, the id, breaks). Explanations are written 4 s after their
+    prediction, except that of an early target prediction, written 8 days later (as the sweep redoes a job
+    lost in an outage), after those of later predictions. The ids are random hex, and the rows are inserted
+    in an order drawn from ``seed`` in which neither the creation time nor the id increases, the tied rows
+    by decreasing id: a query without the order, ordered by one key only or by the explanation's time
+    returns them in another order than the one asked for.
     """
     name, version, site = target
     start, end = window
     day = timedelta(days=1)
     tie = start + 15 * day + timedelta(hours=9)
-    specs = [  # (name, version, site, created_at, explained, feedback rows)
-        (name, version, site, start, True, 0),
-        (name, version, site, start + 3 * day, True, 2),
-        (name, version, site, start + 10 * day + timedelta(hours=5), True, 0),
-        (name, version, site, end - timedelta(seconds=1), True, 1),
-        (name, version, site, start + 12 * day, False, 0),
-        (name, version, site, end, True, 0),
-        (name, version, site, start - timedelta(microseconds=1), True, 0),
-        (name, old_version, site, start + 4 * day, True, 1),
-        (name, f"{version}-rc1", site, start + 5 * day, True, 0),
-        (other_model, version, site, start + 6 * day, True, 0),
-        (name, version, other_site, start + 7 * day, True, 0),
-        (name, version, f"{site}-annex", start + 8 * day, True, 0),
-        (name, version, other_site, start + 20 * day, True, 3),
-        (name, version, other_site, start + 21 * day, False, 0),
-        (name, version, site, tie, True, 0),
-        (name, version, site, tie, True, 1),
-        (name, version, site, tie, True, 0),
-        (name, version, other_site, tie, True, 0),
+    soon, late = timedelta(seconds=4), 8 * day  # late: redone by the sweep after an outage
+    specs = [  # (name, version, site, created_at, explained after (None: not), feedback)
+        (name, version, site, start, soon, 0),
+        (name, version, site, start + 3 * day, late, 2),
+        (name, version, site, start + 10 * day + timedelta(hours=5), soon, 0),
+        (name, version, site, end - timedelta(seconds=1), soon, 1),
+        (name, version, site, start + 12 * day, None, 0),
+        (name, version, site, end, soon, 0),
+        (name, version, site, start - timedelta(microseconds=1), soon, 0),
+        (name, old_version, site, start + 4 * day, soon, 1),
+        (name, f"{version}-rc1", site, start + 5 * day, soon, 0),
+        (other_model, version, site, start + 6 * day, soon, 0),
+        (name, version, other_site, start + 7 * day, soon, 0),
+        (name, version, f"{site}-annex", start + 8 * day, soon, 0),
+        (name, version, other_site, start + 20 * day, soon, 3),
+        (name, version, other_site, start + 21 * day, None, 0),
+        (name, version, site, tie, soon, 0),
+        (name, version, site, tie, soon, 1),
+        (name, version, site, tie, soon, 0),
+        (name, version, other_site, tie, soon, 0),
     ]
     records = []
-    for i, (model, model_version, where, created, explained, feedback) in enumerate(specs):
+    for i, (model, model_version, where, created, after, feedback) in enumerate(specs):
         inputs = {"age": 40 + i, "systolic_bp": 120 + 2 * i, "cholesterol": 200 + 5 * i, "max_hr": 150 - i}
         records.append({
             "id": hashlib.sha256(f"audit-{seed}-{i}".encode()).hexdigest()[:32], "created_at": created,
             "model_name": model, "model_version": model_version, "site": where, "inputs": inputs,
             "output": {"risk": round(0.05 + 0.05 * i, 2)}, "feedback": feedback,
-            "explanation": ({"method": "treeshap", "attributions": {k: round(WEIGHTS[k] * v, 6)
-                                                                    for k, v in inputs.items()}}
-                            if explained else None),
+            "explanation": ({"method": "treeshap", "created_at": created + after,
+                             "attributions": {k: round(WEIGHTS[k] * v, 6) for k, v in inputs.items()}}
+                            if after is not None else None),
         })  # fmt: skip
     order = [records[j] for j in np.random.default_rng(seed).permutation(len(records))]
     slots = [k for k, r in enumerate(order) if r["created_at"] == tie and r["site"] == site]
@@ -506,7 +510,8 @@ def planted_audit_records(
     shown = [r for r in order if r["model_name"] == name and r["model_version"] == version
              and r["site"] == site and r["explanation"] is not None]  # fmt: skip
     by_time = sorted(shown, key=lambda r: (r["created_at"], r["id"]))
-    if shown == by_time or sorted(shown, key=lambda r: r["id"]) == by_time:  # pragma: no cover
+    by_explanation = sorted(shown, key=lambda r: (r["explanation"]["created_at"], r["id"]))
+    if by_time in (shown, sorted(shown, key=lambda r: r["id"]), by_explanation):  # pragma: no cover
         raise RuntimeError(f"seed={seed} plants an audit archive whose order a query need not set (checker)")
     return order
 
@@ -533,7 +538,7 @@ def plant_audit_archive(folder: str | Path, **planted: Any) -> tuple[Any, list[d
                 session.add(
                     Explanation(
                         prediction_id=r["id"],
-                        created_at=r["created_at"] + timedelta(seconds=4),
+                        created_at=r["explanation"]["created_at"],
                         method=r["explanation"]["method"],
                         parameters={},
                         attributions=r["explanation"]["attributions"],

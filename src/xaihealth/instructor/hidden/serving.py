@@ -83,8 +83,9 @@ def hidden_check_drift_alert(drift_alert: Callable[..., dict[str, Any]]) -> None
 
 
 def hidden_check_audit_query(audit_query: Callable[..., Any]) -> None:
-    """The decoys again on an archive of other names, window and insertion order; then other versions, a
-    one-day window, a window with nothing in it, another model on the lab's archive."""
+    """The decoys (the late explanation too) again on an archive of other names, window and insertion
+    order; then other versions, a one-day window, a window with nothing in it, another model on the lab's
+    archive."""
     with exercise("Exercise 4 (the audit query) (hidden tests)") as ex, tempfile.TemporaryDirectory() as tmp:
         lo, hi = datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)
         other = Path(tmp) / "other"
