@@ -330,3 +330,6 @@ def test_the_patients_own_id_is_masked_in_note_and_feedback(archive):
     assert archive.prediction(prediction_id)["note"] == "[ID] seen, e-mail [EMAIL]"
     archive.record_feedback(prediction_id, agrees=False, comment="AB-771 rang back; AB-772 did not")
     assert archive.recent_feedback()[0]["comment"] == "[ID] rang back; AB-772 did not"
+    other = _predict(archive, patient="P_000123", note="P_000123 seen")  # punctuation inside the id (R18b)
+    archive.record_feedback(other, agrees=True, comment="p_000123 rang; mrn: ab-123456 is her sister's")
+    assert archive.recent_feedback()[-1]["comment"] == "[ID] rang; mrn: [ID] is her sister's"

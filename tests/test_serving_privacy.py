@@ -118,5 +118,50 @@ def test_the_patient_id_emails_and_lettered_record_numbers_are_masked():
     assert mask_pseudonym(text, pseudonym, KEY_A) == "[ID] came back, AB-772 did not"
 
 
+@pytest.mark.parametrize(("patient", "text", "masked"), [
+    ("AB.771", "ab.771 seen today; AB.7712 not", "[ID] seen today; AB.7712 not"),
+    ("P_000123", "(P_000123) seen, XP_000123 not", "([ID]) seen, XP_000123 not"),
+    ("MRN 4412", "mrn 4412 rang; MRN 44120 did not", "[ID] rang; MRN 44120 did not"),
+    ("AB-771", "AB-771. ab771 and AB 771 are other ids", "[ID]. ab771 and AB 771 are other ids"),
+    ("Smith123", "seen smith123, smith1234 not", "seen [ID], smith1234 not"),
+])  # fmt: skip
+def test_the_patients_own_id_is_masked_alike_in_notes_and_comments(patient, text, masked):
+    """The note knows the id, the comment only its pseudonym (R18b: AB.771, P_000123, MRN 4412 leaked)."""
+    from xaihealth.serving.privacy import mask_patient, mask_pseudonym
+
+    assert mask_patient(text, patient) == masked
+    assert mask_pseudonym(text, pseudonymise(patient, KEY_A), KEY_A) == masked
+    assert mask_pseudonym(text, pseudonymise(patient, KEY_B), KEY_A) == text  # another key: no match
+
+
+def test_planted_ids_of_one_to_three_words_are_masked_in_comments():
+    """Ids of 1-3 words joined by punctuation or a space, in any case, planted among look-alikes."""
+    from xaihealth.serving.privacy import mask_pseudonym
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        words = ["".join(rng.choice(list("ABCXYZ0123456789"), int(rng.integers(1, 5))))
+                 for _ in range(int(rng.integers(1, 4)))]  # fmt: skip
+        patient = "".join(w + str(rng.choice(list(".-_/ :"))) for w in words[:-1]) + words[-1]
+        written = "".join(c.lower() if rng.random() < 0.5 else c for c in patient)
+        other = patient + "9"  # a longer id that contains the patient's: not the patient
+        text = f"({written}) rang, re {other}; ok."
+        assert mask_pseudonym(text, pseudonymise(patient, KEY_A), KEY_A) == f"([ID]) rang, re {other}; ok."
+    four = "NHS 943 476 5919"  # four words: the documented limit (the ID pattern still masks the number)
+    assert mask_pseudonym(four, pseudonymise(four, KEY_A), KEY_A) == four
+    assert mask_identifiers(four) == "NHS [ID]"
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("mrn: ab-123456 .", "mrn: [ID] ."),
+    ("MRN AB-123456 .", "MRN [ID] ."),
+    ("hospital number rx12345", "hospital number [ID]"),
+    ("record no. a1234567", "record no. [ID]"),
+    ("Mrn: Ab-123456", "Mrn: [ID]"),
+])  # fmt: skip
+def test_lettered_record_numbers_are_masked_in_any_case(text, masked):
+    assert mask_identifiers(text) == masked
+
+
 def test_pseudonyms_ignore_case_and_surrounding_space_as_the_lab_does():
     assert pseudonymise(" ab-771 ", KEY_A) == pseudonymise("AB-771", KEY_A) != pseudonymise("AB-772", KEY_A)

@@ -33,7 +33,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     )),
     ("ID", re.compile(
         r"(?i:\b(?:mrn|record(?: no\.?| number)?|hospital (?:no\.?|number)|nhs(?: no\.?| number)?)"
-        r"\s*[:#]?\s*)(?P<v>[A-Z]{0,2}\d[\d -]{4,12}\d|[A-Z]{1,3}[- ]?\d{4,})\b"
+        r"\s*[:#]?\s*)(?P<v>(?i:[A-Z]{0,2}\d[\d -]{4,12}\d|[A-Z]{1,3}[- ]?\d{4,}))\b"
     )),
     ("PHONE", re.compile(
         r"(?<![\w/])(?P<v>\(\d{2,4}\) ?\d{3,4}[ .-]\d{3,4}"
@@ -45,7 +45,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     )),
 )
 KINDS = ("NAME", "DATE", "PHONE", "ID", "EMAIL")
-TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]|[A-Za-z0-9]")  # a word-like token
+WORDS = re.compile(r"[^\W_]+")  # letters and digits: what white space and punctuation separate
+MAX_ID_WORDS = 3  # mask_pseudonym tries runs of up to this many words (AB-771, P_000123, MRN 4412)
 
 
 def pseudonymise(patient_id: str, key: bytes) -> str:
@@ -86,14 +87,26 @@ def mask_patient(text: str, patient_id: str) -> str:
 
 
 def mask_pseudonym(text: str, pseudonym: str, key: bytes) -> str:
-    """``text`` with every word-like token whose pseudonym under ``key`` is ``pseudonym`` replaced by
-    ``[ID]``: the patient's own id where only its pseudonym is known (feedback on an archived prediction).
-    One HMAC per token; a token is letters, digits and inner hyphens."""
-    def swap(match: re.Match[str]) -> str:
-        same = hmac.compare_digest(pseudonymise(match.group(), key), pseudonym)
-        return "[ID]" if same else match.group()
-
-    return TOKEN.sub(swap, text)
+    """``text`` with every run of 1 to :data:`MAX_ID_WORDS` consecutive words (letters and digits,
+    separated by white space or punctuation), taken as written with what separates them, whose pseudonym
+    under ``key`` is ``pseudonym`` replaced by ``[ID]``: the patient's own id where only its pseudonym is
+    known (feedback on an archived prediction). The run is normalised as :func:`pseudonymise` normalises
+    an id, so ``ab.771`` is ``AB.771`` but not ``AB-771`` or ``AB771``, as in :func:`mask_patient`. At most
+    :data:`MAX_ID_WORDS` HMACs per word; a match cannot be a false positive (but an id of more words is
+    missed)."""
+    words = [m.span() for m in WORDS.finditer(text)]
+    out, last, i = [], 0, 0
+    while i < len(words):
+        start = words[i][0]
+        for n in range(1, min(MAX_ID_WORDS, len(words) - i) + 1):
+            end = words[i + n - 1][1]
+            if hmac.compare_digest(pseudonymise(text[start:end], key), pseudonym):
+                out += [text[last:start], "[ID]"]
+                last, i = end, i + n
+                break
+        else:
+            i += 1
+    return "".join(out + [text[last:]])
 
 
 def mask_identifiers(text: str, patient_id: str | None = None) -> str:
