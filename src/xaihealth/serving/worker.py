@@ -167,13 +167,18 @@ def sweep_forever(huey: Huey, explain: Any, rt: Runtime, timing: Timing, failed:
     while True:
         time.sleep(timing.sweep_every_s)
         try:
-            if huey.pending_count() == 0 and (n := sweep_unexplained(rt, explain, timing.sweep_after_s,
-                                                                     set(failed))):  # fmt: skip
-                log.warning("sweep: queued %d explanation job(s) again (lost or still running)", n)
+            if huey.pending_count() > 0:
+                outcome = "skipped: queue busy"
+            else:
+                n = sweep_unexplained(rt, explain, timing.sweep_after_s, set(failed))
+                if n:
+                    log.warning("sweep: queued %d explanation job(s) again (lost or still running)", n)
+                outcome = f"re-queued {n}"
         except Exception:
             log.exception("sweep failed; trying again in %s s", timing.sweep_every_s)
+            outcome = "failed"
         passes += 1
-        log.info("sweep: pass %d done", passes)  # one line a pass: what a reader (or a test) counts
+        log.info("sweep: pass %d done: %s", passes, outcome)  # one line a pass: what a reader or test counts
 
 
 def make_queue(settings: Settings) -> Huey:
