@@ -632,9 +632,10 @@ def findings(result: dict[str, Any]) -> list[str]:
                        f"{_range(h['p99_ms'], 0, ' ms')}; "
                        f"the queue's p99 is {gain} ({_range(g, 2, 'x')} inline / queue).")  # fmt: skip
             if h["p99_ms"]["max"] > 100:
-                out.append(f"  - {model} at {x}x: the empty endpoint's p99 reached {h['p99_ms']['max']:.0f} ms "
-                           "in one round: the shared machine stalled the harness itself then, so that round's "
-                           "figures of every design say more about the machine than the service.")  # fmt: skip
+                out.append(f"  - {model} at {x}x: the empty endpoint's p99 reached "
+                           f"{h['p99_ms']['max']:.0f} ms in one round: the shared machine stalled the "
+                           "harness itself, so that round says more about the machine than the "
+                           "service.")  # fmt: skip
             if not q["keeps_up"]:  # in the median round
                 out.append(f"  - {model} at {x}x: the one worker writes {_range(q['explained_per_s'])} "
                            f"explanations/s against {q['offered_per_s']['median']:.1f} arrivals/s "
