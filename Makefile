@@ -53,7 +53,7 @@ bench: setup      ## time every notebook in a fresh kernel and every generator -
 	$(PY) -m xaihealth.tooling.bench_generators
 
 .PHONY: bench-serving
-bench-serving: setup  ## module 07's service under load: queue vs inline p99, explain/predict cost -> benchmarks/serving.md (~5 min)
+bench-serving: setup  ## module 07's service under load: queue vs inline p99, explain/predict cost -> benchmarks/serving.md (~9 min)
 	$(PY) -m xaihealth.serving.bench
 
 SEEDS ?= 1 2 3 4 5
