@@ -100,9 +100,10 @@ args = (
 )  # fmt: skip
 draws = [probe_selectivity(*args, seed=derived_seed(20 + d)) for d in range(10)]  # 10 control draws
 sel = np.array([r["selectivity"] for r in draws])
-print(f"accuracy {draws[0]['accuracy']:.3f}; control over 10 draws "
-      f"{min(r['control'] for r in draws):.3f}–{max(r['control'] for r in draws):.3f}; "
-      f"selectivity mean {sel.mean():+.3f} (range {sel.min():+.3f} … {sel.max():+.3f})")
+# two decimals: a note near the probe's boundary can flip with the CPU's rounding (1 note = 0.003)
+print(f"accuracy {draws[0]['accuracy']:.2f}; control over 10 draws "
+      f"{min(r['control'] for r in draws):.2f}–{max(r['control'] for r in draws):.2f}; "
+      f"selectivity mean {sel.mean():+.2f}, above 0 in {(sel > 0).sum()} of {len(sel)} draws")
 assert draws[0]["accuracy"] > 0.8 and sel.mean() > 0
 
 # %% [markdown]
@@ -387,7 +388,7 @@ Not as a safety gate. Patching the allergen swap recovers 1.00 at the allergen's
 but about 0.00 at the same position before layer 1: layer 0 has already moved the information away. Before
 layer 1 it sits partly at the drug (recovery 0.39) and partly at the query position (0.32), so no single
 position carries it and a probe at the query reads only part of it. The probe reads the class with an
-accuracy of 0.86, against 0.63 to 0.76 for the control task (selectivity about +0.17, varying from +0.10
+accuracy of 0.86, against 0.63 to 0.76 for the control task (selectivity about +0.17, varying from about +0.1
 to +0.23 with the control draw): the class is decodable beyond word identity, but 14 % of held-out notes
 are misread, so on a ward the monitor would raise a false alarm, or miss one, for about one note in seven,
 and staff would learn to ignore it. Decodable is not used: occlusion shows the allergen and the drug move
