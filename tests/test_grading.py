@@ -23,11 +23,15 @@ import pytest
 from xaihealth.instructor import autograde as ag
 from xaihealth.instructor.bench import solved_lab
 from xaihealth.instructor.grade import REPO, Lab, grade_lab, grade_one, main, solution_path
+from xaihealth.instructor.judge import sandbox_available
 from xaihealth.instructor.kit import build_kit, kit_digest
 from xaihealth.instructor.submissions import collect, student_id
 from xaihealth.tooling.labs import make_lab, make_source
 
 EXERCISES = ["1", "2", "3", "4", "5", "6a"]
+SANDBOXED = sandbox_available()
+if os.environ.get("CI"):
+    assert SANDBOXED, "CI grades in bubblewrap's sandbox (.ci/run installs it)"
 SIGNED_JACCARD = """def topk_jaccard(coefs, k):
     tops = [set(np.argsort(-row, kind="stable")[:k]) for row in np.asarray(coefs, dtype=float)]
     return float(np.mean([len(a & b) / len(a | b) for a, b in itertools.combinations(tops, 2)]))
@@ -87,8 +91,8 @@ def _class(solution):
             _with(solved, "ex4", SIGNED_JACCARD + "\n\nfrom xaihealth.checks._core import Exercise\n"
                   "Exercise.expect = lambda self, condition, hint: "
                   "setattr(self, 'checked', self.checked + 1)\n"),
-            # raw: the hidden tests run after the patch see the modified checker (instructor.integrity)
-            dict.fromkeys(EXERCISES, 0), full | {"4": 0, "5": 0, "6a": 0},
+            # raw: the kernel's checks passed (the patch), the judge's did not (Exercise 4 is wrong)
+            dict.fromkeys(EXERCISES, 0), full | {"4": 0},
             "tampering: assigns to xaihealth.checks._core.Exercise.expect", "graded"),
         "endless_loop": (
             # loops on the checker's k (the lab's own cells use k=3), so one cell is stopped, not two
@@ -177,6 +181,14 @@ def shapley_values(value, n):
         f = f.f_back
 {OWN}""",
 }
+STORES_READ = f"""import glob, os
+import xaihealth
+def shapley_values(value, n):
+    seen = glob.glob(os.path.dirname(xaihealth.__file__) + "/**/*.pkl", recursive=True)
+    seen += glob.glob({str(REPO)!r} + "/src/xaihealth/instructor/**/*.py", recursive=True)
+    seen += glob.glob({str(REPO)!r} + "/grading/**/*.pkl", recursive=True)
+    raise RuntimeError(f"SEEN {{len(seen)}} files")
+"""
 TAMPER = """import pathlib
 import xaihealth.checks
 (pathlib.Path(xaihealth.checks.__file__).parent / "expected" / "SHA256SUMS").write_text("")
@@ -199,8 +211,18 @@ def _robustness_class(solution):
                 for name, source in REFLECTION.items()}  # fmt: skip
     return students | {
         "probe": (_insert_after(solved, "ex1", PROBE), full, ""),
-        "kit_tampered": (_appended(solved, "ex5", TAMPER), None,
-                         "tampering: changed the grading kit (xaihealth/checks/expected/SHA256SUMS)"),
+        # the sandboxed kernel's kit is read-only: the write fails, nothing is changed (a row without a
+        # sandbox flags it instead: test_run_time_tampering_is_flagged_and_does_not_reach_the_next_run)
+        "kit_tampered": (_appended(solved, "ex5", TAMPER), full, ""),
+        # B4': what the judge's worker can read (test_the_worker_reads_no_store); B2': the kernel's checks
+        # forged, the judge's verdict stands; the R15b trigger and poisoner find nothing to reach
+        "stores_read": (_with(solved, "ex1", STORES_READ), full | {"1": 0}, ""),
+        "forged": (_with(solved, "ex1", "def shapley_values(value, n):\n    return np.zeros(n)\n"
+                         + EXPECT_PATCH), full | {"1": 0}, "tampering: assigns to"),
+        "gradebook_trigger": (_appended(_with(solved, "ex4", SIGNED_JACCARD), "ex5", GRADEBOOK_TRIGGER),
+                              full | {"4": 0}, ""),
+        "cache_poisoner": (_appended(_with(solved, "ex4", SIGNED_JACCARD), "ex5", POISON_CACHE),
+                           full | {"4": 0}, ""),
         "duplicated_check": (duplicated, full, "repeats grade_id check-5 (a copied cell)"),
         "edited_grade_id": (renamed, full, "grade_id 'check-4x', not one of the lab's"),
         "os_exit": (_appended(solved, "ex5", "import os\nos._exit(0)\n"), full | {"5": 0},
@@ -229,7 +251,8 @@ def graded(tmp_path_factory):
     os.chdir(tmp)  # a relative --out, as `make grade` passes it
     try:
         code = main(["--lab", "03", "--submissions", str(archive), "--out", "out", "--jobs", "2",
-                     "--cell-timeout", str(CELL_TIMEOUT), "--notebook-timeout", "300"])
+                     "--cell-timeout", str(CELL_TIMEOUT), "--notebook-timeout", "300",
+                     "--sandbox", "require" if os.environ.get("CI") else "auto"])
     finally:
         os.chdir(cwd)
     assert code == 0
@@ -292,7 +315,7 @@ def test_notes_and_hints(graded):
     assert f"stopped after {CELL_TIMEOUT} s" in loop
     expect = (out / "feedback" / "expect_patched.html").read_text(encoding="utf-8")
     assert "tampering: assigns to xaihealth.checks._core.Exercise.expect" in expect
-    assert "the checker was modified by code in the notebook (tampering)" in expect  # the hidden test's hint
+    assert "graded outside your notebook (hidden tests included)" in expect  # the judge's verdict
 
 
 def test_marking_sheet(graded):
@@ -305,7 +328,8 @@ def test_marking_sheet(graded):
 
 
 @pytest.mark.parametrize("name", [*REFLECTION, "probe", "kit_tampered", "duplicated_check", "edited_grade_id",
-                                  "os_exit", "segfault", "huge_output"])
+                                  "os_exit", "segfault", "huge_output", "stores_read", "forged",
+                                  "gradebook_trigger", "cache_poisoner"])
 def test_graded_against_the_kit(graded, name):
     """Raw points (before flags): a reflective path finds no reference in the kit, so the student's own code
     (zeros) earns 0 for Exercise 1; a crash costs only the cell that crashed; a copied or edited check cell
@@ -318,6 +342,19 @@ def test_graded_against_the_kit(graded, name):
         assert {e: float(row[f"raw_ex{e}"]) for e in EXERCISES} == {e: float(p) for e, p in raw.items()}, row
     assert all(float(row[f"ex{e}"]) <= float(row[f"raw_ex{e}"]) for e in EXERCISES)
     assert text in row["notes"] + row["flags"], row
+    if SANDBOXED:  # nothing a sandboxed kernel does reaches the kit, the cache or the gradebook
+        assert "kit" not in row["flags"] and "gradebook" not in row["flags"], row
+
+
+def test_the_worker_reads_no_store(graded):
+    """B4': the kernel's kit holds the public values (a student release does too); the judge's worker, which
+    answers the hidden tests, finds no stored value, no reference and no hidden test."""
+    _, rows, out, _ = graded
+    kernel = (out / "feedback" / "stores_read.html").read_text(encoding="utf-8")
+    assert re.search(r"SEEN [1-9]\d* files", kernel), "the kernel's kit should hold the public store"
+    judged = json.loads((out / "work" / "stores_read" / "judge.json").read_text(encoding="utf-8"))
+    message = judged["verdicts"]["check-1"]["message"]
+    assert ("SEEN 0 files" if SANDBOXED else "SEEN") in message, message
 
 
 def test_the_kernel_imports_the_kit_not_the_repository(graded):
@@ -335,14 +372,17 @@ def test_the_kernel_imports_the_kit_not_the_repository(graded):
 
 
 def test_the_grading_kit(tmp_path):
-    """Built once per digest, without the references, with both stores; PYTHONPATH beats the editable
-    install, so a process with nbgrader's environment imports the kit's package."""
+    """Built once per digest, without the references and the hidden tests, with the public store only (none
+    in the worker's copy); PYTHONPATH beats the editable install, so a process with nbgrader's environment
+    imports the kit's package."""
     solution = solution_path("03")
     kit = build_kit(solution, tmp_path / "kits", progress=lambda _: None)
-    left_out = ("xaihealth/tooling/", "xaihealth/instructor/references/")
+    left_out = ("xaihealth/tooling/", "xaihealth/instructor/references/", "xaihealth/instructor/hidden/")
     assert kit.files and not any(f.startswith(left_out) for f in kit.files)
-    assert {"xaihealth/checks/expected/shapley.pkl", "xaihealth/instructor/hidden/expected/shapley.pkl",
-            "xaihealth/instructor/integrity.py"} <= set(kit.files)
+    assert {"xaihealth/checks/expected/shapley.pkl", "xaihealth/instructor/integrity.py",
+            "xaihealth/instructor/rpc.py", "xaihealth/instructor/worker.py"} <= set(kit.files)
+    bare = kit.write(tmp_path / "worker", stores=False)
+    assert not list(bare.rglob("*.pkl")) and (bare / "xaihealth" / "checks" / "shapley.py").is_file()
     again = build_kit(solution, tmp_path / "kits", progress=lambda m: pytest.fail(f"rebuilt: {m}"))
     assert again.root == kit.root and again.files == kit.files
     edited = tmp_path / solution.name
@@ -447,9 +487,10 @@ EXPECT_PATCH = ("\nfrom xaihealth.checks._core import Exercise\n"
 
 
 def test_run_time_tampering_is_flagged_and_does_not_reach_the_next_run(tmp_path):
-    """B1': the trigger's full marks are undone (scores recomputed from the check cells' outputs) and
-    flagged; B3': the poisoned master is flagged and rewritten, so the next run grades a wrong answer 0;
-    m1': the integrity check's verdict is in the flags column, not only in the feedback."""
+    """Without the sandbox (``--sandbox none``, where bubblewrap cannot run), the kernel can write to the
+    gradebook and the kit cache: B1': the trigger's full marks are undone (scores recomputed from the check
+    cells' outputs) and flagged; B3': the poisoned master is flagged and rewritten, so the next run grades
+    a wrong answer 0; B2': a patched checker passes in the kernel, but the judge's verdict stands."""
     solution = jupytext.read(solution_path("03"))
     solved = solved_lab(solution)
     wrong = _with(solved, "ex4", SIGNED_JACCARD)
@@ -463,16 +504,17 @@ def test_run_time_tampering_is_flagged_and_does_not_reach_the_next_run(tmp_path)
             nbformat.write(nb, folder / f"{name}.ipynb")
     kits = tmp_path / ".kits"  # where the poisoner's walk up from its working folder finds it
     rows = {r.student: r for r in grade_lab("03", first, tmp_path / "out1", jobs=1, progress=False,
-                                            cell_timeout=CELL_TIMEOUT, kit_cache=kits)}
+                                            cell_timeout=CELL_TIMEOUT, kit_cache=kits, sandbox="none")}
     assert rows["trigger"].raw["4"] == 0, rows["trigger"]  # the trigger had set it to full marks
     assert any("the gradebook holds a trigger" in f for f in rows["trigger"].flags["4"]), rows["trigger"]
     assert any("the cached grading kit changed during this submission (xaihealth/checks/_core.py" in f
                for f in rows["poisoner"].flags["1"]), rows["poisoner"]
-    assert any("the integrity check caught a modified checker" in f for f in rows["integrity"].flags["1"])
+    assert rows["integrity"].raw["4"] == 0, rows["integrity"]  # the patched kernel passed it, the judge not
+    assert any("judge: no sandbox" in n for n in rows["integrity"].notes)
     assert not any("cached grading kit" in f for r in (rows["trigger"], rows["integrity"])
                    for f in r.flags.get("1", []))
     again = grade_lab("03", second, tmp_path / "out2", jobs=1, progress=False, cell_timeout=CELL_TIMEOUT,
-                      kit_cache=kits)[0]
+                      kit_cache=kits, sandbox="none")[0]
     assert again.raw == FULL | {"4": 0} and again.flags == {}, again
     core = next(kits.glob("03_*/src/xaihealth/checks/_core.py")).read_text(encoding="utf-8")
     assert "Exercise.fail = lambda" not in core

@@ -48,7 +48,8 @@ ASSIGNMENT_PREFIX = "lab"
 _WARNING = r"\b\w*Warning: "
 OUTPUT_LIMIT, NOTEBOOK_LIMIT = 20_000, 200_000  # characters of one output, of all outputs of a notebook
 CRASHED = 'raise RuntimeError("this cell stopped the kernel")'
-RUNNING = "running_cell.txt"  # in a submission's work folder: the source of the cell being run
+RUNNING = "kernel-state/running_cell.txt"  # in a submission's work folder: the cell being run
+JUDGE_SOURCE = "judge-source.ipynb"  # in the course folder: make_source, hidden tests kept (for the judge)
 _STARTUP = """# written by make grade: the source of each cell before it runs (a crash is traced to it)
 def _xaihealth_running(info, _path={path!r}):
     with open(_path, "w", encoding="utf-8") as f:
@@ -67,8 +68,9 @@ class Course:
     root: Path
     assignment: str  # nbgrader's assignment id, e.g. "lab03"
     notebook: str  # the notebook's stem, e.g. "03_shap_lime_lab"
-    source: nbformat.NotebookNode  # make_source(solution): the instructor's notebook
+    source: nbformat.NotebookNode  # make_source(solution): the instructor's notebook, hidden tests kept
     kit: Kit | None = None  # what the kernels import (xaihealth.instructor.kit); None: the repository
+    sandbox: bool = False  # run the judge's worker in bubblewrap (xaihealth.instructor.judge)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Outcome:
     kit_changes: list[str] = field(default_factory=list)  # files of its kit copy the submission changed
     tampering: list[str] = field(default_factory=list)  # seen at run time: gradebook changed, integrity check
     notes: list[str] = field(default_factory=list)  # what grading changed (crash retried, outputs cut)
+    judged: dict[str, bool] = field(default_factory=dict)  # grade_id -> passed in the judge (hidden too)
 
 
 def nbgrader_env(kit: Path | None = None, ipython_dir: Path | None = None) -> dict[str, str]:
@@ -112,7 +115,8 @@ def nbgrader_env(kit: Path | None = None, ipython_dir: Path | None = None) -> di
 
 
 def _nbgrader(*args: str, cwd: Path, timeout: float | None = None, kit: Path | None = None,
-              ipython_dir: Path | None = None) -> tuple[int | None, str]:  # fmt: skip
+              ipython_dir: Path | None = None, jupyter_dir: Path | None = None,
+              ) -> tuple[int | None, str]:  # fmt: skip
     """Run the nbgrader CLI in ``cwd`` (its kernels import ``kit``, see :func:`nbgrader_env`); kill it and
     every process under it (the kernel) at ``timeout``.
 
@@ -121,8 +125,11 @@ def _nbgrader(*args: str, cwd: Path, timeout: float | None = None, kit: Path | N
     nbgrader = Path(sys.executable).parent / "nbgrader"
     log = cwd / "nbgrader.log"
     with open(log, "w", encoding="utf-8") as out:
+        env = nbgrader_env(kit, ipython_dir)
+        if jupyter_dir is not None:  # the sandboxed kernel's spec (kernel_spec) and its connection files
+            env.update(JUPYTER_PATH=str(jupyter_dir), JUPYTER_RUNTIME_DIR=str(jupyter_dir / "runtime"))
         process = subprocess.Popen([str(nbgrader), *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                   env=nbgrader_env(kit, ipython_dir), start_new_session=True)
+                                   env=env, start_new_session=True)
         try:
             code: int | None = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -147,6 +154,31 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
+def kernel_spec(work: Path, kit: Path, hide: list[Path]) -> Path:
+    """Write a ``python3`` kernel spec under ``work/jupyter`` whose kernel runs in bubblewrap
+    (:func:`.judge.sandbox_command`): the whole file system read-only, the repository, the home folder, the
+    course and every submission's folder hidden; only the kernel's own folders (``submitted/`` and
+    ``autograded/``, where the notebook runs, ``kernel-state/`` and the connection files) writable.
+    Interrupts go as messages (a signal would not cross the sandbox). Returns the ``jupyter`` folder
+    (``JUPYTER_PATH``)."""
+    from xaihealth.instructor.judge import sandbox_command
+
+    jupyter = work / "jupyter"
+    spec = jupyter / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (jupyter / "runtime").mkdir(exist_ok=True)
+    for folder in ("autograded", "submitted", "kernel-state", "ipython"):
+        (work / folder).mkdir(exist_ok=True)
+    argv = sandbox_command([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], kit, hide,
+                           readable=(work / "ipython",), writable=(work / "autograded", work / "submitted",
+                           work / "kernel-state", jupyter / "runtime"), network=True, chdir=None)  # fmt: skip
+    at = argv.index("--")  # the connection file jupyter_client writes (in /tmp, which the sandbox empties)
+    argv[at:at] = ["--ro-bind", "{connection_file}", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (sandboxed)",
+                                                  "language": "python", "interrupt_mode": "message"}))
+    return jupyter
+
+
 def _config(root: Path, cell_timeout: int, add_missing_cells: bool = True) -> str:
     return "\n".join([
         "c = get_config()",
@@ -163,14 +195,19 @@ def _config(root: Path, cell_timeout: int, add_missing_cells: bool = True) -> st
 def build_course(solution: nbformat.NotebookNode, name: str, lab: str, root: Path) -> Course:
     """Write the course directory for ``solution`` (a solution notebook named ``name``) and run
     ``nbgrader generate_assignment`` once; raise ``RuntimeError`` with nbgrader's log if it fails."""
-    from xaihealth.tooling.labs import make_source
+    from xaihealth.tooling.labs import make_source, strip_hidden_tests
 
     assignment = f"{ASSIGNMENT_PREFIX}{lab}"
     if root.exists():
         shutil.rmtree(root)
     (root / "source" / assignment).mkdir(parents=True)
     source = make_source(solution)
-    nbformat.write(source, root / "source" / assignment / f"{name}.ipynb")
+    nbformat.write(source, root / JUDGE_SOURCE)  # the judge's copy, hidden tests kept
+    kernel_source = copy.deepcopy(source)  # nbgrader's: the hidden tests run only in the judge
+    for i, cell in enumerate(kernel_source.cells):
+        if cell.cell_type == "code":
+            cell.source = strip_hidden_tests(cell.source, f"{name}, cell {i + 1}")
+    nbformat.write(kernel_source, root / "source" / assignment / f"{name}.ipynb")
     (root / "nbgrader_config.py").write_text(_config(root, 60), encoding="utf-8")
     code, log = _nbgrader("generate_assignment", assignment, "--force", cwd=root, timeout=300)
     if code != 0:
@@ -348,14 +385,16 @@ def autograde(course: Course, student: str, notebook: Path | nbformat.NotebookNo
         shutil.copy(notebook, submitted)
     ipython = work / "ipython"
     (ipython / "profile_default" / "startup").mkdir(parents=True)
+    (work / RUNNING).parent.mkdir(parents=True, exist_ok=True)
     (ipython / "profile_default" / "startup" / "00-running-cell.py").write_text(
         _STARTUP.format(path=str(work / RUNNING)), encoding="utf-8")
     kit: Path | None = None
 
     def run(add_missing: bool) -> tuple[int | None, str]:
         (work / "nbgrader_config.py").write_text(_config(work, cell_timeout, add_missing), encoding="utf-8")
+        jupyter = kernel_spec(work, kit, [course.root, work.parent]) if course.sandbox and kit else None
         return _nbgrader("autograde", course.assignment, "--student", student, "--force", cwd=work,
-                         timeout=notebook_timeout, kit=kit, ipython_dir=ipython)
+                         timeout=notebook_timeout, kit=kit, ipython_dir=ipython, jupyter_dir=jupyter)
 
     def grade(nb: nbformat.NotebookNode | None) -> tuple[int | None, str]:
         nonlocal kit
@@ -394,11 +433,13 @@ def autograde(course: Course, student: str, notebook: Path | nbformat.NotebookNo
         outcome.autograded = nbformat.read(autograded, as_version=4)
         outcome.tampering = run_time_tampering(work / "gradebook.db", outcome.autograded, outcome.scores)
         outcome.scores.update(recomputed_scores(outcome.autograded))  # the outputs, not the database
+        if course.kit is not None:
+            _apply_judgement(course, outcome, autograded, work, cell_timeout, notebook_timeout)
         for cell in outcome.autograded.cells:
             meta = cell.metadata.get("nbgrader", {})
             grade_id = meta.get("grade_id")
             if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-                hint = _hint(cell, cell_timeout)
+                hint = outcome.hints.get(grade_id) or _hint(cell, cell_timeout)
                 if hint and (outcome.scores.get(grade_id) or 0) < outcome.max_scores.get(grade_id, 0):
                     outcome.hints[grade_id] = hint
         cut = cap_outputs(outcome.autograded)
@@ -413,6 +454,56 @@ def autograde(course: Course, student: str, notebook: Path | nbformat.NotebookNo
             outcome.feedback_html = html.read_text(encoding="utf-8")
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _apply_judgement(course: Course, outcome: Outcome, autograded: Path, work: Path, cell_timeout: int,
+                     notebook_timeout: float) -> None:  # fmt: skip
+    """Decide each check cell's score in the judge (:mod:`.judge`): it keeps the kernel's score only if the
+    judge passed the cell too, hidden tests included. A failed or missing verdict sets the score to 0 in the
+    outcome, in the gradebook (nbgrader's ``manual_score``, which overrides the automatic one) and in the
+    feedback (an output added to the cell saying why)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from xaihealth.instructor import judge
+
+    src = course.kit.write(work / "worker-kit", stores=False)
+    judgement = judge.run(course.root / JUDGE_SOURCE, autograded, src, work, work / "judge.json",
+                          cell_timeout=cell_timeout, timeout=notebook_timeout, sandbox=course.sandbox,
+                          hide=[course.root, work.parent])  # fmt: skip
+    outcome.notes += judgement.notes
+    if not course.sandbox:
+        outcome.notes.append("judge: no sandbox (bubblewrap unavailable): the worker could read this "
+                             "machine's files")  # fmt: skip
+    failed: dict[str, str] = {}
+    for grade_id in outcome.max_scores:
+        if grade_id not in outcome.scores or grade_id.startswith("answer"):
+            continue
+        verdict = judgement.verdicts.get(grade_id)
+        if verdict is None and grade_id not in recomputed_scores(outcome.autograded):
+            continue  # a manually graded cell
+        outcome.judged[grade_id] = bool(verdict and verdict.passed)
+        if not outcome.judged[grade_id]:
+            failed[grade_id] = verdict.message if verdict else "the grader could not judge this check"
+            if outcome.scores.get(grade_id):
+                outcome.hints[grade_id] = f"the grader's own run (hidden tests included): {failed[grade_id]}"
+            outcome.scores[grade_id] = 0.0
+    if not failed:
+        return
+    for cell in outcome.autograded.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in failed and cell.cell_type == "code":
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stdout", text=f"\u2718 graded outside your notebook (hidden tests included): "
+                                              f"{failed[grade_id]}\n"))  # fmt: skip
+    nbformat.write(outcome.autograded, autograded)
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gradebook:
+        for grade_id in failed:
+            try:
+                grade = gradebook.find_grade(grade_id, course.notebook, course.assignment, outcome.student)
+            except MissingEntry:
+                continue
+            grade.manual_score = 0.0
+        gradebook.db.commit()
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode | None:

@@ -188,10 +188,21 @@ def grade_one(lab: Lab, course: ag.Course, student: str, path: Path, work: Path,
 
 def grade_lab(lab: str, submissions: Path, out: Path, *, jobs: int = 2, cell_timeout: int = 60,
               notebook_timeout: float = 600, solutions: Path = REPO / "solutions",
-              progress: bool = True, kit_cache: Path = CACHE) -> list[Row]:
-    """Grade every submission of ``lab`` found in ``submissions``; write the outputs under ``out``."""
+              progress: bool = True, kit_cache: Path = CACHE, sandbox: str = "auto") -> list[Row]:
+    """Grade every submission of ``lab`` found in ``submissions``; write the outputs under ``out``.
+
+    ``sandbox``: ``"auto"`` runs the judge's worker in bubblewrap where it works, ``"require"`` refuses to
+    grade without it, ``"none"`` never uses it (the worker can then read this machine's files)."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs={jobs!r} must be an integer >= 1")
+    if sandbox not in ("auto", "require", "none"):
+        raise ValueError(f"sandbox={sandbox!r} must be 'auto', 'require' or 'none'")
+    from xaihealth.instructor.judge import sandbox_available
+
+    boxed = sandbox != "none" and sandbox_available()
+    if sandbox == "require" and not boxed:
+        raise ValueError("sandbox='require' but bubblewrap cannot start here (apt-get install bubblewrap; "
+                         "user namespaces must be allowed)")  # fmt: skip
     for name, value in (("cell_timeout", cell_timeout), ("notebook_timeout", notebook_timeout)):
         if not isinstance(value, int | float) or value <= 0:
             raise ValueError(f"{name}={value!r} must be a positive number of seconds")
@@ -202,6 +213,7 @@ def grade_lab(lab: str, submissions: Path, out: Path, *, jobs: int = 2, cell_tim
     info = Lab(lab, jupytext.read(solution_py), solution_py.stem)
     course = ag.build_course(info.solution, solution_py.stem, info.key, out / "course")
     course.kit = build_kit(solution_py, kit_cache, progress=print if progress else lambda _: None)
+    course.sandbox = boxed
     (out / "feedback").mkdir(exist_ok=True)
 
     def one(item: tuple[str, Path]) -> Row:
@@ -236,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default 60)")
     parser.add_argument("--notebook-timeout", type=float, default=600,
                         help="seconds per notebook before it is killed (default 600)")
+    parser.add_argument("--sandbox", choices=("auto", "require", "none"), default="auto",
+                        help="run the judge's worker in bubblewrap: where it works (auto, the default), "
+                             "always (require) or never (none)")
     parser.add_argument("--bench", type=int, metavar="N", help="time N synthetic submissions instead")
     args = parser.parse_args(argv)
     try:
@@ -248,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--submissions is required (or --bench N)")
         out = args.out or Path("grading") / lab_key(args.lab)
         rows = grade_lab(args.lab, args.submissions, out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                         notebook_timeout=args.notebook_timeout)
+                         notebook_timeout=args.notebook_timeout, sandbox=args.sandbox)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,29 +1,27 @@
-"""The grading kit: the package a submission's kernel imports when ``make grade`` runs it.
+"""The grading kit: the package a submission's code imports when ``make grade`` runs it.
 
-At grading time the references must not be importable from student code at all: no rule on a cell's AST
-can list every reflective path to them (``pkgutil.resolve_name``, ``operator.attrgetter``, ``gc``, frame
-walking). So :func:`build_kit` writes a copy of ``src/xaihealth`` without ``instructor/references/`` and
-without ``tooling/`` (instructor side: only ``__init__``, :mod:`.integrity` and :mod:`.hidden`), holding
-
-- ``checks/expected/``: the public checkers' stored values, and
-- ``instructor/hidden/expected/``: the hidden tests' expected values,
-
-both recorded by executing the lab's solution *with* its hidden blocks (:func:`.release.record`, the
-release's recording; the replay is :mod:`xaihealth.checks._reference`'s). A kit is cached under
-``grading/.kits/<lab>-<digest>/``, the digest covering ``src/xaihealth`` and the solution: it is rebuilt
-when either changes. A content digest of the built kit's own files is kept next to it, outside the kit
-(``<lab>-<digest>.sha256``): a cached kit whose files no longer match it is rebuilt, never reused (review
-R15b B3': a submission could append to the cached ``_core.py``). :func:`.autograde.nbgrader_env` puts
-the kit's ``src`` first on ``PYTHONPATH``, which Python searches before the editable install's ``.pth``
-entry, so ``import xaihealth`` is the kit's and ``xaihealth.instructor.references`` does not exist.
+At grading time neither the references nor the hidden tests nor their expected values may be reachable from
+student code: no rule on a cell's AST can list every reflective path to them (``pkgutil.resolve_name``,
+``gc``, frame walking), and code in the same process can read whatever the checker holds (review R15b,
+B4'). So :func:`build_kit` writes a copy of ``src/xaihealth`` without ``instructor/references/``, without
+``instructor/hidden/`` and without ``tooling/`` (instructor side: only ``__init__``, :mod:`.integrity`,
+and the worker's end of the judge, :mod:`.rpc` and :mod:`.worker`), holding ``checks/expected/``: the
+public checkers' stored values, recorded by executing the lab's solution (:func:`.release.record`, the
+student release's recording; the replay is :mod:`xaihealth.checks._reference`'s). The public values are
+what a student release holds anyway; the hidden tests run only in the judge (:mod:`.judge`), outside the
+kernel, against the real references. A kit is cached under ``grading/.kits/<lab>-<digest>/``, the digest
+covering ``src/xaihealth`` and the solution: it is rebuilt when either changes. A content digest of the
+built kit's own files is kept next to it, outside the kit (``<lab>-<digest>.sha256``): a cached kit whose
+files no longer match it is rebuilt, never reused (review R15b B3'). :func:`.autograde.nbgrader_env`
+puts the kit's ``src`` first on ``PYTHONPATH``, which Python searches before the editable install's
+``.pth`` entry, so ``import xaihealth`` is the kit's.
 
 Isolation between students: the kit's files are read into memory once (:class:`Kit`), and every
-submission gets its own copy written from memory (:meth:`Kit.write`). After the run the copy is compared
-with the in-memory digests (:meth:`Kit.changed`): a kernel that edited its kit (the stores, ``_core.py``)
-is reported as tampering, and so is a change to the cached master (:meth:`Kit.restore`, after each
-submission), which is then rewritten from memory. What a kernel does to files elsewhere on disk is not
-prevented (it runs as the instructor's user); the AST rules (:mod:`.flags`) flag file access in the
-student's cells.
+submission gets its own copy written from memory (:meth:`Kit.write`); the judge's worker gets a copy
+without the stored values at all (``Kit.write(..., stores=False)``). After the run the copy is compared
+with the in-memory digests (:meth:`Kit.changed`): a kernel that edited its kit is reported as tampering,
+and so is a change to the cached master (:meth:`Kit.restore`), which is then rewritten from memory. The
+kernels and the worker run in a bubblewrap sandbox where available (:func:`.judge.sandbox_command`).
 """
 
 from __future__ import annotations
@@ -36,11 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xaihealth.instructor.release import _REFERENCE_DEF, copy_package, record
+from xaihealth.instructor.release import _REFERENCE_DEF, copy_package, record, without_hidden_tests
 
 REPO = Path(__file__).resolve().parents[3]
 CACHE = REPO / "grading" / ".kits"
-KIT_INSTRUCTOR = ("__init__.py", "integrity.py", "hidden")  # of xaihealth.instructor, what a kit keeps
+KIT_INSTRUCTOR = ("__init__.py", "integrity.py", "rpc.py", "worker.py")  # of xaihealth.instructor, kept
 PUBLIC_STORE, HIDDEN_STORE = "checks/expected", "instructor/hidden/expected"
 _SKIP = ("__pycache__", ".pyc", ".egg-info", ".ipynb_checkpoints")
 
@@ -80,12 +78,15 @@ class Kit:
     root: Path
     files: dict[str, bytes]
 
-    def write(self, folder: Path) -> Path:
-        """Write a fresh copy of the kit to ``folder/src`` (replacing it) and return that ``src``."""
+    def write(self, folder: Path, stores: bool = True) -> Path:
+        """Write a fresh copy of the kit to ``folder/src`` (replacing it) and return that ``src``; without
+        ``stores``, the stored values are left out (the judge's worker needs none)."""
         src = Path(folder) / "src"
         if src.exists():
             shutil.rmtree(src)
         for rel, data in self.files.items():
+            if not stores and rel.startswith(f"xaihealth/{PUBLIC_STORE}/"):
+                continue
             path = src / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
@@ -114,7 +115,8 @@ def _left_out(repo: Path) -> list[str]:
 def _check(src: Path) -> None:
     """Raise ``RuntimeError`` if the kit could give a student a reference implementation."""
     package = src / "xaihealth"
-    problems = [name for name in ("instructor/references", "tooling") if (package / name).exists()]
+    problems = [name for name in ("instructor/references", "instructor/hidden", "tooling")
+                if (package / name).exists()]
     problems += [str(p.relative_to(src)) for p in package.rglob("*.py")
                  if _REFERENCE_DEF.search(p.read_text(encoding="utf-8"))]
     if not (package / PUBLIC_STORE / "SHA256SUMS").is_file():
@@ -141,12 +143,9 @@ def build_kit(solution: Path, cache: Path = CACHE, repo: Path = REPO,
         for stale in cache.glob(f"{solution.stem}-*"):
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=cache))
-        public, hidden = tmp / "public", tmp / "hidden"
-        record(repo, public, [lab], progress, hidden=hidden)
-        hidden.mkdir(exist_ok=True)
-        if not any(hidden.glob("*.pkl")):
-            (hidden / "SHA256SUMS").write_text("")  # a lab without hidden references: an empty store
-        copy_package(repo, tmp / "kit", {PUBLIC_STORE: public, HIDDEN_STORE: hidden}, _left_out(repo))
+        public = tmp / "public"
+        record(repo, public, [lab], progress)  # the public checks only: the hidden tests run in the judge
+        copy_package(repo, tmp / "kit", {PUBLIC_STORE: public}, _left_out(repo))
         _check(tmp / "kit" / "src")
         try:
             os.replace(tmp / "kit", folder)
@@ -162,11 +161,8 @@ def build_kit(solution: Path, cache: Path = CACHE, repo: Path = REPO,
 
 
 def check_solution(solution: Path, cache: Path = CACHE) -> str:
-    """Run the lab's solution, hidden tests kept, in a kernel that imports its grading kit: ``"pass"`` or
-    what failed. Every check must pass from the kit's stored values alone."""
-    import jupytext
-    import nbformat
-
+    """Run the lab's solution, hidden tests left out (they run only in the judge), in a kernel that imports
+    its grading kit: ``"pass"`` or what failed. Every public check must pass from the kit's stored values."""
     from xaihealth.instructor.autograde import nbgrader_env
     from xaihealth.tooling.execute import execute
 
@@ -174,7 +170,7 @@ def check_solution(solution: Path, cache: Path = CACHE) -> str:
     with tempfile.TemporaryDirectory(prefix="xaihealth-kit-check-") as tmp:
         src = kit.write(Path(tmp) / "kit")
         notebook = Path(tmp) / f"{Path(solution).stem}.ipynb"
-        nbformat.write(jupytext.read(solution), notebook)
+        without_hidden_tests(Path(solution), notebook)
         env = nbgrader_env(src)
         outcome = execute(notebook, env={k: env[k] for k in ("PYTHONPATH", "XAIHEALTH_DATASETS")})
     return "pass" if outcome.status == "pass" else outcome.summary()
