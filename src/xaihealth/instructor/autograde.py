@@ -475,8 +475,13 @@ def _apply_judgement(course: Course, outcome: Outcome, autograded: Path, work: P
         outcome.notes.append("judge: no sandbox (bubblewrap unavailable): the worker could read this "
                              "machine's files")  # fmt: skip
     failed: dict[str, str] = {}
+    lab = course.assignment.removeprefix(ASSIGNMENT_PREFIX)
+    kernel_only = sorted(judge.KERNEL_ONLY.get(lab, set()) & set(outcome.max_scores))
+    if kernel_only:
+        outcome.notes.append("judged in the kernel only, public tests (the judge cannot run them yet): "
+                             + ", ".join(kernel_only))  # fmt: skip
     for grade_id in outcome.max_scores:
-        if grade_id not in outcome.scores or grade_id.startswith("answer"):
+        if grade_id not in outcome.scores or grade_id.startswith("answer") or grade_id in kernel_only:
             continue
         verdict = judgement.verdicts.get(grade_id)
         if verdict is None and grade_id not in recomputed_scores(outcome.autograded):
