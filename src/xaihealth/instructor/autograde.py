@@ -158,7 +158,8 @@ def kernel_spec(work: Path, kit: Path, hide: list[Path]) -> Path:
     """Write a ``python3`` kernel spec under ``work/jupyter`` whose kernel runs in bubblewrap
     (:func:`.judge.sandbox_command`): the whole file system read-only, the repository, the home folder, the
     course and every submission's folder hidden; only the kernel's own folders (``submitted/`` and
-    ``autograded/``, where the notebook runs, ``kernel-state/`` and the connection files) writable.
+    ``autograded/``, where the notebook runs, ``kernel-state/``, ``ipython/`` and the connection files)
+    writable.
     Interrupts go as messages (a signal would not cross the sandbox). Returns the ``jupyter`` folder
     (``JUPYTER_PATH``)."""
     from xaihealth.instructor.judge import sandbox_command
@@ -170,8 +171,9 @@ def kernel_spec(work: Path, kit: Path, hide: list[Path]) -> Path:
     for folder in ("autograded", "submitted", "kernel-state", "ipython"):
         (work / folder).mkdir(exist_ok=True)
     argv = sandbox_command([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], kit, hide,
-                           readable=(work / "ipython",), writable=(work / "autograded", work / "submitted",
-                           work / "kernel-state", jupyter / "runtime"), network=True, chdir=None)  # fmt: skip
+                           writable=(work / "ipython", work / "autograded", work / "submitted",
+                                     work / "kernel-state", jupyter / "runtime"), network=True, chdir=None)
+    # (IPython falls back to a temporary folder, without our startup file, if IPYTHONDIR is read-only)
     at = argv.index("--")  # the connection file jupyter_client writes (in /tmp, which the sandbox empties)
     argv[at:at] = ["--ro-bind", "{connection_file}", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (sandboxed)",
