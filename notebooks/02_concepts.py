@@ -638,20 +638,16 @@ for lam in (0.1, 1.0, 10.0, 100.0):
 # %% slideshow={"slide_type": "fragment"}
 sweep = pd.DataFrame(sweep)
 sweep["change"] = sweep["after QTc + sex"] - sweep["accuracy"]
-# accuracies to 0.01 and weights to 0.1: float32 training moves the third digit with the CPU's rounding
-two, one = "{:.2f}".format, "{:.1f}".format
-print(sweep.to_string(index=False, formatters={"accuracy": two, "after QTc + sex": two, "female weight": one,
-                                                "change": two}))
-print(
-    f"runs where intervening lowered accuracy: {(sweep['change'] < 0).sum()} of "
-    f"{len(sweep)}; "
-    f"'female' weight positive in {(sweep['female weight'] > 0).sum()}"
-)
-print(sweep.groupby("lambda")[["change", "female weight"]].mean().to_string(formatters={"change": two,
-                                                                                        "female weight": one}))
-del train, h_train, z_train, y_train  # free memory (notebook budget)
+# accuracies to 0.01, weights to 0.1: float32 training moves the third digit with the CPU's rounding
+fmt = dict.fromkeys(["accuracy", "after QTc + sex", "change"], "{:.2f}".format)
+fmt["female weight"] = "{:.1f}".format
+print(sweep.to_string(index=False, formatters=fmt))
+print(f"runs where intervening lowered accuracy: {(sweep['change'] < 0).sum()} of {len(sweep)}; "
+      f"'female' weight positive in {(sweep['female weight'] > 0).sum()}")
+print(sweep.groupby("lambda")[["change", "female weight"]].mean().to_string(formatters=fmt))
 
 # %% slideshow={"slide_type": "skip"}
+del train, h_train, z_train, y_train  # free memory (notebook budget)
 assert sweep.loc[sweep["lambda"] >= 10, "change"].mean() < 0  # in this linear-probe setting
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -847,7 +843,7 @@ def p_bound(p):
 # scores to 0.1 (one CAV's sign can flip with the CPU's rounding); the exact values are in the asserts
 with pd.option_context("display.float_format", "{:.3g}".format):
     print(tcav_table.drop(columns="scores").astype(float).to_string(
-        formatters={"TCAV mean": one, "SD": one, "p (Bonferroni)": p_bound}))
+        formatters={"TCAV mean": "{:.1f}".format, "SD": "{:.1f}".format, "p (Bonferroni)": p_bound}))
 
 # %% slideshow={"slide_type": "subslide"}
 A, B, C = list(spec)[:3]
@@ -914,7 +910,7 @@ heads_range = heads.agg(["min", "max"]).rename(index=lambda i: f"random heads ({
 shown = pd.concat([null_nets.iloc[:2], heads_range])
 # scores to 0.1: a random head's scores move by a few 0.01 with the CPU's rounding of the CAV fits
 with pd.option_context("display.float_format", "{:.1f}".format):
-    print(shown.to_string(formatters={"gradient dominance": two}))
+    print(shown.to_string(formatters={"gradient dominance": "{:.2f}".format}))
 
 # %% slideshow={"slide_type": "subslide"}
 # the score is (almost) the sign of CAV · mean gradient: how often do they agree, over
