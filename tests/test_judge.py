@@ -21,7 +21,7 @@ import pytest
 import torch
 from helpers import ROOT
 
-from xaihealth.instructor import rpc
+from xaihealth.instructor import judge, rpc
 from xaihealth.instructor.judge import (
     JudgeTimeout,
     RemoteObject,
@@ -115,6 +115,39 @@ def test_the_judges_own_functions_and_objects_are_called_back(client):
 
     spy = Spy()
     assert client.get("use")(spy, np.ones(3)) == 3.5 and spy.calls == 1
+
+
+def test_a_checkers_recording_fitter_is_lent_so_the_checker_sees_the_calls(kit, tmp_path):
+    from xaihealth.checks.glass_box import _Recorder
+    from xaihealth.checks.gradients import tiny_cnn
+
+    # a checker's callable object is lent although its class could be sent (a copy would record there)
+    assert judge._spy(_Recorder()) and judge._by_reference(_Recorder)
+    assert not judge._spy(tiny_cnn(0)) and not judge._spy(np.add) and not judge._spy(np.zeros(2))
+    cells = [{"index": 0, "source": "def fit_with(fit, X, y):\n    fit(X, y)\n    return len(X)"}]
+    c = WorkerClient(cells, kit, tmp_path, cell_timeout=20, sandbox=SANDBOX, hide=[])
+    recorder = _Recorder()
+    X = np.column_stack([np.zeros(4), np.ones(4), np.arange(4.0)])
+    try:
+        # the tiny kit lacks the fitted model's class, so the call then fails in the worker; what matters
+        # is that the fitter ran here, where the checker reads what it was given
+        with pytest.raises((ImportError, judge.RemoteError)):
+            c.get("fit_with")(recorder, X, [0, 1, 0, 1])
+    finally:
+        c.stop()
+    assert recorder.seen == [frozenset({0.0, 1.0, 2.0, 3.0})]
+
+
+def test_the_tables_only_ebm_is_sent_by_value_and_still_refuses():
+    from interpret.glassbox import ExplainableBoostingClassifier
+
+    from xaihealth.checks import glass_box
+
+    twin = glass_box._tables_only(ExplainableBoostingClassifier())
+    assert type(twin) is glass_box.EBMTablesOnly and judge._by_reference(type(twin))
+    copied = pickle.loads(pickle.dumps(twin))
+    with pytest.raises(RuntimeError, match="Exercise 2"):
+        copied.predict(np.zeros((1, 2)))
 
 
 def test_a_loop_is_stopped_and_the_worker_restarted(client):

@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 _NOTHING = object()  # no student function has been called yet
+# True in make grade's judge (xaihealth.instructor.judge), where the student's functions run in another
+# process: a spy on an object the checker passes them (a hook log on a layer) cannot see what they do there,
+# so such a check is left to the kernel's run (whose score caps the judge's) and to the AST rules
+STUDENT_CODE_ELSEWHERE = False
 _PACKAGE = Path(__file__).resolve().parents[1]  # src/xaihealth
 _CELL = re.compile(r"^<ipython-input-|ipykernel_\d+[/\\]\d+\.py$")  # IPython and Jupyter cell "files"
 _CURRENT: ContextVar[Exercise | None] = ContextVar("xaihealth_exercise", default=None)

@@ -52,6 +52,7 @@ def bench(lab: str, n: int, *, jobs: int = 2, out: Path = REPO / "benchmarks" / 
         load_before = _load()
         start = time.perf_counter()
         rows = grade_lab(lab, folder, Path(tmp) / "out", jobs=jobs, progress=False)
+        boxed = not any(note.startswith("judge: no sandbox") for r in rows for note in r.notes)
         wall = time.perf_counter() - start
         load_after = _load()
     times = [r.seconds for r in rows]
@@ -63,7 +64,8 @@ def bench(lab: str, n: int, *, jobs: int = 2, out: Path = REPO / "benchmarks" / 
         "",
         f"`python -m xaihealth.instructor.grade --lab {lab} --bench {n} --jobs {jobs}`: {n} solved copies of "
         f"`{solution_py.stem}` graded by `make grade` (nbgrader autograde in a fresh kernel per submission, "
-        "hidden tests, AST flags, feedback HTML), on "
+        "then the judge: a worker re-runs the student's cells and the judge runs the lab's source with the "
+        "hidden tests; AST flags, feedback HTML), on "
         f"{platform.machine()} / Python {platform.python_version()}, {stamp}.",
         "The load average counts every process on the machine: above the number of CPUs, other work shared",
         "them and the times are longer than on a quiet machine.",
@@ -72,7 +74,9 @@ def bench(lab: str, n: int, *, jobs: int = 2, out: Path = REPO / "benchmarks" / 
         "|---|---|",
         f"| submissions | {n} ({full} scored full marks) |",
         f"| workers (`--jobs`) | {jobs} |",
-        f"| seconds per submission (autograde + feedback, {jobs} running at once), median | {median:.1f} |",
+        f"| kernel and worker in bubblewrap (`--sandbox auto`) | {'yes' if boxed else 'no'} |",
+        f"| seconds per submission (autograde + judge + feedback, {jobs} running at once), median | "
+        f"{median:.1f} |",
         f"| seconds per submission, min / max | {min(times):.1f} / {max(times):.1f} |",
         f"| projected wall time for 100 submissions (`100 × wall / {n}`) | {100 * wall / n / 60:.1f} min |",
         f"| wall time for the batch (course build included) | {wall:.0f} s ({wall / 60:.1f} min) |",

@@ -85,6 +85,10 @@ def _defined_here(value: Any, fresh: types.ModuleType) -> bool:
     return getattr(_unwrapped(value), "__module__", None) == fresh.__name__
 
 
+# what ``_core.STUDENT_CODE_ELSEWHERE`` must be: False, except in make grade's judge, which sets both
+STUDENT_CODE_ELSEWHERE = False
+
+
 def modified(live: types.ModuleType | None = None) -> list[str]:
     """The names of ``_core`` (default: the live module) that differ from a fresh copy of its file."""
     live = _core if live is None else live
@@ -92,6 +96,10 @@ def modified(live: types.ModuleType | None = None) -> list[str]:
     changed = []
     for name, value in vars(fresh).items():
         if name.startswith("__") and name.endswith("__"):
+            continue
+        if name == "STUDENT_CODE_ELSEWHERE":
+            if getattr(live, name, None) is not STUDENT_CODE_ELSEWHERE:
+                changed.append(name)
             continue
         if not hasattr(live, name):
             changed.append(name)

@@ -60,11 +60,10 @@ from xaihealth.instructor.rpc import (
 
 REPO = Path(__file__).resolve().parents[3]
 _RESTARTS = 4
-# Check cells the judge cannot run yet, by lab: their objects do not cross the pipe (a checker's recording
-# fitter copied instead of lent, hooks on a layer, a SQLAlchemy session or query). Their score stays the
-# kernel's, public tests only (the hidden tests run only in the judge); make grade notes it per row.
-KERNEL_ONLY = {"00": {"check-1"}, "01": {"check-2", "check-5"}, "04": {"check-2", "check-6"},
-               "07": {"check-1", "check-4"}}  # fmt: skip
+# Check cells the judge cannot run yet, by lab: their objects do not cross the pipe (a SQLAlchemy archive
+# with planted faults, a returned query). Their score stays the kernel's, public tests only (the hidden
+# tests run only in the judge); make grade notes it per row.
+KERNEL_ONLY = {"07": {"check-1", "check-4"}}
 _JUDGE_ONLY = ("xaihealth.instructor.hidden", "xaihealth.instructor.references", "xaihealth.tooling",
                "xaihealth.instructor.judge")  # modules the worker's kit does not have  # fmt: skip
 
@@ -85,6 +84,14 @@ def _by_reference(thing: Any) -> bool:
     except (ImportError, AttributeError, ValueError):
         return False
     return found is thing
+
+
+def _spy(obj: Any) -> bool:
+    """Whether ``obj`` is a checker's callable object (a fitter that records the patients it is given): it is
+    lent, not copied, so that what the student's code calls is recorded here, where the checker reads it."""
+    torch = sys.modules.get("torch")
+    return type(obj).__module__.startswith("xaihealth.checks.") and callable(obj) \
+        and not (torch is not None and isinstance(obj, torch.nn.Module))
 
 
 class JudgeTimeout(TimeoutError):
@@ -301,8 +308,8 @@ class WorkerClient:
                     client.callbacks[id(obj)] = obj  # a closure, a method, the judge's own: called back
                     return ("callback", Callback(id(obj)))
                 if type(obj).__module__ != "builtins" and not isinstance(obj, type) \
-                        and not _by_reference(type(obj)):
-                    client.callbacks[id(obj)] = obj  # not in the kit (or not picklable): lent, not copied
+                        and (not _by_reference(type(obj)) or _spy(obj)):
+                    client.callbacks[id(obj)] = obj  # not in the kit, or a checker's spy: lent, not copied
                     return ("object", Callback(id(obj)))
                 return None
 
@@ -582,6 +589,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox", action="store_true")
     parser.add_argument("--hide", type=Path, action="append", default=[])
     args = parser.parse_args(argv)
+    from xaihealth.checks import _core
+    from xaihealth.instructor import integrity
+
+    # the student's functions run in the worker: a spy here cannot see them (see gradients._hook_log)
+    _core.STUDENT_CODE_ELSEWHERE = integrity.STUDENT_CODE_ELSEWHERE = True
     source = nbformat.read(args.source, as_version=4)
     submission = nbformat.read(args.submission, as_version=4)
     result = judge(source, submission, args.kit, args.work, args.cell_timeout, args.sandbox, tuple(args.hide))

@@ -7,6 +7,7 @@ models built from containers the public checker does not use.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -61,7 +62,7 @@ def hidden_check_grad_cam(grad_cam: Callable[..., torch.Tensor]) -> None:
             layer = getattr(model, layer_name)
             with replaced(_CAPTUM_CAM, _forbidden("captum's layer attribution")), _hook_log(layer) as hooks:
                 out = _as_tensor(ex.call(grad_cam, model, layer, x.clone(), target))
-            ex.expect(bool(hooks), "no hook was registered on the layer")
+            ex.expect(hooks is None or bool(hooks), "no hook was registered on the layer")
             want = (
                 LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)[:, 0].detach()
             )
@@ -126,18 +127,13 @@ def hidden_check_mask_scores(mask_scores: Callable[..., dict]) -> None:
             )
 
 
-class _Branchy(nn.Module):
-    """An embedding, a frozen layer, a parameter-free container, a GRU, a LayerNorm and a dropout."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(10, 4)
-        self.frozen = nn.Linear(4, 4).requires_grad_(False)
-        self.shape = nn.Sequential(nn.Identity(), nn.Dropout(0.1))
-        self.rnn = nn.GRU(4, 3, batch_first=True)
-        self.norm = nn.LayerNorm(3)
-        self.drop = nn.Dropout(0.2)
-        self.out = nn.Linear(3, 2)
+def _branchy() -> nn.Module:
+    """An embedding, a frozen layer, a parameter-free container, a GRU, a LayerNorm and a dropout, named
+    (made of torch's own classes, so that make grade's judge can send it to the submission's process)."""
+    return nn.Sequential(OrderedDict(
+        embed=nn.Embedding(10, 4), frozen=nn.Linear(4, 4).requires_grad_(False),
+        shape=nn.Sequential(nn.Identity(), nn.Dropout(0.1)), rnn=nn.GRU(4, 3, batch_first=True),
+        norm=nn.LayerNorm(3), drop=nn.Dropout(0.2), out=nn.Linear(3, 2)))  # fmt: skip
 
 
 def hidden_check_parameterised_layers(parameterised_layers: Callable[[nn.Module], list]) -> None:
@@ -147,12 +143,13 @@ def hidden_check_parameterised_layers(parameterised_layers: Callable[[nn.Module]
         sequential = nn.Sequential(
             nn.Conv2d(1, 2, 3), nn.ReLU(), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 2)
         )
-        for model in (sequential, _Branchy()):
+        models = {"plain Sequential": sequential, "named model with an embedding and a GRU": _branchy()}
+        for what, model in models.items():
             out = ex.call(parameterised_layers, model)
             ex.returns(out, (list, tuple), "a list of submodule names")
             want = refs.reference_parameterised_layers(model)
             ex.expect(
                 list(out) == want,
-                f"on a {type(model).__name__} the layers with parameters are {want}, "
+                f"on a {what} the layers with parameters are {want}, "
                 f"in that order (yours: {list(out)})",
             )
