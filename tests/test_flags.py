@@ -57,6 +57,19 @@ def test_references_and_instructor_package_are_flagged_in_every_exercise(source)
         assert any(f.startswith(NOT_OWN + "xaihealth") or "reference_" in f for f in texts), found
 
 
+def test_a_library_reached_through_a_checker_module_is_flagged():
+    """R15c F1: captum taken from the lab 04 checker module (which imports it), its method kept beforehand so
+    that the checker's run-time guard cannot switch it off: flagged all the same."""
+    source = ("from xaihealth.checks import gradients\nIG = gradients.captum.attr.IntegratedGradients\n"
+              "_attr = IG.attribute\ndef integrated_gradients(model, x, baseline, target, n_steps):\n"
+              "    return _attr(IG(model), x, baseline, target=target, n_steps=n_steps)\n")  # fmt: skip
+    found = flag_cells([Cell(source, True, "1")], "04")
+    assert any(f.startswith(NOT_OWN + "captum.attr.IntegratedGradients") for f in found.get("1", [])), found
+    imported = "from xaihealth.checks.gradients import IntegratedGradients as I\nI"
+    found = flag_cells([Cell(imported, True, "1")], "04")
+    assert any(f.startswith(NOT_OWN + "captum.") for f in found.get("1", [])), found
+
+
 def test_library_rules_are_per_exercise_and_per_lab():
     assert flags("shap.Explainer", "4") == {}  # exercise 4 (stability) does not re-implement shap
     assert flags("shap.Explainer", "1", lab="06") == {}

@@ -122,6 +122,8 @@ try:
 except ImportError as err:
     found = type(err).__name__
 print("PROBE", xaihealth.__file__, found)
+import socket
+print("NETWORK", ",".join(name for _, name in socket.if_nameindex()))
 """
 NAME = "'refer' + 'ence_shapley_values'"  # spelled so that no AST rule can see it
 OWN = "    return np.zeros(n)  # what the student's own code earns: nothing\n"
@@ -364,6 +366,8 @@ def test_the_kernel_imports_the_kit_not_the_repository(graded):
     assert probe, "the probe cell printed nothing"
     assert Path(probe.group(1)) == out / "work" / "probe" / "kit" / "src" / "xaihealth" / "__init__.py"
     assert probe.group(2) == "ModuleNotFoundError"
+    if SANDBOXED:  # R15c F5: the kernel has a network namespace of its own, only loopback (unix sockets)
+        assert re.search(r"NETWORK (\S+)", page).group(1) == "lo"
     # graded after the tamperer, from their own copies of the kit
     assert "kit" not in rows["stub_left"]["flags"] + rows["syntax_error"]["flags"]
     huge = out / "feedback" / "huge_output.html"

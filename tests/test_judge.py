@@ -60,6 +60,12 @@ CELLS = [
     "def spin():\n    while True:\n        pass",
     "import os\nos._exit(3)",  # ends the worker while it runs the notebook: skipped on the next start
     "after_exit = 'ran'",
+    "import statistics\ndef median_of(v):\n    return statistics.median(v)",
+    "from collections import OrderedDict, defaultdict, namedtuple\nP = namedtuple('P', 'a b')\n"
+    "def subclasses():\n    return (OrderedDict(share=1.0), defaultdict(int, k=2), P(1, 2),\n"
+    "            torch.Size([2, 3]), {'k': 1}.keys(), np.matrix([[1, 2]]))",
+    "def peek(obj, name):\n    return obj._ask('getattr', name)",
+    "def items_of(obj):\n    return obj.items()",
 ]
 
 
@@ -148,6 +154,59 @@ def test_the_tables_only_ebm_is_sent_by_value_and_still_refuses():
     copied = pickle.loads(pickle.dumps(twin))
     with pytest.raises(RuntimeError, match="Exercise 2"):
         copied.predict(np.zeros((1, 2)))
+
+
+def test_a_library_function_the_checker_switched_off_is_off_in_the_worker_too(client):
+    import statistics
+
+    from xaihealth.checks._core import ACTIVE_GUARDS, replaced
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Exercise 9 asks you to compute the median yourself")
+
+    median_of = client.get("median_of")
+    assert median_of([3, 1, 2]) == 2
+    with replaced([(statistics, "median")], refuse):
+        assert ACTIVE_GUARDS == [(statistics, "median", refuse)]
+        with pytest.raises(RuntimeError, match="Exercise 9"):
+            median_of([3, 1, 2])
+    assert ACTIVE_GUARDS == [] and median_of([3, 1, 2]) == 2  # restored here and in the worker
+
+
+def test_a_right_answer_in_a_subclass_comes_back_as_its_plain_type(client):
+    """R15c F2: an OrderedDict, a namedtuple, torch.Size, a dict view or np.matrix is what a checker testing
+    for dict, tuple, list or an array accepts in the kernel; the judge must see the same."""
+    got = client.get("subclasses")()
+    assert [type(g) for g in got] == [dict, dict, tuple, tuple, list, np.ndarray]
+    assert got[:5] == ({"share": 1.0}, {"k": 2}, (1, 2), (2, 3), ["k"]) and got[5].tolist() == [[1, 2]]
+
+
+def test_the_judges_lent_objects_give_no_dunder_attribute(client):
+    """R15c F3: a lent object's __dict__ or a lent closure's __globals__ (the judge's module) stays here."""
+
+    class Spy:
+        secret = 41
+
+        def __call__(self):
+            return 1
+
+    with pytest.raises(RuntimeError, match="AttributeError: .*dunder"):
+        client.get("peek")(Spy(), "__dict__")
+    with pytest.raises(RuntimeError, match="AttributeError: .*dunder"):
+        client.get("peek")(lambda: 0, "__globals__")
+    assert client.get("peek")(Spy(), "secret") == 41  # plain attributes are what lending is for
+
+
+def test_an_answer_of_the_judge_that_cannot_be_sent_keeps_the_conversation_in_step(client):
+    """R15c F4: a lent object returning something unpicklable fails that call only."""
+
+    class Odd:
+        def items(self):
+            return (i for i in range(3))  # a generator: pickle refuses it
+
+    with pytest.raises(RuntimeError, match="generator"):
+        client.get("items_of")(Odd())
+    assert client.get("median_of")([1, 5, 3]) == 3
 
 
 def test_a_loop_is_stopped_and_the_worker_restarted(client):

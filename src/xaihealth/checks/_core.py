@@ -31,6 +31,8 @@ _NOTHING = object()  # no student function has been called yet
 # process: a spy on an object the checker passes them (a hook log on a layer) cannot see what they do there,
 # so such a check is left to the kernel's run (whose score caps the judge's) and to the AST rules
 STUDENT_CODE_ELSEWHERE = False
+# the (owner, attribute, stub) that replaced() has set: the judge sets them in the student's process too
+ACTIVE_GUARDS: list[tuple[object, str, Any]] = []
 _PACKAGE = Path(__file__).resolve().parents[1]  # src/xaihealth
 _CELL = re.compile(r"^<ipython-input-|ipykernel_\d+[/\\]\d+\.py$")  # IPython and Jupyter cell "files"
 _CURRENT: ContextVar[Exercise | None] = ContextVar("xaihealth_exercise", default=None)
@@ -259,11 +261,14 @@ def replaced(targets: Iterable[tuple[object, str]], stub: Callable[..., object])
     library function an exercise asks the student to re-implement.
     """
     saved = [(owner, name, vars(owner).get(name, _NOTHING)) for owner, name in targets]  # raw, unbound
+    guards = [(owner, name, stub) for owner, name, _ in saved]
     try:
         for owner, name, _ in saved:
             setattr(owner, name, stub)
+        ACTIVE_GUARDS.extend(guards)
         yield
     finally:
+        del ACTIVE_GUARDS[len(ACTIVE_GUARDS) - len(guards):]
         for owner, name, original in reversed(saved):
             if original is _NOTHING:
                 delattr(owner, name)

@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -154,14 +155,14 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def kernel_spec(work: Path, kit: Path, hide: list[Path]) -> Path:
+def kernel_spec(work: Path, kit: Path, hide: list[Path], ipc: Path) -> Path:
     """Write a ``python3`` kernel spec under ``work/jupyter`` whose kernel runs in bubblewrap
     (:func:`.judge.sandbox_command`): the whole file system read-only, the repository, the home folder, the
     course and every submission's folder hidden; only the kernel's own folders (``submitted/`` and
     ``autograded/``, where the notebook runs, ``kernel-state/``, ``ipython/`` and the connection files)
-    writable.
-    Interrupts go as messages (a signal would not cross the sandbox). Returns the ``jupyter`` folder
-    (``JUPYTER_PATH``)."""
+    writable, and ``ipc``, the folder of the unix sockets it talks over (it has no network, not even the
+    host's loopback). Interrupts go as messages (a signal would not cross the sandbox). Returns the
+    ``jupyter`` folder (``JUPYTER_PATH``)."""
     from xaihealth.instructor.judge import sandbox_command
 
     jupyter = work / "jupyter"
@@ -172,7 +173,8 @@ def kernel_spec(work: Path, kit: Path, hide: list[Path]) -> Path:
         (work / folder).mkdir(exist_ok=True)
     argv = sandbox_command([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], kit, hide,
                            writable=(work / "ipython", work / "autograded", work / "submitted",
-                                     work / "kernel-state", jupyter / "runtime"), network=True, chdir=None)
+                                     work / "kernel-state", jupyter / "runtime", ipc), kernel=True,
+                           chdir=None)  # fmt: skip
     # (IPython falls back to a temporary folder, without our startup file, if IPYTHONDIR is read-only)
     at = argv.index("--")  # the connection file jupyter_client writes (in /tmp, which the sandbox empties)
     argv[at:at] = ["--ro-bind", "{connection_file}", "{connection_file}"]
@@ -181,9 +183,13 @@ def kernel_spec(work: Path, kit: Path, hide: list[Path]) -> Path:
     return jupyter
 
 
-def _config(root: Path, cell_timeout: int, add_missing_cells: bool = True) -> str:
+def _config(root: Path, cell_timeout: int, add_missing_cells: bool = True, ipc: Path | None = None) -> str:
+    # the sandboxed kernel has no network: it talks to nbgrader over unix sockets in ``ipc``
+    sockets = [] if ipc is None else ["c.KernelManager.transport = 'ipc'",
+                                      f"c.KernelManager.ip = {str(ipc / 'k')!r}"]  # fmt: skip
     return "\n".join([
         "c = get_config()",
+        *sockets,
         f"c.CourseDirectory.root = {str(root)!r}",
         f"c.Execute.timeout = {int(cell_timeout)}",
         "c.Execute.interrupt_on_timeout = True",
@@ -393,10 +399,18 @@ def autograde(course: Course, student: str, notebook: Path | nbformat.NotebookNo
     kit: Path | None = None
 
     def run(add_missing: bool) -> tuple[int | None, str]:
-        (work / "nbgrader_config.py").write_text(_config(work, cell_timeout, add_missing), encoding="utf-8")
-        jupyter = kernel_spec(work, kit, [course.root, work.parent]) if course.sandbox and kit else None
-        return _nbgrader("autograde", course.assignment, "--student", student, "--force", cwd=work,
-                         timeout=notebook_timeout, kit=kit, ipython_dir=ipython, jupyter_dir=jupyter)
+        boxed = bool(course.sandbox and kit)
+        # unix socket paths are short (108 bytes): a folder of its own under /tmp, not under ``work``
+        ipc = Path(tempfile.mkdtemp(prefix="xaihealth-k-")) if boxed else None
+        try:
+            (work / "nbgrader_config.py").write_text(_config(work, cell_timeout, add_missing, ipc),
+                                                     encoding="utf-8")  # fmt: skip
+            jupyter = kernel_spec(work, kit, [course.root, work.parent], ipc) if boxed and ipc else None
+            return _nbgrader("autograde", course.assignment, "--student", student, "--force", cwd=work,
+                             timeout=notebook_timeout, kit=kit, ipython_dir=ipython, jupyter_dir=jupyter)
+        finally:
+            if ipc is not None:
+                shutil.rmtree(ipc, ignore_errors=True)
 
     def grade(nb: nbformat.NotebookNode | None) -> tuple[int | None, str]:
         nonlocal kit

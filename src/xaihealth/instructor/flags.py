@@ -64,8 +64,11 @@ those literals), and ``open`` of a relative literal path (the student's own outp
 from __future__ import annotations
 
 import ast
+import functools
+import importlib
 import re
 import threading
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -233,6 +236,7 @@ class _Resolver(ast.NodeVisitor):
     def _use(self, dotted: str | None) -> None:
         if dotted and self.student:
             self.scan.used.add(dotted)
+            self.scan.used.add(canonical(dotted))  # gradients.captum.attr is captum.attr
             if self._stack:
                 self._stack[-1][0].add(dotted)
             peek = next((p for p in _FRAME_PEEKS if _matches(dotted, p)), None)
@@ -512,6 +516,40 @@ class _Resolver(ast.NodeVisitor):
             self._tamper(f"reads a file outside the lab ({reader} {literal[:60]!r})")
         elif ".." in re.split(r"[/\\]", literal) and not _DATASETS.fullmatch(literal):
             self._note(f"reads a file above the lab's folder ({reader} {literal[:60]!r})")
+
+
+@functools.lru_cache(maxsize=4096)
+def canonical(dotted: str) -> str:
+    """What a name reached through one of the package's modules really is: ``xaihealth.checks.gradients.
+    captum.attr`` is ``captum.attr`` (the checker module imports captum), ``xaihealth.checks.gradients.
+    IntegratedGradients`` is captum's class. Other names come back unchanged. Only modules are walked (their
+    attributes read): the package's own, which the grader trusts."""
+    if not dotted.startswith("xaihealth."):
+        return dotted
+    parts = dotted.split(".")
+    obj: object = None
+    for i in range(len(parts), 1, -1):  # the longest prefix that is a module
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+            break
+        except Exception:  # noqa: BLE001 - not a module (or a computed part)
+            continue
+    if obj is None:
+        return dotted
+    for j in range(i, len(parts)):
+        if not isinstance(obj, types.ModuleType):
+            return dotted
+        obj = getattr(obj, parts[j], None)
+        if obj is None:
+            return dotted
+        if isinstance(obj, types.ModuleType):
+            home = obj.__name__
+        else:
+            module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+            home = f"{module}.{qualname}" if isinstance(module, str) and isinstance(qualname, str) else None
+        if home and not home.startswith("xaihealth"):
+            return ".".join([home, *parts[j + 1:]])
+    return dotted
 
 
 def _fold(node: ast.AST) -> str | None:

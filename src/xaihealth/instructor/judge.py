@@ -120,12 +120,12 @@ def sandbox_available() -> bool:
 
 def sandbox_command(argv: list[str], kit_src: Path, hide: list[Path],
                     files: tuple[tuple[Path, str], ...] = (), *, readable: tuple[Path, ...] = (),
-                    writable: tuple[Path, ...] = (), network: bool = False, chdir: str | None = "/tmp",
+                    writable: tuple[Path, ...] = (), kernel: bool = False, chdir: str | None = "/tmp",
                     ) -> list[str]:  # fmt: skip
     """``argv`` run by bubblewrap: everything read-only, ``hide`` (and the home folder, the repository,
     ``/tmp``) replaced by empty folders, then only the Python installation, the virtual environment,
     ``datasets/``, ``kit_src`` and ``readable`` given back read-only, ``writable`` read-write, and ``files``
-    (path, where inside) read-only. No network unless ``network`` (a Jupyter kernel talks TCP on loopback),
+    (path, where inside) read-only. No network (a ``kernel`` talks to its manager over unix sockets instead),
     no view of other processes, no capabilities."""
     from xaihealth.data.paths import datasets_dir
 
@@ -134,7 +134,7 @@ def sandbox_command(argv: list[str], kit_src: Path, hide: list[Path],
                "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]  # fmt: skip
     # --die-with-parent only for a worker: it fires when the *thread* that started the process ends, which
     # for a kernel (started by jupyter_client's event loop) is at once; a kernel is stopped by its manager
-    command += [] if network else ["--unshare-net", "--new-session", "--die-with-parent"]
+    command += ["--unshare-net", "--new-session"] + ([] if kernel else ["--die-with-parent"])
     # ipykernel exits when its parent looks dead (getppid() == 1), as it does in a new PID namespace: the
     # kernel is stopped by its manager (or with the sandbox, --die-with-parent) instead
     command += ["--unsetenv", "JPY_PARENT_PID"]
@@ -173,7 +173,11 @@ class RemoteObject:
         return self._handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._client.request(("call", self._ref(), args, kwargs))
+        # the library functions the checker switched off (checks._core.replaced) are switched off in the
+        # worker too for the call, their stubs called back here
+        core = sys.modules.get("xaihealth.checks._core")
+        guards = list(getattr(core, "ACTIVE_GUARDS", ()))
+        return self._client.request(("call", self._ref(), args, kwargs, guards))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
@@ -230,10 +234,13 @@ class WorkerClient:
     def _env(self) -> dict[str, str]:
         from xaihealth.instructor.autograde import nbgrader_env
 
-        env = nbgrader_env(self.kit_src)
-        env["HOME"] = "/tmp"
-        env["MPLCONFIGDIR"] = "/tmp"
-        env.pop("IPYTHONDIR", None)
+        # only what Python, the kit and the libraries need: not the grader's own environment
+        keep = ("PATH", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS", "LANG", "LC_ALL", "TZ",
+                "MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TQDM_DISABLE",
+                "HF_HUB_OFFLINE", "XAIHEALTH_OFFLINE", "XAIHEALTH_DATASETS")  # fmt: skip
+        env = {k: v for k, v in nbgrader_env(self.kit_src).items() if k in keep}
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+        env.update(HOME="/tmp", MPLCONFIGDIR="/tmp")
         return env
 
     def start(self) -> None:
@@ -382,15 +389,19 @@ class WorkerClient:
             if target is None:
                 raise LookupError("an unknown callback")
             args, kwargs = self.decode(args), self.decode(kwargs)
+            if op == "getattr" and not (args and isinstance(args[0], str) and not args[0].startswith("__")):
+                raise AttributeError(f"the checker's objects lend no attribute {args[:1]!r} (dunder names "
+                                     "such as __globals__ or __dict__ stay in the grader)")  # fmt: skip
             ops = {"call": lambda: target(*args, **kwargs), "getattr": lambda: getattr(target, *args),
                    "len": lambda: len(target), "getitem": lambda: target[args[0]],
                    "iter": lambda: list(target), "contains": lambda: args[0] in target}  # fmt: skip
             if op not in ops:
                 raise ValueError(f"an unknown operation {op!r}")
-            reply = ("return", ops[op]())
-        except Exception as err:  # noqa: BLE001 - the checker's function raised: the worker's call sees it
-            reply = ("raise", Failure(type(err).__name__, str(err)[:500]))
-        send(self.process.stdin.fileno(), self._dumps(reply))
+            data = self._dumps(("return", ops[op]()))
+        except Exception as err:  # noqa: BLE001 - the checker's function raised (or its answer cannot be
+            # sent): the worker's call sees it, and the conversation stays in step
+            data = self._dumps(("raise", Failure(type(err).__name__, str(err)[:500])))
+        send(self.process.stdin.fileno(), data)
 
 
 # ------------------------------------------------------------------------------------------------ notebook
