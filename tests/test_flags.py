@@ -10,7 +10,7 @@ import jupytext
 import pytest
 
 from xaihealth.instructor.bench import solved_lab
-from xaihealth.instructor.flags import Cell, banned_for, exercise_key, flag_cells, lab_key
+from xaihealth.instructor.flags import Cell, banned_for, canonical, exercise_key, flag_cells, lab_key
 from xaihealth.instructor.grade import REPO, Lab, cells_for_flags
 from xaihealth.tooling.labs import make_source
 
@@ -68,6 +68,19 @@ def test_a_library_reached_through_a_checker_module_is_flagged():
     imported = "from xaihealth.checks.gradients import IntegratedGradients as I\nI"
     found = flag_cells([Cell(imported, True, "1")], "04")
     assert any(f.startswith(NOT_OWN + "captum.") for f in found.get("1", [])), found
+    # second review: the module passed around where names cannot be followed, or kept as a default, or used
+    # by a helper in another cell: it counts as using what it holds
+    g = "from xaihealth.checks import gradients as g\n"
+    for route in ("IG = [g][0].captum.attr.IntegratedGradients\n",
+                  "def integrated_gradients(model, x, baseline, target, n_steps, m=g):\n    return m\n",
+                  "IG = (lambda m: m)(g).captum.attr.IntegratedGradients\n"):  # fmt: skip
+        found = flag_cells([Cell(g + route, True, "1")], "04")
+        assert NOT_OWN + "captum.<via xaihealth.checks.gradients>" in found.get("1", []), (route, found)
+    helper = Cell(g + "def helper(model):\n    return g.captum.attr.IntegratedGradients(model)\n", True, None)
+    found = flag_cells([helper, Cell("def integrated_gradients(m, x, b, t, n):\n    return helper(m)\n",
+                                     True, "1")], "04")  # fmt: skip
+    assert any(f.startswith(NOT_OWN + "captum") for f in found.get("1", [])), found
+    assert canonical("xaihealth." + ".".join(["a"] * 400)).startswith("xaihealth.a")  # no walk, at once
 
 
 def test_library_rules_are_per_exercise_and_per_lab():

@@ -262,13 +262,16 @@ def replaced(targets: Iterable[tuple[object, str]], stub: Callable[..., object])
     """
     saved = [(owner, name, vars(owner).get(name, _NOTHING)) for owner, name in targets]  # raw, unbound
     guards = [(owner, name, stub) for owner, name, _ in saved]
+    listed = False
     try:
         for owner, name, _ in saved:
             setattr(owner, name, stub)
         ACTIVE_GUARDS.extend(guards)
+        listed = True
         yield
     finally:
-        del ACTIVE_GUARDS[len(ACTIVE_GUARDS) - len(guards):]
+        if listed:
+            del ACTIVE_GUARDS[len(ACTIVE_GUARDS) - len(guards):]
         for owner, name, original in reversed(saved):
             if original is _NOTHING:
                 delattr(owner, name)

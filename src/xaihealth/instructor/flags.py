@@ -67,6 +67,7 @@ import ast
 import functools
 import importlib
 import re
+import sys
 import threading
 import types
 from collections.abc import Iterable, Mapping
@@ -91,7 +92,7 @@ RULES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "02": {"2": ("captum",)},
     "03": {"1": ("shap",), "2": ("shap",), "3": ("lime", "shap")},
-    "04": {"1": ("captum",), "2": ("captum", "pytorch_grad_cam")},
+    "04": {"1": ("captum", "xaihealth.serving"), "2": ("captum", "pytorch_grad_cam", "xaihealth.serving")},
     "05": {
         "2": ("transformer_lens.patching", ".run_with_hooks", ".run_with_cache", ".add_hook",
               ".add_perma_hook", ".hooks"),
@@ -235,10 +236,12 @@ class _Resolver(ast.NodeVisitor):
 
     def _use(self, dotted: str | None) -> None:
         if dotted and self.student:
-            self.scan.used.add(dotted)
-            self.scan.used.add(canonical(dotted))  # gradients.captum.attr is captum.attr
+            # gradients.captum.attr is captum.attr; and a checker module passed around as a value ([g][0])
+            # carries every library it holds (captum.<via xaihealth.checks.gradients>)
+            names = {dotted, canonical(dotted), *held_libraries(dotted)}
+            self.scan.used.update(names)
             if self._stack:
-                self._stack[-1][0].add(dotted)
+                self._stack[-1][0].update(names)
             peek = next((p for p in _FRAME_PEEKS if _matches(dotted, p)), None)
             if peek:
                 self._tamper(f"touches {peek}")
@@ -399,6 +402,10 @@ class _Resolver(ast.NodeVisitor):
             self.visit(decorator)
         self._bind(node.name, None, "defines")
         self._stack.append((set(), set()))
+        # defaults (``m=gradients``) and annotations count as used by the function
+        for expression in [*node.args.defaults, *node.args.kw_defaults]:
+            if expression is not None:
+                self.visit(expression)
         for statement in node.body:
             self.visit(statement)
         used, loads = self._stack.pop()
@@ -518,38 +525,75 @@ class _Resolver(ast.NodeVisitor):
             self._note(f"reads a file above the lab's folder ({reader} {literal[:60]!r})")
 
 
+_WALK_PARTS = 12  # longer dotted names are not walked (each step is a dict lookup; no imports beyond checks)
+
+
+def _walk(dotted: str) -> list[object] | None:
+    """The objects each part of ``dotted`` (from ``xaihealth``) names, read from module dictionaries only
+    (no attribute hooks run); a submodule is imported only under ``xaihealth.checks`` (or if already
+    imported). None where the name is not the package's, is too long, or a part is not found."""
+    parts = dotted.split(".")
+    if parts[0] != "xaihealth" or len(parts) > _WALK_PARTS:
+        return None
+    try:
+        obj: object = importlib.import_module("xaihealth")
+        found = [obj]
+        for part in parts[1:]:
+            if not isinstance(obj, types.ModuleType):
+                break
+            nxt = vars(obj).get(part)
+            name = f"{obj.__name__}.{part}"
+            if nxt is None and (name in sys.modules or f"{name}.".startswith("xaihealth.checks.")):
+                nxt = importlib.import_module(name)
+            if nxt is None:
+                return None
+            obj = nxt
+            found.append(obj)
+        return found
+    except Exception:  # noqa: BLE001 - whatever the name is, flagging goes on
+        return None
+
+
+def _home(obj: object) -> str | None:
+    """Where ``obj`` lives outside the package (a module's name, a class's or function's path), or None."""
+    if isinstance(obj, types.ModuleType):
+        home = obj.__name__
+    else:
+        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if not (isinstance(module, str) and isinstance(qualname, str)):
+            return None
+        home = f"{module}.{qualname}"
+    return None if home.startswith("xaihealth") else home
+
+
 @functools.lru_cache(maxsize=4096)
 def canonical(dotted: str) -> str:
     """What a name reached through one of the package's modules really is: ``xaihealth.checks.gradients.
     captum.attr`` is ``captum.attr`` (the checker module imports captum), ``xaihealth.checks.gradients.
-    IntegratedGradients`` is captum's class. Other names come back unchanged. Only modules are walked (their
-    attributes read): the package's own, which the grader trusts."""
-    if not dotted.startswith("xaihealth."):
+    IntegratedGradients`` is captum's class. Other names come back unchanged."""
+    found = _walk(dotted)
+    if not found:
         return dotted
     parts = dotted.split(".")
-    obj: object = None
-    for i in range(len(parts), 1, -1):  # the longest prefix that is a module
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-            break
-        except Exception:  # noqa: BLE001 - not a module (or a computed part)
-            continue
-    if obj is None:
-        return dotted
-    for j in range(i, len(parts)):
-        if not isinstance(obj, types.ModuleType):
-            return dotted
-        obj = getattr(obj, parts[j], None)
-        if obj is None:
-            return dotted
-        if isinstance(obj, types.ModuleType):
-            home = obj.__name__
-        else:
-            module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-            home = f"{module}.{qualname}" if isinstance(module, str) and isinstance(qualname, str) else None
-        if home and not home.startswith("xaihealth"):
+    for j, obj in enumerate(found):
+        home = _home(obj)
+        if home:
             return ".".join([home, *parts[j + 1:]])
     return dotted
+
+
+@functools.lru_cache(maxsize=512)
+def held_libraries(dotted: str) -> tuple[str, ...]:
+    """If ``dotted`` is one of the package's modules: the libraries it holds (modules, classes and
+    functions it imported), as ``library.<via module>``, so that a module passed around where the rules
+    cannot follow it (``[g][0].captum``) still counts as using them."""
+    found = _walk(dotted)
+    if not found or len(found) != len(dotted.split(".")) or not isinstance(found[-1], types.ModuleType) \
+            or not found[-1].__name__.startswith("xaihealth"):
+        return ()
+    homes = {_home(v) for v in vars(found[-1]).values() if isinstance(v, types.ModuleType | type)
+             or callable(v)}  # fmt: skip
+    return tuple(sorted({f"{h.split('.')[0]}.<via {dotted}>" for h in homes if h}))
 
 
 def _fold(node: ast.AST) -> str | None:

@@ -18,11 +18,12 @@ scores of ``make grade`` are decided here, in a *judge* process that runs only t
   student's function (a value function, a predictor) are called back in the judge, so a checker still
   sees which coalitions were evaluated; the lab's model is the worker's own copy (:class:`~.rpc.Global`).
 
-A check cell passes only if its code, public and hidden parts, ran without an error here. What the student's
-code can still do: fail its own calls, be slow (each call is stopped after the cell timeout), or use a
-library the exercise re-implements *inside the worker*, where the checkers' run-time guards
-(:func:`xaihealth.checks._core.replaced`) do not reach: that stays the AST rules' job (:mod:`.flags`) and
-the kernel's run, whose check-cell score is kept as a ceiling (:mod:`.autograde`).
+A check cell passes only if its code, public and hidden parts, ran without an error here. The checkers'
+run-time guards (:func:`xaihealth.checks._core.replaced`) are set in the worker too for each call. What the
+student's code can still do: fail its own calls, be slow (each call is stopped after the cell timeout), or
+keep a library function before a guard replaces it: that stays the AST rules' job (:mod:`.flags`) and the
+kernel's run, whose check-cell score is kept as a ceiling (:mod:`.autograde`). A spy on an object the
+checker passes (hooks on a layer) cannot see the worker (``_core.STUDENT_CODE_ELSEWHERE``).
 """
 
 from __future__ import annotations

@@ -67,9 +67,9 @@ class _Worker:
         if isinstance(value, type({}.keys()) | type({}.values()) | type({}.items())):
             return self.encode(list(value), depth + 1)
         masked = isinstance(value, np.ma.MaskedArray)  # its mask would be lost: stays a handle
-        if isinstance(value, np.ndarray) and value.dtype != object and not masked:
+        if isinstance(value, np.ndarray) and not value.dtype.hasobject and not masked:
             return np.asarray(value)
-        if isinstance(value, np.generic) and not isinstance(value, np.object_):
+        if isinstance(value, np.generic) and not value.dtype.hasobject:
             return value
         torch = sys.modules.get("torch")
         if torch is not None and type(value) in (torch.Tensor, torch.nn.Parameter):
