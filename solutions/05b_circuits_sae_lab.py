@@ -45,7 +45,8 @@ from xaihealth.notebook import derived_seed, setup
 
 SEED = setup(seed=0)
 torch.set_num_threads(1)
-x, features, activations = planted_sparse_data(seed=derived_seed(0))
+# float64: in float32, 300 Adam steps amplify the CPU's rounding until the printed L0 depends on the CPU
+x, features, activations = (t.double() for t in planted_sparse_data(seed=derived_seed(0)))
 print(f"x {tuple(x.shape)}, {len(features)} planted directions, "
       f"{(activations > 0).float().sum(1).mean():.2f} active per sample on average")
 
@@ -91,15 +92,19 @@ hidden_check_sae_metrics(sae_metrics)
 #   averaged over samples);
 # - after each optimiser step, renormalise every **row** of `W_dec` to unit length (inside
 #   `torch.no_grad()`): otherwise the model shrinks the latents and grows the decoder to dodge the penalty;
+# - create every tensor in `x`'s dtype: the lab's data are float64. Draw the directions in the default
+#   float32 and convert them (`torch.randn(..., generator=g).to(x.dtype)`; a float64 draw gives other
+#   numbers), and pass `dtype=x.dtype` to `torch.zeros`;
 # - return detached tensors (with `steps=0`, the initialisation itself).
 
 # %%
 def train_sae(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):
     ### BEGIN SOLUTION
     gen = torch.Generator().manual_seed(seed)
-    init = F.normalize(torch.randn(n_latents, x.shape[1], generator=gen), dim=1)
+    init = F.normalize(torch.randn(n_latents, x.shape[1], generator=gen), dim=1).to(x.dtype)
     W_enc, W_dec = torch.nn.Parameter(init.T.clone()), torch.nn.Parameter(init.clone())
-    b_enc, b_dec = torch.nn.Parameter(torch.zeros(n_latents)), torch.nn.Parameter(x.mean(0).clone())
+    b_enc = torch.nn.Parameter(torch.zeros(n_latents, dtype=x.dtype))
+    b_dec = torch.nn.Parameter(x.mean(0).clone())
     opt = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=lr)
     for _ in range(steps):
         latents = torch.relu((x - b_dec) @ W_enc + b_enc)
@@ -151,7 +156,7 @@ def feature_recovery(true_dirs, learned_dirs, threshold=0.9):
     cos = F.normalize(true_dirs, dim=1) @ F.normalize(learned_dirs, dim=1).T
     max_cos = cos.max(dim=1).values
     rows, cols = linear_sum_assignment(cos.numpy(), maximize=True)
-    matched = torch.full((len(true_dirs),), float("nan"))
+    matched = torch.full((len(true_dirs),), float("nan"), dtype=cos.dtype)
     matched[rows] = cos[rows, cols]
     return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum()), "matched_cos": matched}
     ### END SOLUTION

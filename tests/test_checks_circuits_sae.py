@@ -84,10 +84,12 @@ def _train(x, n_latents, l1_coeff, steps, lr, seed, *, normalise=True, penalty="
         W0 = torch.randn(n_latents, x.shape[1])
     else:  # unseeded global RNG
         W0 = torch.randn(n_latents, x.shape[1])
+    W0 = W0.to(x.dtype)
     init_dirs = F.normalize(W0, dim=1) if unit_init else W0 * 0.5
     W_enc, W_dec = torch.nn.Parameter(init_dirs.T.clone()), torch.nn.Parameter(init_dirs.clone())
-    b_enc = torch.nn.Parameter(torch.zeros(n_latents))
-    b_dec = torch.nn.Parameter(x.mean(0).clone() if b_dec0 == "mean" else torch.zeros(x.shape[1]))
+    b_enc = torch.nn.Parameter(torch.zeros(n_latents, dtype=x.dtype))
+    b_dec0_value = x.mean(0).clone() if b_dec0 == "mean" else torch.zeros(x.shape[1], dtype=x.dtype)
+    b_dec = torch.nn.Parameter(b_dec0_value)
     params = [b_enc, W_dec] + ([] if tied else [W_enc]) + ([b_dec] if train_b_dec else [])
     opt = torch.optim.Adam(params, lr=lr)
     with torch.enable_grad():
@@ -282,10 +284,11 @@ def train_in_place_div_eps(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0): 
 
 def train_other_valid_formula(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: accepted
     g = torch.Generator().manual_seed(seed)
-    w = torch.randn(n_latents, x.shape[1], generator=g)
+    w = torch.randn(n_latents, x.shape[1], generator=g, dtype=x.dtype)  # a float64 draw: other numbers, valid
     w = w / w.norm(dim=1, keepdim=True)
     W_dec, W_enc = torch.nn.Parameter(w.clone()), torch.nn.Parameter(w.T.contiguous().clone())
-    b_enc, b_dec = torch.nn.Parameter(torch.zeros(n_latents)), torch.nn.Parameter(x.mean(dim=0))
+    b_enc = torch.nn.Parameter(x.new_zeros(n_latents))
+    b_dec = torch.nn.Parameter(x.mean(dim=0))
     opt = torch.optim.Adam([W_dec, W_enc, b_dec, b_enc], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
@@ -307,6 +310,29 @@ def train_other_valid_formula(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0
     }
 
 
+def train_cast_to_float32(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # the lab's data are float64
+    return _train(x.float(), n_latents, l1_coeff, steps, lr, seed)
+
+
+def train_float32_tensors(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # crashes on float64 data
+    g = torch.Generator().manual_seed(seed)
+    init = F.normalize(torch.randn(n_latents, x.shape[1], generator=g), dim=1)
+    W_enc, W_dec = torch.nn.Parameter(init.T.clone()), torch.nn.Parameter(init.clone())
+    b_enc, b_dec = torch.nn.Parameter(torch.zeros(n_latents)), torch.nn.Parameter(x.mean(0).clone())
+    opt = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            latents = torch.relu((x - b_dec) @ W_enc + b_enc)
+            loss = ((x - latents @ W_dec - b_dec) ** 2).sum(1).mean() + l1_coeff * latents.abs().sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                W_dec.data = F.normalize(W_dec.data, dim=1)
+    sae = {"W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec}
+    return {k: v.detach() for k, v in sae.items()}
+
+
 def train_global_seeded_rng(x, n_latents, l1_coeff, steps=300, lr=3e-2, seed=0):  # valid: accepted
     return _train(x, n_latents, l1_coeff, steps, lr, seed, init="global_seeded")
 
@@ -320,6 +346,15 @@ def _other_draw(k):
 
 
 # --- Exercise 3: feature recovery ------------------------------------------------------------------------
+
+
+def recovery_float32_only(true_dirs, learned_dirs, threshold=0.9):  # crashes on the lab's float64 data
+    cos = F.normalize(true_dirs, dim=1) @ F.normalize(learned_dirs, dim=1).T
+    rows, cols = linear_sum_assignment(cos.numpy(), maximize=True)
+    matched = torch.full((len(true_dirs),), float("nan"))
+    matched[rows] = cos[rows, cols]
+    max_cos = cos.max(dim=1).values
+    return {"max_cos": max_cos, "n_recovered": int((max_cos > threshold).sum()), "matched_cos": matched}
 
 
 def _matched(cos):
@@ -442,6 +477,8 @@ CASES = [
             train_adam_weight_decay,
             train_steps_capped_at_100,
             train_lr_decay,
+            train_cast_to_float32,
+            train_float32_tensors,
         ],
     ),
     (cs.check_train_sae, train_global_seeded_rng, True),
@@ -461,6 +498,7 @@ CASES = [
             recovery_greedy_not_one_to_one,
             recovery_hungarian_minimised,
             recovery_at_or_above_threshold,
+            recovery_float32_only,
         ],
     ),
     (cs.check_feature_recovery, recovery_other_valid_formula, True),

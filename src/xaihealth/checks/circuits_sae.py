@@ -190,7 +190,9 @@ def check_train_sae(train_sae: Callable) -> None:
     renormalisation do not). The data are off-centre, so an encoder that does not subtract ``b_dec`` fails.
     (3) A long-horizon check at the lab's setting (l1_coeff=0.3, lr=0.03, steps=300, on 512 rows): the final
     loss must be within 1 % of the reference's from the same initialisation (a loop that stops early or
-    decays the learning rate drifts by 2-10 %; valid rewrites and other draws by < 1e-4). About 0.5 s in all.
+    decays the learning rate drifts by 2-10 %; valid rewrites and other draws by < 1e-4). (4) Two steps on
+    float64 data must return float64 tensors: the lab trains in float64 (in float32, 300 steps amplified the
+    CPU's rounding into the printed L0). About 0.5 s in all.
     """
     x, _, _ = _planted()
     shapes = {"W_enc": (16, 64), "b_enc": (64,), "W_dec": (64, 16), "b_dec": (16,)}
@@ -231,6 +233,18 @@ def check_train_sae(train_sae: Callable) -> None:
             torch.allclose(init_a["W_enc"], init_a["W_dec"].T, atol=1e-6),
             "with steps=0 your encoder is not the transpose of your decoder: start W_enc = W_dec.T (as a "
             "separate tensor: the two are trained independently afterwards)",
+        )
+        try:  # the lab trains in float64: the student's tensors must follow x's dtype
+            sae64 = train_sae(x[:256].double(), 64, 0.3, steps=2, lr=3e-2, seed=5)
+            dtypes = {k: getattr(sae64[k], "dtype", None) for k in shapes}
+            found = ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in dtypes.items())
+        except Exception as err:  # a float32 tensor meeting float64 data fails inside the student's code
+            dtypes, found = {}, f"an error, {type(err).__name__}: {str(err).splitlines()[0][:120]}"
+        ex.expect(
+            len(dtypes) == 4 and all(v == torch.float64 for v in dtypes.values()),
+            f"for float64 data (the lab's own `x`) train_sae gave {found}: create every tensor in x's "
+            "dtype (`torch.randn(..., generator=g).to(x.dtype)`, `torch.zeros(n, dtype=x.dtype)`), "
+            "so that the training runs in the precision of its data",
         )
         inits = {5: init_a, 6: init_b}
         for l1, lr, steps, seed in _TRAJECTORIES:
@@ -320,7 +334,8 @@ def check_feature_recovery(feature_recovery: Callable) -> None:
     """Exercise 3: best and one-to-one cosine of each true direction with the learned ones, and the count."""
     true_ab, learned_a, learned_b = _recovery_cases()
     true_c, learned_c = _exact_case()
-    cases = (("A", true_ab, learned_a, 0.9), ("B", true_ab, learned_b, 0.8), ("C", true_c, learned_c, 1.0))
+    cases = (("A", true_ab, learned_a, 0.9), ("B", true_ab, learned_b, 0.8), ("C", true_c, learned_c, 1.0),
+             ("A in float64, the lab's dtype", true_ab.double(), learned_a.double(), 0.9))  # fmt: skip
     with exercise("Exercise 3 (feature-recovery score)") as ex:
         for name, true, learned, thr in cases:
             ref = refs.reference_feature_recovery(true, learned, threshold=thr)

@@ -24,7 +24,7 @@ def reference_probe_selectivity(acts_train, y_train, types_train, acts_test, y_t
     def fit_score(y_tr, y_te):
         if len(np.unique(y_tr)) < 2:
             return float(np.mean(y_te == y_tr[0]))
-        return LogisticRegression(max_iter=2000).fit(acts_train, y_tr).score(acts_test, y_te)
+        return LogisticRegression(max_iter=2000, tol=1e-6).fit(acts_train, y_tr).score(acts_test, y_te)
 
     accuracy, control_accuracy = fit_score(y_train, y_test), fit_score(c_train, c_test)
     return {"accuracy": accuracy, "control": control_accuracy, "selectivity": accuracy - control_accuracy,
