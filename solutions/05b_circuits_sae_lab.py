@@ -180,7 +180,8 @@ hidden_check_feature_recovery(feature_recovery)
 lat0, rec0 = sae_forward(leaky := train_sae(x, 64, 0.3, steps=0, seed=derived_seed(0)), x)
 n_leak = feature_recovery(features, leaky["W_dec"])["n_recovered"]
 print(f"untrained SAE, initialised with the data's seed: {n_leak}/32 'found' at step 0")
-assert n_leak == 32
+if n_leak < 32:  # nbval holds the solution to 32/32; another valid draw just misses the trap
+    print("  (your initialisation draws other numbers: draw in float32, then .to(x.dtype), to see the trap)")
 results = {}
 for l1 in (0.03, 0.3, 1.0):
     s = train_sae(x, 64, l1, seed=derived_seed(7))
