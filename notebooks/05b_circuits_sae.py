@@ -767,7 +767,7 @@ assert sparse_share > dense_share + 0.3
 # `x̂ = h W_dec + b_dec`, loss = `‖x − x̂‖²` (summed over dimensions) `+ λ‖h‖₁`, both averaged over samples,
 # decoder rows renormalised to unit norm after every step (Bricken et al., 2023). The training code is what
 # the lab's Exercise 2 asks you to write, here as a library, `xaihealth.models.sae.train_sae` (64 latents,
-# full-batch Adam, lr 0.03, 300 steps). To know whether it works,
+# full-batch Adam, lr 0.03, 300 steps, here in float64). To know whether it works,
 # test it where the answer is known: `k = 32` random unit directions in `d = 16` dimensions, each active
 # in 5 % of 2048 samples (about 1.6 per sample), magnitudes uniform in [0, 1) — superposition by
 # construction — and score it on 2048 **held-out** samples of the same features.

@@ -19,7 +19,9 @@
 # 5. a written decision: is your dictionary ready to be shown to clinicians, one tile per latent?
 #
 # Data: `planted_sparse_data()` returns `x` (2048 × 16), sparse non-negative combinations of 32 unit
-# directions `features` (32 × 16) — more features than dimensions — and the true code `activations`.
+# directions `features` (32 × 16) — more features than dimensions — and the true code `activations`;
+# the lab converts them to float64 (in float32, 300 training steps turn the CPU's rounding into other
+# printed numbers).
 # An SAE is a dict of tensors `W_enc` (d, h), `b_enc` (h,), `W_dec` (h, d), `b_dec` (d,);
 # `sae_forward(sae, x)` returns `(latents, x_hat)` with `latents = relu((x − b_dec) @ W_enc + b_enc)` and
 # `x_hat = latents @ W_dec + b_dec`.

@@ -239,7 +239,7 @@ def check_train_sae(train_sae: Callable) -> None:
             dtypes = {k: getattr(sae64[k], "dtype", None) for k in shapes}
             found = ", ".join(f"{k} {str(v).replace('torch.', '')}" for k, v in dtypes.items())
         except Exception as err:  # a float32 tensor meeting float64 data fails inside the student's code
-            dtypes, found = {}, f"an error, {type(err).__name__}: {str(err).splitlines()[0][:120]}"
+            dtypes, found = {}, f"an error, {type(err).__name__}: {(str(err).splitlines() or [''])[0][:120]}"
         ex.expect(
             len(dtypes) == 4 and all(v == torch.float64 for v in dtypes.values()),
             f"for float64 data (the lab's own `x`) train_sae gave {found}: create every tensor in x's "
